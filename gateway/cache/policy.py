@@ -1,0 +1,109 @@
+"""The cache rules, once, above every store: exact layer first, then the semantic layer (nearest live
+answer within the distance threshold, in the same scope), TTLs, and what is worth storing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import orjson
+
+from gateway.cache.guard import OutageGuard
+from gateway.embedding.base import Embedder
+from gateway.store.base import Entry, Store, Tags
+from gateway.wire.canonical import ChatKey
+from gateway.wire.completion import is_complete
+from gateway.wire.controls import Controls
+
+
+@dataclass(frozen=True)
+class Hit:
+    completion: dict[str, Any]
+    layer: str  # "exact" or "semantic"
+    entry: str
+    distance: float | None = None
+
+
+@dataclass
+class Lookup:
+    """The outcome of a lookup; a miss keeps the prompt's vector so storing does not embed twice."""
+
+    hit: Hit | None = None
+    vector: np.ndarray | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    threshold: float
+    ttl_secs: int
+    sliding: bool
+    candidates: int
+
+
+def tags_of(key: ChatKey) -> Tags:
+    return Tags(model=key.model, route=key.route, user=key.tenant, context=key.context)
+
+
+class CachePolicy:
+    def __init__(self, store: Store, embedder: Embedder, config: PolicyConfig, *, retry_secs: float) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.config = config
+        self.store_guard = OutageGuard("cache store", retry_secs)
+        self.embedder_guard = OutageGuard("embedder", retry_secs)
+
+    async def _answer(self, entry: str) -> dict[str, Any] | None:
+        raw = await self.store_guard.call(lambda: self.store.read_answer(entry, refresh=self.config.sliding))
+        if raw is None:
+            return None
+        try:
+            completion = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return None
+        return completion if is_complete(completion) else None
+
+    async def _embed(self, text: str, api_key: str | None) -> np.ndarray:
+        return await self.embedder_guard.call(lambda: self.embedder.embed(text, api_key=api_key))
+
+    async def lookup(self, key: ChatKey, controls: Controls, *, api_key: str | None) -> Lookup:
+        """Raises CacheUnavailable when the store or the embedder fails: the caller bypasses."""
+        completion = await self._answer(key.exact)
+        if completion is not None:
+            return Lookup(Hit(completion, "exact", key.exact))
+        if key.prompt is None:
+            return Lookup()
+        vector = await self._embed(key.prompt, api_key)
+        threshold = self.config.threshold if controls.threshold is None else controls.threshold
+        candidates = await self.store_guard.call(
+            lambda: self.store.search(tags_of(key), vector, self.config.candidates))
+        for candidate in candidates:
+            if candidate.distance > threshold:
+                break
+            if candidate.key == key.exact:
+                continue  # its answer was just found expired by the exact layer
+            completion = await self._answer(candidate.key)
+            if completion is not None:  # an expired answer falls through to the next candidate
+                return Lookup(Hit(completion, "semantic", candidate.key, candidate.distance), vector)
+        return Lookup(vector=vector)
+
+    async def remember(self, key: ChatKey, completion: dict[str, Any], controls: Controls, *,
+                       vector: np.ndarray | None, api_key: str | None) -> bool:
+        """Store a finished answer; False when it is not worth storing. Raises CacheUnavailable."""
+        if not controls.store or not is_complete(completion):
+            return False
+        if vector is None and key.prompt is not None:
+            vector = await self._embed(key.prompt, api_key)
+        ttl_ms = (controls.ttl_secs or self.config.ttl_secs) * 1000
+        entry = Entry(key=key.exact, tags=tags_of(key), prompt=key.prompt or "", vector=vector,
+                      answer=orjson.dumps(completion), usage=orjson.dumps(completion.get("usage")))
+        await self.store_guard.call(lambda: self.store.write(entry, ttl_ms=ttl_ms))
+        return True
+
+    async def recall_blob(self, key: str) -> bytes | None:
+        return await self.store_guard.call(lambda: self.store.get_blob(key))
+
+    async def keep_blob(self, key: str, value: bytes, controls: Controls) -> None:
+        if controls.store:
+            ttl_ms = (controls.ttl_secs or self.config.ttl_secs) * 1000
+            await self.store_guard.call(lambda: self.store.put_blob(key, value, ttl_ms=ttl_ms))

@@ -1,0 +1,86 @@
+"""`latency-slayer`: serve the gateway, or prepare the local embedding model once after install."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from gateway.errors import SettingsError, StartupError
+from gateway.logs import configure_logging
+from gateway.settings import Settings, load_settings
+
+
+async def _preflight(settings: Settings) -> None:
+    """Fail before binding when the cache could only serve garbage (an index of another embedder)."""
+    from gateway.upstream import UpstreamClient
+    from gateway.web.app import make_embedder, make_store, open_store
+
+    if not settings.redis_url:
+        return
+    upstream = UpstreamClient(settings.upstream_base_url, default_key=None, connect_timeout=1, timeout=1)
+    embedder = make_embedder(settings, upstream)
+    store = make_store(settings)
+    try:
+        await open_store(store, embedder)
+    finally:
+        await store.close()
+        await embedder.close()
+        await upstream.close()
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from hypercorn.config import Config
+    from hypercorn.run import run
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    asyncio.run(_preflight(settings))
+    config = Config()
+    config.bind = [f"{args.host}:{args.port}"]
+    config.application_path = "gateway.asgi:app"
+    config.worker_class = "uvloop" if sys.platform != "win32" else "asyncio"
+    config.workers = 0 if args.workers == 1 else args.workers  # 0: serve in this process
+    config.graceful_timeout = 5
+    print(f"latency-slayer listening on http://{args.host}:{args.port} "
+          f"({args.workers} worker{'s' if args.workers > 1 else ''}, "
+          f"store: {'redis' if settings.redis_url else 'in-process'})", flush=True)
+    return run(config)
+
+
+def _prepare(args: argparse.Namespace) -> int:
+    from gateway.embedding.model_files import prepared_model_path
+    from gateway.embedding.prepare import prepare_model
+
+    settings = load_settings()
+    print(f"prepared {prepare_model(prepared_model_path(settings.latency_slayer_model_dir))}")
+    return 0
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be >= 1")
+    return number
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="latency-slayer", description=__doc__)
+    commands = root.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve the gateway (settings from the environment and .env)")
+    serve.add_argument("--host", default="0.0.0.0")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--workers", type=_positive, default=1)
+    serve.set_defaults(run=_serve)
+    prepare = commands.add_parser("prepare-model", help="re-quantise the local embedding model once")
+    prepare.set_defaults(run=_prepare)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except (SettingsError, StartupError) as error:
+        print(f"latency-slayer: {error}", file=sys.stderr)
+        return 2

@@ -1,0 +1,49 @@
+"""The `openai` embedder: text-embedding-3-small (1536-d) through the upstream's `/v1/embeddings`, as in
+the original design. Each hit then waits for one embeddings call; `local` avoids that."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import orjson
+
+from gateway.errors import EmbedderError, UpstreamError
+from gateway.upstream import UpstreamClient
+
+DEFAULT_DIM = 1536
+
+
+class RemoteEmbedder:
+    def __init__(self, upstream: UpstreamClient, *, model: str, dim: int | None) -> None:
+        self._upstream = upstream
+        self._model = model
+        self.dim = dim or DEFAULT_DIM
+        self.name = f"openai:{model}"
+
+    async def embed(self, text: str, *, api_key: str | None = None) -> np.ndarray:
+        body = orjson.dumps({"model": self._model, "input": text, "dimensions": self.dim})
+        headers = [("content-type", "application/json")]
+        if api_key:
+            headers.append(("authorization", f"Bearer {api_key}"))
+        try:
+            response = await self._upstream.send("POST", "/embeddings", headers=headers, content=body)
+            payload = await response.read()
+        except UpstreamError as error:
+            raise EmbedderError(f"embeddings call failed: {error}") from error
+        if response.status != 200:
+            raise EmbedderError(f"embeddings call answered HTTP {response.status}")
+        try:
+            vector = np.asarray(orjson.loads(payload)["data"][0]["embedding"], dtype=np.float32)
+        except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, ValueError) as error:
+            raise EmbedderError("embeddings call answered an unexpected body") from error
+        norm = float(np.linalg.norm(vector))
+        if vector.shape != (self.dim,) or norm == 0.0:
+            raise EmbedderError(f"embeddings call answered a vector of shape {vector.shape}")
+        return vector / norm
+
+    async def close(self) -> None:
+        """The upstream client is owned by the app, not by this embedder."""
+
+    def health(self) -> dict[str, Any]:
+        return {"name": self.name, "dim": self.dim}

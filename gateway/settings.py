@@ -1,0 +1,214 @@
+"""Every setting, as data: one table of variables (name, parser, default, help) and the one frozen
+object built from it. The README's configuration table is checked against `SETTINGS` by a test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from gateway.errors import SettingsError
+
+Parser = Callable[[str], Any]
+
+
+@dataclass(frozen=True)
+class Setting:
+    env: str
+    parse: Parser
+    default: Any
+    accepts: str  # what the variable accepts, shown when a value is rejected
+    help: str
+
+
+def _text(value: str) -> str:
+    return value
+
+
+def _optional_text(value: str) -> str | None:
+    return value or None
+
+
+def _optional_path(value: str) -> Path | None:
+    return Path(value).expanduser() if value else None
+
+
+def _url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError
+    return value.rstrip("/")
+
+
+def _optional_redis_url(value: str) -> str | None:
+    if not value:
+        return None
+    if not value.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError
+    return value
+
+
+def _int_range(low: int, high: int) -> Parser:
+    def parse(value: str) -> int:
+        number = int(value)
+        if not low <= number <= high:
+            raise ValueError
+        return number
+
+    return parse
+
+
+def _float_range(low: float, high: float) -> Parser:
+    def parse(value: str) -> float:
+        number = float(value)
+        if not low <= number <= high:  # also rejects nan
+            raise ValueError
+        return number
+
+    return parse
+
+
+def _optional_int_range(low: int, high: int) -> Parser:
+    inner = _int_range(low, high)
+    return lambda value: inner(value) if value else None
+
+
+def _choice(*options: str) -> Parser:
+    def parse(value: str) -> str:
+        if value.lower() not in options:
+            raise ValueError
+        return value.lower()
+
+    return parse
+
+
+def _boolean(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError
+
+
+def _name_list(value: str) -> frozenset[str]:
+    return frozenset(part.strip() for part in value.split(",") if part.strip())
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("REDIS_URL", _optional_redis_url, None, "a redis:// or rediss:// URL, or empty",
+            "Redis 8 with the Query Engine. Unset: the embedded in-process store."),
+    Setting("OPENAI_API_KEY", _optional_text, None, "any text",
+            "Upstream key used when a client sends no `Authorization` header."),
+    Setting("UPSTREAM_BASE_URL", _url, "https://api.openai.com/v1", "an http(s):// URL",
+            "OpenAI-compatible API that requests are forwarded to."),
+    Setting("GEN_MODEL", _text, "gpt-4o-mini", "a model name",
+            "Model used when a chat request names none."),
+    Setting("EMBED_PROVIDER", _choice("local", "openai"), "local", "local or openai",
+            "`local`: all-MiniLM-L6-v2 on the CPU (384-d). `openai`: text-embedding-3-small upstream."),
+    Setting("EMBED_DIM", _optional_int_range(1, 8192), None, "an integer 1-8192, or empty",
+            "Vector size. `local` is always 384; `openai` defaults to 1536 (sent as `dimensions`)."),
+    Setting("EMBED_MODEL", _text, "text-embedding-3-small", "a model name",
+            "Embedding model asked for when `EMBED_PROVIDER=openai`."),
+    Setting("LATENCY_SLAYER_MODEL_DIR", _optional_path, None, "a directory, or empty",
+            "Where `prepare-model` writes the re-quantised local model and the embedder reads it. "
+            "Unset: `$XDG_CACHE_HOME/latency-slayer`."),
+    Setting("CACHE_DISTANCE_THRESHOLD", _float_range(0.0, 2.0), 0.10, "a number from 0 to 2",
+            "Largest cosine distance (1 - cosine similarity) served as a semantic hit."),
+    Setting("RESP_TTL_SECS", _int_range(1, 10 * 365 * 86400), 86400, "an integer of seconds >= 1",
+            "Lifetime of a cached answer (the `resp` field only; vectors and tags stay)."),
+    Setting("RESP_TTL_SLIDING", _boolean, True, "true or false",
+            "A hit renews the answer's TTL. `false` keeps a fixed lifetime so popular answers still age out."),
+    Setting("MISS_DELAY_MS", _int_range(0, 600_000), 0, "an integer of milliseconds >= 0",
+            "Extra delay added to misses only, to demonstrate the cold path."),
+    Setting("SHARED_ROUTES", _name_list, frozenset(), "comma-separated route names",
+            "Routes whose entries are shared by every API key (e.g. a public FAQ); all others are per key."),
+    Setting("INDEX_NAME", _text, "idx:latency_slayer", "an index name", "RediSearch index of the cache."),
+    Setting("KEY_PREFIX", _text, "cache:", "a key prefix", "Prefix of the cache's hash keys."),
+    Setting("SEMANTIC_CANDIDATES", _int_range(1, 100), 5, "an integer 1-100",
+            "Nearest neighbours examined per lookup (a candidate whose answer expired falls through)."),
+    Setting("MEMORY_MAX_ENTRIES", _int_range(1, 10_000_000), 50_000, "an integer >= 1",
+            "Entries kept by the embedded store before the least recently used are evicted."),
+    Setting("MAX_BODY_BYTES", _int_range(1024, 1 << 30), 4 << 20, "an integer of bytes >= 1024",
+            "Largest request body accepted (413 above)."),
+    Setting("UPSTREAM_CONNECT_TIMEOUT_SECS", _float_range(0.01, 600), 5.0, "seconds, 0.01-600",
+            "Connecting to the upstream longer than this is a 502."),
+    Setting("UPSTREAM_TIMEOUT_SECS", _float_range(0.01, 3600), 600.0, "seconds, 0.01-3600",
+            "Waiting longer than this for upstream bytes is a 504 (or an SSE error event mid-stream)."),
+    Setting("REDIS_TIMEOUT_MS", _int_range(1, 60_000), 250, "an integer of milliseconds >= 1",
+            "A Redis command slower than this counts as an outage: the request bypasses the cache."),
+    Setting("STORE_RETRY_SECS", _float_range(0.0, 3600), 1.0, "seconds >= 0",
+            "After a store failure, requests bypass it this long before it is tried again."),
+    Setting("LOG_LEVEL", _choice("debug", "info", "warning", "error"), "info",
+            "debug, info, warning or error", "Log level of the gateway."),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    redis_url: str | None
+    openai_api_key: str | None
+    upstream_base_url: str
+    gen_model: str
+    embed_provider: str
+    embed_dim: int | None
+    embed_model: str
+    latency_slayer_model_dir: Path | None
+    cache_distance_threshold: float
+    resp_ttl_secs: int
+    resp_ttl_sliding: bool
+    miss_delay_ms: int
+    shared_routes: frozenset[str]
+    index_name: str
+    key_prefix: str
+    semantic_candidates: int
+    memory_max_entries: int
+    max_body_bytes: int
+    upstream_connect_timeout_secs: float
+    upstream_timeout_secs: float
+    redis_timeout_ms: int
+    store_retry_secs: float
+    log_level: str
+
+    def __repr__(self) -> str:  # the key must never reach a log line through a repr
+        shown = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "openai_api_key"}
+        return f"Settings({shown}, openai_api_key={'set' if self.openai_api_key else 'unset'})"
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines; `#` comments, `export ` and matching quotes are allowed."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
+def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None = None) -> Settings:
+    """Build the settings once: the environment wins over `.env` in the working directory."""
+    merged = read_dotenv(dotenv if dotenv is not None else Path.cwd() / ".env")
+    merged.update(os.environ if environ is None else environ)
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        raw = merged.get(setting.env)
+        attribute = setting.env.lower()
+        if raw is None:
+            values[attribute] = setting.default
+            continue
+        try:
+            values[attribute] = setting.parse(raw.strip())
+        except (ValueError, TypeError):
+            raise SettingsError(f"{setting.env}={raw!r} is invalid: expected {setting.accepts}") from None
+    settings = Settings(**values)
+    if settings.embed_provider == "local" and settings.embed_dim not in (None, 384):
+        raise SettingsError(f"EMBED_DIM={settings.embed_dim} is invalid: EMBED_PROVIDER=local gives 384")
+    return settings

@@ -1,0 +1,69 @@
+"""The store interface. A store keeps entries (tags, prompt, vector, answer) and blobs; it knows nothing of
+thresholds, scope or layers, which live once in `gateway.cache.policy` above every store."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Tags:
+    """What must be equal for two entries to be neighbours: the cache scope of a request."""
+
+    model: str
+    route: str
+    user: str  # the tenant: a digest of the caller's API key, or "shared"
+    context: str  # digest of the conversation before the final user message, tools and parameters
+
+
+@dataclass(frozen=True)
+class Entry:
+    key: str  # the exact-layer digest; a store may add its own prefix
+    tags: Tags
+    prompt: str
+    vector: np.ndarray | None  # None: reachable by the exact layer only
+    answer: bytes  # the `resp` field: the only part that expires
+    usage: bytes = b"null"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    key: str
+    distance: float  # cosine distance, 0 (same direction) to 2
+
+
+class Store(ABC):
+    """Every method raises `gateway.errors.StoreError` when the backend fails."""
+
+    @abstractmethod
+    async def open(self, *, dim: int, embedder: str) -> None:
+        """Prepare for vectors of `dim` from `embedder`; a mismatch with existing data is a StartupError."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    @abstractmethod
+    async def read_answer(self, key: str, *, refresh: bool) -> bytes | None:
+        """The entry's answer if it still lives; `refresh` renews it for the TTL it was written with."""
+
+    @abstractmethod
+    async def search(self, tags: Tags, vector: np.ndarray, k: int) -> list[Candidate]:
+        """The `k` nearest entries with exactly these tags, nearest first, whether or not their answer lives."""
+
+    @abstractmethod
+    async def write(self, entry: Entry, *, ttl_ms: int) -> None:
+        """Create or refill the entry; only its answer expires after `ttl_ms`."""
+
+    @abstractmethod
+    async def get_blob(self, key: str) -> bytes | None: ...
+
+    @abstractmethod
+    async def put_blob(self, key: str, value: bytes, *, ttl_ms: int) -> None: ...
+
+    @abstractmethod
+    async def health(self) -> dict[str, Any]:
+        """A small JSON-able state; raises StoreError when the backend cannot be reached."""

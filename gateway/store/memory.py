@@ -1,0 +1,135 @@
+"""The embedded store: the same semantics as Redis (answer-only TTL, exact keys, KNN within a scope) in
+the gateway's own process, bounded by a least-recently-used limit. Each worker has its own."""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from gateway.store.base import Candidate, Entry, Store, Tags
+
+
+@dataclass
+class _Slot:
+    entry: Entry
+    answer: bytes | None
+    expires_at: float  # time.monotonic() deadline of the answer
+    ttl: float  # seconds the answer was written for, renewed by a refreshing read
+
+
+class _Neighbours:
+    """The vectors of one scope in one growable matrix, so a search is one matrix-vector product."""
+
+    def __init__(self, dim: int) -> None:
+        self._matrix = np.empty((16, dim), dtype=np.float32)
+        self._keys: list[str] = []
+        self._row: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def put(self, key: str, vector: np.ndarray) -> None:
+        row = self._row.get(key)
+        if row is None:
+            row = len(self._keys)
+            if row == len(self._matrix):
+                self._matrix = np.concatenate([self._matrix, np.empty_like(self._matrix)])
+            self._keys.append(key)
+            self._row[key] = row
+        self._matrix[row] = vector
+
+    def remove(self, key: str) -> None:
+        row = self._row.pop(key, None)
+        if row is None:
+            return
+        last = len(self._keys) - 1
+        if row != last:  # move the last row into the hole
+            self._matrix[row] = self._matrix[last]
+            self._keys[row] = self._keys[last]
+            self._row[self._keys[row]] = row
+        self._keys.pop()
+
+    def nearest(self, vector: np.ndarray, k: int) -> list[Candidate]:
+        count = len(self._keys)
+        distances = 1.0 - self._matrix[:count] @ vector
+        order = np.argsort(distances)[:k] if count > k else np.argsort(distances)
+        return [Candidate(self._keys[i], float(distances[i])) for i in order]
+
+
+class MemoryStore(Store):
+    def __init__(self, max_entries: int) -> None:
+        self._max = max_entries
+        self._slots: OrderedDict[str, _Slot] = OrderedDict()
+        self._scopes: dict[Tags, _Neighbours] = {}
+        self._blobs: OrderedDict[str, tuple[bytes, float]] = OrderedDict()
+        self._dim = 0
+        self._embedder = ""
+
+    async def open(self, *, dim: int, embedder: str) -> None:
+        self._dim, self._embedder = dim, embedder
+
+    async def close(self) -> None:
+        self._slots.clear()
+        self._scopes.clear()
+        self._blobs.clear()
+
+    async def read_answer(self, key: str, *, refresh: bool) -> bytes | None:
+        slot = self._slots.get(key)
+        if slot is None or slot.answer is None:
+            return None
+        now = time.monotonic()
+        if now >= slot.expires_at:
+            slot.answer = None  # the answer expires, the vector and tags stay
+            return None
+        if refresh:
+            slot.expires_at = now + slot.ttl
+        self._slots.move_to_end(key)
+        return slot.answer
+
+    async def search(self, tags: Tags, vector: np.ndarray, k: int) -> list[Candidate]:
+        neighbours = self._scopes.get(tags)
+        return neighbours.nearest(vector, k) if neighbours else []
+
+    async def write(self, entry: Entry, *, ttl_ms: int) -> None:
+        old = self._slots.pop(entry.key, None)
+        if old is not None and old.entry.tags != entry.tags:
+            self._forget(entry.key, old.entry.tags)
+        elif old is not None and old.entry.vector is not None and entry.vector is None:
+            entry = Entry(entry.key, entry.tags, entry.prompt, old.entry.vector, entry.answer, entry.usage)
+        self._slots[entry.key] = _Slot(entry, entry.answer, time.monotonic() + ttl_ms / 1000, ttl_ms / 1000)
+        if entry.vector is not None:
+            self._scopes.setdefault(entry.tags, _Neighbours(self._dim)).put(entry.key, entry.vector)
+        while len(self._slots) > self._max:
+            key, evicted = self._slots.popitem(last=False)
+            self._forget(key, evicted.entry.tags)
+
+    def _forget(self, key: str, tags: Tags) -> None:
+        neighbours = self._scopes.get(tags)
+        if neighbours is not None:
+            neighbours.remove(key)
+            if not neighbours:
+                del self._scopes[tags]
+
+    async def get_blob(self, key: str) -> bytes | None:
+        found = self._blobs.get(key)
+        if found is None:
+            return None
+        if time.monotonic() >= found[1]:
+            del self._blobs[key]
+            return None
+        self._blobs.move_to_end(key)
+        return found[0]
+
+    async def put_blob(self, key: str, value: bytes, *, ttl_ms: int) -> None:
+        self._blobs[key] = (value, time.monotonic() + ttl_ms / 1000)
+        self._blobs.move_to_end(key)
+        while len(self._blobs) > self._max:
+            self._blobs.popitem(last=False)
+
+    async def health(self) -> dict[str, Any]:
+        return {"backend": "memory", "entries": len(self._slots), "blobs": len(self._blobs),
+                "max_entries": self._max}

@@ -1,0 +1,112 @@
+"""The upstream adapter: one pooled httpx client, forwarded headers, and httpx's errors mapped onto the
+gateway's own (unreachable, timeout, protocol) so nothing above this module knows httpx."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from gateway.errors import UpstreamProtocolError, UpstreamTimeout, UpstreamUnreachable
+
+# Hop-by-hop headers (RFC 9110 7.6.1), plus what httpx recomputes or this gateway consumes itself.
+_NOT_FORWARDED = frozenset({
+    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te",
+    "trailer", "transfer-encoding", "upgrade", "host", "content-length", "accept-encoding",
+    "cache-control", "x-route", "x-cache-ttl", "x-cache-threshold",
+})
+_NOT_RETURNED = frozenset({
+    "connection", "keep-alive", "proxy-authenticate", "proxy-connection", "te", "trailer",
+    "transfer-encoding", "upgrade", "content-length", "content-encoding",
+})
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    if authorization and authorization[:7].lower() == "bearer ":
+        return authorization[7:].strip() or None
+    return None
+
+
+def _mapped(error: httpx.HTTPError) -> Exception:
+    if isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout)):
+        return UpstreamUnreachable(f"The upstream API could not be reached: {error.__class__.__name__}")
+    if isinstance(error, httpx.TimeoutException):
+        return UpstreamTimeout("The upstream API did not answer in time.")
+    return UpstreamProtocolError(f"The upstream API connection failed: {error.__class__.__name__}")
+
+
+@dataclass
+class UpstreamResponse:
+    status: int
+    headers: list[tuple[str, str]]  # what may be returned to the client
+    _response: httpx.Response
+
+    @property
+    def content_type(self) -> str:
+        return self._response.headers.get("content-type", "")
+
+    async def read(self) -> bytes:
+        try:
+            return await self._response.aread()
+        except httpx.HTTPError as error:
+            raise _mapped(error) from error
+        finally:
+            await self._response.aclose()
+
+    async def stream(self) -> AsyncIterator[bytes]:
+        """The decoded body as it arrives; closing the iterator early closes the upstream request."""
+        try:
+            async for chunk in self._response.aiter_bytes():
+                yield chunk
+        except httpx.HTTPError as error:
+            raise _mapped(error) from error
+        finally:
+            await self._response.aclose()
+
+    async def close(self) -> None:
+        await self._response.aclose()
+
+
+class UpstreamClient:
+    def __init__(self, base_url: str, *, default_key: str | None, connect_timeout: float,
+                 timeout: float) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._default_key = default_key
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout, connect=connect_timeout),
+            limits=httpx.Limits(max_connections=1024, max_keepalive_connections=256),
+            follow_redirects=False,
+        )
+
+    def key_for(self, authorization: str | None) -> str | None:
+        """The API key a request is made with: the client's own, else the configured one."""
+        return bearer_token(authorization) or self._default_key
+
+    def _headers(self, incoming: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+        headers = [(name, value) for name, value in incoming if name.lower() not in _NOT_FORWARDED]
+        if self._default_key and not any(name.lower() == "authorization" for name, _ in headers):
+            headers.append(("authorization", f"Bearer {self._default_key}"))
+        return headers
+
+    async def send(self, method: str, path: str, *, query: str = "", headers: Iterable[tuple[str, str]] = (),
+                   content: bytes | AsyncIterator[bytes] | None = None) -> UpstreamResponse:
+        """Send `method path` (relative to the base URL, e.g. `/chat/completions`); headers arrive, the
+        body is left to `read()` or `stream()`."""
+        url = self.base_url + path + (f"?{query}" if query else "")
+        request = self._client.build_request(method, url, headers=self._headers(headers), content=content)
+        try:
+            response = await self._client.send(request, stream=True)
+        except httpx.HTTPError as error:
+            raise _mapped(error) from error
+        returned = [(name, value) for name, value in response.headers.multi_items()
+                    if name.lower() not in _NOT_RETURNED]
+        return UpstreamResponse(response.status_code, returned, response)
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    def health(self) -> dict[str, Any]:
+        return {"base_url": self.base_url, "open": not self._client.is_closed,
+                "default_key": self._default_key is not None}

@@ -1,0 +1,1 @@
+"""The web layer: app factory, endpoints and error mapping."""

@@ -1,0 +1,87 @@
+"""The app factory: the one place that picks concrete classes (store, embedder) from the settings."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from gateway.cache.policy import CachePolicy, PolicyConfig
+from gateway.embedding.base import Embedder
+from gateway.errors import StoreError
+from gateway.settings import Settings, load_settings
+from gateway.store.base import Store
+from gateway.store.memory import MemoryStore
+from gateway.store.redis_store import RedisStore
+from gateway.upstream import UpstreamClient
+from gateway.web.chat import chat_completions
+from gateway.web.context import Gateway
+from gateway.web.errors import HANDLERS
+from gateway.web.forward import embeddings, healthz, passthrough
+
+log = logging.getLogger("latency_slayer")
+
+ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+
+def make_store(settings: Settings) -> Store:
+    if settings.redis_url:
+        return RedisStore(settings.redis_url, index=settings.index_name, prefix=settings.key_prefix,
+                          timeout_ms=settings.redis_timeout_ms)
+    return MemoryStore(settings.memory_max_entries)
+
+
+def make_embedder(settings: Settings, upstream: UpstreamClient) -> Embedder:
+    if settings.embed_provider == "openai":
+        from gateway.embedding.remote import RemoteEmbedder
+
+        return RemoteEmbedder(upstream, model=settings.embed_model, dim=settings.embed_dim)
+    from gateway.embedding.local import LocalEmbedder
+
+    return LocalEmbedder(model_dir=settings.latency_slayer_model_dir)
+
+
+async def open_store(store: Store, embedder: Embedder) -> None:
+    """A store that cannot be reached at start-up is not fatal: requests bypass it until it is back.
+    An index built for another embedder is fatal (StartupError), since it would serve garbage."""
+    try:
+        await store.open(dim=embedder.dim, embedder=embedder.name)
+    except StoreError as error:
+        log.warning("cache store unavailable at start-up (%s); requests bypass it until it is back", error)
+
+
+async def build_gateway(settings: Settings) -> Gateway:
+    upstream = UpstreamClient(settings.upstream_base_url, default_key=settings.openai_api_key,
+                              connect_timeout=settings.upstream_connect_timeout_secs,
+                              timeout=settings.upstream_timeout_secs)
+    embedder = make_embedder(settings, upstream)
+    store = make_store(settings)
+    await open_store(store, embedder)
+    config = PolicyConfig(threshold=settings.cache_distance_threshold, ttl_secs=settings.resp_ttl_secs,
+                          sliding=settings.resp_ttl_sliding, candidates=settings.semantic_candidates)
+    policy = CachePolicy(store, embedder, config, retry_secs=settings.store_retry_secs)
+    return Gateway(settings=settings, policy=policy, upstream=upstream)
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        gateway = await build_gateway(settings)
+        app.state.gateway = gateway
+        try:
+            yield
+        finally:
+            await gateway.close()
+
+    routes = [
+        Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+        Route("/v1/embeddings", embeddings, methods=["POST"]),
+        Route("/v1/{path:path}", passthrough, methods=ALL_METHODS),
+        Route("/healthz", healthz, methods=["GET"]),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=HANDLERS)  # type: ignore[arg-type]

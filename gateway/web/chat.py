@@ -1,0 +1,147 @@
+"""`POST /v1/chat/completions`: look the request up in the cache, serve a hit as JSON or SSE, or relay a
+miss from upstream (streamed chunk by chunk) and store its answer once it finished cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.cache.policy import Hit, Lookup
+from gateway.errors import CacheUnavailable, UpstreamError
+from gateway.upstream import UpstreamResponse
+from gateway.web import relay
+from gateway.web.context import Gateway, cache_headers, forwarded_headers, gateway_of, read_body
+from gateway.web.errors import error_body, error_response, upstream_failure
+from gateway.wire import sse
+from gateway.wire.canonical import ChatKey, Uncacheable, chat_key, tenant_of
+from gateway.wire.completion import CompletionAssembler, as_chunks, as_response
+from gateway.wire.controls import Controls, parse_controls
+from gateway.wire.requests import parse_json_object, validate_chat
+
+
+class _Miss:
+    """Everything a miss needs to go upstream and, when it may, store the answer afterwards."""
+
+    def __init__(self, gateway: Gateway, key: ChatKey | None, controls: Controls, api_key: str | None,
+                 lookup: Lookup) -> None:
+        self.gateway = gateway
+        self.key = key
+        self.controls = controls
+        self.api_key = api_key
+        self.vector = lookup.vector
+        self.state = "miss" if key is not None else "bypass"
+
+    def store(self, completion: dict[str, Any] | None) -> None:
+        if self.key is not None and completion is not None:
+            self.gateway.defer(self.gateway.policy.remember(
+                self.key, completion, self.controls, vector=self.vector, api_key=self.api_key))
+
+
+def _hit_response(hit: Hit, *, stream: bool, include_usage: bool) -> Response:
+    headers = cache_headers("hit", layer=hit.layer, distance=hit.distance, entry=hit.entry)
+    if not stream:
+        return Response(orjson.dumps(as_response(hit.completion)), media_type="application/json",
+                        headers=headers)
+    body = b"".join(sse.encode(chunk) for chunk in as_chunks(hit.completion, include_usage=include_usage))
+    return Response(body + sse.DONE, media_type="text/event-stream",
+                    headers={**headers, "cache-control": "no-cache"})
+
+
+def _upstream_body(body: dict[str, Any], raw: bytes, model: str, *, want_usage: bool) -> bytes:
+    """The request as sent upstream: untouched unless the model was defaulted or usage is needed."""
+    changes: dict[str, Any] = {}
+    if "model" not in body:
+        changes["model"] = model
+    if want_usage:
+        changes["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
+    return orjson.dumps({**body, **changes}) if changes else raw
+
+
+async def chat_completions(request: Request) -> Response:
+    gateway = gateway_of(request)
+    settings = gateway.settings
+    raw = await read_body(request, settings.max_body_bytes)
+    body = parse_json_object(raw)
+    validate_chat(body)
+    controls = parse_controls(request.headers)
+    api_key = gateway.upstream.key_for(request.headers.get("authorization"))
+    model = body.get("model") or settings.gen_model
+    stream = bool(body.get("stream"))
+    client_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+
+    key: ChatKey | None = None
+    lookup = Lookup()
+    try:
+        key = chat_key(body, model=model, route=controls.route,
+                       tenant=tenant_of(api_key, controls.route, settings.shared_routes))
+        if controls.lookup:
+            lookup = await gateway.policy.lookup(key, controls, api_key=api_key)
+    except (Uncacheable, CacheUnavailable):
+        key = None
+    if lookup.hit is not None:
+        return _hit_response(lookup.hit, stream=stream, include_usage=client_usage)
+
+    miss = _Miss(gateway, key, controls, api_key, lookup)
+    if settings.miss_delay_ms:
+        await asyncio.sleep(settings.miss_delay_ms / 1000)
+    inject_usage = stream and key is not None and not client_usage
+    upstream = await gateway.upstream.send(
+        "POST", "/chat/completions", headers=forwarded_headers(request),
+        content=_upstream_body(body, raw, model, want_usage=inject_usage))
+    if stream and upstream.status == 200 and upstream.content_type.startswith("text/event-stream"):
+        return relay.streamed(upstream, _relay_stream(upstream, miss, drop_usage=inject_usage),
+                              cache_headers(miss.state))
+    payload = await upstream.read()
+    if upstream.status != 200:
+        return relay.whole(upstream, payload, cache_headers(miss.state))  # errors pass through, never stored
+    try:
+        completion = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return error_response("The upstream API answered with a body that is not valid JSON.", status=502,
+                              code="upstream_protocol_error", headers=cache_headers("bypass"))
+    miss.store(completion if isinstance(completion, dict) and not stream else None)
+    return relay.whole(upstream, payload, cache_headers(miss.state))
+
+
+async def _relay_stream(upstream: UpstreamResponse, miss: _Miss, *, drop_usage: bool) -> AsyncIterator[bytes]:
+    """Relay each SSE event as soon as it is complete; store only after `[DONE]` ended a clean stream.
+    A cancelled client closes this generator, which closes the upstream request and stores nothing."""
+    parser = sse.SSEParser()
+    assembler = CompletionAssembler()
+    finished = False
+    try:
+        async for chunk in upstream.stream():
+            for event in parser.feed(chunk):
+                if event.data == "[DONE]":
+                    finished = True
+                    yield event.raw
+                    continue
+                if not event.data:
+                    yield event.raw  # comments and keep-alives
+                    continue
+                try:
+                    payload = orjson.loads(event.data)
+                except orjson.JSONDecodeError:
+                    yield _stream_error("The upstream API sent an event that is not valid JSON.",
+                                        "upstream_protocol_error", 502)
+                    return
+                if isinstance(payload, dict):
+                    assembler.feed(payload)
+                    if drop_usage and payload.get("choices") == [] and payload.get("usage") is not None:
+                        continue  # usage was asked for the cache, not by the client
+                yield event.raw
+    except UpstreamError as error:
+        status, code = upstream_failure(error)
+        yield _stream_error(f"The upstream stream broke off: {error}", code, status)
+        return
+    if finished and not parser.pending.strip():
+        miss.store(assembler.result())
+
+
+def _stream_error(message: str, code: str, status: int) -> bytes:
+    return b"data: " + error_body(message, status=status, code=code) + b"\n\n"

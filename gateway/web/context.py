@@ -1,0 +1,91 @@
+"""What every endpoint shares: the settings, the cache policy, the upstream client, deferred cache
+writes, and the small helpers that turn a Starlette request into the pieces the policy needs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+
+from gateway.cache.policy import CachePolicy
+from gateway.errors import CacheUnavailable
+from gateway.settings import Settings
+from gateway.upstream import UpstreamClient
+from gateway.wire.requests import InvalidRequest
+
+log = logging.getLogger("latency_slayer.web")
+
+
+@dataclass
+class Gateway:
+    settings: Settings
+    policy: CachePolicy
+    upstream: UpstreamClient
+    _writes: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    def defer(self, write: Coroutine[Any, Any, Any]) -> None:
+        """Run a cache write after the response, off the request path; its failure is only a bypass."""
+        task = asyncio.get_running_loop().create_task(self._quietly(write))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    @staticmethod
+    async def _quietly(write: Coroutine[Any, Any, Any]) -> None:
+        with contextlib.suppress(CacheUnavailable):  # the guard has logged the outage once
+            await write
+
+    async def drain(self) -> None:
+        if self._writes:
+            await asyncio.wait(list(self._writes), timeout=5)
+
+    async def close(self) -> None:
+        await self.drain()
+        await self.policy.store.close()
+        await self.policy.embedder.close()
+        await self.upstream.close()
+
+
+def gateway_of(request: Request) -> Gateway:
+    gateway: Gateway = request.app.state.gateway
+    return gateway
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The whole body, refusing with 413 as soon as it is known to be larger than `limit`."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(limit: int) -> InvalidRequest:
+    return InvalidRequest(f"The request body is larger than the gateway's limit of {limit} bytes.",
+                          code="request_too_large", status=413)
+
+
+def forwarded_headers(request: Request) -> list[tuple[str, str]]:
+    return [(name.decode("latin-1"), value.decode("latin-1")) for name, value in request.headers.raw]
+
+
+def cache_headers(state: str, *, layer: str | None = None, distance: float | None = None,
+                  entry: str | None = None) -> dict[str, str]:
+    headers = {"x-cache": state}
+    if layer is not None:
+        headers["x-cache-layer"] = layer
+    if distance is not None:
+        headers["x-cache-distance"] = f"{distance:.4f}"
+    if entry is not None:
+        headers["x-cache-key"] = entry
+    return headers

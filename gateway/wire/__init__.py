@@ -1,0 +1,1 @@
+"""Wire formats as pure functions: canonical keys, SSE, OpenAI shapes, cache-control headers."""

@@ -1,0 +1,105 @@
+"""Canonical request hashing: what must be equal for two requests to share a cached answer.
+
+Every field of a chat request is part of the scope except the few listed in `NEUTRAL_FIELDS`, so a field
+OpenAI adds tomorrow partitions the cache instead of letting a different request hit."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+# Fields that do not change which answer is right for a request. Sampling parameters are here because a
+# cached answer is one valid sample; `n` is handled separately (n > 1 bypasses the cache).
+NEUTRAL_FIELDS = frozenset({
+    "messages", "model", "stream", "stream_options", "user", "metadata", "store", "service_tier",
+    "temperature", "top_p", "seed", "presence_penalty", "frequency_penalty", "n", "prompt_cache_key",
+    "safety_identifier",
+})
+
+SHARED_TENANT = "shared"
+
+
+class Uncacheable(Exception):
+    """The request is valid but cannot be served from the cache safely; it goes upstream as a bypass."""
+
+
+@dataclass(frozen=True)
+class ChatKey:
+    """The identity of a chat request in the cache."""
+
+    model: str
+    route: str
+    tenant: str
+    context: str  # digest of everything in scope except the final user message's text
+    exact: str  # digest of the whole scope: the exact layer's key
+    prompt: str | None  # the final user message's text; None when only the exact layer is safe
+
+
+def digest(*parts: bytes) -> str:
+    hasher = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        hasher.update(len(part).to_bytes(8, "little"))
+        hasher.update(part)
+    return hasher.hexdigest()
+
+
+def _dumps(value: Any) -> bytes:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+
+
+def tenant_of(api_key: str | None, route: str, shared_routes: frozenset[str]) -> str:
+    """A one-way digest of the caller's key: entries of two keys never meet, unless the route is shared."""
+    if route in shared_routes:
+        return SHARED_TENANT
+    return digest(b"tenant", (api_key or "").encode())[:24]
+
+
+def _text_of(content: Any) -> str | None:
+    """The text of a message content, or None when it holds anything but text parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list) and all(
+        isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)
+        for part in content
+    ):
+        return "".join(part["text"] for part in content)
+    return None
+
+
+def _normal_message(message: dict[str, Any]) -> dict[str, Any]:
+    """Spellings that mean the same to the model (text parts vs a string, null vs absent) hash alike."""
+    normal = {name: value for name, value in message.items() if value is not None}
+    text = _text_of(normal.get("content"))
+    if text is not None:
+        normal["content"] = text
+    return normal
+
+
+def chat_key(body: dict[str, Any], *, model: str, route: str, tenant: str) -> ChatKey:
+    """Key a validated chat request. Raises `Uncacheable` for requests the cache must not serve."""
+    choices = body.get("n")
+    if choices is not None and choices != 1:
+        raise Uncacheable("n > 1")
+    if "audio" in (body.get("modalities") or ()):
+        raise Uncacheable("audio output")
+    messages = [_normal_message(message) for message in body["messages"]]
+    params = {name: value for name, value in body.items() if name not in NEUTRAL_FIELDS and value is not None}
+    final = messages[-1]
+    prompt = final.get("content") if final.get("role") == "user" else None
+    if not isinstance(prompt, str) or set(final) - {"role", "content"}:
+        prompt = None  # images, audio, names or a non-user final turn: only an exact repeat is safe
+    head = messages[:-1] if prompt is not None else messages
+    scope = (model.encode(), route.encode(), tenant.encode())
+    context = digest(*scope, _dumps(params), _dumps(head))
+    exact = digest(context.encode(), _dumps(messages[-1]) if prompt is not None else b"")
+    return ChatKey(model=model, route=route, tenant=tenant, context=context, exact=exact, prompt=prompt)
+
+
+def embeddings_key(body: dict[str, Any], *, tenant: str) -> str:
+    """Exact key of an embeddings request: model, input, dimensions and encoding."""
+    fields = {name: body.get(name) for name in ("model", "input", "dimensions", "encoding_format")}
+    fields["encoding_format"] = fields["encoding_format"] or "float"
+    return digest(b"embeddings", tenant.encode(), _dumps(fields))

@@ -1,0 +1,59 @@
+"""The client-visible cache controls: request headers in, one immutable `Controls` out."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from gateway.wire.requests import InvalidRequest
+
+DEFAULT_ROUTE = "default"
+_ROUTE = re.compile(r"^[A-Za-z0-9_.:/-]{1,64}$")
+MAX_TTL_SECS = 10 * 365 * 86400
+
+
+@dataclass(frozen=True)
+class Controls:
+    route: str = DEFAULT_ROUTE
+    lookup: bool = True  # False: `Cache-Control: no-cache` (skip the lookup, still store)
+    store: bool = True  # False: `Cache-Control: no-store` (never store)
+    ttl_secs: int | None = None  # `x-cache-ttl`: lifetime of what this request stores
+    threshold: float | None = None  # `x-cache-threshold`: cosine distance for this request
+
+
+def _ttl(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= MAX_TTL_SECS:
+        raise InvalidRequest(f"Invalid header 'x-cache-ttl': expected whole seconds from 1 to {MAX_TTL_SECS}.",
+                             param="x-cache-ttl", code="invalid_header")
+    return int(value)
+
+
+def _threshold(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not 0.0 <= number <= 2.0:
+        raise InvalidRequest("Invalid header 'x-cache-threshold': expected a cosine distance from 0 to 2.",
+                             param="x-cache-threshold", code="invalid_header")
+    return number
+
+
+def parse_controls(headers: Mapping[str, str]) -> Controls:
+    """`headers` must look names up case-insensitively (Starlette's `Headers` does)."""
+    route = headers.get("x-route", DEFAULT_ROUTE).strip() or DEFAULT_ROUTE
+    if not _ROUTE.match(route):
+        raise InvalidRequest("Invalid header 'x-route': expected 1-64 letters, digits or . _ : / -.",
+                             param="x-route", code="invalid_header")
+    directives = {part.strip().lower() for part in headers.get("cache-control", "").split(",")}
+    ttl = headers.get("x-cache-ttl")
+    threshold = headers.get("x-cache-threshold")
+    return Controls(
+        route=route,
+        lookup="no-cache" not in directives,
+        store="no-store" not in directives,
+        ttl_secs=_ttl(ttl.strip()) if ttl is not None else None,
+        threshold=_threshold(threshold.strip()) if threshold is not None else None,
+    )

@@ -1,0 +1,96 @@
+"""Everything that is not a chat completion: embeddings with their exact cache, other `/v1` requests
+forwarded untouched, the Authorization rule and `/healthz`."""
+
+from __future__ import annotations
+
+import httpx
+import openai
+
+from tests.conftest import UPSTREAM_KEY
+from tests.test_chat_cache import ask, client
+
+
+def test_identical_embeddings_requests_hit_the_exact_cache(gateway, fake_upstream) -> None:
+    embeddings = client(gateway).embeddings.with_raw_response
+    first = embeddings.create(model="text-embedding-3-small", input=["a", "b"], dimensions=8)
+    gateway.drain()
+    second = embeddings.create(model="text-embedding-3-small", input=["a", "b"], dimensions=8)
+    assert (first.headers["x-cache"], second.headers["x-cache"]) == ("miss", "hit")
+    assert second.parse().data[1].embedding == first.parse().data[1].embedding
+    for change in ({"input": ["a", "c"]}, {"dimensions": 16}, {"encoding_format": "float"}):
+        request = {"model": "text-embedding-3-small", "input": ["a", "b"], "dimensions": 8, **change}
+        assert embeddings.create(**request).headers["x-cache"] == "miss"
+    other_key = client(gateway, "sk-other").embeddings.with_raw_response
+    assert other_key.create(model="text-embedding-3-small", input=["a", "b"], dimensions=8).headers[
+        "x-cache"] == "miss"
+    assert fake_upstream.calls("/v1/embeddings") == 5
+
+
+def test_embeddings_errors_are_not_cached(gateway, fake_upstream) -> None:
+    fake_upstream.fail_next(500, path="/v1/embeddings")
+    response = httpx.post(f"{gateway.base_url}/embeddings", json={"model": "m", "input": "a"})
+    assert response.status_code == 500
+    gateway.drain()
+    assert httpx.post(f"{gateway.base_url}/embeddings", json={"model": "m", "input": "a"}).headers[
+        "x-cache"] == "miss"
+
+
+def test_models_list_is_forwarded(gateway, fake_upstream) -> None:
+    models = client(gateway).models.list()
+    assert len(models.data) >= 1
+    assert fake_upstream.last("/v1/models").headers["authorization"] == "Bearer sk-client-one"
+
+
+def test_other_requests_are_forwarded_untouched(gateway, fake_upstream) -> None:
+    response = httpx.request("PATCH", f"{gateway.base_url}/files/abc?status=418&x=1", content=b"raw \x00 body",
+                             headers={"x-custom": "yes", "content-type": "application/octet-stream"})
+    assert response.status_code == 418 and response.headers["x-echo"] == "1"
+    echo = response.json()
+    assert (echo["method"], echo["path"]) == ("PATCH", "/v1/files/abc")
+    assert "x=1" in str(echo["query"]) and echo["headers"]["x-custom"] == "yes"
+    recorded = fake_upstream.last("/v1/files/abc")
+    assert recorded.body == b"raw \x00 body"
+    assert "connection" not in {name for name in recorded.headers if name == "proxy-connection"}
+
+
+def test_streamed_bodies_are_forwarded_as_they_come(gateway, fake_upstream) -> None:
+    with httpx.stream("GET", f"{gateway.base_url}/anything?stream=1") as response:
+        parts = [part for part in response.iter_bytes() if part]
+    assert b"".join(parts).count(b"\n") == 5
+
+
+def test_client_authorization_is_forwarded_else_the_configured_key(gateway, fake_upstream) -> None:
+    ask(gateway, key="sk-client-own")
+    assert fake_upstream.last().headers["authorization"] == "Bearer sk-client-own"
+    httpx.post(f"{gateway.base_url}/chat/completions",
+               json={"model": "m", "messages": [{"role": "user", "content": "no key here"}]})
+    assert fake_upstream.last().headers["authorization"] == f"Bearer {UPSTREAM_KEY}"
+
+
+def test_healthz_reports_store_embedder_and_upstream(gateway) -> None:
+    health = httpx.get(f"{gateway.url}/healthz")
+    assert health.status_code == 200
+    state = health.json()
+    assert state["status"] == "ok"
+    assert state["store"]["ok"] is True and state["store"]["backend"] in {"memory", "redis"}
+    assert state["embedder"]["dim"] == 384 and state["upstream"]["open"] is True
+    assert UPSTREAM_KEY not in health.text
+
+
+def test_healthz_reports_a_stopped_redis(make_gateway, redis_server) -> None:
+    gateway = make_gateway("redis")
+    redis_server.stop()
+    try:
+        state = httpx.get(f"{gateway.url}/healthz").json()
+    finally:
+        redis_server.restart()
+    assert state["status"] == "degraded" and state["store"]["ok"] is False
+
+
+def test_sdk_errors_from_the_gateway_carry_openai_fields(gateway) -> None:
+    try:
+        client(gateway).chat.completions.create(model="m", messages=[{"role": "wizard", "content": "x"}])
+    except openai.BadRequestError as error:
+        assert error.param == "messages[0].role" and error.type == "invalid_request_error"
+    else:
+        raise AssertionError("expected a 400")

@@ -1,0 +1,146 @@
+"""Start-up, settings, the CLI and the deployment files, as an operator meets them."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from gateway.errors import SettingsError
+from gateway.settings import SETTINGS, load_settings
+from tests.support.redis_server import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+NO_DOTENV = Path("/nonexistent/.env")
+
+
+def test_every_setting_is_documented_in_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text()
+    missing = [setting.env for setting in SETTINGS if f"| `{setting.env}` |" not in readme]
+    assert missing == []
+
+
+def test_defaults_need_no_redis_and_no_key() -> None:
+    settings = load_settings(environ={}, dotenv=NO_DOTENV)
+    assert settings.redis_url is None and settings.openai_api_key is None
+    assert settings.embed_provider == "local" and settings.cache_distance_threshold == 0.10
+    assert "openai_api_key=unset" in repr(settings)
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("CACHE_DISTANCE_THRESHOLD", "abc"), ("CACHE_DISTANCE_THRESHOLD", "2.5"), ("RESP_TTL_SECS", "0"),
+    ("RESP_TTL_SLIDING", "maybe"), ("EMBED_PROVIDER", "cohere"), ("REDIS_URL", "http://x"),
+    ("UPSTREAM_BASE_URL", "api.openai.com"), ("EMBED_DIM", "-1"), ("MISS_DELAY_MS", "soon"),
+])
+def test_a_bad_value_names_the_variable_and_what_it_accepts(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=rf"^{name}=.*expected "):
+        load_settings(environ={name: value}, dotenv=NO_DOTENV)
+
+
+def test_local_embedder_has_a_fixed_dimension() -> None:
+    with pytest.raises(SettingsError, match="EMBED_DIM"):
+        load_settings(environ={"EMBED_DIM": "1536"}, dotenv=NO_DOTENV)
+    assert load_settings(environ={"EMBED_PROVIDER": "openai", "EMBED_DIM": "512"}, dotenv=NO_DOTENV).embed_dim == 512
+
+
+def test_dotenv_is_read_and_the_environment_wins(tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text('# comment\nexport GEN_MODEL="from-file"\nRESP_TTL_SECS=60\nMISS_DELAY_MS=5\n')
+    settings = load_settings(environ={"MISS_DELAY_MS": "7"}, dotenv=dotenv)
+    assert (settings.gen_model, settings.resp_ttl_secs, settings.miss_delay_ms) == ("from-file", 60, 7)
+
+
+def _cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "gateway", *args], env=env, cwd=cwd, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _clean_env(**values: str) -> dict[str, str]:
+    env = {name: value for name, value in os.environ.items()
+           if name in {"PATH", "HOME", "LANG", "XDG_CACHE_HOME", "LATENCY_SLAYER_MODEL_DIR", "VIRTUAL_ENV"}}
+    env["PYTHONPATH"] = str(ROOT)
+    return {**env, **values}
+
+
+def test_serve_refuses_a_bad_setting_with_one_line(tmp_path: Path) -> None:
+    process = _cli("serve", "--port", str(free_port()), env=_clean_env(CACHE_DISTANCE_THRESHOLD="abc"),
+                   cwd=tmp_path)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 2
+    assert stderr.strip().splitlines() == [
+        "latency-slayer: CACHE_DISTANCE_THRESHOLD='abc' is invalid: expected a number from 0 to 2"]
+
+
+def test_serve_refuses_an_index_of_another_embedder(tmp_path: Path, redis_server) -> None:
+    import redis
+
+    index = f"idx:other-{os.getpid()}"
+    with redis.Redis.from_url(redis_server.url) as client:
+        client.execute_command("FT.CREATE", index, "ON", "HASH", "PREFIX", "1", "other:", "SCHEMA",
+                               "embedding", "VECTOR", "HNSW", "6", "TYPE", "FLOAT32", "DIM", "1536",
+                               "DISTANCE_METRIC", "COSINE")
+    env = _clean_env(REDIS_URL=redis_server.url, INDEX_NAME=index, KEY_PREFIX="other:")
+    process = _cli("serve", "--port", str(free_port()), env=env, cwd=tmp_path)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 2
+    assert len(stderr.strip().splitlines()) == 1 and "FT.DROPINDEX" in stderr and "INDEX_NAME" in stderr
+
+
+def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()[1]
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise AssertionError("the gateway did not start")
+
+
+@pytest.mark.parametrize("store", ["memory", "redis"])
+def test_serve_with_workers_answers_and_caches(tmp_path: Path, fake_upstream, redis_server, store: str) -> None:
+    port = free_port()
+    env = _clean_env(UPSTREAM_BASE_URL=fake_upstream.base_url, LOG_LEVEL="warning")
+    workers = "1"
+    if store == "redis":
+        env.update(REDIS_URL=redis_server.url, INDEX_NAME=f"idx:cli-{port}", KEY_PREFIX=f"cli-{port}:")
+        workers = "2"  # both workers share one Redis, so any of them serves the other's answers
+    (tmp_path / ".env").write_text("GEN_MODEL=model-from-dotenv\n")
+    process = _cli("serve", "--host", "127.0.0.1", "--port", str(port), "--workers", workers, env=env, cwd=tmp_path)
+    try:
+        _wait_healthy(f"http://127.0.0.1:{port}", process)
+        body = {"messages": [{"role": "user", "content": "What is a semantic cache?"}]}
+        states = []
+        for _ in range(6):
+            response = httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=body, timeout=10)
+            assert response.status_code == 200
+            states.append(response.headers["x-cache"])
+            time.sleep(0.1)
+        assert states[0] == "miss" and set(states[1:]) == {"hit"}
+        assert fake_upstream.last().json["model"] == "model-from-dotenv"
+        assert "authorization" not in fake_upstream.last().headers  # no key anywhere: none invented
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
+
+
+def test_docker_compose_wires_redis_8_and_the_gateway() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert re.fullmatch(r"redis:8(\.\d+)*(-\w+)?", services["redis"]["image"])
+    gateway = services["gateway"]
+    assert gateway["build"] == "." and (ROOT / "Dockerfile").is_file()
+    assert "8080:8080" in gateway["ports"]
+    assert gateway["environment"]["REDIS_URL"].startswith("redis://redis:6379")
+    assert "OPENAI_API_KEY" in gateway["environment"]
+    assert "redis" in gateway["depends_on"]
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "prepare-model" in dockerfile and "8080" in dockerfile

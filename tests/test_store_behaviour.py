@@ -1,0 +1,156 @@
+"""One behaviour suite, run against every store: Redis 8 and the in-process one."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import numpy as np
+import pytest
+
+from gateway.errors import StartupError
+from gateway.store.base import Entry, Store, Tags
+from gateway.store.memory import MemoryStore
+from gateway.store.redis_store import RedisStore
+
+DIM = 8
+TAGS = Tags(model="ft:gpt-4o-mini:org:custom", route="default", user="tenant1", context="ctx1")
+
+
+def unit(*values: float) -> np.ndarray:
+    vector = np.zeros(DIM, dtype=np.float32)
+    vector[: len(values)] = values
+    return vector / np.linalg.norm(vector)
+
+
+def entry(key: str, vector: np.ndarray | None, answer: bytes = b"answer", tags: Tags = TAGS) -> Entry:
+    return Entry(key=key, tags=tags, prompt=f"prompt {key}", vector=vector, answer=answer)
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
+    if request.param == "memory":
+        opened: Store = MemoryStore(max_entries=100)
+    else:
+        name = f"test-{uuid.uuid4().hex[:8]}"
+        opened = RedisStore(request.getfixturevalue("redis_server").url, index=f"idx:{name}",
+                            prefix=f"{name}:", timeout_ms=2000)
+    await opened.open(dim=DIM, embedder="test-embedder")
+    yield opened
+    await opened.close()
+
+
+async def test_written_answer_is_read_back(store: Store) -> None:
+    await store.write(entry("a", unit(1)), ttl_ms=60_000)
+    assert await store.read_answer("a", refresh=False) == b"answer"
+    assert await store.read_answer("missing", refresh=False) is None
+
+
+async def test_search_orders_by_cosine_distance_within_the_scope(store: Store) -> None:
+    await store.write(entry("near", unit(1, 0.1)), ttl_ms=60_000)
+    await store.write(entry("far", unit(0, 1)), ttl_ms=60_000)
+    await store.write(entry("other-tenant", unit(1)), ttl_ms=60_000)  # overwritten below with other tags
+    await store.write(entry("other-tenant", unit(1), tags=Tags(TAGS.model, TAGS.route, "tenant2", "ctx1")),
+                      ttl_ms=60_000)
+    found = await store.search(TAGS, unit(1), k=5)
+    assert [candidate.key for candidate in found] == ["near", "far"]
+    assert found[0].distance == pytest.approx(1 - float(unit(1, 0.1)[0]), abs=1e-4)
+    assert found[1].distance == pytest.approx(1.0, abs=1e-4)
+
+
+@pytest.mark.parametrize("other", [
+    Tags("gpt-4o", TAGS.route, TAGS.user, TAGS.context), Tags(TAGS.model, "support", TAGS.user, TAGS.context),
+    Tags(TAGS.model, TAGS.route, "tenant2", TAGS.context), Tags(TAGS.model, TAGS.route, TAGS.user, "ctx2"),
+])
+async def test_every_tag_partitions_the_search(store: Store, other: Tags) -> None:
+    await store.write(entry("mine", unit(1)), ttl_ms=60_000)
+    assert await store.search(other, unit(1), k=5) == []
+
+
+async def test_search_returns_at_most_k(store: Store) -> None:
+    for index in range(6):
+        await store.write(entry(f"e{index}", unit(1, index / 10)), ttl_ms=60_000)
+    found = await store.search(TAGS, unit(1), k=3)
+    assert [candidate.key for candidate in found] == ["e0", "e1", "e2"]
+
+
+async def test_only_the_answer_expires_and_a_refill_revives_the_same_entry(store: Store) -> None:
+    await store.write(entry("a", unit(1)), ttl_ms=300)
+    await asyncio.sleep(0.5)
+    assert await store.read_answer("a", refresh=False) is None
+    assert [candidate.key for candidate in await store.search(TAGS, unit(1), k=5)] == ["a"]  # vector kept
+    await store.write(entry("a", None, answer=b"fresh"), ttl_ms=60_000)  # refill without re-embedding
+    assert await store.read_answer("a", refresh=False) == b"fresh"
+    assert [candidate.key for candidate in await store.search(TAGS, unit(1), k=5)] == ["a"]
+
+
+async def test_a_read_with_refresh_slides_the_ttl(store: Store) -> None:
+    await store.write(entry("a", unit(1)), ttl_ms=600)
+    for _ in range(4):
+        await asyncio.sleep(0.25)
+        assert await store.read_answer("a", refresh=True) == b"answer"
+    await asyncio.sleep(0.8)
+    assert await store.read_answer("a", refresh=True) is None
+
+
+async def test_a_read_without_refresh_keeps_the_fixed_lifetime(store: Store) -> None:
+    await store.write(entry("a", unit(1)), ttl_ms=600)
+    for _ in range(2):
+        await asyncio.sleep(0.25)
+        assert await store.read_answer("a", refresh=False) == b"answer"
+    await asyncio.sleep(0.3)
+    assert await store.read_answer("a", refresh=False) is None
+
+
+async def test_an_entry_without_vector_is_exact_only(store: Store) -> None:
+    await store.write(entry("exact-only", None), ttl_ms=60_000)
+    assert await store.read_answer("exact-only", refresh=False) == b"answer"
+    assert await store.search(TAGS, unit(1), k=5) == []
+
+
+async def test_blobs_round_trip_and_expire(store: Store) -> None:
+    await store.put_blob("b", b"\x00body", ttl_ms=300)
+    assert await store.get_blob("b") == b"\x00body"
+    assert await store.get_blob("nope") is None
+    await asyncio.sleep(0.5)
+    assert await store.get_blob("b") is None
+
+
+async def test_health_reports_the_backend(store: Store) -> None:
+    state = await store.health()
+    assert state["backend"] in {"memory", "redis"}
+
+
+async def test_memory_store_evicts_the_least_recently_used() -> None:
+    store = MemoryStore(max_entries=2)
+    await store.open(dim=DIM, embedder="test-embedder")
+    await store.write(entry("a", unit(1)), ttl_ms=60_000)
+    await store.write(entry("b", unit(1, 1)), ttl_ms=60_000)
+    assert await store.read_answer("a", refresh=False) == b"answer"  # a is now the most recent
+    await store.write(entry("c", unit(0, 1)), ttl_ms=60_000)
+    assert await store.read_answer("b", refresh=False) is None
+    assert sorted(candidate.key for candidate in await store.search(TAGS, unit(1), k=5)) == ["a", "c"]
+
+
+async def test_redis_refuses_an_index_built_for_another_embedder(redis_server) -> None:
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    first = RedisStore(redis_server.url, index=f"idx:{name}", prefix=f"{name}:", timeout_ms=2000)
+    await first.open(dim=DIM, embedder="test-embedder")
+    await first.close()
+    for dim, embedder in ((DIM * 2, "test-embedder"), (DIM, "another-embedder")):
+        second = RedisStore(redis_server.url, index=f"idx:{name}", prefix=f"{name}:", timeout_ms=2000)
+        with pytest.raises(StartupError, match=r"FT\.DROPINDEX .*INDEX_NAME"):
+            await second.open(dim=dim, embedder=embedder)
+        await second.close()
+
+
+async def test_redis_store_recreates_its_index_after_redis_lost_it(redis_server) -> None:
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    store = RedisStore(redis_server.url, index=f"idx:{name}", prefix=f"{name}:", timeout_ms=2000)
+    await store.open(dim=DIM, embedder="test-embedder")
+    await store._redis.execute_command("FT.DROPINDEX", f"idx:{name}", "DD")  # what a restart without disk does
+    assert await store.search(TAGS, unit(1), k=5) == []  # recreated on the spot, not an error
+    await store.write(entry("a", unit(1)), ttl_ms=60_000)
+    assert [candidate.key for candidate in await store.search(TAGS, unit(1), k=5)] == ["a"]
+    await store.close()

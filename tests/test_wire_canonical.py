@@ -1,0 +1,105 @@
+"""Canonical request hashing, on tables of requests that must and must not share a key."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.wire.canonical import SHARED_TENANT, Uncacheable, chat_key, embeddings_key, tenant_of
+
+SYSTEM = {"role": "system", "content": "You are terse."}
+ASK = {"role": "user", "content": "What is Redis?"}
+
+
+def key(body: dict, *, model: str = "gpt-4o-mini", route: str = "default", tenant: str = "t1"):
+    return chat_key(body, model=model, route=route, tenant=tenant)
+
+
+def test_prompt_is_the_final_user_text_and_context_excludes_it() -> None:
+    a = key({"messages": [SYSTEM, ASK]})
+    b = key({"messages": [SYSTEM, {"role": "user", "content": "Explain Redis"}]})
+    assert a.prompt == "What is Redis?"
+    assert a.context == b.context  # same scope: a paraphrase can be a semantic hit
+    assert a.exact != b.exact
+
+
+SAME_EXACT = [
+    # text parts and a plain string are the same message
+    ({"messages": [{"role": "user", "content": [{"type": "text", "text": "What is Redis?"}]}]},
+     {"messages": [ASK]}),
+    # sampling parameters, stream flags and metadata do not change which answer is right
+    ({"messages": [ASK], "temperature": 0.2, "stream": True, "user": "u1", "seed": 4},
+     {"messages": [ASK]}),
+    # key order and explicit nulls do not matter
+    ({"messages": [{"content": "What is Redis?", "role": "user", "name": None}], "tools": None},
+     {"messages": [ASK]}),
+]
+
+
+@pytest.mark.parametrize(("left", "right"), SAME_EXACT)
+def test_equivalent_requests_share_the_exact_key(left: dict, right: dict) -> None:
+    assert key(left).exact == key(right).exact
+
+
+TOOL = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}
+DIFFERENT_CONTEXT = [
+    {"messages": [{"role": "system", "content": "You are verbose."}, ASK]},
+    {"messages": [ASK]},  # no system prompt at all
+    {"messages": [SYSTEM, {"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}, ASK]},
+    {"messages": [SYSTEM, ASK], "tools": [TOOL]},
+    {"messages": [SYSTEM, ASK], "tools": [TOOL], "tool_choice": "required"},
+    {"messages": [SYSTEM, ASK], "response_format": {"type": "json_object"}},
+    {"messages": [SYSTEM, ASK], "max_tokens": 5},
+    {"messages": [SYSTEM, ASK], "some_future_parameter": True},
+]
+
+
+@pytest.mark.parametrize("other", DIFFERENT_CONTEXT)
+def test_anything_else_in_scope_changes_the_context(other: dict) -> None:
+    assert key(other).context != key({"messages": [SYSTEM, ASK]}).context
+
+
+@pytest.mark.parametrize("change", [{"model": "gpt-4o"}, {"route": "support"}, {"tenant": "t2"}])
+def test_model_route_and_tenant_partition_the_cache(change: dict) -> None:
+    base = key({"messages": [ASK]})
+    other = key({"messages": [ASK]}, **change)
+    assert other.context != base.context and other.exact != base.exact
+
+
+EXACT_ONLY = [
+    {"messages": [{"role": "user", "content": [{"type": "text", "text": "what is this"},
+                                               {"type": "image_url", "image_url": {"url": "data:,"}}]}]},
+    {"messages": [ASK, {"role": "assistant", "content": None, "tool_calls": []},
+                  {"role": "tool", "tool_call_id": "c1", "content": "42"}]},
+    {"messages": [{"role": "user", "content": "hi", "name": "alice"}]},
+]
+
+
+@pytest.mark.parametrize("body", EXACT_ONLY)
+def test_requests_a_paraphrase_cannot_stand_for_are_exact_only(body: dict) -> None:
+    assert key(body).prompt is None
+
+
+@pytest.mark.parametrize("body", [{"messages": [ASK], "n": 2}, {"messages": [ASK], "modalities": ["audio"]}])
+def test_requests_the_cache_cannot_serve_are_uncacheable(body: dict) -> None:
+    with pytest.raises(Uncacheable):
+        key(body)
+
+
+def test_tenants_are_one_way_digests_and_shared_routes_share() -> None:
+    first, second = tenant_of("sk-one", "default", frozenset()), tenant_of("sk-two", "default", frozenset())
+    assert first != second and "sk-one" not in first
+    assert tenant_of("sk-one", "faq", frozenset({"faq"})) == SHARED_TENANT
+    assert tenant_of("sk-two", "faq", frozenset({"faq"})) == SHARED_TENANT
+
+
+@pytest.mark.parametrize(("left", "right", "same"), [
+    ({"model": "m", "input": "a"}, {"model": "m", "input": "a", "encoding_format": "float"}, True),
+    ({"model": "m", "input": "a"}, {"model": "m", "input": "a", "user": "x"}, True),
+    ({"model": "m", "input": "a"}, {"model": "m", "input": ["a"]}, False),
+    ({"model": "m", "input": "a"}, {"model": "m", "input": "a", "dimensions": 8}, False),
+    ({"model": "m", "input": "a"}, {"model": "m", "input": "a", "encoding_format": "base64"}, False),
+    ({"model": "m", "input": "a"}, {"model": "n", "input": "a"}, False),
+])
+def test_embeddings_key(left: dict, right: dict, same: bool) -> None:
+    assert (embeddings_key(left, tenant="t") == embeddings_key(right, tenant="t")) is same
+    assert embeddings_key(left, tenant="t") != embeddings_key(left, tenant="u")

@@ -1,0 +1,91 @@
+"""The SSE parser and the completion <-> chunks round trip, on tables of inputs."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from gateway.wire import sse
+from gateway.wire.completion import CompletionAssembler, as_chunks, as_response, is_complete
+
+STREAM = (b'data: {"a": 1}\n\n'
+          b": keep-alive comment\n\n"
+          b'data: {"b":\r\ndata: 2}\r\n\r\n'
+          b"event: x\ndata: [DONE]\n\n")
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 16, len(STREAM)])
+def test_parser_finds_the_same_events_whatever_the_split(size: int) -> None:
+    parser = sse.SSEParser()
+    events = []
+    for start in range(0, len(STREAM), size):
+        events += parser.feed(STREAM[start:start + size])
+    assert [event.data for event in events] == ['{"a": 1}', "", '{"b":\n2}', "[DONE]"]
+    assert b"".join(event.raw for event in events) == STREAM  # relayed byte for byte
+    assert parser.pending == b""
+
+
+def test_parser_keeps_an_unterminated_event_pending() -> None:
+    parser = sse.SSEParser()
+    assert parser.feed(b'data: {"a": 1}\n\ndata: {"cut') == [sse.Event('{"a": 1}', b'data: {"a": 1}\n\n')]
+    assert parser.pending == b'data: {"cut'
+
+
+TEXT = {"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "m",
+        "system_fingerprint": "fp", "usage": {"prompt_tokens": 3, "completion_tokens": 9, "total_tokens": 12},
+        "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
+                     "message": {"role": "assistant", "content": "Redis is an in-memory  data store.\n",
+                                 "refusal": None}}]}
+TOOLS = {"id": "chatcmpl-2", "object": "chat.completion", "created": 1, "model": "m", "usage": None,
+         "choices": [{"index": 0, "finish_reason": "tool_calls", "logprobs": None,
+                      "message": {"role": "assistant", "content": None, "refusal": None, "tool_calls": [
+                          {"id": "call_1", "type": "function",
+                           "function": {"name": "lookup", "arguments": '{"q": "what is redis"}'}},
+                          {"id": "call_2", "type": "function", "function": {"name": "other", "arguments": "{}"}},
+                      ]}}]}
+REFUSAL = {"id": "c3", "object": "chat.completion", "created": 1, "model": "m", "usage": None,
+           "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
+                        "message": {"role": "assistant", "content": None, "refusal": "I can't help with that."}}]}
+
+
+@pytest.mark.parametrize("completion", [TEXT, TOOLS, REFUSAL])
+@pytest.mark.parametrize("include_usage", [True, False])
+def test_chunks_reassemble_into_the_same_answer(completion: dict, include_usage: bool) -> None:
+    chunks = as_chunks(completion, include_usage=include_usage)
+    assert all(chunk["object"] == "chat.completion.chunk" for chunk in chunks)
+    assert len({chunk["id"] for chunk in chunks}) == 1
+    assembler = CompletionAssembler()
+    for chunk in chunks:
+        assembler.feed(orjson.loads(orjson.dumps(chunk)))
+    rebuilt = assembler.result()
+    assert rebuilt is not None
+    assert rebuilt["choices"] == completion["choices"]
+    assert rebuilt["usage"] == (completion["usage"] if include_usage else None)
+    assert ("usage" in chunks[-1] and chunks[-1]["choices"] == []) is include_usage
+
+
+def test_text_is_replayed_in_several_chunks_not_one() -> None:
+    contents = [chunk["choices"][0]["delta"].get("content") for chunk in as_chunks(TEXT, include_usage=False)]
+    assert contents[0] == "" and len([c for c in contents if c]) >= 2
+
+
+def test_assembler_is_incomplete_until_every_choice_finished() -> None:
+    assembler = CompletionAssembler()
+    assembler.feed({"id": "x", "choices": [{"index": 0, "delta": {"role": "assistant", "content": "Hel"}}]})
+    assert assembler.result() is None
+    assembler.feed({"id": "x", "choices": [{"index": 0, "delta": {"content": "lo"}, "finish_reason": "stop"}]})
+    assert assembler.result()["choices"][0]["message"]["content"] == "Hello"
+
+
+@pytest.mark.parametrize(("value", "complete"), [
+    (TEXT, True), (TOOLS, True), ({"error": {"message": "x"}}, False), ({"choices": []}, False),
+    ({"choices": [{"message": {"content": "x"}, "finish_reason": None}]}, False), ("text", False),
+])
+def test_only_finished_completions_count_as_complete(value: object, complete: bool) -> None:
+    assert is_complete(value) is complete
+
+
+def test_a_replayed_response_gets_a_fresh_id_and_keeps_the_answer() -> None:
+    replay = as_response(TEXT)
+    assert replay["id"] != TEXT["id"] and replay["id"].startswith("chatcmpl-")
+    assert replay["choices"] == TEXT["choices"] and replay["usage"] == TEXT["usage"]
