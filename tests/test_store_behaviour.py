@@ -57,6 +57,7 @@ async def test_search_orders_by_cosine_distance_within_the_scope(store: Store) -
     assert [candidate.key for candidate in found] == ["near", "far"]
     assert found[0].distance == pytest.approx(1 - float(unit(1, 0.1)[0]), abs=1e-4)
     assert found[1].distance == pytest.approx(1.0, abs=1e-4)
+    assert [candidate.prompt for candidate in found] == ["prompt near", "prompt far"]
 
 
 @pytest.mark.parametrize("other", [

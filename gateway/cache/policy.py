@@ -4,7 +4,7 @@ answer within the distance threshold, in the same scope), TTLs, and what is wort
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import orjson
@@ -41,14 +41,22 @@ class PolicyConfig:
     candidates: int
 
 
+class Verifier(Protocol):
+    """A second opinion on a semantic candidate: does its cached prompt ask what the query asks?"""
+
+    def accepts(self, query: str, cached: str) -> bool: ...
+
+
 def tags_of(key: ChatKey) -> Tags:
     return Tags(model=key.model, route=key.route, user=key.tenant, context=key.context)
 
 
 class CachePolicy:
-    def __init__(self, store: Store, embedder: Embedder, config: PolicyConfig, *, retry_secs: float) -> None:
+    def __init__(self, store: Store, embedder: Embedder, config: PolicyConfig, *, retry_secs: float,
+                 verifier: Verifier | None = None) -> None:
         self.store = store
         self.embedder = embedder
+        self.verifier = verifier
         self.config = config
         self.store_guard = OutageGuard("cache store", retry_secs)
         self.embedder_guard = OutageGuard("embedder", retry_secs)
@@ -82,6 +90,8 @@ class CachePolicy:
                 break
             if candidate.key == key.exact:
                 continue  # its answer was just found expired by the exact layer
+            if self.verifier is not None and not self.verifier.accepts(key.prompt, candidate.prompt):
+                continue
             completion = await self._answer(candidate.key)
             if completion is not None:  # an expired answer falls through to the next candidate
                 return Lookup(Hit(completion, "semantic", candidate.key, candidate.distance), vector)

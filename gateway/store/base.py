@@ -34,6 +34,7 @@ class Entry:
 class Candidate:
     key: str
     distance: float  # cosine distance, 0 (same direction) to 2
+    prompt: str  # the text that was embedded, for a verifier to compare with the query
 
 
 class Store(ABC):

@@ -53,11 +53,11 @@ class _Neighbours:
             self._row[self._keys[row]] = row
         self._keys.pop()
 
-    def nearest(self, vector: np.ndarray, k: int) -> list[Candidate]:
+    def nearest(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
         count = len(self._keys)
         distances = 1.0 - self._matrix[:count] @ vector
         order = np.argsort(distances)[:k] if count > k else np.argsort(distances)
-        return [Candidate(self._keys[i], float(distances[i])) for i in order]
+        return [(self._keys[i], float(distances[i])) for i in order]
 
 
 class MemoryStore(Store):
@@ -92,7 +92,10 @@ class MemoryStore(Store):
 
     async def search(self, tags: Tags, vector: np.ndarray, k: int) -> list[Candidate]:
         neighbours = self._scopes.get(tags)
-        return neighbours.nearest(vector, k) if neighbours else []
+        if not neighbours:
+            return []
+        return [Candidate(key, distance, self._slots[key].entry.prompt)
+                for key, distance in neighbours.nearest(vector, k)]
 
     async def write(self, entry: Entry, *, ttl_ms: int) -> None:
         old = self._slots.pop(entry.key, None)

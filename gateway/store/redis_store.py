@@ -115,7 +115,7 @@ class RedisStore(Store):
         if not self._indexed:
             await self._ensure_index()
         query = ("FT.SEARCH", self._index, knn_query(tags, k), "PARAMS", 2, "vec", vector.astype(np.float32).tobytes(),
-                 "SORTBY", "distance", "RETURN", 1, "distance", "LIMIT", 0, k, "DIALECT", 2)
+                 "SORTBY", "distance", "RETURN", 2, "distance", "prompt", "LIMIT", 0, k, "DIALECT", 2)
         try:
             try:
                 reply = await self._redis.execute_command(*query)
@@ -127,8 +127,9 @@ class RedisStore(Store):
         except RedisError as error:
             raise StoreError(f"Redis search failed: {error}") from error
         skip = len(self._prefix)
-        return [Candidate(row[b"id"].decode()[skip:], float(row[b"extra_attributes"][b"distance"]))
-                for row in reply.get(b"results", ())]
+        rows = [(row[b"id"], row[b"extra_attributes"]) for row in reply.get(b"results", ())]
+        return [Candidate(key.decode()[skip:], float(fields[b"distance"]), fields.get(b"prompt", b"").decode())
+                for key, fields in rows]
 
     async def write(self, entry: Entry, *, ttl_ms: int) -> None:
         if not self._indexed:
