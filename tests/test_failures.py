@@ -147,3 +147,27 @@ def test_a_body_over_the_limit_is_413(make_gateway, fake_upstream) -> None:
 def test_unknown_paths_are_openai_shaped_404s(gateway) -> None:
     response = httpx.get(f"{gateway.url}/nope")
     assert response.status_code == 404 and response.json()["error"]["code"] == "unknown_url"
+
+
+def test_a_slow_redis_is_bypassed_within_the_timeout(make_gateway, redis_server, fake_upstream) -> None:
+    import threading
+
+    import redis
+
+    gateway = make_gateway("redis", REDIS_TIMEOUT_MS="100")
+    ask(gateway)
+    sleeper = threading.Thread(target=lambda: redis.Redis.from_url(redis_server.url).execute_command(
+        "DEBUG", "SLEEP", "1.5"))
+    sleeper.start()
+    time.sleep(0.1)
+    try:
+        started = time.perf_counter()
+        state, _, completion = ask(gateway)
+        assert state == "bypass" and completion.choices[0].message.content
+        assert time.perf_counter() - started < 1.0  # did not wait for Redis to wake up
+    finally:
+        sleeper.join()
+    deadline = time.monotonic() + 5
+    while ask(gateway)[0] != "hit":
+        assert time.monotonic() < deadline, "the cache did not come back after Redis woke up"
+        time.sleep(0.2)

@@ -94,3 +94,16 @@ def test_sdk_errors_from_the_gateway_carry_openai_fields(gateway) -> None:
         assert error.param == "messages[0].role" and error.type == "invalid_request_error"
     else:
         raise AssertionError("expected a 400")
+
+
+def test_openai_embedder_uses_the_upstream_embeddings_api(make_gateway, store_kind, fake_upstream) -> None:
+    gateway = make_gateway(store_kind, EMBED_PROVIDER="openai")
+    assert httpx.get(f"{gateway.url}/healthz").json()["embedder"] == {
+        "ok": True, "name": "openai:text-embedding-3-small", "dim": 1536}
+    ask(gateway, "first question", key="sk-emb")
+    request = fake_upstream.last("/v1/embeddings")
+    assert request.json == {"model": "text-embedding-3-small", "input": "first question", "dimensions": 1536}
+    assert request.headers["authorization"] == "Bearer sk-emb"  # embedded with the caller's key
+    # the fake's vectors are unrelated per text, so a loose per-request threshold proves vectors were stored
+    state, headers, _ = ask(gateway, "second question", key="sk-emb", headers={"x-cache-threshold": "2"})
+    assert state == "hit" and headers["x-cache-layer"] == "semantic"
