@@ -101,6 +101,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Redis 8 with the Query Engine. Unset: the embedded in-process store."),
     Setting("OPENAI_API_KEY", _optional_text, None, "any text",
             "Upstream key used when a client sends no `Authorization` header."),
+    Setting("GATEWAY_API_KEYS", _name_list, frozenset(), "comma-separated keys",
+            "When set, only these keys are accepted on `/v1/...` (others get 401) and upstream calls use "
+            "`OPENAI_API_KEY`, so the real key never leaves the server. Each key is its own tenant."),
+    Setting("ADMIN_TOKEN", _optional_text, None, "any text",
+            "Enables the `/admin/...` endpoints for callers presenting it as a bearer token; unset, they don't exist."),
     Setting("UPSTREAM_BASE_URL", _url, "https://api.openai.com/v1", "an http(s):// URL",
             "OpenAI-compatible API that requests are forwarded to."),
     Setting("GEN_MODEL", _text, "gpt-4o-mini", "a model name",
@@ -145,10 +150,15 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 
+SECRETS = frozenset({"openai_api_key", "gateway_api_keys", "admin_token"})
+
+
 @dataclass(frozen=True)
 class Settings:
     redis_url: str | None
     openai_api_key: str | None
+    gateway_api_keys: frozenset[str]
+    admin_token: str | None
     upstream_base_url: str
     gen_model: str
     embed_provider: str
@@ -171,9 +181,10 @@ class Settings:
     store_retry_secs: float
     log_level: str
 
-    def __repr__(self) -> str:  # the key must never reach a log line through a repr
-        shown = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "openai_api_key"}
-        return f"Settings({shown}, openai_api_key={'set' if self.openai_api_key else 'unset'})"
+    def __repr__(self) -> str:  # secrets must never reach a log line through a repr
+        shown = {f.name: getattr(self, f.name) for f in fields(self)}
+        shown.update({name: "set" if shown[name] else "unset" for name in SECRETS})
+        return f"Settings({shown})"
 
 
 def read_dotenv(path: Path) -> dict[str, str]:

@@ -118,6 +118,30 @@ async def test_blobs_round_trip_and_expire(store: Store) -> None:
     assert await store.get_blob("b") is None
 
 
+async def test_delete_removes_the_whole_entry(store: Store) -> None:
+    await store.write(entry("a", unit(1)), ttl_ms=60_000)
+    assert await store.delete("a") is True
+    assert await store.read_answer("a", refresh=False) is None
+    assert await store.search(TAGS, unit(1), k=5) == []
+    assert await store.delete("a") is False
+
+
+async def test_flush_by_route_by_tenant_and_everything(store: Store) -> None:
+    other_route = Tags(TAGS.model, "support", TAGS.user, TAGS.context)
+    other_user = Tags(TAGS.model, TAGS.route, "tenant2", TAGS.context)
+    for key, tags in (("mine", TAGS), ("route", other_route), ("user", other_user)):
+        await store.write(entry(key, unit(1), tags=tags), ttl_ms=60_000)
+    await store.put_blob("blob", b"x", ttl_ms=60_000)
+    assert await store.flush(route="support") == 1
+    assert await store.read_answer("route", refresh=False) is None
+    assert await store.flush(user="tenant2") == 1
+    assert await store.read_answer("user", refresh=False) is None
+    assert await store.read_answer("mine", refresh=False) == b"answer"
+    assert await store.get_blob("blob") == b"x"
+    assert await store.flush() == 1
+    assert await store.read_answer("mine", refresh=False) is None and await store.get_blob("blob") is None
+
+
 async def test_health_reports_the_backend(store: Store) -> None:
     state = await store.health()
     assert state["backend"] in {"memory", "redis"}

@@ -60,6 +60,14 @@ class Store(ABC):
         """Create or refill the entry; only its answer expires after `ttl_ms`."""
 
     @abstractmethod
+    async def delete(self, key: str) -> bool:
+        """Remove the whole entry (answer, vector and tags); False when there was none."""
+
+    @abstractmethod
+    async def flush(self, *, route: str | None = None, user: str | None = None) -> int:
+        """Remove every entry of a route and/or a tenant (all entries and blobs when both are None)."""
+
+    @abstractmethod
     async def get_blob(self, key: str) -> bytes | None: ...
 
     @abstractmethod

@@ -117,6 +117,22 @@ class MemoryStore(Store):
             if not neighbours:
                 del self._scopes[tags]
 
+    async def delete(self, key: str) -> bool:
+        slot = self._slots.pop(key, None)
+        if slot is None:
+            return False
+        self._forget(key, slot.entry.tags)
+        return True
+
+    async def flush(self, *, route: str | None = None, user: str | None = None) -> int:
+        doomed = [key for key, slot in self._slots.items()
+                  if route in (None, slot.entry.tags.route) and user in (None, slot.entry.tags.user)]
+        for key in doomed:
+            await self.delete(key)
+        if route is None and user is None:
+            self._blobs.clear()
+        return len(doomed)
+
     async def get_blob(self, key: str) -> bytes | None:
         found = self._blobs.get(key)
         if found is None:

@@ -150,6 +150,33 @@ class RedisStore(Store):
         except RedisError as error:
             raise StoreError(f"Redis write failed: {error}") from error
 
+    async def delete(self, key: str) -> bool:
+        try:
+            return bool(await self._redis.delete(self._prefix + key))
+        except RedisError as error:
+            raise StoreError(f"Redis delete failed: {error}") from error
+
+    async def flush(self, *, route: str | None = None, user: str | None = None) -> int:
+        filters = [f"@{field}:{{{escape_tag(value)}}}" for field, value in (("route", route), ("user", user)) if value]
+        query = " ".join(filters) or "*"
+        deleted = 0
+        try:
+            if not self._indexed:
+                await self._ensure_index()
+            while True:  # delete in pages: each page is gone from the index before the next search
+                reply = await self._redis.execute_command(
+                    "FT.SEARCH", self._index, query, "NOCONTENT", "LIMIT", 0, 1000, "DIALECT", 2)
+                keys = [row[b"id"] for row in reply.get(b"results", ())]
+                if not keys:
+                    break
+                deleted += await self._redis.delete(*keys)
+            if not filters:
+                async for blob in self._redis.scan_iter(match=f"{self._prefix}blob:*", count=1000):
+                    await self._redis.delete(blob)
+        except RedisError as error:
+            raise StoreError(f"Redis flush failed: {error}") from error
+        return deleted
+
     async def get_blob(self, key: str) -> bytes | None:
         try:
             value: bytes | None = await self._redis.get(self._prefix + "blob:" + key)

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from gateway.cache.policy import CachePolicy, PolicyConfig
@@ -17,6 +18,8 @@ from gateway.store.base import Store
 from gateway.store.memory import MemoryStore
 from gateway.store.redis_store import RedisStore
 from gateway.upstream import UpstreamClient
+from gateway.web.access import GatewayKeys
+from gateway.web.admin import admin_routes
 from gateway.web.chat import chat_completions
 from gateway.web.context import Gateway
 from gateway.web.errors import HANDLERS
@@ -83,5 +86,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/v1/embeddings", embeddings, methods=["POST"]),
         Route("/v1/{path:path}", passthrough, methods=ALL_METHODS),
         Route("/healthz", healthz, methods=["GET"]),
+        *admin_routes(settings.admin_token),
     ]
-    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=HANDLERS)  # type: ignore[arg-type]
+    middleware = [Middleware(GatewayKeys, keys=settings.gateway_api_keys)] if settings.gateway_api_keys else []
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
+                     exception_handlers=HANDLERS)  # type: ignore[arg-type]

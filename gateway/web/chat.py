@@ -15,10 +15,10 @@ from gateway.cache.policy import Hit, Lookup
 from gateway.errors import CacheUnavailable, UpstreamError
 from gateway.upstream import UpstreamResponse
 from gateway.web import relay
-from gateway.web.context import Gateway, cache_headers, forwarded_headers, gateway_of, read_body
+from gateway.web.context import Gateway, cache_headers, forwarded_headers, gateway_of, read_body, tenant_for
 from gateway.web.errors import error_body, error_response, upstream_failure
 from gateway.wire import sse
-from gateway.wire.canonical import ChatKey, Uncacheable, chat_key, tenant_of
+from gateway.wire.canonical import ChatKey, Uncacheable, chat_key
 from gateway.wire.completion import CompletionAssembler, as_chunks, as_response
 from gateway.wire.controls import Controls, parse_controls
 from gateway.wire.requests import parse_json_object, validate_chat
@@ -78,7 +78,7 @@ async def chat_completions(request: Request) -> Response:
     lookup = Lookup()
     try:
         key = chat_key(body, model=model, route=controls.route,
-                       tenant=tenant_of(api_key, controls.route, settings.shared_routes))
+                       tenant=tenant_for(request, controls.route))
         if controls.lookup:
             lookup = await gateway.policy.lookup(key, controls, api_key=api_key)
     except (Uncacheable, CacheUnavailable):

@@ -16,6 +16,8 @@ from gateway.cache.policy import CachePolicy
 from gateway.errors import CacheUnavailable
 from gateway.settings import Settings
 from gateway.upstream import UpstreamClient
+from gateway.web.access import client_key
+from gateway.wire.canonical import tenant_of
 from gateway.wire.requests import InvalidRequest
 
 log = logging.getLogger("latency_slayer.web")
@@ -73,6 +75,13 @@ async def read_body(request: Request, limit: int) -> bytes:
 def _too_large(limit: int) -> InvalidRequest:
     return InvalidRequest(f"The request body is larger than the gateway's limit of {limit} bytes.",
                           code="request_too_large", status=413)
+
+
+def tenant_for(request: Request, route: str) -> str:
+    """The caller's tenant: its own key (a gateway key when those are on), else the configured upstream key."""
+    gateway = gateway_of(request)
+    key = client_key(request.scope) or gateway.upstream.key_for(None)
+    return tenant_of(key, route, gateway.settings.shared_routes)
 
 
 def forwarded_headers(request: Request) -> list[tuple[str, str]]:

@@ -11,8 +11,8 @@ from starlette.responses import JSONResponse, Response
 
 from gateway.errors import CacheUnavailable, GatewayError
 from gateway.web import relay
-from gateway.web.context import cache_headers, forwarded_headers, gateway_of, read_body
-from gateway.wire.canonical import embeddings_key, tenant_of
+from gateway.web.context import cache_headers, forwarded_headers, gateway_of, read_body, tenant_for
+from gateway.wire.canonical import embeddings_key
 from gateway.wire.controls import parse_controls
 from gateway.wire.requests import parse_json_object, validate_embeddings
 
@@ -23,9 +23,7 @@ async def embeddings(request: Request) -> Response:
     body = parse_json_object(raw)
     validate_embeddings(body)
     controls = parse_controls(request.headers)
-    api_key = gateway.upstream.key_for(request.headers.get("authorization"))
-    key: str | None = embeddings_key(body, tenant=tenant_of(api_key, controls.route,
-                                                            gateway.settings.shared_routes))
+    key: str | None = embeddings_key(body, tenant=tenant_for(request, controls.route))
     try:
         cached = await gateway.policy.recall_blob(key) if controls.lookup and key else None
     except CacheUnavailable:

@@ -50,11 +50,14 @@ def _dumps(value: Any) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
-def tenant_of(api_key: str | None, route: str, shared_routes: frozenset[str]) -> str:
-    """A one-way digest of the caller's key: entries of two keys never meet, unless the route is shared."""
-    if route in shared_routes:
-        return SHARED_TENANT
+def tenant_digest(api_key: str | None) -> str:
+    """A one-way digest of an API key: what the cache stores instead of the key."""
     return digest(b"tenant", (api_key or "").encode())[:24]
+
+
+def tenant_of(api_key: str | None, route: str, shared_routes: frozenset[str]) -> str:
+    """Entries of two keys never meet, unless the route is shared."""
+    return SHARED_TENANT if route in shared_routes else tenant_digest(api_key)
 
 
 def _text_of(content: Any) -> str | None:

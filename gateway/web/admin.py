@@ -1,0 +1,87 @@
+"""Admin endpoints, which exist only when `ADMIN_TOKEN` is set: flush a route or a tenant, delete one entry,
+read the cache's state. Every call needs `Authorization: Bearer <ADMIN_TOKEN>`."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from gateway.errors import GatewayError
+from gateway.upstream import bearer_token
+from gateway.web.context import gateway_of, read_body
+from gateway.web.errors import error_response
+from gateway.wire.canonical import tenant_digest
+from gateway.wire.requests import InvalidRequest, parse_json_object
+
+_FLUSH_FIELDS = {"route", "tenant_key", "all"}
+
+
+def _authorised(request: Request, token: str) -> bool:
+    presented = bearer_token(request.headers.get("authorization")) or ""
+    return hmac.compare_digest(presented.encode(), token.encode())
+
+
+def _flush_scope(body: dict[str, Any]) -> tuple[str | None, str | None]:
+    unknown = set(body) - _FLUSH_FIELDS
+    if unknown:
+        raise InvalidRequest(f"Unknown field {sorted(unknown)[0]!r}: expected route, tenant_key or all.",
+                             param=sorted(unknown)[0])
+    route, key = body.get("route"), body.get("tenant_key")
+    for name, value in (("route", route), ("tenant_key", key)):
+        if value is not None and (not isinstance(value, str) or not value):
+            raise InvalidRequest(f"Invalid '{name}': expected a non-empty string.", param=name)
+    if route is None and key is None and body.get("all") is not True:
+        raise InvalidRequest("Say what to flush: a route, a tenant_key, or all: true.", param="all")
+    return route, tenant_digest(key) if key is not None else None
+
+
+def admin_routes(token: str | None) -> list[Route]:
+    if not token:
+        return []
+
+    def guarded(handler: Any) -> Any:
+        async def endpoint(request: Request) -> Response:
+            if not _authorised(request, token):
+                return error_response("This admin endpoint needs the gateway's ADMIN_TOKEN.", status=401,
+                                      code="invalid_admin_token")
+            try:
+                result: Response = await handler(request)
+            except GatewayError as error:  # the store is down: say so instead of a 500
+                return error_response(f"The cache store is unavailable: {error}", status=503,
+                                      code="store_unavailable")
+            return result
+
+        return endpoint
+
+    async def flush(request: Request) -> Response:
+        gateway = gateway_of(request)
+        route, tenant = _flush_scope(parse_json_object(await read_body(request, gateway.settings.max_body_bytes)))
+        deleted = await gateway.policy.store.flush(route=route, user=tenant)
+        return JSONResponse({"deleted": deleted})
+
+    async def delete_entry(request: Request) -> Response:
+        removed = await gateway_of(request).policy.store.delete(request.path_params["entry"])
+        if not removed:
+            return error_response("No cache entry has this id.", status=404, code="entry_not_found")
+        return Response(status_code=204)
+
+    async def stats(request: Request) -> Response:
+        gateway = gateway_of(request)
+        policy = gateway.policy
+        return JSONResponse({
+            "store": await policy.store.health(),
+            "bypassing": {"store": policy.store_guard.down, "embedder": policy.embedder_guard.down},
+            "embedder": policy.embedder.health(),
+            "policy": {"threshold": policy.config.threshold, "ttl_secs": policy.config.ttl_secs,
+                       "sliding": policy.config.sliding, "candidates": policy.config.candidates},
+        })
+
+    return [
+        Route("/admin/flush", guarded(flush), methods=["POST"]),
+        Route("/admin/entries/{entry:str}", guarded(delete_entry), methods=["DELETE"]),
+        Route("/admin/stats", guarded(stats), methods=["GET"]),
+    ]
