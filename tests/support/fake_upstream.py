@@ -380,7 +380,8 @@ class _Handler(BaseHTTPRequestHandler):
         upstream._record(recorded)
         behaviour = upstream._take_behaviour(split.path)
         try:
-            self._wait(upstream.latency + (behaviour.seconds if behaviour and behaviour.kind == "delay" else 0))
+            latency = upstream.latency if upstream.latency_paths is None or split.path in upstream.latency_paths else 0
+            self._wait(latency + (behaviour.seconds if behaviour and behaviour.kind == "delay" else 0))
             self._route(recorded, behaviour)
         except _ClientGone:
             self.close_connection = True
@@ -588,8 +589,11 @@ class FakeUpstream:
     """A fake OpenAI endpoint. Behaviours queued with *_next() apply to the next request on their path,
     one request consuming at most one behaviour, in FIFO order."""
 
-    def __init__(self, *, latency: float = 0.0, chunk_delay: float = 0.0) -> None:
+    def __init__(self, *, latency: float = 0.0, chunk_delay: float = 0.0,
+                 latency_paths: frozenset[str] | None = None) -> None:
         self.latency = latency  # seconds before every response's headers
+        # Only these paths wait `latency` (None: all). The benchmark gives peers their embeddings for free.
+        self.latency_paths = latency_paths
         self.chunk_delay = chunk_delay  # seconds between streamed chunks
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []

@@ -1,0 +1,1 @@
+"""The reproducible benchmark: `python -m bench.run` (see bench/README.md)."""
