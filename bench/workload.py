@@ -40,7 +40,14 @@ def body(prompt: str, *, stream: bool = False, model: str = "gpt-4o-mini") -> by
     return orjson.dumps(payload)
 
 
-_WORDS = ["harbour", "lantern", "copper", "glacier", "violin", "orchard", "tractor", "saffron", "comet", "ledger", "mosaic", "falcon", "quarry", "tundra", "bagpipe", "citadel", "nectar", "pylon", "walrus", "gondola", "marzipan", "turbine", "quiver", "sextant", "basalt", "cobalt", "dynamo", "fjord", "hammock", "igloo", "jasmine", "kayak", "lagoon", "monsoon", "nebula", "obelisk", "pagoda", "quinoa", "rhubarb", "sapphire", "tapestry", "umbrella", "vortex", "wombat", "xylophone", "yodel", "zeppelin", "acorn", "bonsai", "cactus", "dolphin"]
+_WORDS = (
+    "harbour", "lantern", "copper", "glacier", "violin", "orchard", "tractor", "saffron", "comet", "ledger",
+    "mosaic", "falcon", "quarry", "tundra", "bagpipe", "citadel", "nectar", "pylon", "walrus", "gondola",
+    "marzipan", "turbine", "quiver", "sextant", "basalt", "cobalt", "dynamo", "fjord", "hammock", "igloo",
+    "jasmine", "kayak", "lagoon", "monsoon", "nebula", "obelisk", "pagoda", "quinoa", "rhubarb", "sapphire",
+    "tapestry", "umbrella", "vortex", "wombat", "xylophone", "yodel", "zeppelin", "acorn", "bonsai", "cactus",
+    "dolphin",
+)
 
 
 def novel_prompts(tag: str) -> Iterator[str]:
