@@ -228,3 +228,13 @@ async def gateway_drain(gateway) -> None:
     import asyncio
 
     await asyncio.to_thread(gateway.drain)
+
+
+def test_a_streamed_miss_is_relayed_as_it_arrives_not_buffered(gateway, fake_upstream) -> None:
+    fake_upstream.chunk_delay = 0.15  # the fake streams ~12 events: about 2 s in all
+    with client(gateway).chat.completions.with_streaming_response.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": PROMPT}], stream=True) as raw:
+        started = time.perf_counter()
+        arrivals = [time.perf_counter() - started for chunk in raw.parse() if chunk.choices]
+    assert len(arrivals) >= 8
+    assert arrivals[1] < 0.6 < arrivals[-1]  # the first words came long before the last
