@@ -3,6 +3,7 @@ answer within the distance threshold, in the same scope), TTLs, and what is wort
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -15,6 +16,8 @@ from gateway.store.base import Entry, Store, Tags
 from gateway.wire.canonical import ChatKey
 from gateway.wire.completion import is_complete
 from gateway.wire.controls import Controls
+
+RECENT_VECTORS = 4096  # ~6 MB of 384-d float32 vectors per worker
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ class CachePolicy:
         self.embedder = embedder
         self.verifier = verifier
         self.config = config
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()  # recent prompts: a repeat skips the model
         self.store_guard = OutageGuard("cache store", retry_secs)
         self.embedder_guard = OutageGuard("embedder", retry_secs)
 
@@ -72,7 +76,15 @@ class CachePolicy:
         return completion if is_complete(completion) else None
 
     async def _embed(self, text: str, api_key: str | None) -> np.ndarray:
-        return await self.embedder_guard.call(lambda: self.embedder.embed(text, api_key=api_key))
+        vector = self._vectors.get(text)
+        if vector is not None:
+            self._vectors.move_to_end(text)
+            return vector
+        vector = await self.embedder_guard.call(lambda: self.embedder.embed(text, api_key=api_key))
+        self._vectors[text] = vector
+        if len(self._vectors) > RECENT_VECTORS:
+            self._vectors.popitem(last=False)
+        return vector
 
     async def lookup(self, key: ChatKey, controls: Controls, *, api_key: str | None) -> Lookup:
         """Raises CacheUnavailable when the store or the embedder fails: the caller bypasses."""
