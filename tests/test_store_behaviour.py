@@ -118,6 +118,15 @@ async def test_blobs_round_trip_and_expire(store: Store) -> None:
     assert await store.get_blob("b") is None
 
 
+async def test_describe_gives_the_tags_even_after_the_answer_expired(store: Store) -> None:
+    await store.write(entry("a", unit(1)), ttl_ms=200)
+    assert await store.describe("a") == TAGS
+    await asyncio.sleep(0.3)
+    assert await store.read_answer("a", refresh=False) is None
+    assert await store.describe("a") == TAGS
+    assert await store.describe("nope") is None
+
+
 async def test_delete_removes_the_whole_entry(store: Store) -> None:
     await store.write(entry("a", unit(1)), ttl_ms=60_000)
     assert await store.delete("a") is True
@@ -140,6 +149,13 @@ async def test_flush_by_route_by_tenant_and_everything(store: Store) -> None:
     assert await store.get_blob("blob") == b"x"
     assert await store.flush() == 1
     assert await store.read_answer("mine", refresh=False) is None and await store.get_blob("blob") is None
+
+
+async def test_bump_counts_within_a_window(store: Store) -> None:
+    assert [await store.bump("q", ttl_ms=400) for _ in range(3)] == [1, 2, 3]
+    assert await store.bump("other", ttl_ms=400) == 1
+    await asyncio.sleep(0.6)
+    assert await store.bump("q", ttl_ms=400) == 1
 
 
 async def test_health_reports_the_backend(store: Store) -> None:

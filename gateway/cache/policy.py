@@ -11,6 +11,7 @@ import numpy as np
 import orjson
 
 from gateway.cache.guard import OutageGuard
+from gateway.cache.learning import Learning
 from gateway.embedding.base import Embedder
 from gateway.store.base import Entry, Store, Tags
 from gateway.wire.canonical import ChatKey
@@ -34,6 +35,9 @@ class Lookup:
 
     hit: Hit | None = None
     vector: np.ndarray | None = field(default=None, repr=False)
+    # With adaptive thresholds, the nearest live answer beyond the route's threshold but within the ceiling:
+    # comparing it with the fresh answer of this miss is evidence about loosening, at no extra upstream cost.
+    probe: Hit | None = None
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,8 @@ class PolicyConfig:
     ttl_secs: int
     sliding: bool
     candidates: int
+    admit_after: int = 1  # store an answer only once its exact request was asked this often
+    max_temperature: float | None = None  # answers asked for at a higher temperature are not stored
 
 
 class Verifier(Protocol):
@@ -56,17 +62,19 @@ def tags_of(key: ChatKey) -> Tags:
 
 class CachePolicy:
     def __init__(self, store: Store, embedder: Embedder, config: PolicyConfig, *, retry_secs: float,
-                 verifier: Verifier | None = None) -> None:
+                 verifier: Verifier | None = None, learning: Learning | None = None) -> None:
         self.store = store
         self.embedder = embedder
         self.verifier = verifier
         self.config = config
+        self.learning = learning or Learning(store, embedder, adaptive=None, shadow_rate=0.0)
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()  # recent prompts: a repeat skips the model
         self.store_guard = OutageGuard("cache store", retry_secs)
         self.embedder_guard = OutageGuard("embedder", retry_secs)
 
-    async def _answer(self, entry: str) -> dict[str, Any] | None:
-        raw = await self.store_guard.call(lambda: self.store.read_answer(entry, refresh=self.config.sliding))
+    async def _answer(self, entry: str, *, refresh: bool = True) -> dict[str, Any] | None:
+        refresh = refresh and self.config.sliding
+        raw = await self.store_guard.call(lambda: self.store.read_answer(entry, refresh=refresh))
         if raw is None:
             return None
         try:
@@ -94,29 +102,45 @@ class CachePolicy:
         if key.prompt is None:
             return Lookup()
         vector = await self._embed(key.prompt, api_key)
-        threshold = self.config.threshold if controls.threshold is None else controls.threshold
+        threshold = self.learning.threshold(key.route, self.config.threshold)
+        if controls.threshold is not None:
+            threshold = controls.threshold
+        reach = max(threshold, self.learning.ceiling(self.config.threshold))
         candidates = await self.store_guard.call(
             lambda: self.store.search(tags_of(key), vector, self.config.candidates))
+        probe = None
         for candidate in candidates:
-            if candidate.distance > threshold:
+            if candidate.distance > reach:
                 break
             if candidate.key == key.exact:
                 continue  # its answer was just found expired by the exact layer
             if self.verifier is not None and not self.verifier.accepts(key.prompt, candidate.prompt):
                 continue
+            if candidate.distance > threshold:
+                if probe is None and (completion := await self._answer(candidate.key, refresh=False)):
+                    probe = Hit(completion, "semantic", candidate.key, candidate.distance)
+                continue
             completion = await self._answer(candidate.key)
             if completion is not None:  # an expired answer falls through to the next candidate
                 return Lookup(Hit(completion, "semantic", candidate.key, candidate.distance), vector)
-        return Lookup(vector=vector)
+        return Lookup(vector=vector, probe=probe)
+
+    def _admits(self, temperature: float | None) -> bool:
+        limit = self.config.max_temperature
+        return limit is None or temperature is None or temperature <= limit
 
     async def remember(self, key: ChatKey, completion: dict[str, Any], controls: Controls, *,
-                       vector: np.ndarray | None, api_key: str | None) -> bool:
+                       vector: np.ndarray | None, api_key: str | None, temperature: float | None = None) -> bool:
         """Store a finished answer; False when it is not worth storing. Raises CacheUnavailable."""
-        if not controls.store or not is_complete(completion):
+        if not controls.store or not is_complete(completion) or not self._admits(temperature):
             return False
+        ttl_ms = (controls.ttl_secs or self.config.ttl_secs) * 1000
+        if self.config.admit_after > 1:
+            asks = await self.store_guard.call(lambda: self.store.bump(key.exact, ttl_ms=ttl_ms))
+            if asks < self.config.admit_after:
+                return False  # a one-off question: keep it out of the index
         if vector is None and key.prompt is not None:
             vector = await self._embed(key.prompt, api_key)
-        ttl_ms = (controls.ttl_secs or self.config.ttl_secs) * 1000
         entry = Entry(key=key.exact, tags=tags_of(key), prompt=key.prompt or "", vector=vector,
                       answer=orjson.dumps(completion), usage=orjson.dumps(completion.get("usage")))
         await self.store_guard.call(lambda: self.store.write(entry, ttl_ms=ttl_ms))

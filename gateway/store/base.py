@@ -60,12 +60,20 @@ class Store(ABC):
         """Create or refill the entry; only its answer expires after `ttl_ms`."""
 
     @abstractmethod
+    async def describe(self, key: str) -> Tags | None:
+        """The entry's tags (whether or not its answer lives), or None when there is no such entry."""
+
+    @abstractmethod
     async def delete(self, key: str) -> bool:
         """Remove the whole entry (answer, vector and tags); False when there was none."""
 
     @abstractmethod
     async def flush(self, *, route: str | None = None, user: str | None = None) -> int:
         """Remove every entry of a route and/or a tenant (all entries and blobs when both are None)."""
+
+    @abstractmethod
+    async def bump(self, key: str, *, ttl_ms: int) -> int:
+        """Count one more occurrence of `key` (the count lives `ttl_ms` after the first) and return it."""
 
     @abstractmethod
     async def get_blob(self, key: str) -> bytes | None: ...

@@ -66,6 +66,7 @@ class MemoryStore(Store):
         self._slots: OrderedDict[str, _Slot] = OrderedDict()
         self._scopes: dict[Tags, _Neighbours] = {}
         self._blobs: OrderedDict[str, tuple[bytes, float]] = OrderedDict()
+        self._counts: OrderedDict[str, tuple[int, float]] = OrderedDict()
         self._dim = 0
         self._embedder = ""
 
@@ -76,6 +77,7 @@ class MemoryStore(Store):
         self._slots.clear()
         self._scopes.clear()
         self._blobs.clear()
+        self._counts.clear()
 
     async def read_answer(self, key: str, *, refresh: bool) -> bytes | None:
         slot = self._slots.get(key)
@@ -117,6 +119,10 @@ class MemoryStore(Store):
             if not neighbours:
                 del self._scopes[tags]
 
+    async def describe(self, key: str) -> Tags | None:
+        slot = self._slots.get(key)
+        return slot.entry.tags if slot is not None else None
+
     async def delete(self, key: str) -> bool:
         slot = self._slots.pop(key, None)
         if slot is None:
@@ -132,6 +138,16 @@ class MemoryStore(Store):
         if route is None and user is None:
             self._blobs.clear()
         return len(doomed)
+
+    async def bump(self, key: str, *, ttl_ms: int) -> int:
+        now = time.monotonic()
+        count, expires_at = self._counts.pop(key, (0, now + ttl_ms / 1000))
+        if now >= expires_at:
+            count, expires_at = 0, now + ttl_ms / 1000
+        self._counts[key] = (count + 1, expires_at)
+        while len(self._counts) > self._max:
+            self._counts.popitem(last=False)
+        return count + 1
 
     async def get_blob(self, key: str) -> bytes | None:
         found = self._blobs.get(key)

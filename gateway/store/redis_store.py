@@ -150,6 +150,15 @@ class RedisStore(Store):
         except RedisError as error:
             raise StoreError(f"Redis write failed: {error}") from error
 
+    async def describe(self, key: str) -> Tags | None:
+        try:
+            model, route, user, context = await self._redis.hmget(self._prefix + key, ["model", "route", "user", "ctx"])
+        except RedisError as error:
+            raise StoreError(f"Redis read failed: {error}") from error
+        if model is None or route is None or user is None or context is None:
+            return None
+        return Tags(model.decode(), route.decode(), user.decode(), context.decode())
+
     async def delete(self, key: str) -> bool:
         try:
             return bool(await self._redis.delete(self._prefix + key))
@@ -171,11 +180,23 @@ class RedisStore(Store):
                     break
                 deleted += await self._redis.delete(*keys)
             if not filters:
-                async for blob in self._redis.scan_iter(match=f"{self._prefix}blob:*", count=1000):
-                    await self._redis.delete(blob)
+                for pattern in (f"{self._prefix}blob:*", f"{self._prefix}asks:*"):
+                    async for found in self._redis.scan_iter(match=pattern, count=1000):
+                        await self._redis.delete(found)
         except RedisError as error:
             raise StoreError(f"Redis flush failed: {error}") from error
         return deleted
+
+    async def bump(self, key: str, *, ttl_ms: int) -> int:
+        counter = f"{self._prefix}asks:{key}"
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.incr(counter)
+                pipe.pexpire(counter, ttl_ms, nx=True)  # the window starts at the first ask
+                count, _ = await pipe.execute()
+        except RedisError as error:
+            raise StoreError(f"Redis count failed: {error}") from error
+        return int(count)
 
     async def get_blob(self, key: str) -> bytes | None:
         try:

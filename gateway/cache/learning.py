@@ -1,0 +1,79 @@
+"""Evidence about semantic hits, and what it changes: client feedback on a served entry, and shadow checks
+that compare a cached answer with a fresh upstream one. Both feed the per-route adaptive thresholds and the
+measured precision per route shown on the dashboard and in /metrics."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.cache.adaptive import AdaptiveThresholds
+from gateway.cache.agreement import answers_agree
+from gateway.embedding.base import Embedder
+from gateway.store.base import Store
+
+
+@dataclass(frozen=True)
+class Feedback:
+    entry: str
+    good: bool
+    distance: float | None  # the `x-cache-distance` the hit was served at, when the client has it
+
+
+class Learning:
+    def __init__(self, store: Store, embedder: Embedder, *, adaptive: AdaptiveThresholds | None,
+                 shadow_rate: float, chance: Callable[[], float] = random.random) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.adaptive = adaptive
+        self.shadow_rate = shadow_rate
+        self._chance = chance
+        # Verdicts per route (good, bad), kept even when thresholds are fixed: measured precision is worth seeing.
+        self.verdicts: dict[str, list[int]] = {}
+
+    def threshold(self, route: str, configured: float) -> float:
+        return self.adaptive.threshold(route) if self.adaptive is not None else configured
+
+    def ceiling(self, configured: float) -> float:
+        return self.adaptive.ceiling if self.adaptive is not None else configured
+
+    def should_shadow(self) -> bool:
+        """Whether to check this semantic hit against upstream instead of serving it."""
+        return self.shadow_rate > 0 and self._chance() < self.shadow_rate
+
+    def _record(self, route: str, distance: float, good: bool) -> None:
+        counts = self.verdicts.setdefault(route, [0, 0])
+        counts[0 if good else 1] += 1
+        if self.adaptive is not None:
+            self.adaptive.record(route, distance, good)
+
+    async def judge(self, route: str, distance: float, cached: dict[str, Any], fresh: dict[str, Any]) -> bool:
+        """Compare a cached answer with upstream's fresh one for the same request; record the verdict."""
+        good = await answers_agree(cached, fresh, self.embedder)
+        self._record(route, distance, good)
+        return good
+
+    async def feedback(self, feedback: Feedback, *, tenant: str, shared: str) -> bool:
+        """Apply a client's rating of an entry it was served; False when the entry is not its to rate."""
+        tags = await self.store.describe(feedback.entry)
+        if tags is None or tags.user not in (tenant, shared):
+            return False  # unknown, or another tenant's: say nothing about which
+        distance = feedback.distance
+        if distance is None:
+            distance = self.adaptive.threshold(tags.route) if self.adaptive is not None else 0.0
+        if not feedback.good:
+            await self.store.delete(feedback.entry)
+        self._record(tags.route, distance, feedback.good)
+        return True
+
+    def snapshot(self) -> dict[str, dict[str, Any]]:
+        """Per route: judged hits, measured precision, and the adaptive threshold in force."""
+        routes = set(self.verdicts) | set(self.adaptive.routes if self.adaptive is not None else ())
+        snapshot = {}
+        for route in sorted(routes):
+            good, bad = self.verdicts.get(route, (0, 0))
+            snapshot[route] = {"good": good, "bad": bad, "precision": good / (good + bad) if good + bad else None,
+                               "threshold": self.adaptive.threshold(route) if self.adaptive is not None else None}
+        return snapshot
