@@ -131,6 +131,18 @@ SETTINGS: tuple[Setting, ...] = (
             "Routes whose entries are shared by every API key (e.g. a public FAQ); all others are per key."),
     Setting("INDEX_NAME", _text, "idx:latency_slayer", "an index name", "RediSearch index of the cache."),
     Setting("KEY_PREFIX", _text, "cache:", "a key prefix", "Prefix of the cache's hash keys."),
+    Setting("ADAPTIVE_THRESHOLDS", _boolean, False, "true or false",
+            "Each route starts at `ADAPTIVE_START_THRESHOLD` and loosens towards `CACHE_DISTANCE_THRESHOLD` only "
+            "as feedback and shadow checks show its hits are right; a wrong hit tightens it at once."),
+    Setting("ADAPTIVE_START_THRESHOLD", _float_range(0.0, 2.0), 0.03, "a number from 0 to 2",
+            "Where an adaptive route's cosine distance threshold starts."),
+    Setting("SHADOW_SAMPLE_RATE", _float_range(0.0, 1.0), 0.0, "a number from 0 to 1",
+            "Share of semantic hits answered from upstream instead, and compared with the cached answer to "
+            "measure each route's precision."),
+    Setting("ADMIT_AFTER_ASKS", _int_range(1, 100), 1, "an integer 1-100",
+            "Store an answer only once the same request was asked this often within `RESP_TTL_SECS`."),
+    Setting("MAX_CACHEABLE_TEMPERATURE", _float_range(0.0, 2.0), 1.0, "a number from 0 to 2",
+            "Answers to requests asking for a higher `temperature` are served but not stored."),
     Setting("SEMANTIC_CANDIDATES", _int_range(1, 100), 5, "an integer 1-100",
             "Nearest neighbours examined per lookup (a candidate whose answer expired falls through)."),
     Setting("MEMORY_MAX_ENTRIES", _int_range(1, 10_000_000), 50_000, "an integer >= 1",
@@ -172,6 +184,11 @@ class Settings:
     shared_routes: frozenset[str]
     index_name: str
     key_prefix: str
+    adaptive_thresholds: bool
+    adaptive_start_threshold: float
+    shadow_sample_rate: float
+    admit_after_asks: int
+    max_cacheable_temperature: float
     semantic_candidates: int
     memory_max_entries: int
     max_body_bytes: int

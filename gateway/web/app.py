@@ -10,6 +10,8 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
+from gateway.cache.adaptive import AdaptiveThresholds
+from gateway.cache.learning import Learning
 from gateway.cache.policy import CachePolicy, PolicyConfig
 from gateway.embedding.base import Embedder
 from gateway.errors import StoreError
@@ -64,8 +66,12 @@ async def build_gateway(settings: Settings) -> Gateway:
     store = make_store(settings)
     await open_store(store, embedder)
     config = PolicyConfig(threshold=settings.cache_distance_threshold, ttl_secs=settings.resp_ttl_secs,
-                          sliding=settings.resp_ttl_sliding, candidates=settings.semantic_candidates)
-    policy = CachePolicy(store, embedder, config, retry_secs=settings.store_retry_secs)
+                          sliding=settings.resp_ttl_sliding, candidates=settings.semantic_candidates,
+                          admit_after=settings.admit_after_asks, max_temperature=settings.max_cacheable_temperature)
+    adaptive = AdaptiveThresholds(start=settings.adaptive_start_threshold,
+                                  ceiling=settings.cache_distance_threshold) if settings.adaptive_thresholds else None
+    learning = Learning(store, embedder, adaptive=adaptive, shadow_rate=settings.shadow_sample_rate)
+    policy = CachePolicy(store, embedder, config, retry_secs=settings.store_retry_secs, learning=learning)
     return Gateway(settings=settings, policy=policy, upstream=upstream)
 
 
