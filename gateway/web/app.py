@@ -25,6 +25,7 @@ from gateway.web.admin import admin_routes
 from gateway.web.chat import chat_completions
 from gateway.web.context import Gateway
 from gateway.web.errors import HANDLERS
+from gateway.web.feedback import cache_feedback
 from gateway.web.forward import embeddings, healthz, passthrough
 
 log = logging.getLogger("latency_slayer")
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes = [
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
         Route("/v1/embeddings", embeddings, methods=["POST"]),
+        Route("/v1/cache/feedback", cache_feedback, methods=["POST"]),
         Route("/v1/{path:path}", passthrough, methods=ALL_METHODS),
         Route("/healthz", healthz, methods=["GET"]),
         *admin_routes(settings.admin_token),

@@ -1,0 +1,46 @@
+"""`POST /v1/cache/feedback` through a served gateway: a bad rating removes the answer and tightens the route."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.test_chat_cache import PARAPHRASE, ask
+
+
+def rate(gateway, body: dict, key: str = "sk-client-one") -> httpx.Response:
+    return httpx.post(f"{gateway.base_url}/cache/feedback", json=body, headers={"authorization": f"Bearer {key}"})
+
+
+def test_bad_feedback_removes_the_answer_and_tightens_the_route(make_gateway, store_kind, fake_upstream) -> None:
+    gateway = make_gateway(store_kind, ADAPTIVE_THRESHOLDS="true", ADAPTIVE_START_THRESHOLD="0.2",
+                           CACHE_DISTANCE_THRESHOLD="0.2")
+    ask(gateway)
+    state, headers, _ = ask(gateway, PARAPHRASE)
+    assert state == "hit"
+    rating = {"id": headers["x-cache-key"], "rating": "bad", "distance": float(headers["x-cache-distance"])}
+    assert rate(gateway, rating, key="sk-someone-else").status_code == 404  # not theirs to rate
+    assert rate(gateway, rating).status_code == 204
+    no_store = {"cache-control": "no-store"}
+    assert ask(gateway, PARAPHRASE, headers=no_store)[0] == "miss"  # the answer is gone
+    assert ask(gateway)[0] == "miss"  # refills the original entry
+    assert ask(gateway, PARAPHRASE, headers=no_store)[0] == "miss"  # the route is now stricter than this distance
+    assert gateway.gateway.policy.learning.snapshot()["default"]["bad"] == 1
+
+
+def test_good_feedback_is_recorded(gateway, fake_upstream) -> None:
+    ask(gateway)
+    _, headers, _ = ask(gateway, PARAPHRASE)
+    assert rate(gateway, {"id": headers["x-cache-key"], "rating": "good"}).status_code == 204
+    assert gateway.gateway.policy.learning.snapshot()["default"]["good"] == 1
+
+
+@pytest.mark.parametrize("body", [{}, {"id": "x"}, {"id": "x", "rating": "meh"}, {"id": 5, "rating": "bad"},
+                                  {"id": "x", "rating": "bad", "distance": "far"}])
+def test_malformed_feedback_is_400(gateway, body: dict) -> None:
+    response = rate(gateway, body)
+    assert response.status_code == 400 and set(response.json()["error"]) == {"message", "type", "param", "code"}
+
+
+def test_feedback_on_an_unknown_entry_is_404(gateway) -> None:
+    assert rate(gateway, {"id": "0" * 32, "rating": "bad"}).status_code == 404
