@@ -74,6 +74,12 @@ def parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_serve)
     prepare = commands.add_parser("prepare-model", help="re-quantise the local embedding model once")
     prepare.set_defaults(run=_prepare)
+    from gateway.evaluation import add_eval_command  # the embedder loads only when `eval` runs
+
+    add_eval_command(commands)
+    from gateway.demo import add_demo_command  # its server imports load only when the CLI runs
+
+    add_demo_command(commands)
     return root
 
 

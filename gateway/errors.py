@@ -28,6 +28,10 @@ class EmbedderError(CacheUnavailable):
     """The embedder could not produce a vector for this text."""
 
 
+class NotEmbeddable(EmbedderError):
+    """This text has nothing to embed (no words); the embedder itself is fine, so it is no outage."""
+
+
 class UpstreamError(GatewayError):
     """The upstream API could not be used; never the upstream's own 4xx/5xx, which pass through."""
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.errors import SettingsError
+from gateway.metrics.prices import parse_prices
 
 Parser = Callable[[str], Any]
 
@@ -116,11 +117,16 @@ SETTINGS: tuple[Setting, ...] = (
             "Vector size. `local` is always 384; `openai` defaults to 1536 (sent as `dimensions`)."),
     Setting("EMBED_MODEL", _text, "text-embedding-3-small", "a model name",
             "Embedding model asked for when `EMBED_PROVIDER=openai`."),
+    Setting("EMBED_TIMEOUT_SECS", _float_range(0.01, 60), 2.0, "seconds, 0.01-60",
+            "An `openai` embeddings call slower than this bypasses the cache for that request."),
     Setting("LATENCY_SLAYER_MODEL_DIR", _optional_path, None, "a directory, or empty",
             "Where `prepare-model` writes the re-quantised local model and the embedder reads it. "
             "Unset: `$XDG_CACHE_HOME/latency-slayer`."),
-    Setting("CACHE_DISTANCE_THRESHOLD", _float_range(0.0, 2.0), 0.10, "a number from 0 to 2",
+    Setting("CACHE_DISTANCE_THRESHOLD", _float_range(0.0, 2.0), 0.12, "a number from 0 to 2",
             "Largest cosine distance (1 - cosine similarity) served as a semantic hit."),
+    Setting("CACHE_VERIFIER", _boolean, True, "true or false",
+            "A semantic candidate is served only if its prompt has the same numbers, units, dates, names, negation, "
+            "kind of question and word roles as the request (see Cache correctness)."),
     Setting("RESP_TTL_SECS", _int_range(1, 10 * 365 * 86400), 86400, "an integer of seconds >= 1",
             "Lifetime of a cached answer (the `resp` field only; vectors and tags stay)."),
     Setting("RESP_TTL_SLIDING", _boolean, True, "true or false",
@@ -157,6 +163,14 @@ SETTINGS: tuple[Setting, ...] = (
             "A Redis command slower than this counts as an outage: the request bypasses the cache."),
     Setting("STORE_RETRY_SECS", _float_range(0.0, 3600), 1.0, "seconds >= 0",
             "After a store failure, requests bypass it this long before it is tried again."),
+    Setting("METRICS_STREAM", _text, "analytics:cache", "a Redis key",
+            "Redis Stream that every worker appends one event per request to (with Redis; else an in-process ring)."),
+    Setting("METRICS_MAXLEN", _int_range(100, 10_000_000), 100_000, "an integer 100-10000000",
+            "Events kept: the stream is trimmed to about this many (`XADD MAXLEN ~`), the in-process ring to "
+            "exactly this many."),
+    Setting("METRICS_PRICES", parse_prices, (), "a JSON object or the path of a JSON file",
+            "Prices for the cost-saved estimate, `{\"model\": [input, output]}` in US dollars per million tokens; "
+            "added to and overriding the built-in list of OpenAI models."),
     Setting("LOG_LEVEL", _choice("debug", "info", "warning", "error"), "info",
             "debug, info, warning or error", "Log level of the gateway."),
 )
@@ -176,8 +190,10 @@ class Settings:
     embed_provider: str
     embed_dim: int | None
     embed_model: str
+    embed_timeout_secs: float
     latency_slayer_model_dir: Path | None
     cache_distance_threshold: float
+    cache_verifier: bool
     resp_ttl_secs: int
     resp_ttl_sliding: bool
     miss_delay_ms: int
@@ -196,6 +212,9 @@ class Settings:
     upstream_timeout_secs: float
     redis_timeout_ms: int
     store_retry_secs: float
+    metrics_stream: str
+    metrics_maxlen: int
+    metrics_prices: tuple[tuple[str, float, float], ...]
     log_level: str
 
     def __repr__(self) -> str:  # secrets must never reach a log line through a repr

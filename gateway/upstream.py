@@ -13,9 +13,9 @@ from gateway.errors import UpstreamProtocolError, UpstreamTimeout, UpstreamUnrea
 
 # Hop-by-hop headers (RFC 9110 7.6.1), plus what httpx recomputes or this gateway consumes itself.
 _NOT_FORWARDED = frozenset({
-    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te",
-    "trailer", "transfer-encoding", "upgrade", "host", "content-length", "accept-encoding",
-    "cache-control", "x-route", "x-cache-ttl", "x-cache-threshold",
+    b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"proxy-connection", b"te",
+    b"trailer", b"transfer-encoding", b"upgrade", b"host", b"content-length", b"accept-encoding",
+    b"cache-control", b"x-route", b"x-cache-ttl", b"x-cache-threshold",
 })
 _NOT_RETURNED = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-connection", "te", "trailer",
@@ -84,18 +84,22 @@ class UpstreamClient:
         """The API key a request is made with: the client's own, else the configured one."""
         return bearer_token(authorization) or self._default_key
 
-    def _headers(self, incoming: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    def _headers(self, incoming: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+        """Raw header bytes, as the client sent them: a value in latin-1 must arrive unchanged, not fail."""
         headers = [(name, value) for name, value in incoming if name.lower() not in _NOT_FORWARDED]
-        if self._default_key and not any(name.lower() == "authorization" for name, _ in headers):
-            headers.append(("authorization", f"Bearer {self._default_key}"))
+        if self._default_key and not any(name.lower() == b"authorization" for name, _ in headers):
+            headers.append((b"authorization", f"Bearer {self._default_key}".encode()))
         return headers
 
-    async def send(self, method: str, path: str, *, query: str = "", headers: Iterable[tuple[str, str]] = (),
-                   content: bytes | AsyncIterator[bytes] | None = None) -> UpstreamResponse:
+    async def send(self, method: str, path: str, *, query: str = "", headers: Iterable[tuple[bytes, bytes]] = (),
+                   content: bytes | AsyncIterator[bytes] | None = None,
+                   timeout: float | None = None) -> UpstreamResponse:
         """Send `method path` (relative to the base URL, e.g. `/chat/completions`); headers arrive, the
-        body is left to `read()` or `stream()`."""
+        body is left to `read()` or `stream()`. `timeout` replaces the client's for this request."""
         url = self.base_url + path + (f"?{query}" if query else "")
-        request = self._client.build_request(method, url, headers=self._headers(headers), content=content)
+        request = self._client.build_request(method, url, headers=self._headers(headers), content=content,
+                                             timeout=httpx.Timeout(timeout) if timeout is not None
+                                             else httpx.USE_CLIENT_DEFAULT)
         try:
             response = await self._client.send(request, stream=True)
         except httpx.HTTPError as error:

@@ -100,10 +100,10 @@ def test_openai_embedder_uses_the_upstream_embeddings_api(make_gateway, store_ki
     gateway = make_gateway(store_kind, EMBED_PROVIDER="openai")
     assert httpx.get(f"{gateway.url}/healthz").json()["embedder"] == {
         "ok": True, "name": "openai:text-embedding-3-small", "dim": 1536}
-    ask(gateway, "first question", key="sk-emb")
+    ask(gateway, "some question", key="sk-emb")
     request = fake_upstream.last("/v1/embeddings")
-    assert request.json == {"model": "text-embedding-3-small", "input": "first question", "dimensions": 1536}
+    assert request.json == {"model": "text-embedding-3-small", "input": "some question", "dimensions": 1536}
     assert request.headers["authorization"] == "Bearer sk-emb"  # embedded with the caller's key
     # the fake's vectors are unrelated per text, so a loose per-request threshold proves vectors were stored
-    state, headers, _ = ask(gateway, "second question", key="sk-emb", headers={"x-cache-threshold": "2"})
+    state, headers, _ = ask(gateway, "another question", key="sk-emb", headers={"x-cache-threshold": "2"})
     assert state == "hit" and headers["x-cache-layer"] == "semantic"

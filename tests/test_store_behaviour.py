@@ -69,6 +69,22 @@ async def test_every_tag_partitions_the_search(store: Store, other: Tags) -> Non
     assert await store.search(other, unit(1), k=5) == []
 
 
+@pytest.mark.parametrize("odd", [
+    Tags("_", "_", "u", "c"), Tags("model with spaces, and comma", "a/b.c:d-e", "u", "c"),
+    Tags("gpt-4o\x7f", "default", "u", "c"), Tags("{$vec}", "(@route:{x})", "*", "|"),
+])
+async def test_any_tag_value_is_searchable_and_never_breaks_the_query(store: Store, odd: Tags) -> None:
+    await store.write(entry("odd", unit(1), tags=odd), ttl_ms=60_000)
+    assert [candidate.key for candidate in await store.search(odd, unit(1), k=5)] == ["odd"]
+    assert await store.search(TAGS, unit(1), k=5) == []
+
+
+async def test_tags_are_case_sensitive(store: Store) -> None:
+    await store.write(entry("upper", unit(1), tags=Tags(TAGS.model, "Support", TAGS.user, TAGS.context)),
+                      ttl_ms=60_000)
+    assert await store.search(Tags(TAGS.model, "support", TAGS.user, TAGS.context), unit(1), k=5) == []
+
+
 async def test_search_returns_at_most_k(store: Store) -> None:
     for index in range(6):
         await store.write(entry(f"e{index}", unit(1, index / 10)), ttl_ms=60_000)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from starlette.datastructures import Headers
 
-from gateway.store.redis_store import escape_tag
+from gateway.store.redis_store import tag_filter
 from gateway.wire.controls import Controls, parse_controls
 from gateway.wire.requests import InvalidRequest, parse_json_object, validate_chat, validate_embeddings
 
@@ -84,9 +84,8 @@ def test_bad_cache_control_headers_are_400(headers: dict) -> None:
     assert caught.value.status == 400 and caught.value.param in headers
 
 
-@pytest.mark.parametrize(("value", "escaped"), [
-    ("gpt-4o-mini", r"gpt\-4o\-mini"), ("ft:gpt-4o:org:1", r"ft\:gpt\-4o\:org\:1"),
-    ("a b/c.d", r"a\ b\/c\.d"), ("plain_1", "plain_1"),
-])
-def test_tag_values_are_escaped_for_the_query(value: str, escaped: str) -> None:
-    assert escape_tag(value) == escaped
+def test_tag_values_travel_as_query_parameters() -> None:
+    query, params = tag_filter({"model": "ft:gpt-4o:org:1", "route": "_"})
+    assert query == "(@model:{$model} @route:{$route})"
+    assert params == ["model", "ft:gpt-4o:org:1", "route", "_"]
+    assert tag_filter({}) == ("*", [])

@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from gateway.errors import CacheUnavailable
+from gateway.errors import CacheUnavailable, NotEmbeddable
 
 T = TypeVar("T")
 log = logging.getLogger("latency_slayer.cache")
@@ -32,6 +32,8 @@ class OutageGuard:
             raise CacheUnavailable(f"{self.name} is unavailable")
         try:
             result = await operation()
+        except NotEmbeddable:
+            raise  # this request's input, not the dependency: bypass it alone
         except Exception as error:  # a dependency's bug must bypass the cache, never fail the request
             self._failed(error)
             raise CacheUnavailable(f"{self.name} failed: {error}") from error

@@ -24,7 +24,7 @@ from gateway.embedding.model_files import (
     shipped_model_path,
     tokenizer_path,
 )
-from gateway.errors import EmbedderError
+from gateway.errors import EmbedderError, NotEmbeddable
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ class LocalEmbedder:
                     return ids
         ids = self._tokenizer.encode(text).ids
         if len(ids) <= 2:
-            raise EmbedderError("the text has no words to embed (empty or whitespace only)")
+            raise NotEmbeddable("the text has no words to embed (empty or whitespace only)")
         return ids
 
     def embed_batch(self, texts: list[str]) -> np.ndarray:

@@ -15,19 +15,21 @@ DEFAULT_DIM = 1536
 
 
 class RemoteEmbedder:
-    def __init__(self, upstream: UpstreamClient, *, model: str, dim: int | None) -> None:
+    def __init__(self, upstream: UpstreamClient, *, model: str, dim: int | None, timeout: float) -> None:
         self._upstream = upstream
+        self._timeout = timeout  # far shorter than a generation's: a slow embedding must become a bypass
         self._model = model
         self.dim = dim or DEFAULT_DIM
         self.name = f"openai:{model}"
 
     async def embed(self, text: str, *, api_key: str | None = None) -> np.ndarray:
         body = orjson.dumps({"model": self._model, "input": text, "dimensions": self.dim})
-        headers = [("content-type", "application/json")]
+        headers = [(b"content-type", b"application/json")]
         if api_key:
-            headers.append(("authorization", f"Bearer {api_key}"))
+            headers.append((b"authorization", f"Bearer {api_key}".encode()))
         try:
-            response = await self._upstream.send("POST", "/embeddings", headers=headers, content=body)
+            response = await self._upstream.send("POST", "/embeddings", headers=headers, content=body,
+                                                 timeout=self._timeout)
             payload = await response.read()
         except UpstreamError as error:
             raise EmbedderError(f"embeddings call failed: {error}") from error

@@ -3,7 +3,6 @@ only the `resp` field carries a TTL (HSETEX/HGETEX), so vectors and tags outlive
 
 from __future__ import annotations
 
-import re
 import time
 from typing import Any
 
@@ -16,8 +15,6 @@ from redis.exceptions import RedisError, ResponseError
 from gateway.errors import StartupError, StoreError
 from gateway.store.base import Candidate, Entry, Store, Tags
 
-_TAG_SPECIAL = re.compile(r"([^A-Za-z0-9_])")
-
 # One round trip for a read that renews the answer for the TTL it was written with (kept in `ttl_ms`),
 # so a hit never stretches a short-lived answer to the default lifetime.
 _READ_ANSWER = """
@@ -29,15 +26,25 @@ return redis.call('HGET', KEYS[1], 'resp')
 """
 
 
-def escape_tag(value: str) -> str:
-    """Escape a value for a TAG query: every character but letters, digits and `_` is special."""
-    return _TAG_SPECIAL.sub(r"\\\1", value)
+# Tag values travel as query parameters, never spliced into the query text: a model or route name with
+# punctuation, spaces or a lone `_` can then neither break the query nor widen it.
+# A tag is one whole value, compared case-sensitively: the default splits on "," and folds case, which
+# would merge the routes "Support" and "support" or split a model name.
+_EXACT_TAG = ("SEPARATOR", "\x1f", "CASESENSITIVE")
+_TAG_FIELDS = (("model", "model"), ("route", "route"), ("user", "user"), ("ctx", "context"))
 
 
-def knn_query(tags: Tags, k: int) -> str:
-    return (f"(@model:{{{escape_tag(tags.model)}}} @route:{{{escape_tag(tags.route)}}} "
-            f"@user:{{{escape_tag(tags.user)}}} @ctx:{{{escape_tag(tags.context)}}})"
-            f"=>[KNN {k} @embedding $vec AS distance]")
+def tag_filter(values: dict[str, str]) -> tuple[str, list[str]]:
+    """The filter `(@model:{$model} ...)` for the given fields and its PARAMS (name, value, ...)."""
+    if not values:
+        return "*", []
+    query = "(" + " ".join(f"@{field}:{{${field}}}" for field in values) + ")"
+    return query, [item for pair in values.items() for item in pair]
+
+
+def knn_query(tags: Tags, k: int) -> tuple[str, list[str]]:
+    where, params = tag_filter({field: getattr(tags, attribute) for field, attribute in _TAG_FIELDS})
+    return f"{where}=>[KNN {k} @embedding $vec AS distance]", params
 
 
 class RedisStore(Store):
@@ -97,7 +104,8 @@ class RedisStore(Store):
     async def _create_index(self, dim: int) -> None:
         await self._redis.execute_command(
             "FT.CREATE", self._index, "ON", "HASH", "PREFIX", "1", self._prefix, "SCHEMA",
-            "prompt", "TEXT", "model", "TAG", "route", "TAG", "user", "TAG", "ctx", "TAG",
+            "prompt", "TEXT", "model", "TAG", *_EXACT_TAG, "route", "TAG", *_EXACT_TAG,
+            "user", "TAG", *_EXACT_TAG, "ctx", "TAG", *_EXACT_TAG,
             "embedding", "VECTOR", "HNSW", "6", "TYPE", "FLOAT32", "DIM", str(dim), "DISTANCE_METRIC", "COSINE",
         )
 
@@ -114,7 +122,9 @@ class RedisStore(Store):
     async def search(self, tags: Tags, vector: np.ndarray, k: int) -> list[Candidate]:
         if not self._indexed:
             await self._ensure_index()
-        query = ("FT.SEARCH", self._index, knn_query(tags, k), "PARAMS", 2, "vec", vector.astype(np.float32).tobytes(),
+        where, params = knn_query(tags, k)
+        query = ("FT.SEARCH", self._index, where, "PARAMS", len(params) + 2, *params,
+                 "vec", vector.astype(np.float32).tobytes(),
                  "SORTBY", "distance", "RETURN", 2, "distance", "prompt", "LIMIT", 0, k, "DIALECT", 2)
         try:
             try:
@@ -166,20 +176,20 @@ class RedisStore(Store):
             raise StoreError(f"Redis delete failed: {error}") from error
 
     async def flush(self, *, route: str | None = None, user: str | None = None) -> int:
-        filters = [f"@{field}:{{{escape_tag(value)}}}" for field, value in (("route", route), ("user", user)) if value]
-        query = " ".join(filters) or "*"
+        query, params = tag_filter({field: value for field, value in (("route", route), ("user", user)) if value})
         deleted = 0
         try:
             if not self._indexed:
                 await self._ensure_index()
             while True:  # delete in pages: each page is gone from the index before the next search
                 reply = await self._redis.execute_command(
-                    "FT.SEARCH", self._index, query, "NOCONTENT", "LIMIT", 0, 1000, "DIALECT", 2)
+                    "FT.SEARCH", self._index, query, *(("PARAMS", len(params), *params) if params else ()),
+                    "NOCONTENT", "LIMIT", 0, 1000, "DIALECT", 2)
                 keys = [row[b"id"] for row in reply.get(b"results", ())]
                 if not keys:
                     break
                 deleted += await self._redis.delete(*keys)
-            if not filters:
+            if not params:
                 for pattern in (f"{self._prefix}blob:*", f"{self._prefix}asks:*"):
                     async for found in self._redis.scan_iter(match=pattern, count=1000):
                         await self._redis.delete(found)

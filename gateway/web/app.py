@@ -1,4 +1,4 @@
-"""The app factory: the one place that picks concrete classes (store, embedder) from the settings."""
+"""The app factory: the one place that picks concrete classes (store, embedder, metrics sink) from the settings."""
 
 from __future__ import annotations
 
@@ -13,8 +13,15 @@ from starlette.routing import Route
 from gateway.cache.adaptive import AdaptiveThresholds
 from gateway.cache.learning import Learning
 from gateway.cache.policy import CachePolicy, PolicyConfig
+from gateway.cache.verifier import HitVerifier
 from gateway.embedding.base import Embedder
 from gateway.errors import StoreError
+from gateway.metrics.memory_sink import MemorySink
+from gateway.metrics.prices import PriceTable
+from gateway.metrics.recorder import EventRecorder
+from gateway.metrics.redis_sink import RedisSink
+from gateway.metrics.sink import EventSink
+from gateway.metrics.window import EventWindow
 from gateway.settings import Settings, load_settings
 from gateway.store.base import Store
 from gateway.store.memory import MemoryStore
@@ -24,6 +31,7 @@ from gateway.web.access import GatewayKeys
 from gateway.web.admin import admin_routes
 from gateway.web.chat import chat_completions
 from gateway.web.context import Gateway
+from gateway.web.dashboard import dashboard_routes
 from gateway.web.errors import HANDLERS
 from gateway.web.feedback import cache_feedback
 from gateway.web.forward import embeddings, healthz, passthrough
@@ -40,11 +48,19 @@ def make_store(settings: Settings) -> Store:
     return MemoryStore(settings.memory_max_entries)
 
 
+def make_sink(settings: Settings) -> EventSink:
+    if settings.redis_url:
+        return RedisSink(settings.redis_url, stream=settings.metrics_stream, maxlen=settings.metrics_maxlen,
+                         timeout_ms=settings.redis_timeout_ms)
+    return MemorySink(settings.metrics_maxlen)
+
+
 def make_embedder(settings: Settings, upstream: UpstreamClient) -> Embedder:
     if settings.embed_provider == "openai":
         from gateway.embedding.remote import RemoteEmbedder
 
-        return RemoteEmbedder(upstream, model=settings.embed_model, dim=settings.embed_dim)
+        return RemoteEmbedder(upstream, model=settings.embed_model, dim=settings.embed_dim,
+                              timeout=settings.embed_timeout_secs)
     from gateway.embedding.local import LocalEmbedder
 
     return LocalEmbedder(model_dir=settings.latency_slayer_model_dir)
@@ -72,8 +88,13 @@ async def build_gateway(settings: Settings) -> Gateway:
     adaptive = AdaptiveThresholds(start=settings.adaptive_start_threshold,
                                   ceiling=settings.cache_distance_threshold) if settings.adaptive_thresholds else None
     learning = Learning(store, embedder, adaptive=adaptive, shadow_rate=settings.shadow_sample_rate)
-    policy = CachePolicy(store, embedder, config, retry_secs=settings.store_retry_secs, learning=learning)
-    return Gateway(settings=settings, policy=policy, upstream=upstream)
+    policy = CachePolicy(store, embedder, config, retry_secs=settings.store_retry_secs, learning=learning,
+                         verifier=HitVerifier() if settings.cache_verifier else None)
+    sink = make_sink(settings)
+    events = EventRecorder(sink, prices=PriceTable(settings.metrics_prices), retry_secs=settings.store_retry_secs)
+    events.start()
+    return Gateway(settings=settings, policy=policy, upstream=upstream, events=events,
+                   fleet=EventWindow(sink, max_events=settings.metrics_maxlen))
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -95,6 +116,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/v1/{path:path}", passthrough, methods=ALL_METHODS),
         Route("/healthz", healthz, methods=["GET"]),
         *admin_routes(settings.admin_token),
+        *dashboard_routes(),
     ]
     middleware = [Middleware(GatewayKeys, keys=settings.gateway_api_keys)] if settings.gateway_api_keys else []
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan,

@@ -1,22 +1,24 @@
 """`POST /v1/chat/completions`: look the request up in the cache, serve a hit as JSON or SSE, or relay a
-miss from upstream (streamed chunk by chunk) and store its answer once it finished cleanly."""
+miss from upstream (streamed chunk by chunk) and store its answer once it finished cleanly. Each request
+fills a Trace, emitted as one metrics event when its response ends."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.cache.policy import Hit, Lookup
+from gateway.cache.policy import CachePolicy, Hit, Lookup
 from gateway.errors import CacheUnavailable, UpstreamError
 from gateway.upstream import UpstreamResponse
 from gateway.web import relay
 from gateway.web.context import Gateway, cache_headers, forwarded_headers, gateway_of, read_body, tenant_for
 from gateway.web.errors import error_body, error_response, upstream_failure
+from gateway.web.trace import Trace, observed
 from gateway.wire import sse
 from gateway.wire.canonical import ChatKey, Uncacheable, chat_key
 from gateway.wire.completion import CompletionAssembler, as_chunks, as_response
@@ -52,6 +54,14 @@ def _hit_response(hit: Hit, *, stream: bool, include_usage: bool) -> Response:
                     headers={**headers, "cache-control": "no-cache"})
 
 
+def _threshold(policy: CachePolicy, controls: Controls) -> float:
+    """The threshold a semantic hit was served under, by the policy's rule: the request's header, else the
+    route's learned threshold, else the setting."""
+    if controls.threshold is not None:
+        return controls.threshold
+    return policy.learning.threshold(controls.route, policy.config.threshold)
+
+
 def _upstream_body(body: dict[str, Any], raw: bytes, model: str, *, want_usage: bool) -> bytes:
     """The request as sent upstream: untouched unless the model was defaulted or usage is needed."""
     changes: dict[str, Any] = {}
@@ -62,7 +72,8 @@ def _upstream_body(body: dict[str, Any], raw: bytes, model: str, *, want_usage: 
     return orjson.dumps({**body, **changes}) if changes else raw
 
 
-async def chat_completions(request: Request) -> Response:
+@observed("chat")
+async def chat_completions(request: Request, trace: Trace) -> Response:
     gateway = gateway_of(request)
     settings = gateway.settings
     raw = await read_body(request, settings.max_body_bytes)
@@ -73,6 +84,7 @@ async def chat_completions(request: Request) -> Response:
     model = body.get("model") or settings.gen_model
     stream = bool(body.get("stream"))
     client_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+    trace.model, trace.route, trace.stream = model, controls.route, stream
 
     key: ChatKey | None = None
     lookup = Lookup()
@@ -84,19 +96,25 @@ async def chat_completions(request: Request) -> Response:
     except (Uncacheable, CacheUnavailable):
         key = None
     if lookup.hit is not None:
-        return _hit_response(lookup.hit, stream=stream, include_usage=client_usage)
+        hit = lookup.hit
+        trace.hit(hit.layer, hit.completion.get("usage"), distance=hit.distance,
+                  threshold=_threshold(gateway.policy, controls) if hit.distance is not None else None)
+        return _hit_response(hit, stream=stream, include_usage=client_usage)
 
     miss = _Miss(gateway, key, controls, api_key, lookup)
+    trace.outcome = miss.state
     if settings.miss_delay_ms:
         await asyncio.sleep(settings.miss_delay_ms / 1000)
     inject_usage = stream and key is not None and not client_usage
+    trace.upstream_sent()
     upstream = await gateway.upstream.send(
         "POST", "/chat/completions", headers=forwarded_headers(request),
         content=_upstream_body(body, raw, model, want_usage=inject_usage))
     if stream and upstream.status == 200 and upstream.content_type.startswith("text/event-stream"):
-        return relay.streamed(upstream, _relay_stream(upstream, miss, drop_usage=inject_usage),
+        return relay.streamed(upstream, trace.relayed(_relay_stream(upstream, miss, trace, drop_usage=inject_usage)),
                               cache_headers(miss.state))
     payload = await upstream.read()
+    trace.upstream_done()
     if upstream.status != 200:
         return relay.whole(upstream, payload, cache_headers(miss.state))  # errors pass through, never stored
     try:
@@ -104,11 +122,14 @@ async def chat_completions(request: Request) -> Response:
     except orjson.JSONDecodeError:
         return error_response("The upstream API answered with a body that is not valid JSON.", status=502,
                               code="upstream_protocol_error", headers=cache_headers("bypass"))
+    if isinstance(completion, dict):
+        trace.usage(completion.get("usage"))
     miss.store(completion if isinstance(completion, dict) and not stream else None)
     return relay.whole(upstream, payload, cache_headers(miss.state))
 
 
-async def _relay_stream(upstream: UpstreamResponse, miss: _Miss, *, drop_usage: bool) -> AsyncIterator[bytes]:
+async def _relay_stream(upstream: UpstreamResponse, miss: _Miss, trace: Trace, *,
+                        drop_usage: bool) -> AsyncGenerator[bytes, None]:
     """Relay each SSE event as soon as it is complete; store only after `[DONE]` ended a clean stream.
     A cancelled client closes this generator, which closes the upstream request and stores nothing."""
     parser = sse.SSEParser()
@@ -127,6 +148,7 @@ async def _relay_stream(upstream: UpstreamResponse, miss: _Miss, *, drop_usage: 
                 try:
                     payload = orjson.loads(event.data)
                 except orjson.JSONDecodeError:
+                    trace.status = 502
                     yield _stream_error("The upstream API sent an event that is not valid JSON.",
                                         "upstream_protocol_error", 502)
                     return
@@ -137,10 +159,14 @@ async def _relay_stream(upstream: UpstreamResponse, miss: _Miss, *, drop_usage: 
                 yield event.raw
     except UpstreamError as error:
         status, code = upstream_failure(error)
+        trace.status = status
         yield _stream_error(f"The upstream stream broke off: {error}", code, status)
         return
+    completion = assembler.result()
+    if completion is not None:
+        trace.usage(completion.get("usage"))
     if finished and not parser.pending.strip():
-        miss.store(assembler.result())
+        miss.store(completion)
 
 
 def _stream_error(message: str, code: str, status: int) -> bytes:

@@ -1,5 +1,6 @@
 """What every endpoint shares: the settings, the cache policy, the upstream client, deferred cache
-writes, and the small helpers that turn a Starlette request into the pieces the policy needs."""
+writes, the metrics recorder and the fleet's recent events, and the small helpers that turn a Starlette
+request into the pieces the policy needs."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from starlette.requests import Request
 
 from gateway.cache.policy import CachePolicy
 from gateway.errors import CacheUnavailable
+from gateway.metrics.recorder import EventRecorder
+from gateway.metrics.window import EventWindow
 from gateway.settings import Settings
 from gateway.upstream import UpstreamClient
 from gateway.web.access import client_key
@@ -28,6 +31,8 @@ class Gateway:
     settings: Settings
     policy: CachePolicy
     upstream: UpstreamClient
+    events: EventRecorder  # where each request's event is emitted
+    fleet: EventWindow  # every worker's recent events, read back for the dashboard
     _writes: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def defer(self, write: Coroutine[Any, Any, Any]) -> None:
@@ -47,6 +52,7 @@ class Gateway:
 
     async def close(self) -> None:
         await self.drain()
+        await self.events.close()
         await self.policy.store.close()
         await self.policy.embedder.close()
         await self.upstream.close()
@@ -57,19 +63,33 @@ def gateway_of(request: Request) -> Gateway:
     return gateway
 
 
+DRAIN_LIMIT = 16 << 20  # an over-limit body up to this size is read and dropped, so the client sees the 413
+
+
 async def read_body(request: Request, limit: int) -> bytes:
-    """The whole body, refusing with 413 as soon as it is known to be larger than `limit`."""
+    """The whole body, refusing with 413 once it is known to be larger than `limit`."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
+        if int(declared) <= DRAIN_LIMIT:
+            await _drain(request, DRAIN_LIMIT)
         raise _too_large(limit)
     chunks = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
+            await _drain(request, DRAIN_LIMIT - size)
             raise _too_large(limit)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def _drain(request: Request, budget: int) -> None:
+    """Read what the client is still sending (a client blocked on a full socket would never read our 413)."""
+    async for chunk in request.stream():
+        budget -= len(chunk)
+        if budget < 0:
+            return
 
 
 def _too_large(limit: int) -> InvalidRequest:
@@ -84,8 +104,8 @@ def tenant_for(request: Request, route: str) -> str:
     return tenant_of(key, route, gateway.settings.shared_routes)
 
 
-def forwarded_headers(request: Request) -> list[tuple[str, str]]:
-    return [(name.decode("latin-1"), value.decode("latin-1")) for name, value in request.headers.raw]
+def forwarded_headers(request: Request) -> list[tuple[bytes, bytes]]:
+    return list(request.headers.raw)
 
 
 def cache_headers(state: str, *, layer: str | None = None, distance: float | None = None,

@@ -7,7 +7,7 @@ import logging
 
 import orjson
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from gateway.errors import UpstreamError, UpstreamTimeout, UpstreamUnreachable
@@ -40,8 +40,16 @@ def upstream_failure(error: UpstreamError) -> tuple[int, str]:
 
 async def on_invalid_request(request: Request, error: Exception) -> Response:
     assert isinstance(error, InvalidRequest)
+    headers = {"x-cache": "bypass"}
+    if error.status == 413:
+        headers["connection"] = "close"  # the rest of a too-large body may still be on its way
     return error_response(error.message, status=error.status, param=error.param, code=error.code,
-                          headers={"x-cache": "bypass"})
+                          headers=headers)
+
+
+async def on_client_gone(request: Request, error: Exception) -> Response:
+    """The client hung up while sending its body: nobody is left to answer, and it is no server error."""
+    return Response(status_code=400, headers={"connection": "close"})
 
 
 async def on_upstream_error(request: Request, error: Exception) -> Response:
@@ -65,6 +73,7 @@ async def on_unexpected(request: Request, error: Exception) -> Response:
 
 
 HANDLERS = {
+    ClientDisconnect: on_client_gone,
     InvalidRequest: on_invalid_request,
     UpstreamError: on_upstream_error,
     HTTPException: on_http_exception,

@@ -1,5 +1,5 @@
-"""The other endpoints: `/v1/embeddings` with an exact cache, every other `/v1/...` forwarded untouched
-(method, query, body, status, headers, streamed bodies), and `/healthz`."""
+"""The other endpoints: `/v1/embeddings` with an exact cache (one metrics event each), every other
+`/v1/...` forwarded untouched (method, query, body, status, headers, streamed bodies), and `/healthz`."""
 
 from __future__ import annotations
 
@@ -12,29 +12,38 @@ from starlette.responses import JSONResponse, Response
 from gateway.errors import CacheUnavailable, GatewayError
 from gateway.web import relay
 from gateway.web.context import cache_headers, forwarded_headers, gateway_of, read_body, tenant_for
+from gateway.web.trace import Trace, observed
 from gateway.wire.canonical import embeddings_key
 from gateway.wire.controls import parse_controls
-from gateway.wire.requests import parse_json_object, validate_embeddings
+from gateway.wire.requests import InvalidRequest, parse_json_object, validate_embeddings
 
 
-async def embeddings(request: Request) -> Response:
+@observed("embeddings")
+async def embeddings(request: Request, trace: Trace) -> Response:
     gateway = gateway_of(request)
     raw = await read_body(request, gateway.settings.max_body_bytes)
     body = parse_json_object(raw)
     validate_embeddings(body)
     controls = parse_controls(request.headers)
+    trace.model, trace.route = body["model"], controls.route
     key: str | None = embeddings_key(body, tenant=tenant_for(request, controls.route))
     try:
         cached = await gateway.policy.recall_blob(key) if controls.lookup and key else None
     except CacheUnavailable:
         key, cached = None, None
     if cached is not None:
+        trace.hit("exact", _usage_of(cached))
         return Response(cached, media_type="application/json", headers=cache_headers("hit", layer="exact"))
+    state = trace.outcome = "miss" if key else "bypass"
+    trace.upstream_sent()
     upstream = await gateway.upstream.send("POST", "/embeddings", headers=forwarded_headers(request), content=raw)
     payload = await upstream.read()
-    if upstream.status == 200 and key is not None and _is_embedding_list(payload):
-        gateway.defer(gateway.policy.keep_blob(key, payload, controls))
-    return relay.whole(upstream, payload, cache_headers("miss" if key else "bypass"))
+    trace.upstream_done()
+    if upstream.status == 200:
+        trace.usage(_usage_of(payload))
+        if key is not None and _is_embedding_list(payload):
+            gateway.defer(gateway.policy.keep_blob(key, payload, controls))
+    return relay.whole(upstream, payload, cache_headers(state))
 
 
 def _is_embedding_list(payload: bytes) -> bool:
@@ -45,11 +54,36 @@ def _is_embedding_list(payload: bytes) -> bool:
     return isinstance(parsed, dict) and isinstance(parsed.get("data"), list)
 
 
+def _usage_of(payload: bytes) -> Any:
+    """The `usage` object of an embeddings answer, found from its end: parsing a whole list of vectors only
+    to count its tokens would cost a hit more than its lookup did."""
+    start = payload.rfind(b'"usage"')
+    opening = payload.find(b"{", start) if start >= 0 else -1
+    closing = payload.find(b"}", opening) if opening >= 0 else -1
+    if closing < 0:
+        return None
+    try:
+        return orjson.loads(payload[opening:closing + 1])
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _upstream_path(request: Request) -> str:
+    """The path below /v1 as the client encoded it; a dot segment or a control character could reach
+    upstream paths outside /v1 (with the server's key, when gateway keys are on), so it is refused."""
+    decoded = request.url.path.removeprefix("/v1")
+    if any(segment in (".", "..") for segment in decoded.split("/")) or any(ord(c) < 32 or c == "\x7f"
+                                                                             for c in decoded):
+        raise InvalidRequest(f"Invalid URL (the path {decoded!r} is not allowed).", code="invalid_url",
+                             status=404)
+    raw: bytes = request.scope.get("raw_path") or request.url.path.encode()
+    return raw.decode("latin-1").removeprefix("/v1")
+
+
 async def passthrough(request: Request) -> Response:
     gateway = gateway_of(request)
-    path = request.url.path.removeprefix("/v1")
     upstream = await gateway.upstream.send(
-        request.method, path, query=request.url.query, headers=forwarded_headers(request),
+        request.method, _upstream_path(request), query=request.url.query, headers=forwarded_headers(request),
         content=request.stream() if request.method not in ("GET", "HEAD") else None)
     return relay.streamed(upstream, upstream.stream(), {})
 

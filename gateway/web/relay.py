@@ -5,9 +5,30 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 
+import anyio
 from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from gateway.upstream import UpstreamResponse
+
+
+class _UpstreamStream(StreamingResponse):
+    """A streamed upstream body that is always closed: a client that leaves before the first byte cancels
+    the response before the body is ever iterated, so the body's own clean-up would never run."""
+
+    def __init__(self, upstream: UpstreamResponse, body: AsyncIterator[bytes]) -> None:
+        super().__init__(body, status_code=upstream.status)
+        self._upstream = upstream
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            with anyio.CancelScope(shield=True):
+                close = getattr(self.body_iterator, "aclose", None)
+                if close is not None:
+                    await close()
+                await self._upstream.close()
 
 
 def _raw(headers: list[tuple[str, str]], extra: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
@@ -23,6 +44,6 @@ def whole(upstream: UpstreamResponse, body: bytes, extra: Mapping[str, str]) -> 
 
 
 def streamed(upstream: UpstreamResponse, body: AsyncIterator[bytes], extra: Mapping[str, str]) -> Response:
-    response = StreamingResponse(body, status_code=upstream.status)
+    response = _UpstreamStream(upstream, body)
     response.raw_headers = _raw(upstream.headers, extra)
     return response

@@ -11,6 +11,8 @@ from typing import Any
 
 import orjson
 
+from gateway.wire.requests import InvalidRequest
+
 # Fields that do not change which answer is right for a request. Sampling parameters are here because a
 # cached answer is one valid sample; `n` is handled separately (n > 1 bypasses the cache).
 NEUTRAL_FIELDS = frozenset({
@@ -47,7 +49,10 @@ def digest(*parts: bytes) -> str:
 
 
 def _dumps(value: Any) -> bytes:
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:  # nested deeper than orjson's 254 levels: no real request is
+        raise InvalidRequest("The request is nested too deeply.", code="too_deeply_nested") from None
 
 
 def tenant_digest(api_key: str | None) -> str:
@@ -92,8 +97,8 @@ def chat_key(body: dict[str, Any], *, model: str, route: str, tenant: str) -> Ch
     params = {name: value for name, value in body.items() if name not in NEUTRAL_FIELDS and value is not None}
     final = messages[-1]
     prompt = final.get("content") if final.get("role") == "user" else None
-    if not isinstance(prompt, str) or set(final) - {"role", "content"}:
-        prompt = None  # images, audio, names or a non-user final turn: only an exact repeat is safe
+    if not isinstance(prompt, str) or not prompt.strip() or set(final) - {"role", "content"}:
+        prompt = None  # images, audio, names, a blank or a non-user final turn: only an exact repeat is safe
     head = messages[:-1] if prompt is not None else messages
     scope = (model.encode(), route.encode(), tenant.encode())
     context = digest(*scope, _dumps(params), _dumps(head))

@@ -24,7 +24,7 @@ class Controls:
 
 
 def _ttl(value: str) -> int:
-    if not value.isdigit() or not 1 <= int(value) <= MAX_TTL_SECS:
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_TTL_SECS:
         raise InvalidRequest(f"Invalid header 'x-cache-ttl': expected whole seconds from 1 to {MAX_TTL_SECS}.",
                              param="x-cache-ttl", code="invalid_header")
     return int(value)

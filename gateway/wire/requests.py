@@ -46,8 +46,8 @@ def _check_message(index: int, message: Any) -> None:
     where = f"messages[{index}]"
     _expect(isinstance(message, dict), f"Invalid type for '{where}': expected an object.", where)
     role = message.get("role")
-    _expect(role in ROLES, f"Invalid value for '{where}.role': expected one of {', '.join(sorted(ROLES))}.",
-            f"{where}.role")
+    _expect(isinstance(role, str) and role in ROLES,
+            f"Invalid value for '{where}.role': expected one of {', '.join(sorted(ROLES))}.", f"{where}.role")
     content = message.get("content")
     _expect(content is None or isinstance(content, (str, list)),
             f"Invalid type for '{where}.content': expected a string or an array of content parts.",
@@ -85,6 +85,9 @@ def validate_chat(body: dict[str, Any]) -> None:
     for name in ("stream_options", "response_format", "metadata"):
         _expect(body.get(name) is None or isinstance(body[name], dict),
                 f"Invalid type for '{name}': expected an object.", name)
+    modalities = body.get("modalities")
+    _expect(modalities is None or (isinstance(modalities, list) and all(isinstance(m, str) for m in modalities)),
+            "Invalid type for 'modalities': expected an array of strings.", "modalities")
     for name in ("temperature", "top_p", "presence_penalty", "frequency_penalty"):
         value = body.get(name)
         _expect(value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)),

@@ -1,0 +1,156 @@
+"""The hit verifier: a semantic candidate is served only when its cached prompt asks what the query asks.
+
+The embedder scores look-alikes that ask something else as near-identical: another number, date, unit or name,
+a negation, an opposite word, another kind of question, or the same words in other roles ("Convert 72 °F to
+°C" vs "Convert 72 °C to °F": cosine 0.99). Each rule in `RULES` rejects one such difference. All are lexical,
+so a verdict costs tens of microseconds; what they cannot see (a synonym that is not one, a lowercase name,
+sarcasm) is left to the distance threshold."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+from itertools import pairwise
+
+from gateway.cache.verifier_reading import Reading, read
+from gateway.cache.verifier_words import (
+    COMPATIBLE_KINDS,
+    CONNECTORS,
+    DETERMINERS,
+    OPPOSITE,
+    WEAK_NEIGHBOURS,
+)
+
+# The local embedder reads a prompt's first 256 word pieces (~1,300 characters of prose): past that, two prompts
+# may differ in ways no vector shows, so the verifier reads a margin further and requires the rest to be the same.
+READ_CHARS = 2048
+_LIST_SPAN = 4  # words between two swapped ones; a longer span holds a relation, not a list
+_PHRASE_MOVE_CUTS = 3  # moving one phrase elsewhere cuts the order of the shared words in at most 3 places
+
+
+@lru_cache(maxsize=1024)  # a query is compared with up to SEMANTIC_CANDIDATES prompts, popular prompts often
+def _reading(text: str) -> Reading:
+    return read(text)
+
+
+def _numbers(a: Reading, b: Reading) -> bool:
+    return a.numbers != b.numbers
+
+
+def _units(a: Reading, b: Reading) -> bool:
+    return a.units != b.units
+
+
+def _dates(a: Reading, b: Reading) -> bool:
+    return a.dates != b.dates
+
+
+def _negation(a: Reading, b: Reading) -> bool:
+    return a.negated != b.negated
+
+
+def _question(a: Reading, b: Reading) -> bool:
+    """Two kinds of question asking for different answers ("when" vs "why"); "what" and requests match any."""
+    return (a.kind not in (None, "what") and b.kind not in (None, "what") and a.kind != b.kind
+            and frozenset({a.kind, b.kind}) not in COMPATIBLE_KINDS)
+
+
+def _names(a: Reading, b: Reading) -> bool:
+    """A name written in one prompt and absent from the other (in any case): "Austria" vs "Australia"."""
+    return bool(a.names - b.vocabulary) or bool(b.names - a.vocabulary)
+
+
+def _opposites(a: Reading, b: Reading) -> bool:
+    """A word only one prompt has whose opposite only the other has: "turn on" vs "turn off"."""
+    only_b = b.vocabulary - a.vocabulary
+    return any(OPPOSITE.get(word, frozenset()) & only_b for word in a.vocabulary - b.vocabulary)
+
+
+def _context(words: tuple[str, ...], i: int) -> tuple[str, str]:
+    return (words[i - 1] if i > 0 else "^", words[i + 1] if i + 1 < len(words) else "$")
+
+
+def _took_place(one: tuple[str, str], other: tuple[str, str]) -> bool:
+    """Whether a word with context `one` stands where a word with context `other` stood."""
+    return any(mine == theirs and mine not in WEAK_NEIGHBOURS for mine, theirs in zip(one, other, strict=True))
+
+
+def _listed(words: tuple[str, ...], i: int, j: int) -> bool:
+    """Whether the words at i and j are joined as a plain list or pair: "X and Y", "X or the Y". A noun both
+    share may stand between them ("natural products and herbal products")."""
+    low, high = min(i, j), max(i, j)
+    span = words[low + 1:high]
+    head = words[low + 1] if high + 1 < len(words) and words[low + 1] == words[high + 1] else None
+    return (len(span) <= _LIST_SPAN and any(word in CONNECTORS for word in span)
+            and all(word in CONNECTORS or word in DETERMINERS or word == head for word in span))
+
+
+def _swapped(a: Reading, b: Reading) -> bool:
+    """Two shared words that traded places, each now standing where the other stood, other than in a list:
+    "from A to B" vs "from B to A", "X better than Y" vs "Y better than X", "A bought B" vs "B bought A"."""
+    moved = {word: (i, b.anchors[word]) for word, i in a.anchors.items()
+             if word in b.anchors and _context(a.words, i) != _context(b.words, b.anchors[word])}
+    # Index the moved words by their neighbours in `b`, so each word of `a` meets only plausible partners.
+    beside: dict[tuple[int, str], list[str]] = {}
+    for word, (_, j) in moved.items():
+        for side, neighbour in enumerate(_context(b.words, j)):
+            if neighbour not in WEAK_NEIGHBOURS:
+                beside.setdefault((side, neighbour), []).append(word)
+    for ax, bx in moved.values():
+        x_context = _context(a.words, ax)
+        for y in {y for side in (0, 1) for y in beside.get((side, x_context[side]), ())}:
+            ay, by = moved[y]
+            if (ax < ay) != (bx < by) and _took_place(_context(a.words, ay), _context(b.words, bx)) and not (
+                    _listed(a.words, ax, ay) and _listed(b.words, bx, by)):
+                return True
+    return False
+
+
+def _reordered(a: Reading, b: Reading) -> bool:
+    """Shared words in an order that moving one phrase elsewhere cannot explain. Moving a phrase ("in Python, how
+    do I X" = "how do I X in Python") cuts the order of the shared words in at most three places; roles traded
+    between words cut it in more ("A beat B before losing to C" vs "C beat A before losing to B")."""
+    shared = sorted((i, b.anchors[word]) for word, i in a.anchors.items() if word in b.anchors)
+    rank = {position: n for n, position in enumerate(sorted(theirs for _, theirs in shared))}
+    order = [-1, *(rank[theirs] for _, theirs in shared), len(shared)]
+    return sum(after != before + 1 for before, after in pairwise(order)) > _PHRASE_MOVE_CUTS
+
+
+RULES: tuple[tuple[str, Callable[[Reading, Reading], bool]], ...] = (
+    ("number", _numbers), ("unit", _units), ("date", _dates), ("negation", _negation), ("question", _question),
+    ("name", _names), ("opposite", _opposites), ("order", _swapped), ("order", _reordered),
+)
+
+
+def _unread_tails_differ(query: str, cached: str) -> bool:
+    """Whether the prompts differ anywhere past the first READ_CHARS characters of either (where the embedder
+    and the rules do not look): their longest common suffix must cover everything after that."""
+    if len(query) <= READ_CHARS and len(cached) <= READ_CHARS:
+        return False
+    low, high = 0, min(len(query), len(cached))  # binary search on the suffix length: C-speed slice compares
+    while low < high:
+        middle = (low + high + 1) // 2
+        if query[len(query) - middle:] == cached[len(cached) - middle:]:
+            low = middle
+        else:
+            high = middle - 1
+    return max(len(query), len(cached)) - low > READ_CHARS
+
+
+def difference(query: str, cached: str) -> str | None:
+    """The first difference that changes the answer, by rule name, or None when the prompts ask the same."""
+    if _unread_tails_differ(query, cached):
+        return "tail"
+    a, b = _reading(query[:READ_CHARS]), _reading(cached[:READ_CHARS])
+    for name, differs in RULES:
+        if differs(a, b):
+            return name
+    return None
+
+
+class HitVerifier:
+    """`gateway.cache.policy.Verifier`: rejects a candidate whose prompt differs from the query in what changes
+    the answer (see `RULES`)."""
+
+    def accepts(self, query: str, cached: str) -> bool:
+        return difference(query, cached) is None

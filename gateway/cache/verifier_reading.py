@@ -1,0 +1,187 @@
+"""Reading a prompt for what its answer depends on: numbers, units, dates, negation, names, the kind of question,
+and where each content word stands. Sentence embeddings are nearly blind to all of these ("Convert 72 °F to
+°C" and "Convert 72 °C to °F" score 0.99), so the hit verifier compares them explicitly."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from gateway.cache.verifier_words import (
+    AUXILIARIES,
+    CLOCK,
+    DATES,
+    HOW_MUCH,
+    NEGATIONS,
+    NUMBER_WORDS,
+    ORDINAL_WORDS,
+    STOPWORDS,
+    TIME_UNITS,
+    UNITS,
+    WH_KINDS,
+)
+
+# Words (with inner apostrophes and hyphens), numbers with their separators and suffixes (1,000.5, 25th, 6s,
+# 22.04), a degree sign with its scale, and any other single non-space character: punctuation takes part in
+# word order.
+_TOKEN = re.compile(r"°\s?[A-Za-z]\b|\d+(?:[.,:/]\d+)*[A-Za-z]*|[^\W\d_]+(?:['’\-][^\W\d_]+)*\w*|[^\w\s]")
+_CONTRACTION = re.compile(r"(?:n['’]t|['’](?:s|re|ve|ll|d|m))$")
+_CONTRACTED_STEMS = {"ca": "can", "wo": "will", "sha": "shall"}  # what is left of can't, won't, shan't
+_ORDINAL = re.compile(r"^(\d+)(?:st|nd|rd|th)$")
+_DIGIT = re.compile(r"\d")
+# One name for the two countries most often written several ways ("US president" = "president of the USA").
+_ALIASES = (
+    (re.compile(r"\b(?:U\.S\.A\.?|U\.S\.?|USA|US|United States of America|United States"
+                r"|(?<!North )(?<!South )(?<!Latin )(?<!Central )America)(?![\w.])"), "USA"),
+    (re.compile(r"\b(?:U\.K\.?|UK|United Kingdom|Great Britain|Britain)(?![\w.])"), "UK"),
+)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One prompt, read for what its answer depends on."""
+
+    words: tuple[str, ...]  # lowercased singular tokens in order, a name of several words as one ("new york")
+    numbers: frozenset[str]  # normalised: "10" for "ten", "#1" for "first" and "1st", "9pm", "6s", "h2s"
+    units: frozenset[str]  # one name per unit: "fahrenheit" for "°F"
+    dates: frozenset[str]  # months, weekdays, "today"...
+    names: frozenset[str]  # words written as names ("Paris" mid-sentence, "iPhone", "JSON"), singular
+    negated: bool
+    kind: str | None  # the kind of question ("why", "amount", "yesno"...), None for a statement or a request
+    vocabulary: frozenset[str]  # every single word, singular
+    anchors: dict[str, int]  # content words (and names) that occur once -> their position in `words`
+
+
+def singular(word: str) -> str:
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def _tokens(text: str) -> tuple[list[str], list[bool]]:
+    """Lowercased tokens (contractions split: "can't" -> "can", "not"), and which are written as names."""
+    for pattern, name in _ALIASES:
+        text = pattern.sub(name, text)
+    words: list[str] = []
+    capital: list[bool] = []  # a capital first letter where no sentence starts
+    inner: list[bool] = []  # iPhone, GitHub, JSON, PostgreSQL: a name wherever it stands
+    sentence_start = True
+    for token in _TOKEN.findall(text):
+        lower = token.lower()
+        if not lower[0].isalnum() and lower[0] != "°":
+            words.append(lower)
+            capital.append(False)
+            inner.append(False)
+            sentence_start = lower in ".?!:;" or (sentence_start and lower in "\"'“‘(")
+            continue
+        if "'" in lower or "’" in lower:
+            stem = _CONTRACTION.sub("", lower) or lower
+            stem = _CONTRACTED_STEMS.get(stem, stem)
+        else:
+            stem = lower.replace(" ", "")  # "° F"
+        nameable = token[0].isalpha() and stem not in STOPWORDS and stem not in UNITS
+        words.append(stem)
+        capital.append(nameable and token[0].isupper() and not sentence_start)
+        inner.append(nameable and token[1:] != token[1:].lower())
+        if lower.endswith(("n't", "n’t")):
+            words.append("not")
+            capital.append(False)
+            inner.append(False)
+        sentence_start = False
+    # In Title Case Text a capital says nothing, so there only inner capitals make names.
+    capitals = sum(capital)
+    title_case = capitals >= 3 and capitals > 0.6 * sum(word.isalpha() and word not in STOPWORDS for word in words)
+    return words, [own or (first and not title_case) for own, first in zip(inner, capital, strict=True)]
+
+
+def _joined(words: list[str], names: list[bool]) -> list[str]:
+    """Words in order, a name of several words as one, so that "New York" moves as a unit."""
+    joined: list[str] = []
+    for i, word in enumerate(words):
+        if i > 0 and names[i] and names[i - 1]:
+            joined[-1] += " " + word
+        else:
+            joined.append(word)
+    return joined
+
+
+def _number(word: str) -> str | None:
+    if word in NUMBER_WORDS:
+        return NUMBER_WORDS[word]
+    if word in ORDINAL_WORDS:
+        return ORDINAL_WORDS[word]
+    if not _DIGIT.search(word):
+        return None
+    ordinal = _ORDINAL.match(word)
+    if ordinal:
+        return "#" + ordinal.group(1)
+    plain = word.replace(",", "")
+    return plain if plain.replace(".", "").isdigit() else word
+
+
+def _numbers_and_units(words: list[str], plain: list[str]) -> tuple[set[str], set[str]]:
+    numbers: dict[int, str] = {}
+    units: set[str] = set()
+    for i, word in enumerate(words):
+        number = _number(word)
+        if number is not None:
+            numbers[i] = number
+            continue
+        after_number = i - 1 in numbers
+        if word in CLOCK and after_number:
+            numbers[i - 1] += word  # "9 pm" is not "9 am"
+            continue
+        unit = UNITS.get(word) or UNITS.get(plain[i])
+        # A one-letter unit ("m", "g") is one only after a number; else it is a letter.
+        if unit is not None and (after_number or not (len(word) == 1 and word.isalpha())):
+            units.add(unit)
+        elif plain[i] in TIME_UNITS and after_number:
+            units.add(plain[i])
+    return set(numbers.values()), units
+
+
+def _dates(words: list[str], names: set[str]) -> set[str]:
+    # "may" is a month only when written as a name or next to a number; else it is the verb.
+    return {word for i, word in enumerate(words) if word in DATES and (
+        word != "may" or word in names or any(_number(near) for near in words[max(0, i - 1):i + 2]))}
+
+
+def _kind(words: list[str]) -> str | None:
+    for i, word in enumerate(words):
+        if word == "how" and i + 1 < len(words) and words[i + 1] in HOW_MUCH:
+            return "amount"
+        if word in WH_KINDS:
+            return WH_KINDS[word]
+    return "yesno" if words and words[0] in AUXILIARIES else None
+
+
+def _anchors(words: list[str]) -> dict[str, int]:
+    position: dict[str, int] = {}
+    repeated: set[str] = set()
+    for i, word in enumerate(words):
+        if (word[0].isalnum() or word in UNITS) and word not in STOPWORDS:
+            if word in position:
+                repeated.add(word)
+            position[word] = i
+    return {word: i for word, i in position.items() if word not in repeated}
+
+
+def read(text: str) -> Reading:
+    words, is_name = _tokens(text)
+    plain = [singular(word) for word in words]
+    names = {word for word, name in zip(plain, is_name, strict=True) if name}
+    numbers, units = _numbers_and_units(words, plain)
+    joined = _joined(plain, is_name)
+    return Reading(
+        words=tuple(joined),
+        numbers=frozenset(numbers),
+        units=frozenset(units),
+        dates=frozenset(_dates(words, names)),
+        names=frozenset(names),
+        negated=not NEGATIONS.isdisjoint(words),
+        kind=_kind(words),
+        vocabulary=frozenset(plain),
+        anchors=_anchors(joined),
+    )

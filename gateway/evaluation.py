@@ -1,0 +1,239 @@
+"""`latency-slayer eval`: how often the cache would serve a wrong answer, and how often a right one, measured on
+labelled prompt pairs through the real cache path: the same `CachePolicy`, in-process store, local embedder and
+hit verifier as the gateway, with each pair in its own scope so that pairs never see each other.
+
+A pair is `question1` (asked earlier, its answer cached), `question2` (arriving now) and `is_duplicate` (1: the
+cached answer is right for it). The false-hit rate is the share of 0 rows served from the cache, the hit recall
+the share of 1 rows served."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import sys
+import time
+from collections import Counter, OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gateway.cache.policy import CachePolicy, PolicyConfig, Verifier
+from gateway.cache.verifier import HitVerifier, difference
+from gateway.embedding.base import Embedder
+from gateway.errors import CacheUnavailable
+from gateway.store.memory import MemoryStore
+from gateway.wire.canonical import ChatKey, chat_key
+from gateway.wire.controls import Controls
+
+BASELINE_THRESHOLD = 0.10  # what peers ship: cosine similarity 0.90, no verifier
+SWEEP = tuple(round(0.02 * step, 2) for step in range(1, 16))  # cosine distances 0.02 .. 0.30
+_WIDE = 2.0  # a threshold every candidate is within, to learn each pair's distance whatever the verdict
+_ANSWER = {"id": "eval", "object": "chat.completion", "created": 0, "model": "eval", "usage": None,
+           "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "-"}}]}
+
+
+@dataclass(frozen=True)
+class Pair:
+    cached: str
+    query: str
+    duplicate: bool
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the cache did with one pair."""
+
+    duplicate: bool
+    distance: float  # cosine distance of the cached prompt to the query (0: exact repeat, inf: not embeddable)
+    objection: str | None  # the verifier's rule against serving it, None when it accepts
+    served: bool  # whether the lookup with the settings under test served the cached answer
+    verify_us: float  # what the verifier's verdict cost
+
+
+@dataclass(frozen=True)
+class Rates:
+    false_hits: int
+    different: int
+    hits: int
+    duplicates: int
+
+    @property
+    def false_hit_rate(self) -> float:
+        return self.false_hits / self.different if self.different else 0.0
+
+    @property
+    def recall(self) -> float:
+        return self.hits / self.duplicates if self.duplicates else 0.0
+
+    def __str__(self) -> str:
+        return (f"false hits {self.false_hit_rate:6.2%} ({self.false_hits}/{self.different})   "
+                f"hit recall {self.recall:6.1%} ({self.hits}/{self.duplicates})")
+
+
+def rates(served: Sequence[bool], duplicate: Sequence[bool]) -> Rates:
+    served_, duplicate_ = np.asarray(served, dtype=bool), np.asarray(duplicate, dtype=bool)
+    return Rates(false_hits=int((served_ & ~duplicate_).sum()), different=int((~duplicate_).sum()),
+                 hits=int((served_ & duplicate_).sum()), duplicates=int(duplicate_.sum()))
+
+
+def served_at(outcomes: Sequence[Outcome], threshold: float, *, verifier: bool) -> list[bool]:
+    """Whether each pair would be served at `threshold`, with or without the verifier's veto."""
+    return [o.distance <= threshold and (o.objection is None or not verifier) for o in outcomes]
+
+
+def sweep(outcomes: Sequence[Outcome], thresholds: Sequence[float]) -> list[tuple[float, Rates, Rates]]:
+    """Per threshold: the rates without the verifier, and with it."""
+    duplicate = [o.duplicate for o in outcomes]
+    return [(threshold, rates(served_at(outcomes, threshold, verifier=False), duplicate),
+             rates(served_at(outcomes, threshold, verifier=True), duplicate)) for threshold in thresholds]
+
+
+def read_pairs(path: Path, limit: int | None = None) -> list[Pair]:
+    """Rows of `question1,question2,is_duplicate`; raises ValueError on another shape."""
+    with path.open(newline="", encoding="utf-8") as file:
+        rows = csv.DictReader(file)
+        if not {"question1", "question2", "is_duplicate"} <= set(rows.fieldnames or ()):
+            raise ValueError("expected the columns question1,question2,is_duplicate")
+        pairs = []
+        for row in rows:
+            if limit is not None and len(pairs) == limit:
+                break
+            if row["is_duplicate"].strip() not in ("0", "1"):
+                raise ValueError(f"is_duplicate must be 0 or 1, not {row['is_duplicate']!r}")
+            pairs.append(Pair(row["question1"], row["question2"], row["is_duplicate"].strip() == "1"))
+    return pairs
+
+
+class _Remembering:
+    """An embedder that keeps its last few vectors: both policies look each query up, it is embedded once."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.name, self.dim = inner.name, inner.dim
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    async def embed(self, text: str, *, api_key: str | None = None) -> np.ndarray:
+        if text not in self._recent:
+            self._recent[text] = await self.inner.embed(text, api_key=api_key)
+            if len(self._recent) > 4:
+                self._recent.popitem(last=False)
+        return self._recent[text]
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+    def health(self) -> dict[str, Any]:
+        return self.inner.health()
+
+
+def _key(prompt: str, route: str) -> ChatKey:
+    return chat_key({"messages": [{"role": "user", "content": prompt}]}, model="eval", route=route, tenant="eval")
+
+
+async def measure(pairs: Sequence[Pair], embedder: Embedder, config: PolicyConfig, *,
+                  verifier: Verifier | None) -> list[Outcome]:
+    """Each pair through the real path: `remember` the cached prompt, then `lookup` the query twice, once with the
+    settings under test and once at a threshold everything is within (for its distance, whatever the verdict)."""
+    store = MemoryStore(max_entries=16)
+    await store.open(dim=embedder.dim, embedder=embedder.name)
+    shared = _Remembering(embedder)
+    tested = CachePolicy(store, shared, config, retry_secs=0, verifier=verifier)
+    wide = CachePolicy(store, shared, config, retry_secs=0)
+    outcomes = []
+    for number, pair in enumerate(pairs):
+        route = f"pair-{number}"  # a scope of its own: pairs never see each other
+        cached, query = _key(pair.cached, route), _key(pair.query, route)
+        started = time.perf_counter()
+        objection = difference(pair.query, pair.cached)  # what `HitVerifier.accepts` decides on, timed alone
+        verify_us = (time.perf_counter() - started) * 1e6
+        try:
+            await wide.remember(cached, _ANSWER, Controls(route=route), vector=None, api_key=None)
+            nearest = (await wide.lookup(query, Controls(route=route, threshold=_WIDE), api_key=None)).hit
+            served = (await tested.lookup(query, Controls(route=route), api_key=None)).hit is not None
+        except CacheUnavailable:  # e.g. an empty prompt: the gateway would bypass the cache
+            nearest, served = None, False
+        distance = float("inf") if nearest is None else nearest.distance or 0.0
+        outcomes.append(Outcome(pair.duplicate, distance, objection, served, verify_us))
+        await store.delete(cached.exact)
+    return outcomes
+
+
+def _objections(outcomes: Sequence[Outcome]) -> str:
+    counted = Counter(o.objection for o in outcomes if o.objection is not None)
+    return ", ".join(f"{rule} {count}" for rule, count in counted.most_common()) or "none"
+
+
+def report(name: str, outcomes: Sequence[Outcome], setting: str) -> list[str]:
+    duplicates = sum(o.duplicate for o in outcomes)
+    cost = np.array([o.verify_us for o in outcomes]) if outcomes else np.zeros(1)
+    baseline = rates(served_at(outcomes, BASELINE_THRESHOLD, verifier=False), [o.duplicate for o in outcomes])
+    lines = [f"{name}: {len(outcomes)} pairs ({duplicates} duplicates, {len(outcomes) - duplicates} different)",
+             f"  {setting:44s} {rates([o.served for o in outcomes], [o.duplicate for o in outcomes])}",
+             f"  {f'before: threshold {BASELINE_THRESHOLD:.2f}, no verifier':44s} {baseline}",
+             f"  verifier: {np.percentile(cost, 50):.0f} µs p50, {np.percentile(cost, 99):.0f} µs p99 per candidate; "
+             f"objections: {_objections(outcomes)}",
+             "  distance   no verifier: false hits  recall   with verifier: false hits  recall"]
+    for threshold, plain, verified in sweep(outcomes, SWEEP):
+        lines.append(f"  {threshold:8.2f}   {plain.false_hit_rate:24.2%}  {plain.recall:6.1%}"
+                     f"   {verified.false_hit_rate:26.2%}  {verified.recall:6.1%}")
+    return lines
+
+
+async def _evaluate(args: argparse.Namespace) -> int:
+    from gateway.embedding.local import LocalEmbedder  # loads the model: only when `eval` runs
+    from gateway.settings import load_settings
+
+    settings = load_settings()
+    threshold = settings.cache_distance_threshold if args.threshold is None else args.threshold
+    verify = settings.cache_verifier and args.verifier
+    # Adaptive thresholds are learnt per route from live traffic; a pair has none, so the fixed threshold is measured.
+    config = PolicyConfig(threshold=threshold, ttl_secs=settings.resp_ttl_secs, sliding=settings.resp_ttl_sliding,
+                          candidates=settings.semantic_candidates)
+    setting = f"now: threshold {threshold:.2f}, {'verifier' if verify else 'no verifier'}"
+    try:
+        files = [(path, read_pairs(path, args.limit)) for path in args.pairs]
+    except (OSError, ValueError, KeyError) as error:
+        print(f"latency-slayer eval: {error}", file=sys.stderr)
+        return 2
+    embedder = LocalEmbedder(model_dir=settings.latency_slayer_model_dir)
+    try:
+        for path, pairs in files:
+            outcomes = await measure(pairs, embedder, config, verifier=HitVerifier() if verify else None)
+            print("\n".join(report(path.name, outcomes, setting)), flush=True)
+    finally:
+        await embedder.close()
+    return 0
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    return asyncio.run(_evaluate(args))
+
+
+def _threshold(value: str) -> float:
+    number = float(value)
+    if not 0.0 <= number <= 2.0:
+        raise argparse.ArgumentTypeError("a cosine distance from 0 to 2")
+    return number
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be >= 1")
+    return number
+
+
+def add_eval_command(commands: Any) -> None:
+    """Register `eval` on the CLI's subparsers."""
+    evaluate = commands.add_parser("eval", help="false-hit rate and hit recall of the cache on labelled prompt pairs")
+    evaluate.add_argument("pairs", nargs="+", type=Path, metavar="PAIRS.csv",
+                          help="question1 (cached), question2 (arriving), is_duplicate (0 or 1)")
+    evaluate.add_argument("--limit", type=_positive, help="only the first N rows of each file")
+    evaluate.add_argument("--threshold", type=_threshold, help="cosine distance instead of CACHE_DISTANCE_THRESHOLD")
+    evaluate.add_argument("--no-verifier", dest="verifier", action="store_false",
+                          help="serve semantic hits without the hit verifier")
+    evaluate.set_defaults(run=run_eval)

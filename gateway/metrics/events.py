@@ -1,0 +1,81 @@
+"""The event schema: one `Event` per request, and its encoding as the fields of a Redis Stream entry.
+
+An event carries figures only (timings, outcome, model, route, token counts): never a prompt, an answer or a
+key, so the stream can be read by anyone who may see the dashboard."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import NamedTuple
+
+SCHEMA_VERSION = "1"
+OUTCOMES = ("hit", "miss", "bypass", "error")
+
+
+class Event(NamedTuple):
+    ts: int  # milliseconds since the epoch, when the request ended
+    event: str  # the endpoint: "chat" or "embeddings"
+    outcome: str  # one of OUTCOMES
+    layer: str | None  # "exact" or "semantic", on hits
+    stream: bool
+    status: int  # the HTTP status the client got (499: it went away mid-stream)
+    latency_ms: float  # endpoint entered to response ready (a relayed stream: to its last byte)
+    upstream_ms: float | None  # request sent upstream to its last byte, when it went upstream
+    ttfb_ms: float | None  # request in to first body byte out, on streamed responses
+    distance: float | None  # cosine distance of a semantic hit
+    threshold: float | None  # the threshold that hit was served under
+    model: str
+    route: str
+    prompt_tokens: int
+    completion_tokens: int
+    tokens_saved: int  # prompt + completion tokens a hit did not buy upstream
+    cost_saved: float  # estimated US dollars a hit did not spend upstream
+    source: str  # host:pid of the worker that served it
+
+    @property
+    def hit(self) -> bool:
+        return self.outcome == "hit"
+
+
+def _optional_float(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}".rstrip("0").rstrip(".")
+
+
+def encode(event: Event) -> dict[str, str]:
+    """Stream fields; every event has the same field names, so Redis stores them once per stream node."""
+    return {
+        "v": SCHEMA_VERSION, "ts": str(event.ts), "event": event.event, "outcome": event.outcome,
+        "layer": event.layer or "", "stream": "1" if event.stream else "0", "status": str(event.status),
+        "latency_ms": _optional_float(event.latency_ms), "upstream_ms": _optional_float(event.upstream_ms),
+        "ttfb_ms": _optional_float(event.ttfb_ms),
+        "distance": "" if event.distance is None else f"{event.distance:.5f}",
+        "threshold": "" if event.threshold is None else f"{event.threshold:.5f}",
+        "model": event.model, "route": event.route, "prompt_tokens": str(event.prompt_tokens),
+        "completion_tokens": str(event.completion_tokens), "tokens_saved": str(event.tokens_saved),
+        "cost_saved": f"{event.cost_saved:.8f}", "source": event.source,
+    }
+
+
+def _float(value: str) -> float | None:
+    return float(value) if value else None
+
+
+def decode(fields: Mapping[bytes, bytes] | Mapping[str, str]) -> Event | None:
+    """An event from stream fields; None for an entry this schema cannot read (another writer, a newer
+    version), which the dashboard skips rather than fail on."""
+    text = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+            for k, v in fields.items()}
+    if text.get("v") != SCHEMA_VERSION or text.get("outcome") not in OUTCOMES:
+        return None
+    try:
+        return Event(
+            ts=int(text["ts"]), event=text["event"], outcome=text["outcome"], layer=text["layer"] or None,
+            stream=text["stream"] == "1", status=int(text["status"]), latency_ms=float(text["latency_ms"]),
+            upstream_ms=_float(text["upstream_ms"]), ttfb_ms=_float(text["ttfb_ms"]),
+            distance=_float(text["distance"]), threshold=_float(text["threshold"]), model=text["model"],
+            route=text["route"], prompt_tokens=int(text["prompt_tokens"]),
+            completion_tokens=int(text["completion_tokens"]), tokens_saved=int(text["tokens_saved"]),
+            cost_saved=float(text["cost_saved"]), source=text["source"],
+        )
+    except (KeyError, ValueError):
+        return None

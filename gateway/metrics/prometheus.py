@@ -1,0 +1,112 @@
+"""The dashboard's figures in Prometheus' text format (version 0.0.4): one labelled series per window, so
+a scrape sees the same numbers as the dashboard, plus what only this worker knows: its event counters and
+the verdicts and thresholds it learnt per route."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+PREFIX = "latency_slayer_"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _labels(labels: Mapping[str, str]) -> str:
+    return "{" + ",".join(f'{name}="{_escape(value)}"' for name, value in labels.items()) + "}"
+
+
+def _number(value: float) -> str:
+    return repr(float(value)) if isinstance(value, float) else str(value)
+
+
+class _Family:
+    def __init__(self, name: str, kind: str, help_text: str) -> None:
+        self.name = PREFIX + name
+        self.lines = [f"# HELP {self.name} {help_text}", f"# TYPE {self.name} {kind}"]
+
+    def add(self, value: float | None, suffix: str = "", **labels: str) -> None:
+        if value is not None:  # an empty window has no percentile: no sample rather than a fake zero
+            self.lines.append(f"{self.name}{suffix}{_labels(labels)} {_number(value)}")
+
+
+def render(snapshots: Mapping[str, dict[str, Any]], counters: Mapping[str, int],
+           learning: Mapping[str, dict[str, Any]] | None = None) -> str:
+    """`snapshots`: the aggregate snapshot of each window, by label ("1m", "15m", "1h"); `learning`: per route,
+    the judged hits, measured precision and adaptive threshold (`Learning.snapshot()`)."""
+    families = {name: _Family(name, kind, text) for name, kind, text in (
+        ("requests", "gauge", "Requests in the window, by outcome."),
+        ("hit_ratio", "gauge", "Hits over all requests in the window."),
+        ("hits", "gauge", "Hits in the window, by cache layer."),
+        ("latency_ms", "gauge", "Gateway latency percentiles in the window (hit, miss, all)."),
+        ("tokens_saved", "gauge", "Prompt and completion tokens that hits did not buy upstream."),
+        ("cost_saved_usd", "gauge", "Estimated US dollars that hits did not spend upstream."),
+        ("model_requests", "gauge", "Requests in the window per model."),
+        ("model_hit_ratio", "gauge", "Hit ratio in the window per model."),
+        ("model_cost_saved_usd", "gauge", "Estimated US dollars saved in the window per model."),
+        ("route_requests", "gauge", "Requests in the window per route."),
+        ("route_hit_ratio", "gauge", "Hit ratio in the window per route."),
+        ("route_cost_saved_usd", "gauge", "Estimated US dollars saved in the window per route."),
+        ("semantic_hit_distance", "histogram", "Cosine distance of semantic hits in the window."),
+        ("reporting_workers", "gauge", "Workers whose events are in the window."),
+    )}
+    for window, snap in snapshots.items():
+        _window(families, window, snap)
+    events = _Family("events_total", "counter", "This worker's metrics events, by fate.")
+    for state, count in counters.items():
+        events.add(count, state=state)
+    return "\n".join(line for family in (*families.values(), events, *_learning(learning or {}))
+                     for line in family.lines) + "\n"
+
+
+def _learning(routes: Mapping[str, dict[str, Any]]) -> tuple[_Family, ...]:
+    judged = _Family("route_judged_hits_total", "counter", "Semantic hits judged by feedback or shadow checks "
+                                                          "on this worker, per route and verdict.")
+    precision = _Family("route_precision", "gauge", "Share of this worker's judged hits that were right, per route.")
+    threshold = _Family("route_threshold", "gauge", "The adaptive distance threshold this worker uses, per route.")
+    for route, state in routes.items():
+        judged.add(state["good"], route=route, verdict="good")
+        judged.add(state["bad"], route=route, verdict="bad")
+        precision.add(state["precision"], route=route)
+        threshold.add(state["threshold"], route=route)
+    return judged, precision, threshold
+
+
+def _window(families: Mapping[str, _Family], window: str, snap: dict[str, Any]) -> None:
+    summary = snap["summary"]
+    for outcome, count in summary["outcomes"].items():
+        families["requests"].add(count, window=window, outcome=outcome)
+    families["hit_ratio"].add(summary["hit_rate"], window=window)
+    for layer, count in summary["layers"].items():
+        families["hits"].add(count, window=window, layer=layer)
+    for outcome, figures in summary["latency"].items():
+        for quantile, name in (("p50", "0.5"), ("p95", "0.95")):
+            families["latency_ms"].add(figures[quantile], window=window, outcome=outcome, quantile=name)
+    families["tokens_saved"].add(summary["tokens_saved"], window=window)
+    families["cost_saved_usd"].add(summary["cost_saved"], window=window)
+    for kind in ("model", "route"):
+        for row in snap[f"by_{kind}"]:
+            labels = {"window": window, kind: row["name"]}
+            families[f"{kind}_requests"].add(row["requests"], **labels)
+            families[f"{kind}_hit_ratio"].add(row["hit_rate"], **labels)
+            families[f"{kind}_cost_saved_usd"].add(row["cost_saved"], **labels)
+    _histogram(families["semantic_hit_distance"], window, snap["distances"])
+    families["reporting_workers"].add(snap["sources"], window=window)
+
+
+def _histogram(family: _Family, window: str, histogram: dict[str, Any]) -> None:
+    cumulative = 0
+    for edge, count in zip(histogram["edges"][1:], histogram["counts"], strict=True):
+        cumulative += count
+        family.add(cumulative, "_bucket", window=window, le=f"{edge:.4g}")
+    family.add(histogram["hits"], "_bucket", window=window, le="+Inf")
+    family.add(histogram["sum"], "_sum", window=window)
+    family.add(histogram["hits"], "_count", window=window)
+
+
+def window_labels(seconds: Iterable[int]) -> dict[str, int]:
+    """{"1m": 60, "15m": 900, "1h": 3600} for the given window lengths."""
+    return {(f"{s // 3600}h" if s % 3600 == 0 else f"{s // 60}m" if s % 60 == 0 else f"{s}s"): s for s in seconds}

@@ -1,0 +1,134 @@
+"""The hit verifier on hand-written pairs: paraphrases it must let through, look-alikes it must stop (each in both
+directions, since either prompt may be the cached one), what a verdict costs, and its place in the policy."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from gateway.cache.policy import CachePolicy, PolicyConfig
+from gateway.cache.verifier import READ_CHARS, HitVerifier, _reading, difference
+from gateway.embedding.local import LocalEmbedder
+from gateway.store.memory import MemoryStore
+from gateway.wire.canonical import chat_key
+from gateway.wire.controls import Controls
+
+SAME_QUESTION = [
+    ("How do I reset my password?", "How can I reset my password?"),
+    ("Explain the features of GPT5.", "What are GPT5's features?"),
+    ("Tell me a joke about cats", "Tell me a funny story about kittens"),
+    ("Convert 72 °F to °C", "Convert 72 degrees Fahrenheit to Celsius"),
+    ("What is 10% of 250?", "What is ten percent of 250?"),
+    ("Is 17 a prime number?", "Is seventeen a prime number?"),
+    ("How many ounces are in a pound?", "How many oz are in a lb?"),
+    ("What is the difference between TCP and UDP?", "What is the difference between UDP and TCP?"),
+    ("Is a tomato a fruit or a vegetable?", "Is a tomato a vegetable or a fruit?"),
+    ("What is the time difference between New York and London?",
+     "What is the time difference between London and New York?"),
+    ("Who was the first president of the United States?", "Who was the first US president?"),
+    ("In Python, how do I sort a dict by value?", "How do I sort a dict by value in Python?"),
+    ("Why is the sky blue?", "What makes the sky blue?"),
+    ("When was the Eiffel Tower built?", "What year was the Eiffel Tower built?"),
+    ("My phone won't turn on. What should I do?", "What should I do if my phone doesn't turn on?"),
+    ("What is the capital of Australia?", "What's Australia's capital?"),
+    ("What Are The Best Books On Machine Learning?", "What are the best books on machine learning?"),
+    ("How do I turn on Bluetooth in Windows 11?", "How can I enable Bluetooth in Windows 11?"),
+]
+
+DIFFERENT_QUESTION = [
+    ("What is 15% of 80?", "What is 15% of 60?", "number"),
+    ("Is 91 a prime number?", "Is 97 a prime number?", "number"),
+    ("Who won the World Cup in 2014?", "Who won the World Cup in 2018?", "number"),
+    ("What is the second largest city in Spain?", "What is the third largest city in Spain?", "number"),
+    ("When is it noon in Tokyo if it is 9 am in London?", "When is it noon in Tokyo if it is 9 pm in London?",
+     "number"),
+    ("How long does it take to drive 300 km?", "How long does it take to drive 300 miles?", "unit"),
+    ("How many ounces are in a cup?", "How many ounces are in a pint?", "unit"),
+    ("What's the weather like in Paris in January?", "What's the weather like in Paris in July?", "date"),
+    ("Which foods are high in iron?", "Which foods are not high in iron?", "negation"),
+    ("Can I take ibuprofen with alcohol?", "Why can't I take ibuprofen with alcohol?", "negation"),
+    ("How can I sleep with the lights on?", "How can I sleep without the lights on?", "negation"),
+    ("When did World War II end?", "Why did World War II end?", "question"),
+    ("Who invented the telephone?", "When was the telephone invented?", "question"),
+    ("How many people live in Tokyo?", "Why do so many people live in Tokyo?", "question"),
+    ("What is the population of Austria?", "What is the population of Australia?", "name"),
+    ("How do I reset my iPhone?", "How do I reset my iPad?", "name"),
+    ("How do I install Docker on Ubuntu?", "How do I install Docker on Windows?", "name"),
+    ("How do I turn on dark mode in Chrome?", "How do I turn off dark mode in Chrome?", "opposite"),
+    ("What are the advantages of remote work?", "What are the disadvantages of remote work?", "opposite"),
+    ("How do I increase the font size in Word?", "How do I decrease the font size in Word?", "opposite"),
+    ("What is the best gift you have ever given?", "What is the best gift you have ever received?", "opposite"),
+    ("Convert 72 °F to °C", "Convert 72 °C to °F", "order"),
+    ("Is Python faster than Java?", "Is Java faster than Python?", "order"),
+    ("How do I convert JSON to CSV?", "How do I convert CSV to JSON?", "order"),
+    ("How do I move files from Dropbox to Google Drive?", "How do I move files from Google Drive to Dropbox?",
+     "order"),
+    ("Did Apple buy Beats?", "Did Beats buy Apple?", "order"),
+    ("Leeds beat Stoke and Derby before losing to Wigan in the final.",
+     "Wigan beat Leeds and Derby before losing to Stoke in the final.", "order"),
+]
+
+
+@pytest.mark.parametrize(("one", "other"), SAME_QUESTION)
+def test_a_paraphrase_passes_both_ways(one: str, other: str) -> None:
+    assert difference(one, other) is None
+    assert difference(other, one) is None
+    assert HitVerifier().accepts(one, other)
+
+
+@pytest.mark.parametrize(("one", "other", "rule"), DIFFERENT_QUESTION)
+def test_a_look_alike_is_rejected_both_ways(one: str, other: str, rule: str) -> None:
+    assert difference(one, other) == rule
+    assert difference(other, one) is not None
+    assert not HitVerifier().accepts(other, one)
+
+
+def test_identical_prompts_pass() -> None:
+    prompt = "Convert 72 °F to °C, and explain the formula in 3 steps."
+    assert difference(prompt, prompt) is None
+
+
+def test_past_what_it_reads_the_prompts_must_be_the_same_text() -> None:
+    document = "The quarterly report says revenue grew. " * (READ_CHARS // 20)
+    ask = "Summarise this document:\n"
+    assert difference(ask + document + "Totals: 41.", ask + document + "Totals: 14.") == "tail"
+    assert difference("Please summarise this document:\n" + document, ask + document) is None  # a shared tail
+
+
+def test_a_verdict_costs_well_under_a_millisecond() -> None:
+    pairs = [(one, other) for one, other in SAME_QUESTION] + [(one, other) for one, other, _ in DIFFERENT_QUESTION]
+    costs = []
+    for _ in range(5):
+        _reading.cache_clear()  # every prompt read afresh, as a query and a cached prompt seen for the first time
+        for one, other in pairs:
+            started = time.perf_counter()
+            difference(one, other)
+            costs.append(time.perf_counter() - started)
+    costs.sort()
+    assert costs[len(costs) // 2] < 0.001
+
+
+def key(prompt: str):
+    return chat_key({"messages": [{"role": "user", "content": prompt}]}, model="m", route="default", tenant="t")
+
+
+ANSWER = {"id": "c1", "object": "chat.completion", "created": 1, "model": "m", "usage": None,
+          "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "X."}}]}
+
+
+async def test_a_vetoed_candidate_falls_through_to_the_next_then_to_a_miss() -> None:
+    embedder = LocalEmbedder()
+    store = MemoryStore(max_entries=10)
+    await store.open(dim=embedder.dim, embedder=embedder.name)
+    policy = CachePolicy(store, embedder, PolicyConfig(threshold=0.12, ttl_secs=60, sliding=True, candidates=5),
+                         retry_secs=1, verifier=HitVerifier())
+    try:
+        await policy.remember(key("Convert 72 °F to °C"), ANSWER, Controls(), vector=None, api_key=None)
+        assert (await policy.lookup(key("Convert 72 °C to °F"), Controls(), api_key=None)).hit is None
+        await policy.remember(key("Please convert 72 °C to °F"), ANSWER, Controls(), vector=None, api_key=None)
+        # the vetoed look-alike is the nearer (distance 0.012, the paraphrase 0.027): the next candidate answers
+        hit = (await policy.lookup(key("Convert 72 °C to °F"), Controls(), api_key=None)).hit
+        assert hit is not None and hit.entry == key("Please convert 72 °C to °F").exact
+    finally:
+        await embedder.close()
