@@ -44,3 +44,30 @@ def test_malformed_feedback_is_400(gateway, body: dict) -> None:
 
 def test_feedback_on_an_unknown_entry_is_404(gateway) -> None:
     assert rate(gateway, {"id": "0" * 32, "rating": "bad"}).status_code == 404
+
+
+def test_shadow_mode_answers_from_upstream_and_records_a_verdict(make_gateway, store_kind, fake_upstream) -> None:
+    gateway = make_gateway(store_kind, SHADOW_SAMPLE_RATE="1")
+    ask(gateway)
+    state, _, fresh = ask(gateway, PARAPHRASE)
+    assert state == "miss" and fake_upstream.calls() == 2  # the would-be hit went upstream
+    assert fresh.choices[0].message.content.endswith(f"to: {PARAPHRASE}")  # fresh, not the cached answer
+    verdict = gateway.gateway.policy.learning.snapshot()["default"]
+    assert verdict["good"] + verdict["bad"] == 1 and verdict["precision"] in (0.0, 1.0)
+    assert ask(gateway)[0] == "hit"  # exact hits are never shadowed, and the entry was not overwritten
+
+
+def test_a_near_miss_teaches_an_adaptive_route(make_gateway, store_kind, fake_upstream) -> None:
+    gateway = make_gateway(store_kind, ADAPTIVE_THRESHOLDS="true", ADAPTIVE_START_THRESHOLD="0",
+                           CACHE_DISTANCE_THRESHOLD="0.3")
+    ask(gateway)
+    assert ask(gateway, PARAPHRASE)[0] == "miss"  # a strict route: too far, but close enough to be judged
+    snapshot = gateway.gateway.policy.learning.snapshot()["default"]
+    assert snapshot["good"] + snapshot["bad"] == 1
+
+
+def test_admission_by_asks_and_temperature_through_the_gateway(make_gateway, fake_upstream) -> None:
+    gateway = make_gateway("memory", ADMIT_AFTER_ASKS="2", MAX_CACHEABLE_TEMPERATURE="0.5")
+    assert [ask(gateway)[0] for _ in range(3)] == ["miss", "miss", "hit"]
+    hot = [ask(gateway, "Write a poem about the sea.", temperature=0.9)[0] for _ in range(3)]
+    assert hot == ["miss", "miss", "miss"]

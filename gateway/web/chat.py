@@ -27,21 +27,31 @@ from gateway.wire.requests import parse_json_object, validate_chat
 
 
 class _Miss:
-    """Everything a miss needs to go upstream and, when it may, store the answer afterwards."""
+    """Everything a miss needs to go upstream and, once the answer is complete, to store it and to judge
+    a cached answer against it (a shadowed hit, or a near miss that adaptive thresholds learn from)."""
 
     def __init__(self, gateway: Gateway, key: ChatKey | None, controls: Controls, api_key: str | None,
-                 lookup: Lookup) -> None:
+                 lookup: Lookup, *, temperature: Any, shadowed: bool) -> None:
         self.gateway = gateway
         self.key = key
         self.controls = controls
         self.api_key = api_key
         self.vector = lookup.vector
+        self.temperature = temperature if isinstance(temperature, (int, float)) else None
+        self.shadowed = shadowed  # the cached answer exists: only compare, never store again
+        self.judged = lookup.hit if shadowed else lookup.probe
         self.state = "miss" if key is not None else "bypass"
 
     def store(self, completion: dict[str, Any] | None) -> None:
-        if self.key is not None and completion is not None:
-            self.gateway.defer(self.gateway.policy.remember(
-                self.key, completion, self.controls, vector=self.vector, api_key=self.api_key))
+        if self.key is None or completion is None:
+            return
+        policy = self.gateway.policy
+        if self.judged is not None and self.judged.distance is not None:
+            self.gateway.defer(policy.learning.judge(self.key.route, self.judged.distance,
+                                                     self.judged.completion, completion))
+        if not self.shadowed:
+            self.gateway.defer(policy.remember(self.key, completion, self.controls, vector=self.vector,
+                                               api_key=self.api_key, temperature=self.temperature))
 
 
 def _hit_response(hit: Hit, *, stream: bool, include_usage: bool) -> Response:
@@ -95,13 +105,14 @@ async def chat_completions(request: Request, trace: Trace) -> Response:
             lookup = await gateway.policy.lookup(key, controls, api_key=api_key)
     except (Uncacheable, CacheUnavailable):
         key = None
-    if lookup.hit is not None:
-        hit = lookup.hit
+    hit = lookup.hit
+    shadowed = hit is not None and hit.layer == "semantic" and gateway.policy.learning.should_shadow()
+    if hit is not None and not shadowed:
         trace.hit(hit.layer, hit.completion.get("usage"), distance=hit.distance,
                   threshold=_threshold(gateway.policy, controls) if hit.distance is not None else None)
         return _hit_response(hit, stream=stream, include_usage=client_usage)
 
-    miss = _Miss(gateway, key, controls, api_key, lookup)
+    miss = _Miss(gateway, key, controls, api_key, lookup, temperature=body.get("temperature"), shadowed=shadowed)
     trace.outcome = miss.state
     if settings.miss_delay_ms:
         await asyncio.sleep(settings.miss_delay_ms / 1000)
