@@ -171,3 +171,16 @@ def test_a_slow_redis_is_bypassed_within_the_timeout(make_gateway, redis_server,
     while ask(gateway)[0] != "hit":
         assert time.monotonic() < deadline, "the cache did not come back after Redis woke up"
         time.sleep(0.2)
+
+
+def test_limits_on_messages_and_prompt_length(gateway, fake_upstream) -> None:
+    from gateway.wire.requests import MAX_MESSAGES
+
+    too_many = [{"role": "user", "content": "hi"}] * (MAX_MESSAGES + 1)
+    response = httpx.post(f"{gateway.base_url}/chat/completions", json={"model": "m", "messages": too_many})
+    assert response.status_code == 400 and response.json()["error"]["param"] == "messages"
+    long_prompt = "Summarise this: " + "lorem ipsum dolor sit amet " * 20_000  # ~540 KB, past the model's 256 pieces
+    assert ask(gateway, long_prompt)[0] == "miss"
+    assert ask(gateway, long_prompt)[0] == "hit"  # the exact layer keys the whole text
+    assert ask(gateway, long_prompt + " and one more word")[0] == "miss"  # same first 256 pieces, other text
+    assert fake_upstream.calls() == 2
