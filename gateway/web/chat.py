@@ -141,8 +141,9 @@ async def chat_completions(request: Request, trace: Trace) -> Response:
 
 async def _relay_stream(upstream: UpstreamResponse, miss: _Miss, trace: Trace, *,
                         drop_usage: bool) -> AsyncGenerator[bytes, None]:
-    """Relay each SSE event as soon as it is complete; store only after `[DONE]` ended a clean stream.
-    A cancelled client closes this generator, which closes the upstream request and stores nothing."""
+    """Relay each SSE event as soon as it is complete; store only once `[DONE]` ends a clean stream (before
+    relaying it, so the answer is in the cache by the time the client has read it). A cancelled client
+    closes this generator, which closes the upstream request and stores nothing."""
     parser = sse.SSEParser()
     assembler = CompletionAssembler()
     finished = False
@@ -150,6 +151,8 @@ async def _relay_stream(upstream: UpstreamResponse, miss: _Miss, trace: Trace, *
         async for chunk in upstream.stream():
             for event in parser.feed(chunk):
                 if event.data == "[DONE]":
+                    if not finished:
+                        miss.store(assembler.result())
                     finished = True
                     yield event.raw
                     continue
@@ -176,8 +179,6 @@ async def _relay_stream(upstream: UpstreamResponse, miss: _Miss, trace: Trace, *
     completion = assembler.result()
     if completion is not None:
         trace.usage(completion.get("usage"))
-    if finished and not parser.pending.strip():
-        miss.store(completion)
 
 
 def _stream_error(message: str, code: str, status: int) -> bytes:
