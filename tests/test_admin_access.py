@@ -80,4 +80,5 @@ def test_admin_stats_show_state_without_secrets(admin_gateway) -> None:
     stats = admin(admin_gateway, "GET", "/admin/stats")
     assert stats.status_code == 200
     assert stats.json()["store"]["backend"] in {"memory", "redis"} and stats.json()["policy"]["threshold"] > 0
+    assert stats.json()["routes"] == {}  # nothing judged yet
     assert ADMIN not in stats.text and UPSTREAM_KEY not in stats.text

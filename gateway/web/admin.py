@@ -78,6 +78,7 @@ def admin_routes(token: str | None) -> list[Route]:
             "embedder": policy.embedder.health(),
             "policy": {"threshold": policy.config.threshold, "ttl_secs": policy.config.ttl_secs,
                        "sliding": policy.config.sliding, "candidates": policy.config.candidates},
+            "routes": policy.learning.snapshot(),  # judged hits, measured precision, adaptive thresholds
         })
 
     return [
