@@ -98,7 +98,7 @@ def read_pairs(path: Path, limit: int | None = None) -> list[Pair]:
         rows = csv.DictReader(file)
         if not {"question1", "question2", "is_duplicate"} <= set(rows.fieldnames or ()):
             raise ValueError("expected the columns question1,question2,is_duplicate")
-        pairs = []
+        pairs: list[Pair] = []
         for row in rows:
             if limit is not None and len(pairs) == limit:
                 break

@@ -19,7 +19,7 @@ def _message(completion: dict[str, Any]) -> dict[str, Any]:
     return message
 
 
-def _calls(message: dict[str, Any]) -> list[tuple[str, Any]]:
+def _calls(message: dict[str, Any]) -> list[tuple[Any, Any]]:
     calls = []
     for call in message.get("tool_calls") or ():
         function = call.get("function") or {}
