@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-HEADERS = {"content-type": "application/json", "authorization": "Bearer sk-bench-tenant"}
+HEADERS = {"content-type": "application/json", "authorization": "Bearer sk-bench-tenant"}  # services.BENCH_KEY
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from tests.support.redis_server import free_port
 ROOT = Path(__file__).resolve().parent.parent
 LITELLM_VENV = ROOT / "bench" / ".venv-litellm"
 LITELLM_PACKAGES = ("litellm[proxy]==1.106.2", "redisvl==0.28.0")
+BENCH_KEY = "sk-bench-tenant"
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,8 @@ def litellm(*, upstream: str, redis_url: str, similarity: float, logs: Path) -> 
         process = subprocess.Popen(
             [str(binary), "--config", str(config), "--host", "127.0.0.1", "--port", str(port), "--num_workers", "1"],
             env={"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp"),
-                 "LITELLM_LOG": "ERROR", "DISABLE_SCHEMA_UPDATE": "true"},
+                 "LITELLM_LOG": "ERROR", "DISABLE_SCHEMA_UPDATE": "true",
+                 "LITELLM_MASTER_KEY": BENCH_KEY},  # the key the load generators send
             cwd=logs, stdout=output, stderr=subprocess.STDOUT)
         try:
             _wait_until_up(f"http://127.0.0.1:{port}/health/liveliness", process, 180, "LiteLLM", log)
