@@ -22,13 +22,12 @@ def test_parser_finds_the_same_events_whatever_the_split(size: int) -> None:
         events += parser.feed(STREAM[start:start + size])
     assert [event.data for event in events] == ['{"a": 1}', "", '{"b":\n2}', "[DONE]"]
     assert b"".join(event.raw for event in events) == STREAM  # relayed byte for byte
-    assert parser.pending == b""
 
 
-def test_parser_keeps_an_unterminated_event_pending() -> None:
+def test_parser_keeps_an_unterminated_event_until_its_end_arrives() -> None:
     parser = sse.SSEParser()
     assert parser.feed(b'data: {"a": 1}\n\ndata: {"cut') == [sse.Event('{"a": 1}', b'data: {"a": 1}\n\n')]
-    assert parser.pending == b'data: {"cut'
+    assert parser.feed(b'": 2}\n\n') == [sse.Event('{"cut": 2}', b'data: {"cut": 2}\n\n')]
 
 
 TEXT = {"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "m",

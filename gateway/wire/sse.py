@@ -57,8 +57,3 @@ class SSEParser:
             raw, self._buffer = split
             events.append(Event(data=_data_of(raw), raw=raw))
         return events
-
-    @property
-    def pending(self) -> bytes:
-        """Bytes of an event not yet terminated (non-empty at the end means the stream was cut)."""
-        return self._buffer
