@@ -27,6 +27,7 @@ class Hit:
     layer: str  # "exact" or "semantic"
     entry: str
     distance: float | None = None
+    threshold: float | None = None  # the distance threshold a semantic hit was served under
 
 
 @dataclass
@@ -122,7 +123,7 @@ class CachePolicy:
                 continue
             completion = await self._answer(candidate.key)
             if completion is not None:  # an expired answer falls through to the next candidate
-                return Lookup(Hit(completion, "semantic", candidate.key, candidate.distance), vector)
+                return Lookup(Hit(completion, "semantic", candidate.key, candidate.distance, threshold), vector)
         return Lookup(vector=vector, probe=probe)
 
     def _admits(self, temperature: float | None) -> bool:

@@ -12,7 +12,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.cache.policy import CachePolicy, Hit, Lookup
+from gateway.cache.policy import Hit, Lookup
 from gateway.errors import CacheUnavailable, UpstreamError
 from gateway.upstream import UpstreamResponse
 from gateway.web import relay
@@ -64,14 +64,6 @@ def _hit_response(hit: Hit, *, stream: bool, include_usage: bool) -> Response:
                     headers={**headers, "cache-control": "no-cache"})
 
 
-def _threshold(policy: CachePolicy, controls: Controls) -> float:
-    """The threshold a semantic hit was served under, by the policy's rule: the request's header, else the
-    route's learned threshold, else the setting."""
-    if controls.threshold is not None:
-        return controls.threshold
-    return policy.learning.threshold(controls.route, policy.config.threshold)
-
-
 def _upstream_body(body: dict[str, Any], raw: bytes, model: str, *, want_usage: bool) -> bytes:
     """The request as sent upstream: untouched unless the model was defaulted or usage is needed."""
     changes: dict[str, Any] = {}
@@ -109,7 +101,7 @@ async def chat_completions(request: Request, trace: Trace) -> Response:
     shadowed = hit is not None and hit.layer == "semantic" and gateway.policy.learning.should_shadow()
     if hit is not None and not shadowed:
         trace.hit(hit.layer, hit.completion.get("usage"), distance=hit.distance,
-                  threshold=_threshold(gateway.policy, controls) if hit.distance is not None else None)
+                  threshold=hit.threshold)
         return _hit_response(hit, stream=stream, include_usage=client_usage)
 
     miss = _Miss(gateway, key, controls, api_key, lookup, temperature=body.get("temperature"), shadowed=shadowed)
