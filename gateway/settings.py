@@ -137,6 +137,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Routes whose entries are shared by every API key (e.g. a public FAQ); all others are per key."),
     Setting("INDEX_NAME", _text, "idx:latency_slayer", "an index name", "RediSearch index of the cache."),
     Setting("KEY_PREFIX", _text, "cache:", "a key prefix", "Prefix of the cache's hash keys."),
+    Setting("VECTOR_TYPE", _choice("float32", "float16", "int8"), "float32", "float32, float16 or int8",
+            "How Redis keeps vectors: `float32` or `float16` (half the vector memory) in a Query Engine HNSW index; "
+            "`int8` in Redis 8's native vector sets (`VADD ... Q8`, a quarter of the memory, no module needed)."),
     Setting("ADAPTIVE_THRESHOLDS", _boolean, False, "true or false",
             "Each route starts at `ADAPTIVE_START_THRESHOLD` and loosens towards `CACHE_DISTANCE_THRESHOLD` only "
             "as feedback and shadow checks show its hits are right; a wrong hit tightens it at once."),
@@ -157,6 +160,13 @@ SETTINGS: tuple[Setting, ...] = (
             "Largest request body accepted (413 above)."),
     Setting("UPSTREAM_CONNECT_TIMEOUT_SECS", _float_range(0.01, 600), 5.0, "seconds, 0.01-600",
             "Connecting to the upstream longer than this is a 502."),
+    Setting("UPSTREAM_HTTP2", _boolean, True, "true or false",
+            "Offer HTTP/2 to an https upstream (used when it accepts; else HTTP/1.1)."),
+    Setting("SINGLE_FLIGHT", _boolean, True, "true or false",
+            "Identical concurrent misses (same scope and request) make one upstream call that every caller "
+            "shares, streamed or not, across workers through Redis."),
+    Setting("EMBED_BATCH_WAIT_MS", _float_range(0.0, 50.0), 0.0, "milliseconds, 0-50",
+            "How long a local embedding waits for concurrent prompts to embed with it in one batch (0: never)."),
     Setting("UPSTREAM_TIMEOUT_SECS", _float_range(0.01, 3600), 600.0, "seconds, 0.01-3600",
             "Waiting longer than this for upstream bytes is a 504 (or an SSE error event mid-stream)."),
     Setting("REDIS_TIMEOUT_MS", _int_range(1, 60_000), 250, "an integer of milliseconds >= 1",
@@ -200,6 +210,7 @@ class Settings:
     shared_routes: frozenset[str]
     index_name: str
     key_prefix: str
+    vector_type: str
     adaptive_thresholds: bool
     adaptive_start_threshold: float
     shadow_sample_rate: float
@@ -210,6 +221,9 @@ class Settings:
     max_body_bytes: int
     upstream_connect_timeout_secs: float
     upstream_timeout_secs: float
+    upstream_http2: bool
+    single_flight: bool
+    embed_batch_wait_ms: float
     redis_timeout_ms: int
     store_retry_secs: float
     metrics_stream: str
