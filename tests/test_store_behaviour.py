@@ -1,4 +1,5 @@
-"""One behaviour suite, run against every store: Redis 8 and the in-process one."""
+"""One behaviour suite, run against every store: the in-process one and Redis 8 with each vector type (FLOAT32 and
+FLOAT16 in a Query Engine index, int8 in native vector sets)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ import pytest
 from gateway.errors import StartupError
 from gateway.store.base import Entry, Store, Tags
 from gateway.store.memory import MemoryStore
+from gateway.store.redis_base import RedisEntries
 from gateway.store.redis_store import RedisStore
+from gateway.store.redis_vectorset import VectorSetStore
 
 DIM = 8
 TAGS = Tags(model="ft:gpt-4o-mini:org:custom", route="default", user="tenant1", context="ctx1")
@@ -28,14 +31,29 @@ def entry(key: str, vector: np.ndarray | None, answer: bytes = b"answer", tags: 
     return Entry(key=key, tags=tags, prompt=f"prompt {key}", vector=vector, answer=answer)
 
 
-@pytest.fixture(params=["memory", "redis"])
-async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
-    if request.param == "memory":
+REDIS_KINDS = ("redis", "redis-float16", "redis-int8")
+# How far a stored distance may be from the exact cosine distance: quantisation costs precision.
+PRECISION = {"memory": 1e-4, "redis": 1e-4, "redis-float16": 5e-4, "redis-int8": 1e-3}
+
+
+def redis_store(kind: str, url: str, name: str) -> RedisEntries:
+    if kind == "redis-int8":
+        return VectorSetStore(url, index=f"idx:{name}", prefix=f"{name}:", timeout_ms=2000)
+    vector_type = "float16" if kind == "redis-float16" else "float32"
+    return RedisStore(url, index=f"idx:{name}", prefix=f"{name}:", timeout_ms=2000, vector_type=vector_type)
+
+
+@pytest.fixture(params=["memory", *REDIS_KINDS])
+def kind(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+async def store(request: pytest.FixtureRequest, kind: str) -> AsyncIterator[Store]:
+    if kind == "memory":
         opened: Store = MemoryStore(max_entries=100)
     else:
-        name = f"test-{uuid.uuid4().hex[:8]}"
-        opened = RedisStore(request.getfixturevalue("redis_server").url, index=f"idx:{name}",
-                            prefix=f"{name}:", timeout_ms=2000)
+        opened = redis_store(kind, request.getfixturevalue("redis_server").url, f"test-{uuid.uuid4().hex[:8]}")
     await opened.open(dim=DIM, embedder="test-embedder")
     yield opened
     await opened.close()
@@ -47,7 +65,7 @@ async def test_written_answer_is_read_back(store: Store) -> None:
     assert await store.read_answer("missing", refresh=False) is None
 
 
-async def test_search_orders_by_cosine_distance_within_the_scope(store: Store) -> None:
+async def test_search_orders_by_cosine_distance_within_the_scope(store: Store, kind: str) -> None:
     await store.write(entry("near", unit(1, 0.1)), ttl_ms=60_000)
     await store.write(entry("far", unit(0, 1)), ttl_ms=60_000)
     await store.write(entry("other-tenant", unit(1)), ttl_ms=60_000)  # overwritten below with other tags
@@ -55,8 +73,8 @@ async def test_search_orders_by_cosine_distance_within_the_scope(store: Store) -
                       ttl_ms=60_000)
     found = await store.search(TAGS, unit(1), k=5)
     assert [candidate.key for candidate in found] == ["near", "far"]
-    assert found[0].distance == pytest.approx(1 - float(unit(1, 0.1)[0]), abs=1e-4)
-    assert found[1].distance == pytest.approx(1.0, abs=1e-4)
+    assert found[0].distance == pytest.approx(1 - float(unit(1, 0.1)[0]), abs=PRECISION[kind])
+    assert found[1].distance == pytest.approx(1.0, abs=PRECISION[kind])
     assert [candidate.prompt for candidate in found] == ["prompt near", "prompt far"]
 
 
@@ -190,21 +208,59 @@ async def test_memory_store_evicts_the_least_recently_used() -> None:
     assert sorted(candidate.key for candidate in await store.search(TAGS, unit(1), k=5)) == ["a", "c"]
 
 
-async def test_redis_refuses_an_index_built_for_another_embedder(redis_server) -> None:
+@pytest.mark.parametrize("built", REDIS_KINDS)
+async def test_redis_refuses_a_cache_built_for_another_embedder_or_vector_type(redis_server, built: str) -> None:
     name = f"test-{uuid.uuid4().hex[:8]}"
-    first = RedisStore(redis_server.url, index=f"idx:{name}", prefix=f"{name}:", timeout_ms=2000)
+    first = redis_store(built, redis_server.url, name)
     await first.open(dim=DIM, embedder="test-embedder")
+    await first.write(entry("a", unit(1)), ttl_ms=60_000)
     await first.close()
-    for dim, embedder in ((DIM * 2, "test-embedder"), (DIM, "another-embedder")):
-        second = RedisStore(redis_server.url, index=f"idx:{name}", prefix=f"{name}:", timeout_ms=2000)
-        with pytest.raises(StartupError, match=r"FT\.DROPINDEX .*INDEX_NAME"):
-            await second.open(dim=dim, embedder=embedder)
-        await second.close()
+    drop = r"FT\.DROPINDEX" if built != "redis-int8" else r"--scan --pattern"
+    for kind in REDIS_KINDS:
+        for dim, embedder in ((DIM * 2, "test-embedder"), (DIM, "another-embedder"), (DIM, "test-embedder")):
+            if kind == built and (dim, embedder) == (DIM, "test-embedder"):
+                continue  # the one way to open it again
+            second = redis_store(kind, redis_server.url, name)
+            with pytest.raises(StartupError, match=rf"{drop} .*INDEX_NAME"):
+                await second.open(dim=dim, embedder=embedder)
+            await second.close()
+    again = redis_store(built, redis_server.url, name)
+    await again.open(dim=DIM, embedder="test-embedder")
+    assert [candidate.key for candidate in await again.search(TAGS, unit(1), k=5)] == ["a"]
+    await again.close()
+
+
+async def test_flush_by_route_also_removes_entries_without_vector(store: Store) -> None:
+    other_route = Tags(TAGS.model, "support", TAGS.user, TAGS.context)
+    await store.write(entry("exact-only", None, tags=other_route), ttl_ms=60_000)
+    await store.write(entry("kept", None), ttl_ms=60_000)
+    assert await store.flush(route="support") == 1
+    assert await store.describe("exact-only") is None
+    assert await store.describe("kept") == TAGS
+
+
+async def test_a_vector_added_later_makes_an_exact_only_entry_searchable(store: Store) -> None:
+    await store.write(entry("a", None), ttl_ms=60_000)
+    await store.write(entry("a", unit(1)), ttl_ms=60_000)
+    assert [candidate.key for candidate in await store.search(TAGS, unit(1), k=5)] == ["a"]
+    assert await store.flush(route=TAGS.route) == 1
+    assert await store.search(TAGS, unit(1), k=5) == []
+
+
+@pytest.mark.parametrize("kind", REDIS_KINDS)
+async def test_a_bulk_write_is_the_same_as_writing_one_by_one(store: RedisEntries) -> None:
+    other = Tags(TAGS.model, TAGS.route, "tenant2", TAGS.context)
+    entries = [entry(f"e{index}", unit(1, index / 100), tags=other if index % 2 else TAGS) for index in range(700)]
+    await store.write_many(entries, ttl_ms=60_000)
+    assert [candidate.key for candidate in await store.search(TAGS, unit(1), k=2)] == ["e0", "e2"]
+    assert [candidate.key for candidate in await store.search(other, unit(1), k=1)] == ["e1"]
+    assert await store.read_answer("e699", refresh=False) == b"answer"
+    assert await store.flush(user="tenant2") == 350
 
 
 async def test_redis_store_recreates_its_index_after_redis_lost_it(redis_server) -> None:
     name = f"test-{uuid.uuid4().hex[:8]}"
-    store = RedisStore(redis_server.url, index=f"idx:{name}", prefix=f"{name}:", timeout_ms=2000)
+    store = redis_store("redis", redis_server.url, name)
     await store.open(dim=DIM, embedder="test-embedder")
     await store._redis.execute_command("FT.DROPINDEX", f"idx:{name}", "DD")  # what a restart without disk does
     assert await store.search(TAGS, unit(1), k=5) == []  # recreated on the spot, not an error

@@ -1,0 +1,163 @@
+"""What both Redis 8 stores share: the connection, entries as hashes `<prefix><exact digest>` whose `resp` field
+alone carries a TTL (HSETEX/HGETEX), blobs, ask counters, and the meta key that says which embedder and vector
+type the cache was built for. Where the vectors live (a Query Engine index or vector sets) is each subclass's job."""
+
+from __future__ import annotations
+
+import time
+from abc import abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import redis.asyncio as redis
+from redis.asyncio.client import Pipeline
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from gateway.errors import StartupError, StoreError
+from gateway.store.base import Entry, Store, Tags
+
+# One round trip for a read that renews the answer for the TTL it was written with (kept in `ttl_ms`),
+# so a hit never stretches a short-lived answer to the default lifetime.
+_READ_ANSWER = """
+local ttl = redis.call('HGET', KEYS[1], 'ttl_ms')
+if ARGV[1] == '1' and ttl then
+  return redis.call('HGETEX', KEYS[1], 'PX', ttl, 'FIELDS', 1, 'resp')[1]
+end
+return redis.call('HGET', KEYS[1], 'resp')
+"""
+
+BULK_PAGE = 500  # entries per pipeline in write_many: big enough to amortise round trips, small enough not to stall
+
+
+@contextmanager
+def store_errors(what: str) -> Iterator[None]:
+    """Any Redis failure becomes a StoreError, which the policy turns into a bypass."""
+    try:
+        yield
+    except RedisError as error:
+        raise StoreError(f"Redis {what} failed: {error}") from error
+
+
+class RedisEntries(Store):
+    def __init__(self, url: str, *, index: str, prefix: str, timeout_ms: int, vector_type: str) -> None:
+        seconds = timeout_ms / 1000
+        # One immediate retry lets a pooled connection that died with a restarted Redis reconnect at once;
+        # anything slower than the timeout is an outage the caller bypasses.
+        self._redis = redis.Redis.from_url(
+            url, protocol=3, socket_timeout=seconds, socket_connect_timeout=seconds,
+            retry=Retry(NoBackoff(), 1), health_check_interval=0,
+        )
+        self._url_host = self._redis.connection_pool.connection_kwargs.get("host", "unix")
+        self._index = index
+        self._prefix = prefix
+        self._meta_key = f"{index}:meta"
+        self._vector_type = vector_type
+        self._dim = 0
+        self._embedder = ""
+        self._read_script = self._redis.register_script(_READ_ANSWER)
+
+    # ---- what the cache was built for -------------------------------------------------------------------
+
+    async def _read_meta(self) -> tuple[str, int, str] | None:
+        """(embedder, dim, vector type) recorded by whoever built this cache, or None for a fresh one."""
+        meta = await self._redis.hgetall(self._meta_key)
+        if not meta:
+            return None
+        # A cache built before the vector type was recorded is a float32 Query Engine index.
+        return (meta.get(b"embedder", b"?").decode(), int(meta.get(b"dim", 0)),
+                meta.get(b"vector_type", b"float32").decode())
+
+    async def _write_meta(self) -> None:
+        await self._redis.hset(self._meta_key, mapping={
+            "embedder": self._embedder, "dim": self._dim, "vector_type": self._vector_type})
+
+    def _refuse(self, embedder: str, dim: int, vector_type: str) -> StartupError:
+        """Serving from vectors of another model, size or encoding would return garbage: say how to fix it."""
+        if vector_type == "int8":
+            drop = (f"redis-cli --scan --pattern '{self._prefix}*' | xargs redis-cli UNLINK; "
+                    f"redis-cli DEL {self._meta_key}")
+        else:
+            drop = f"redis-cli FT.DROPINDEX {self._index} DD; redis-cli DEL {self._meta_key}"
+        return StartupError(
+            f"Redis cache {self._index!r} holds {dim}-d {vector_type} vectors of embedder {embedder!r}, but this "
+            f"gateway stores {self._dim}-d {self._vector_type} vectors (VECTOR_TYPE) of {self._embedder!r}. "
+            f"Drop it ({drop}) or use another one (set INDEX_NAME and KEY_PREFIX).")
+
+    def _matches(self, built: tuple[str, int, str]) -> bool:
+        return built == (self._embedder, self._dim, self._vector_type)
+
+    # ---- entries ----------------------------------------------------------------------------------------
+
+    def _entry_fields(self, entry: Entry, ttl_ms: int) -> dict[str, Any]:
+        """The hash fields every Redis store writes; the answer goes separately, with its TTL."""
+        return {"model": entry.tags.model, "route": entry.tags.route, "user": entry.tags.user,
+                "ctx": entry.tags.context, "created_at": int(time.time()), "usage": entry.usage, "ttl_ms": ttl_ms}
+
+    @abstractmethod
+    async def _queue_write(self, pipe: Pipeline, entry: Entry, ttl_ms: int) -> None:
+        """Queue the commands that create or refill one entry, vector included."""
+
+    @abstractmethod
+    async def _prepare(self) -> None:
+        """Make sure the vector structures exist before a write (e.g. an index Redis lost in a restart)."""
+
+    async def write(self, entry: Entry, *, ttl_ms: int) -> None:
+        with store_errors("write"):
+            await self._prepare()
+            async with self._redis.pipeline(transaction=True) as pipe:
+                await self._queue_write(pipe, entry, ttl_ms)
+                await pipe.execute()
+
+    async def write_many(self, entries: Sequence[Entry], *, ttl_ms: int) -> None:
+        """Bulk load (benchmarks, warm-up): the same commands as `write`, pipelined by the page."""
+        with store_errors("write"):
+            await self._prepare()
+            for start in range(0, len(entries), BULK_PAGE):
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for entry in entries[start:start + BULK_PAGE]:
+                        await self._queue_write(pipe, entry, ttl_ms)
+                    await pipe.execute()
+
+    async def read_answer(self, key: str, *, refresh: bool) -> bytes | None:
+        with store_errors("read"):
+            answer: bytes | None = await self._read_script(keys=[self._prefix + key], args=[int(refresh)])
+        return answer
+
+    async def describe(self, key: str) -> Tags | None:
+        with store_errors("read"):
+            model, route, user, context = await self._redis.hmget(self._prefix + key, ["model", "route", "user", "ctx"])
+        if model is None or route is None or user is None or context is None:
+            return None
+        return Tags(model.decode(), route.decode(), user.decode(), context.decode())
+
+    async def _flush_side_keys(self) -> None:
+        """Blobs and ask counters belong to no route or tenant: only a flush of everything removes them."""
+        for pattern in (f"{self._prefix}blob:*", f"{self._prefix}asks:*"):
+            async for found in self._redis.scan_iter(match=pattern, count=1000):
+                await self._redis.delete(found)
+
+    # ---- counters and blobs -----------------------------------------------------------------------------
+
+    async def bump(self, key: str, *, ttl_ms: int) -> int:
+        counter = f"{self._prefix}asks:{key}"
+        with store_errors("count"):
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.incr(counter)
+                pipe.pexpire(counter, ttl_ms, nx=True)  # the window starts at the first ask
+                count, _ = await pipe.execute()
+        return int(count)
+
+    async def get_blob(self, key: str) -> bytes | None:
+        with store_errors("read"):
+            value: bytes | None = await self._redis.get(self._prefix + "blob:" + key)
+        return value
+
+    async def put_blob(self, key: str, value: bytes, *, ttl_ms: int) -> None:
+        with store_errors("write"):
+            await self._redis.set(self._prefix + "blob:" + key, value, px=ttl_ms)
+
+    async def close(self) -> None:
+        await self._redis.aclose()

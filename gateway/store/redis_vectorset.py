@@ -1,0 +1,151 @@
+"""The Redis 8 store on native vector sets (no Query Engine module): one vector set per scope, its vectors
+quantised to int8 (`VADD ... Q8`, a quarter of FLOAT32's memory), so a lookup is one VSIM on exactly the
+entries of its scope. The entry hashes, answers, blobs and counters are shared with the other Redis store."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import numpy as np
+import orjson
+from redis.asyncio.client import Pipeline
+
+from gateway.store.base import Candidate, Entry, Tags
+from gateway.store.redis_base import RedisEntries, store_errors
+
+# Create or refill an entry atomically. An entry keeps its vector when refilled without one; one without any
+# vector joins its scope's exact-only set, so a flush by route or tenant still finds it. Each hash records its
+# scope digest, so a rewrite under other tags leaves the old scope, and `delete` knows where to look.
+# KEYS: hash, scope vector set, scope exact-only set, scope registry.
+# ARGV: element, scope digest, [route, user] JSON, ttl_ms, answer, FP32 vector or '', attributes, prefix, fields...
+_WRITE = """
+local old = redis.call('HGET', KEYS[1], 'scope')
+if old and old ~= ARGV[2] then
+  redis.call('VREM', ARGV[8] .. 'vset:' .. old, ARGV[1])
+  redis.call('SREM', ARGV[8] .. 'exact:' .. old, ARGV[1])
+end
+redis.call('HSET', KEYS[1], 'scope', ARGV[2], unpack(ARGV, 9))
+redis.call('HSETEX', KEYS[1], 'PX', ARGV[4], 'FIELDS', 1, 'resp', ARGV[5])
+if ARGV[6] ~= '' then
+  redis.call('VADD', KEYS[2], 'FP32', ARGV[6], ARGV[1], 'Q8', 'SETATTR', ARGV[7])
+  redis.call('SREM', KEYS[3], ARGV[1])
+elseif redis.call('VISMEMBER', KEYS[2], ARGV[1]) == 0 then
+  redis.call('SADD', KEYS[3], ARGV[1])
+end
+redis.call('HSET', KEYS[4], ARGV[2], ARGV[3])
+"""
+
+# KEYS: hash. ARGV: element, prefix.
+_DELETE = """
+local scope = redis.call('HGET', KEYS[1], 'scope')
+if scope then
+  redis.call('VREM', ARGV[2] .. 'vset:' .. scope, ARGV[1])
+  redis.call('SREM', ARGV[2] .. 'exact:' .. scope, ARGV[1])
+end
+return redis.call('DEL', KEYS[1])
+"""
+
+# One page of a scope's removal, atomic so a concurrent write is either removed or kept whole; an emptied
+# scope leaves the registry in the same step. Returns entries removed, or -1 once the scope is gone.
+# KEYS: scope vector set, scope exact-only set, scope registry. ARGV: scope digest, prefix, page size.
+_DROP_PAGE = """
+local members = redis.call('VRANDMEMBER', KEYS[1], ARGV[3])
+if #members == 0 then members = redis.call('SRANDMEMBER', KEYS[2], ARGV[3]) end
+if #members == 0 then
+  redis.call('HDEL', KEYS[3], ARGV[1])
+  return -1
+end
+local removed = 0
+for _, member in ipairs(members) do
+  redis.call('VREM', KEYS[1], member)
+  redis.call('SREM', KEYS[2], member)
+  removed = removed + redis.call('DEL', ARGV[2] .. member)
+end
+return removed
+"""
+
+DROP_PAGE = 200  # entries per scripted page: each page blocks Redis for its VREMs, so keep it short
+SEARCH_EF = 200  # VSIM exploration factor: measured by bench/sizes.py for recall against exact search
+
+
+def scope_digest(tags: Tags) -> str:
+    return hashlib.blake2b(orjson.dumps([tags.model, tags.route, tags.user, tags.context]), digest_size=16).hexdigest()
+
+
+class VectorSetStore(RedisEntries):
+    def __init__(self, url: str, *, index: str, prefix: str, timeout_ms: int) -> None:
+        super().__init__(url, index=index, prefix=prefix, timeout_ms=timeout_ms, vector_type="int8")
+        self._registry = f"{prefix}scopes"
+        self._write_script = self._redis.register_script(_WRITE)
+        self._delete_script = self._redis.register_script(_DELETE)
+        self._drop_page = self._redis.register_script(_DROP_PAGE)
+
+    async def open(self, *, dim: int, embedder: str) -> None:
+        self._dim, self._embedder = dim, embedder
+        with store_errors("start-up check"):
+            built = await self._read_meta()
+            if built is None:
+                await self._write_meta()
+        if built is not None and not self._matches(built):
+            raise self._refuse(*built)
+
+    async def _prepare(self) -> None:
+        """Vector sets come into being with their first VADD: nothing to prepare."""
+
+    def _scope_keys(self, digest: str) -> tuple[str, str]:
+        return f"{self._prefix}vset:{digest}", f"{self._prefix}exact:{digest}"
+
+    async def search(self, tags: Tags, vector: np.ndarray, k: int) -> list[Candidate]:
+        vectors, _ = self._scope_keys(scope_digest(tags))
+        with store_errors("search"):
+            reply = await self._redis.execute_command(
+                "VSIM", vectors, "FP32", vector.astype(np.float32).tobytes(), "WITHSCORES", "WITHATTRIBS",
+                "COUNT", k, "EF", max(SEARCH_EF, k))
+        found = sorted((reply or {}).items(), key=lambda item: -item[1][0])  # no set: an empty array
+        # VSIM's score is (1 + cosine) / 2: 1 for the same direction, 0 for the opposite one.
+        return [Candidate(element.decode(), 2.0 * (1.0 - float(score)), orjson.loads(attributes)["prompt"])
+                for element, (score, attributes) in found]
+
+    def _write_call(self, entry: Entry, ttl_ms: int) -> tuple[list[str], list[Any]]:
+        digest = scope_digest(entry.tags)
+        vector = b"" if entry.vector is None else entry.vector.astype(np.float32).tobytes()
+        fields = [item for pair in self._entry_fields(entry, ttl_ms).items() for item in pair]
+        return ([self._prefix + entry.key, *self._scope_keys(digest), self._registry],
+                [entry.key, digest, orjson.dumps([entry.tags.route, entry.tags.user]), ttl_ms, entry.answer,
+                 vector, orjson.dumps({"prompt": entry.prompt}), self._prefix, *fields])
+
+    async def write(self, entry: Entry, *, ttl_ms: int) -> None:
+        """One script call: atomic without MULTI, and no pipeline asking whether the script is loaded."""
+        keys, args = self._write_call(entry, ttl_ms)
+        with store_errors("write"):
+            await self._write_script(keys=keys, args=args)
+
+    async def _queue_write(self, pipe: Pipeline, entry: Entry, ttl_ms: int) -> None:
+        keys, args = self._write_call(entry, ttl_ms)
+        await self._write_script(keys=keys, args=args, client=pipe)
+
+    async def delete(self, key: str) -> bool:
+        with store_errors("delete"):
+            return bool(await self._delete_script(keys=[self._prefix + key], args=[key, self._prefix]))
+
+    async def flush(self, *, route: str | None = None, user: str | None = None) -> int:
+        deleted = 0
+        with store_errors("flush"):
+            for digest, owner in (await self._redis.hgetall(self._registry)).items():
+                scope_route, scope_user = orjson.loads(owner)
+                if route not in (None, scope_route) or user not in (None, scope_user):
+                    continue
+                while (removed := await self._drop_page(
+                        keys=[*self._scope_keys(digest.decode()), self._registry],
+                        args=[digest, self._prefix, DROP_PAGE])) >= 0:
+                    deleted += removed
+            if route is None and user is None:
+                await self._flush_side_keys()
+        return deleted
+
+    async def health(self) -> dict[str, Any]:
+        with store_errors("health check"):
+            await self._redis.ping()
+            scopes = await self._redis.hlen(self._registry)
+        return {"backend": "redis", "host": self._url_host, "vector_type": "int8", "scopes": int(scopes)}
