@@ -26,6 +26,7 @@ from gateway.settings import Settings, load_settings
 from gateway.store.base import Store
 from gateway.store.memory import MemoryStore
 from gateway.store.redis_store import RedisStore
+from gateway.store.redis_vectorset import VectorSetStore
 from gateway.upstream import UpstreamClient
 from gateway.web.access import GatewayKeys
 from gateway.web.admin import admin_routes
@@ -42,9 +43,12 @@ ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 
 def make_store(settings: Settings) -> Store:
+    if settings.redis_url and settings.vector_type == "int8":
+        return VectorSetStore(settings.redis_url, index=settings.index_name, prefix=settings.key_prefix,
+                              timeout_ms=settings.redis_timeout_ms)
     if settings.redis_url:
         return RedisStore(settings.redis_url, index=settings.index_name, prefix=settings.key_prefix,
-                          timeout_ms=settings.redis_timeout_ms)
+                          timeout_ms=settings.redis_timeout_ms, vector_type=settings.vector_type)
     return MemoryStore(settings.memory_max_entries)
 
 
