@@ -1,5 +1,5 @@
-"""Load generators: a sequential httpx client for latency at concurrency 1 (every request checked), and
-`wrk` for throughput, since a Python load generator tops out near 1,000 requests/s on two cores."""
+"""Load generators: a sequential httpx client for latency at concurrency 1 (every answer's cache verdict read),
+and `wrk` for throughput, since a Python load generator tops out near 1,000 requests/s on two cores."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,11 +17,16 @@ import httpx
 HEADERS = {"content-type": "application/json", "authorization": "Bearer sk-bench-tenant"}  # services.BENCH_KEY
 
 
+def served_from_cache(headers: Mapping[str, str]) -> bool:
+    """Ours says `x-cache: hit`; LiteLLM names the cache entry that answered in `x-litellm-cache-key`."""
+    return headers.get("x-cache") == "hit" or bool(headers.get("x-litellm-cache-key"))
+
+
 @dataclass(frozen=True)
 class Sample:
     seconds: float
-    cache: str  # the x-cache header ("" when the server sends none, e.g. LiteLLM)
-    layer: str
+    hit: bool
+    layer: str  # ours: "exact" or "semantic" on hits
 
 
 def sequential(url: str, bodies: list[bytes]) -> list[Sample]:
@@ -31,14 +37,14 @@ def sequential(url: str, bodies: list[bytes]) -> list[Sample]:
             response = client.post(f"{url}/chat/completions", content=body)
             elapsed = time.perf_counter() - started
             response.raise_for_status()
-            samples.append(Sample(elapsed, response.headers.get("x-cache", ""),
+            samples.append(Sample(elapsed, served_from_cache(response.headers),
                                   response.headers.get("x-cache-layer", "")))
     return samples
 
 
-def time_to_first_byte(url: str, bodies: list[bytes]) -> list[float]:
+def time_to_first_byte(url: str, bodies: list[bytes]) -> list[Sample]:
     """Seconds until the first body byte of a streamed chat completion (the stream is read to its end)."""
-    firsts = []
+    samples = []
     with httpx.Client(headers=HEADERS, timeout=30) as client:
         for body in bodies:
             started = time.perf_counter()
@@ -46,48 +52,68 @@ def time_to_first_byte(url: str, bodies: list[bytes]) -> list[float]:
                 response.raise_for_status()
                 chunks = response.iter_raw()
                 next(chunks)
-                firsts.append(time.perf_counter() - started)
+                samples.append(Sample(time.perf_counter() - started, served_from_cache(response.headers),
+                                      response.headers.get("x-cache-layer", "")))
                 for _ in chunks:
                     pass
-    return firsts
+    return samples
 
 
+# Each wrk thread walks the bodies file from its own offset with a stride of the thread count, so no body is
+# sent twice (a fresh paraphrase stays fresh) unless the run outlasts the file: `repeated_bodies` says so.
 _SCRIPT = """
-local bodies = {%s}
+local bodies = {}
+for line in io.lines("%(path)s") do bodies[#bodies + 1] = line end
 local headers = {["Content-Type"] = "application/json", ["Authorization"] = "Bearer sk-bench-tenant"}
-local i = 0
-request = function()
-  i = i %% #bodies + 1
+local threads = {}
+function setup(thread)
+  thread:set("id", #threads)
+  threads[#threads + 1] = thread
+end
+function init(args)
+  hits = 0
+  sent = 0
+end
+function request()
+  local i = (id + sent * %(threads)d) %% #bodies + 1
+  sent = sent + 1
   return wrk.format("POST", nil, headers, bodies[i])
 end
-done = function(summary, latency, requests)
+function response(status, headers, body)
+  if headers["x-cache"] == "hit" or headers["x-litellm-cache-key"] then hits = hits + 1 end
+end
+function done(summary, latency, requests)
+  local hits, sent = 0, 0
+  for _, thread in ipairs(threads) do
+    hits = hits + thread:get("hits")
+    sent = sent + thread:get("sent")
+  end
   local e = summary.errors
-  io.write(string.format('RESULT {"requests": %%d, "duration_us": %%d, "errors": %%d, "non2xx": %%d, ' ..
-    '"p50_us": %%d, "p95_us": %%d, "p99_us": %%d}\\n', summary.requests, summary.duration,
-    e.connect + e.read + e.write + e.timeout, e.status, latency:percentile(50), latency:percentile(95),
-    latency:percentile(99)))
+  io.write(string.format('RESULT {"requests": %%d, "hits": %%d, "sent": %%d, "bodies": %%d, ' ..
+    '"duration_us": %%d, "errors": %%d, "non2xx": %%d, "p50_us": %%d, "p95_us": %%d, "p99_us": %%d}\\n',
+    summary.requests, hits, sent, #bodies, summary.duration, e.connect + e.read + e.write + e.timeout,
+    e.status, latency:percentile(50), latency:percentile(95), latency:percentile(99)))
 end
 """
 
 
-def _lua_string(body: bytes) -> str:
-    return "[==[" + body.decode() + "]==]"
-
-
-def wrk(url: str, bodies: list[bytes], *, connections: int, seconds: float) -> dict[str, float]:
-    """Requests/s and latency percentiles (ms) of `wrk` rotating through `bodies`."""
+def wrk(url: str, bodies: list[bytes], *, connections: int, seconds: int) -> dict[str, float | int | bool]:
+    """Requests/s, hits/s and latency percentiles (ms) of `wrk` walking through `bodies`."""
     binary = shutil.which("wrk")
     if binary is None:
         raise RuntimeError("wrk is not installed (apt-get install wrk)")
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(_SCRIPT % ", ".join(_lua_string(body) for body in bodies))
-    try:
+    threads = min(2, connections)
+    with tempfile.TemporaryDirectory(prefix="bench-wrk-") as work:
+        lines = Path(work, "bodies.jsonl")
+        lines.write_bytes(b"\n".join(bodies) + b"\n")
+        script = Path(work, "script.lua")
+        script.write_text(_SCRIPT % {"path": lines, "threads": threads})
         output = subprocess.run(
-            [binary, f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds}s", "-s", script.name,
+            [binary, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s", "-s", str(script),
              f"{url}/chat/completions"], capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
-    finally:
-        Path(script.name).unlink()
     result = json.loads(output.split("RESULT ", 1)[1].splitlines()[0])
-    return {"rps": result["requests"] / (result["duration_us"] / 1e6), "requests": result["requests"],
-            "errors": result["errors"] + result["non2xx"], "p50_ms": result["p50_us"] / 1000,
-            "p95_ms": result["p95_us"] / 1000, "p99_ms": result["p99_us"] / 1000}
+    elapsed = result["duration_us"] / 1e6
+    return {"rps": round(result["requests"] / elapsed, 1), "hits_per_s": round(result["hits"] / elapsed, 1),
+            "requests": result["requests"], "hits": result["hits"], "errors": result["errors"] + result["non2xx"],
+            "p50_ms": result["p50_us"] / 1000, "p95_ms": result["p95_us"] / 1000, "p99_ms": result["p99_us"] / 1000,
+            "repeated_bodies": result["sent"] > result["bodies"]}

@@ -1,8 +1,9 @@
-"""What the benchmark reads off the machine: CPU time of a process tree and Redis memory."""
+"""What the benchmark reads off the machine: CPU time of process trees and Redis memory."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import redis
@@ -38,6 +39,22 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+class CpuMeter:
+    """CPU seconds a service spent between two readings: its process tree, plus `extra` (CPU it had done
+    elsewhere on its behalf, e.g. embeddings), and separately the Redis server's."""
+
+    def __init__(self, pid: int, redis_pid: int, extra: Callable[[], float] = lambda: 0.0) -> None:
+        self.pid, self.redis_pid, self.extra = pid, redis_pid, extra
+
+    def read(self) -> tuple[float, float]:
+        return cpu_seconds(self.pid) + self.extra(), cpu_seconds(self.redis_pid)
+
+
 def redis_used_memory(url: str) -> int:
     with redis.Redis.from_url(url) as client:
         return int(client.info("memory")["used_memory"])
+
+
+def key_memory(url: str, key: str) -> int:
+    with redis.Redis.from_url(url) as client:
+        return int(client.memory_usage(key, samples=0) or 0)

@@ -3,75 +3,158 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import orjson
 
+from bench.targets import evaluate
+
 
 def percentiles_ms(seconds: list[float]) -> dict[str, float]:
     if not seconds:
         return {"n": 0}
     values = np.asarray(seconds) * 1000
-    return {"n": len(seconds), "p50": round(float(np.percentile(values, 50)), 3),
-            "p95": round(float(np.percentile(values, 95)), 3), "p99": round(float(np.percentile(values, 99)), 3)}
+    return {"n": len(seconds), **{f"p{q}": round(float(np.percentile(values, q)), 3) for q in (50, 95, 99)}}
+
+
+def overhead(measured: dict[str, float], floor: dict[str, float]) -> dict[str, float]:
+    """Each percentile minus the same percentile sent straight to the upstream."""
+    return {q: round(measured[q] - floor[q], 3) for q in ("p50", "p95", "p99") if q in measured and q in floor}
 
 
 class Progress:
+    """A bar on stderr: steps done of all planned, time so far, and what is running now."""
+
     def __init__(self, total: int) -> None:
         self.total = total
         self.done = 0
+        self.started = time.monotonic()
+
+    def _draw(self, label: str) -> None:
+        filled = int(30 * self.done / self.total)
+        minutes, seconds = divmod(int(time.monotonic() - self.started), 60)
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total} {minutes}:{seconds:02d}"
+                         f" {label[:70]:<70}")
+        sys.stderr.flush()
 
     def step(self, label: str) -> None:
-        self.done += 1
-        filled = int(30 * self.done / self.total)
-        sys.stderr.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total} {label:<48}")
-        sys.stderr.flush()
-        if self.done == self.total:
-            sys.stderr.write("\n")
+        """`label` starts now; the step before it is done."""
+        self._draw(label)
+        self.done = min(self.done + 1, self.total)
+
+    def finish(self) -> None:
+        self.done = self.total
+        self._draw("done")
+        sys.stderr.write("\n")
 
 
-def _cell(results: dict[str, Any], *path: str) -> str:
-    value: Any = results
-    for part in path:
-        if not isinstance(value, dict) or part not in value:
-            return "-"
-        value = value[part]
-    return f"{value:,.1f}" if isinstance(value, float) and value >= 100 else f"{value:.2f}" \
-        if isinstance(value, float) else str(value)
+def _num(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool | str):
+        return str(value)
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.1f}" if abs(value) >= 100 else f"{value:.2f}"
 
 
-ROWS = (
-    ("exact-hit p50 at concurrency 1 (ms)", ("c1", "exact_hit", "p50")),
-    ("exact-hit p95 at concurrency 1 (ms)", ("c1", "exact_hit", "p95")),
-    ("semantic-hit p50 at concurrency 1 (ms)", ("c1", "semantic_hit", "p50")),
-    ("semantic hits / paraphrases sent", ("c1", "semantic_hit_share")),
-    ("miss overhead p50 (ms over direct)", ("c1", "miss_overhead_p50")),
-    ("streamed-miss TTFB overhead p50 (ms)", ("c1", "ttfb_overhead_p50")),
-    ("exact hits/s at concurrency 16", ("load", "exact_c16", "rps")),
-    ("exact hits/s at concurrency 64", ("load", "exact_c64", "rps")),
-    ("exact-hit p95 at concurrency 64 (ms)", ("load", "exact_c64", "p95_ms")),
-    ("semantic hits/s at concurrency 16", ("load", "semantic_c16", "rps")),
-    ("semantic hits/s at concurrency 64", ("load", "semantic_c64", "rps")),
-    ("CPU per exact hit (ms)", ("load", "cpu_ms_per_exact_hit")),
-    ("Redis memory per entry (bytes)", ("redis_bytes_per_entry",)),
-    ("start-up to first served request (s)", ("startup_secs",)),
+def _pct(figures: dict[str, Any] | None) -> str:
+    if not figures or "p50" not in figures:
+        return "-"
+    return " / ".join(_num(figures[q]) for q in ("p50", "p95", "p99"))
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
+
+
+_C1_ROWS = (
+    ("exact hit", "exact_hit", "hits"),
+    ("semantic hit, fresh paraphrase (embedded on arrival)", "semantic_hit_fresh", "hits"),
+    ("semantic hit, repeated paraphrase (recent-vector cache)", "semantic_hit_repeated", "hits"),
+    ("streamed exact hit, time to first byte", "stream_hit_ttfb", "hits"),
+    ("miss", "miss", "misses"),
+    ("miss overhead over direct", "miss", "overhead"),
+    ("streamed miss, time to first byte", "stream_miss_ttfb", "misses"),
+    ("streamed-miss TTFB overhead over direct", "stream_miss_ttfb", "overhead"),
 )
 
 
-def markdown(results: dict[str, dict[str, Any]]) -> str:
-    names = list(results)
-    lines = ["| measure | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
-    lines += [f"| {label} | " + " | ".join(_cell(results[name], *path) for name in names) + " |"
-              for label, path in ROWS]
+def _c1(results: dict[str, Any]) -> list[str]:
+    names = list(results["services"])
+    rows = []
+    for label, key, extra in _C1_ROWS:
+        row = [label]
+        for name in names:
+            figures = results["services"][name].get("c1", {}).get(key)
+            cell = _pct(figures.get("overhead") if extra == "overhead" and figures else figures)
+            if figures and extra != "overhead":
+                cell += f" ({figures[extra]})"
+            row.append(cell)
+        floor = results["floor"]["c1"].get(key) if extra == "misses" else None
+        rows.append([*row, _pct(floor)])
+    return _table(["concurrency 1, ms p50 / p95 / p99 (served from cache / sent)", *names, "direct (floor)"], rows)
+
+
+def _load(results: dict[str, Any], workloads: dict[str, str]) -> list[str]:
+    names = list(results["services"])
+    header = ["workload", "c"]
+    for name in names:
+        short = name.split(" ")[0]
+        header += [f"{short} req/s", f"{short} hits/s", f"{short} ms p50 / p95 / p99", f"{short} p95/p50",
+                   f"{short} CPU ms/req"]
+    header += ["ours / LiteLLM hits/s" if len(names) > 1 else "", "direct ms p50 / p95 / p99"]
+    rows = []
+    for workload, label in workloads.items():
+        for connections in results["plan"]["concurrency"]:
+            row = [label, str(connections)]
+            runs = [results["services"][n].get("load", {}).get(workload, {}).get(str(connections)) for n in names]
+            for run in runs:
+                if run is None:
+                    row += ["-"] * 5
+                    continue
+                flag = " (texts ran out: repeated)" if run.get("repeated_bodies") else ""
+                ratio = run["p95_ms"] / run["p50_ms"] if run["p50_ms"] else None
+                row += [_num(run["rps"]) + flag, _num(run["hits_per_s"]),
+                        _pct({f"p{q}": run[f"p{q}_ms"] for q in (50, 95, 99)}), _num(ratio),
+                        _num(run.get("cpu_ms_per_request"))]
+            both = len(runs) > 1 and all(runs) and runs[1]["hits_per_s"]
+            row.append(f"{runs[0]['hits_per_s'] / runs[1]['hits_per_s']:.0f}x" if both else "")
+            floor = results["floor"]["load"].get(workload, {}).get(str(connections))
+            row.append(_pct({f"p{q}": floor[f"p{q}_ms"] for q in (50, 95, 99)}) if floor else "")
+            rows.append(row)
+    return _table(header, rows)
+
+
+def markdown(results: dict[str, Any], workloads: dict[str, str]) -> str:
+    names = list(results["services"])
+    lines = [f"Measured {results['when']} on {results['cpus']} CPUs, load generator included; fake upstream "
+             f"{results['plan']['upstream_secs'] * 1000:.0f} ms per answer; cosine similarity 0.80; "
+             f"run took {results['seconds']:.0f} s.", "", "Targets (issue 5):", ""]
+    lines += _table(["target", *names, "met by ours"],
+                    [[label, *(_num(v) for v in values), verdict] for label, values, verdict in
+                     evaluate(results, names)])
+    lines += ["", "Latency at concurrency 1 (sequential client):", "", *_c1(results)]
+    lines += ["", f"Under load (wrk, {results['plan']['load_secs']} s per row; CPU = the service's processes, "
+              "LiteLLM's embeddings included):", "", *_load(results, workloads)]
+    lines += ["", "Resources:", ""]
+    lines += _table(["measure", *names], [
+        ["Redis memory per entry (bytes)", *(_num(results["services"][n].get("redis_bytes_per_entry")) for n in names)],
+        ["of which our metrics event (bytes)",
+         *(_num(results["services"][n].get("redis_metrics_bytes_per_entry")) for n in names)],
+        ["start-up to first served request (s)", *(_num(results["services"][n].get("startup_secs")) for n in names)],
+    ])
+    if results.get("sizes"):
+        lines += ["", "Cache sizes (bench/sizes.py):", "", *results["sizes_markdown"]]
     return "\n".join(lines) + "\n"
 
 
-def write(results: dict[str, Any], directory: Path) -> tuple[Path, Path]:
+def write(results: dict[str, Any], directory: Path, workloads: dict[str, str]) -> tuple[Path, Path]:
     directory.mkdir(parents=True, exist_ok=True)
     as_json = directory / "results.json"
-    as_json.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
+    as_json.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
     as_markdown = directory / "results.md"
-    as_markdown.write_text(markdown(results["targets"]))
+    as_markdown.write_text(markdown(results, workloads))
     return as_json, as_markdown
+

@@ -1,146 +1,138 @@
 """`python -m bench.run`: measure our gateway and LiteLLM's proxy side by side, against the same fake
-upstream and the same Redis 8, and write bench/results/results.{json,md}."""
+upstream and the same Redis 8, with a direct-to-upstream run as the floor, and write
+bench/results/results.{json,md}."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime
+import os
+import signal
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from bench import load, probes, report, services
-from bench.workload import PAIRS, body, novel_prompts
+from bench import load, measure, probes, report, services
+from bench.embeddings import EmbeddingServer
+from bench.plan import FULL, QUICK, Plan
+from bench.workload import body, novel_prompts, questions
+from tests.support import fake_upstream
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.redis_server import RedisServer
 
-UPSTREAM_SECONDS = 0.3  # the fake upstream's chat latency, as in the peers' published comparison
+# The fake upstream writes a response's head and body separately; with Nagle's algorithm on, the body waits for
+# the client's delayed ACK (~40 ms), which would turn every "300 ms" answer into ~345 ms.
+fake_upstream._Handler.disable_nagle_algorithm = True
 
-
-@dataclass(frozen=True)
-class Plan:
-    repeats: int  # passes over the question set at concurrency 1
-    misses: int
-    load_secs: float
-    concurrency: tuple[int, ...]
-    workers: int
-    with_litellm: bool
-
-    @property
-    def steps(self) -> int:
-        per_target = 4 + 2 * len(self.concurrency)
-        return 2 + per_target * (2 if self.with_litellm else 1)
-
-
-FULL = Plan(repeats=10, misses=40, load_secs=8, concurrency=(16, 64), workers=2, with_litellm=True)
-QUICK = Plan(repeats=1, misses=3, load_secs=1, concurrency=(16,), workers=1, with_litellm=False)
-
-
-def _is_hit(sample: load.Sample) -> bool:
-    # Peers do not all say "hit" in a header; anything far faster than the upstream was served from cache.
-    return sample.cache == "hit" or (not sample.cache and sample.seconds < UPSTREAM_SECONDS / 2)
-
-
-def measure(url: str, pid: int, floor: dict[str, float], plan: Plan, progress: report.Progress,
-            tag: str) -> dict[str, Any]:
-    questions = [body(question) for question, _ in PAIRS]
-    paraphrases = [body(paraphrase) for _, paraphrase in PAIRS]
-    novel = novel_prompts(tag)
-    load.sequential(url, questions)  # fill: one miss per question
-    time.sleep(0.5)  # cache writes happen after the response
-    progress.step(f"{tag}: exact hits at concurrency 1")
-    exact = [s for s in load.sequential(url, questions * plan.repeats) if _is_hit(s)]
-    progress.step(f"{tag}: semantic hits at concurrency 1")
-    sent = load.sequential(url, paraphrases * plan.repeats)
-    semantic = [s for s in sent if _is_hit(s) and s.layer != "exact"]
-    progress.step(f"{tag}: misses at concurrency 1")
-    misses = load.sequential(url, [body(next(novel)) for _ in range(plan.misses)])
-    progress.step(f"{tag}: streamed misses at concurrency 1")
-    firsts = load.time_to_first_byte(url, [body(next(novel), stream=True) for _ in range(plan.misses)])
-    results: dict[str, Any] = {"c1": {
-        "exact_hit": report.percentiles_ms([s.seconds for s in exact]),
-        "semantic_hit": report.percentiles_ms([s.seconds for s in semantic]),
-        "semantic_hit_share": f"{len(semantic)}/{len(sent)}",
-        "miss_overhead_p50": round(float(np.median([s.seconds for s in misses])) * 1000 - floor["miss_p50"], 3),
-        "ttfb_overhead_p50": round(float(np.median(firsts)) * 1000 - floor["ttfb_p50"], 3),
-    }, "load": {}}
-    for connections in plan.concurrency:
-        progress.step(f"{tag}: exact hits at concurrency {connections}")
-        cpu_before = probes.cpu_seconds(pid)
-        exact_load = load.wrk(url, questions, connections=connections, seconds=plan.load_secs)
-        if connections == plan.concurrency[0]:
-            cpu = probes.cpu_seconds(pid) - cpu_before
-            results["load"]["cpu_ms_per_exact_hit"] = round(cpu * 1000 / max(exact_load["requests"], 1), 3)
-        results["load"][f"exact_c{connections}"] = exact_load
-        progress.step(f"{tag}: semantic hits at concurrency {connections}")
-        results["load"][f"semantic_c{connections}"] = load.wrk(
-            url, paraphrases, connections=connections, seconds=plan.load_secs)
-    return results
-
-
-def floor_of(upstream: FakeUpstream, plan: Plan) -> dict[str, float]:
-    """The same requests sent straight to the upstream: what every figure above it is compared with."""
-    novel = novel_prompts("direct")
-    misses = load.sequential(upstream.base_url, [body(next(novel)) for _ in range(plan.misses)])
-    firsts = load.time_to_first_byte(upstream.base_url, [body(next(novel), stream=True) for _ in range(plan.misses)])
-    return {"miss_p50": float(np.median([s.seconds for s in misses])) * 1000,
-            "ttfb_p50": float(np.median(firsts)) * 1000}
-
-
-def bytes_per_entry(url: str, redis_url: str, upstream: FakeUpstream, entries: int) -> float:
-    upstream.latency = 0  # filling is not what is measured
-    before = probes.redis_used_memory(redis_url)
-    load.sequential(url, [body(prompt) for prompt, _ in zip(novel_prompts("fill"), range(entries), strict=False)])
-    time.sleep(0.5)
-    upstream.latency = UPSTREAM_SECONDS
-    return round((probes.redis_used_memory(redis_url) - before) / entries, 1)
+LITELLM = "LiteLLM proxy (redis-semantic, 1 worker)"
+METRICS_STREAM = "bench:analytics"
 
 
 @contextlib.contextmanager
-def _infrastructure() -> Iterator[tuple[FakeUpstream, RedisServer]]:
-    upstream = FakeUpstream(latency=UPSTREAM_SECONDS, latency_paths=frozenset({"/v1/chat/completions"}))
-    with upstream, RedisServer() as redis_server:
-        yield upstream, redis_server
+def _upstream_at_once(upstream: FakeUpstream) -> Iterator[None]:
+    """Start-up and cache filling are not what is measured: the upstream answers at once meanwhile."""
+    latency, upstream.latency = upstream.latency, 0
+    try:
+        yield
+    finally:
+        upstream.latency = latency
 
 
-def run(plan: Plan, output: Path) -> dict[str, Any]:
-    progress = report.Progress(plan.steps)
+def bytes_per_entry(url: str, redis_url: str, upstream: FakeUpstream, seconds: int) -> dict[str, float]:
+    """Growth of Redis' `used_memory` over the novel prompts stored in `seconds` of wrk at concurrency 16, and
+    the part of it that is our metrics events rather than cache entries."""
+    before = probes.redis_used_memory(redis_url), probes.key_memory(redis_url, METRICS_STREAM)
+    novel = novel_prompts("memory")
+    with _upstream_at_once(upstream):
+        stored = load.wrk(url, [body(next(novel)) for _ in range(3000 * seconds)], connections=16, seconds=seconds)
+    time.sleep(1)  # answers are stored after they are sent
+    after = probes.redis_used_memory(redis_url), probes.key_memory(redis_url, METRICS_STREAM)
+    entries = max(int(stored["requests"]), 1)
+    return {"entries": entries, "bytes": round((after[0] - before[0]) / entries, 1),
+            "metrics_bytes": round((after[1] - before[1]) / entries, 1)}
+
+
+def _service(started: contextlib.AbstractContextManager[services.Service], name: str, plan: Plan,
+             results: dict[str, Any], upstream: FakeUpstream, redis_server: RedisServer, progress: report.Progress,
+             extra_cpu: Any = lambda: 0.0) -> None:
+    tag = name.split(" ")[0]
+    progress.step(f"{tag}: starting")
+    with contextlib.ExitStack() as stack:
+        with _upstream_at_once(upstream):
+            service = stack.enter_context(started)
+            # The answers hits come from, in both modes: LiteLLM keeps a streamed answer apart from a plain one.
+            load.sequential(service.url, [body(q) for q in questions()])
+            load.time_to_first_byte(service.url, [body(q, stream=True) for q in questions()])
+        time.sleep(0.5)  # answers are stored after they are sent
+        results["services"][name] = figures = {"startup_secs": round(service.startup_secs, 3)}
+        meter = probes.CpuMeter(service.pid, redis_server.pid or 0, extra_cpu)
+        figures.update(measure.service(service.url, plan, results["floor"], meter, progress, tag))
+        progress.step(f"{tag}: Redis memory per entry")
+        memory = bytes_per_entry(service.url, redis_server.url, upstream, plan.memory_secs)
+        figures["redis_bytes_per_entry"] = memory["bytes"]
+        figures["redis_metrics_bytes_per_entry"] = memory["metrics_bytes"]
+        figures["redis_entries_measured"] = memory["entries"]
+
+
+def _sizes(entries: int, results: dict[str, Any], output: Path) -> None:
+    from bench import sizes  # embeds thousands of questions as it loads: only when asked for
+
+    results["sizes"] = sizes.run_sizes(entries, ("float32", "float16", "int8"), output=output)
+    results["sizes_markdown"] = sizes.markdown(results["sizes"]).splitlines()
+
+
+def run(plan: Plan, output: Path, *, sizes: int = 0) -> dict[str, Any]:
+    progress = report.Progress(plan.steps(len(measure.WORKLOADS)) + (1 if sizes else 0))
     logs = Path(tempfile.mkdtemp(prefix="latency-slayer-bench-"))
-    targets: dict[str, dict[str, Any]] = {}
-    with _infrastructure() as (upstream, redis_server):
-        progress.step("direct to upstream (the floor)")
-        floor = floor_of(upstream, plan)
-        env = {"REDIS_URL": redis_server.url, "INDEX_NAME": "idx:bench", "KEY_PREFIX": "bench:",
-               "CACHE_DISTANCE_THRESHOLD": "0.2"}
-        with services.gateway(upstream=upstream.base_url, workers=plan.workers, logs=logs, env=env) as ours:
-            name = f"latency-slayer ({plan.workers} worker{'s' if plan.workers > 1 else ''})"
-            targets[name] = measure(ours.url, ours.pid, floor, plan, progress, "ours")
-            targets[name]["startup_secs"] = round(ours.startup_secs, 3)
-            progress.step("ours: Redis memory per entry")
-            targets[name]["redis_bytes_per_entry"] = bytes_per_entry(ours.url, redis_server.url, upstream,
-                                                                     200 if plan is QUICK else 2000)
-        if plan.with_litellm:
-            with services.litellm(upstream=upstream.base_url, redis_url=redis_server.url, similarity=0.8,
-                                  logs=logs) as peer:
-                targets["LiteLLM proxy (redis-semantic, 1 worker)"] = measure(peer.url, peer.pid, floor, plan,
-                                                                               progress, "litellm")
-    results = {"floor": floor, "upstream_seconds": UPSTREAM_SECONDS, "plan": plan.__dict__, "targets": targets}
-    report.write(results, output)
+    began = time.monotonic()
+    results: dict[str, Any] = {"when": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+                               "cpus": os.cpu_count(), "plan": plan.as_dict(), "logs": str(logs), "services": {}}
+    upstream = FakeUpstream(latency=plan.upstream_secs, latency_paths=frozenset({"/v1/chat/completions"}))
+    try:
+        with upstream, RedisServer() as redis_server, contextlib.ExitStack() as stack:
+            results["floor"] = measure.direct(upstream.base_url, plan, progress)
+            env = {"REDIS_URL": redis_server.url, "INDEX_NAME": "idx:bench", "KEY_PREFIX": "bench:",
+                   "METRICS_STREAM": METRICS_STREAM, "CACHE_DISTANCE_THRESHOLD": "0.2"}
+            ours = f"latency-slayer ({plan.workers} worker{'s' if plan.workers > 1 else ''})"
+            _service(services.gateway(upstream=upstream.base_url, workers=plan.workers, logs=logs, env=env), ours,
+                     plan, results, upstream, redis_server, progress)
+            if plan.with_litellm:
+                embeddings = stack.enter_context(EmbeddingServer())
+                started = services.litellm(upstream=upstream.base_url, embeddings=embeddings.base_url,
+                                           redis_url=redis_server.url, similarity=0.8, logs=logs)
+                _service(started, LITELLM, plan, results, upstream, redis_server, progress,
+                         lambda: embeddings.cpu_seconds)
+        if sizes:
+            progress.step(f"cache sizes: {sizes:,} entries per vector type")
+            _sizes(sizes, results, output)
+    except BaseException as exc:
+        results["incomplete"] = f"stopped by {type(exc).__name__}: {exc}"
+        raise
+    finally:
+        results["seconds"] = round(time.monotonic() - began, 1)
+        if "floor" in results:
+            report.write(results, output, measure.WORKLOADS)
+        progress.finish()
     return results
+
+
+def _terminate_gracefully(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")  # unwinds every `with`, so all started services stop
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="a smoke run: tiny counts, no LiteLLM")
+    parser.add_argument("--quick", action="store_true", help="a smoke run (~1 minute): tiny counts, no LiteLLM")
+    parser.add_argument("--sizes", type=int, default=0, metavar="N",
+                        help="also bulk-load N entries per vector type into Redis (bench/sizes.py)")
     parser.add_argument("--output", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args(argv)
-    results = run(QUICK if args.quick else FULL, args.output)
-    print(report.markdown(results["targets"]))
+    signal.signal(signal.SIGTERM, _terminate_gracefully)
+    results = run(QUICK if args.quick else FULL, args.output, sizes=args.sizes)
+    print(report.markdown(results, measure.WORKLOADS))
     return 0
 
 

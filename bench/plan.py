@@ -1,0 +1,31 @@
+"""How much the benchmark measures: the full run and the quick smoke run."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class Plan:
+    repeats: int  # passes over the 20 cached questions per request class at concurrency 1
+    misses: int  # misses (and streamed misses) at concurrency 1
+    load_secs: int  # length of each wrk run
+    concurrency: tuple[int, ...]
+    workers: int
+    with_litellm: bool
+    memory_secs: int  # storing novel prompts for this long measures Redis memory per entry
+    upstream_secs: float = 0.3  # the fake upstream's chat latency, as in the peers' published comparison
+
+    def steps(self, workloads: int) -> int:
+        """Progress-bar steps: the floor, then per service start-up, 6 probes, the load grid and memory."""
+        per_service = 1 + 6 + workloads * len(self.concurrency) + 1
+        return 1 + len(self.concurrency) + per_service * (2 if self.with_litellm else 1)
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+FULL = Plan(repeats=10, misses=30, load_secs=4, concurrency=(1, 4, 16, 64), workers=2, with_litellm=True,
+            memory_secs=3)
+QUICK = Plan(repeats=1, misses=3, load_secs=1, concurrency=(1, 16), workers=1, with_litellm=False,
+             memory_secs=1)
