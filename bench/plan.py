@@ -13,19 +13,16 @@ class Plan:
     concurrency: tuple[int, ...]
     workers: int
     with_litellm: bool
-    memory_secs: int  # storing novel prompts for this long measures Redis memory per entry
     upstream_secs: float = 0.3  # the fake upstream's chat latency, as in the peers' published comparison
 
     def steps(self, workloads: int) -> int:
-        """Progress-bar steps: the floor, then per service start-up, 6 probes, the load grid and memory."""
-        per_service = 1 + 6 + workloads * len(self.concurrency) + 1
+        """Progress-bar steps: the floor, then per service start-up, 6 probes and the load grid."""
+        per_service = 1 + 6 + workloads * len(self.concurrency)
         return 1 + len(self.concurrency) + per_service * (2 if self.with_litellm else 1)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
 
 
-FULL = Plan(repeats=10, misses=30, load_secs=4, concurrency=(1, 4, 16, 64), workers=2, with_litellm=True,
-            memory_secs=3)
-QUICK = Plan(repeats=1, misses=3, load_secs=1, concurrency=(1, 16), workers=1, with_litellm=False,
-             memory_secs=1)
+FULL = Plan(repeats=10, misses=30, load_secs=4, concurrency=(1, 4, 16, 64), workers=2, with_litellm=True)
+QUICK = Plan(repeats=1, misses=3, load_secs=1, concurrency=(1, 16), workers=1, with_litellm=False)

@@ -58,3 +58,9 @@ def redis_used_memory(url: str) -> int:
 def key_memory(url: str, key: str) -> int:
     with redis.Redis.from_url(url) as client:
         return int(client.memory_usage(key, samples=0) or 0)
+
+
+def indexed_documents(url: str) -> int:
+    """Documents in all the Query Engine's indexes (ours and LiteLLM's each have one)."""
+    with redis.Redis.from_url(url) as client:
+        return sum(int(client.ft(name.decode()).info()["num_docs"]) for name in client.execute_command("FT._LIST"))

@@ -141,7 +141,7 @@ def markdown(results: dict[str, Any], workloads: dict[str, str]) -> str:
     lines += ["", "Resources:", ""]
     lines += _table(["measure", *names], [
         ["Redis memory per entry (bytes)", *(_num(results["services"][n].get("redis_bytes_per_entry")) for n in names)],
-        ["of which our metrics event (bytes)",
+        ["metrics events per entry, not counted above (bytes)",
          *(_num(results["services"][n].get("redis_metrics_bytes_per_entry")) for n in names)],
         ["start-up to first served request (s)", *(_num(results["services"][n].get("startup_secs")) for n in names)],
     ])
