@@ -71,13 +71,17 @@ class UpstreamResponse:
 
 class UpstreamClient:
     def __init__(self, base_url: str, *, default_key: str | None, connect_timeout: float,
-                 timeout: float) -> None:
+                 timeout: float, http2: bool = False) -> None:
         self.base_url = base_url.rstrip("/")
         self._default_key = default_key
+        self.http2 = http2
+        # With http2, an https upstream that offers h2 in its TLS handshake (ALPN) multiplexes every request
+        # on one connection; any other upstream, and every plain-http one, is spoken to in HTTP/1.1.
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
             limits=httpx.Limits(max_connections=1024, max_keepalive_connections=256),
             follow_redirects=False,
+            http2=http2,
         )
 
     def key_for(self, authorization: str | None) -> str | None:
@@ -112,5 +116,5 @@ class UpstreamClient:
         await self._client.aclose()
 
     def health(self) -> dict[str, Any]:
-        return {"base_url": self.base_url, "open": not self._client.is_closed,
+        return {"base_url": self.base_url, "open": not self._client.is_closed, "http2": self.http2,
                 "default_key": self._default_key is not None}

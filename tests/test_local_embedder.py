@@ -136,6 +136,8 @@ def test_prepared_model_agrees_with_the_shipped_one(
         "dim": 384,
         "model_file": PREPARED_FILE_NAME,
         "prepared": True,
+        "batch_wait_ms": 0.0,
+        "model_runs": prepared.runs,
     }
 
 
@@ -161,7 +163,8 @@ def test_missing_prepared_file_falls_back_to_the_shipped_one(
         embedder = LocalEmbedder(model_dir=tmp_path)
     assert [r.levelno for r in caplog.records] == [logging.WARNING]
     assert "latency-slayer prepare-model" in caplog.records[0].getMessage()
-    assert embedder.health() == {"name": "all-MiniLM-L6-v2", "dim": 384, "model_file": "model.onnx", "prepared": False}
+    assert embedder.health() == {"name": "all-MiniLM-L6-v2", "dim": 384, "model_file": "model.onnx", "prepared": False,
+                                 "batch_wait_ms": 0.0, "model_runs": 0}
     assert np.array_equal(asyncio.run(embedder.embed(PASSWORD)), shipped.embed_batch([PASSWORD])[0])
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
+from gateway.embedding.batching import MicroBatcher
 from gateway.embedding.model_files import (
     MIN_COSINE,
     PROBE_KEY,
@@ -45,15 +46,17 @@ class LocalEmbedder:
     - A text with no word pieces (empty, whitespace or control characters only) raises `EmbedderError`: its
       vector would be the same constant for every such prompt, so it must not be used as a cache key.
     - Batches are padded to their longest member. With the int8 model a prompt's vector shifts slightly with
-      the rest of a padded batch (cosine ~0.99), so `embed` always embeds one prompt at a time.
+      the rest of a padded batch (activations are quantised per batch: cosine >= 0.99 to the prompt embedded
+      alone), so `embed` embeds one prompt at a time unless `batch_wait_ms` > 0 asks for micro-batches.
     - One ONNX Runtime session per instance; `embed` runs it on a single worker thread owned by the instance
-      (ONNX Runtime releases the GIL, so the event loop keeps running meanwhile).
+      (ONNX Runtime releases the GIL, so the event loop keeps running meanwhile). `runs` counts model runs.
     """
 
     name: str = "all-MiniLM-L6-v2"
     dim: int = 384
 
-    def __init__(self, model_path: Path | None = None, threads: int = 1, model_dir: Path | None = None) -> None:
+    def __init__(self, model_path: Path | None = None, threads: int = 1, model_dir: Path | None = None,
+                 batch_wait_ms: float = 0.0) -> None:
         if threads < 1:
             raise ValueError(f"threads must be >= 1, not {threads}")
         self._tokenizer = self.load_tokenizer()
@@ -61,6 +64,7 @@ class LocalEmbedder:
         # Read-only buffers sliced per call, so a single prompt allocates only its ids and the output.
         self._ones = np.ones(MAX_TOKENS, dtype=np.int64)
         self._zeros = np.zeros(MAX_TOKENS, dtype=np.int64)
+        self.runs = 0
         if model_path is None:
             self.model_path, self._session = self._open_default(threads, model_dir)
         else:
@@ -68,6 +72,9 @@ class LocalEmbedder:
             self._session = _open_session(self.model_path, threads)
         self.prepared = _metadata(self._session, RECIPE_KEY) == RECIPE
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-embedder")
+        self._batch_wait_ms = batch_wait_ms
+        self._batcher = (MicroBatcher(self._embed_each, self._executor, wait_secs=batch_wait_ms / 1000)
+                         if batch_wait_ms > 0 else None)
         self._closed = False
 
     @staticmethod
@@ -130,12 +137,32 @@ class LocalEmbedder:
         """Vectors for `texts`, shape (len(texts), 384), float32, unit length. Raises `EmbedderError`."""
         if not texts:
             return np.empty((0, self.dim), dtype=np.float32)
+        return self._run([self._tokens(text) for text in texts])
+
+    def _embed_each(self, texts: list[str]) -> list[np.ndarray | EmbedderError]:
+        """One model run for every text that can be embedded; each other text gets its own error."""
+        rows: list[list[int] | EmbedderError] = []
+        for text in texts:
+            try:
+                rows.append(self._tokens(text))
+            except EmbedderError as error:
+                rows.append(error)
+        valid = [row for row in rows if not isinstance(row, EmbedderError)]
         try:
-            rows = [self._encode(text) for text in texts]
+            vectors = iter(self._run(valid)) if valid else iter(())
+        except EmbedderError as error:
+            return [error] * len(texts)
+        return [row if isinstance(row, EmbedderError) else next(vectors) for row in rows]
+
+    def _tokens(self, text: str) -> list[int]:
+        try:
+            return self._encode(text)
         except EmbedderError:
             raise
         except Exception as exc:  # e.g. a non-str item: report it as this component's failure
             raise EmbedderError(f"cannot tokenise the text: {exc}") from exc
+
+    def _run(self, rows: list[list[int]]) -> np.ndarray:
         width = max(len(row) for row in rows)
         if len(rows) == 1:
             ids = np.array(rows, dtype=np.int64)
@@ -149,6 +176,7 @@ class LocalEmbedder:
                 mask[i, : len(row)] = 1
             types = np.zeros_like(ids)
         feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+        self.runs += 1
         try:
             hidden = self._session.run(self._outputs, feed)[0]
         except Exception as exc:
@@ -166,6 +194,8 @@ class LocalEmbedder:
 
         `api_key` is accepted (and ignored) so this class satisfies `gateway.embedding.base.Embedder`.
         """
+        if self._batcher is not None:
+            return await self._batcher.embed(text)
         loop = asyncio.get_running_loop()
         try:
             vectors = await loop.run_in_executor(self._executor, self.embed_batch, [text])
@@ -183,7 +213,8 @@ class LocalEmbedder:
         await asyncio.to_thread(self._executor.shutdown, wait=True)
 
     def health(self) -> dict[str, Any]:
-        return {"name": self.name, "dim": self.dim, "model_file": self.model_path.name, "prepared": self.prepared}
+        return {"name": self.name, "dim": self.dim, "model_file": self.model_path.name, "prepared": self.prepared,
+                "batch_wait_ms": self._batch_wait_ms, "model_runs": self.runs}
 
 
 def _open_session(path: Path, threads: int) -> ort.InferenceSession:

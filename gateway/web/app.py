@@ -67,7 +67,7 @@ def make_embedder(settings: Settings, upstream: UpstreamClient) -> Embedder:
                               timeout=settings.embed_timeout_secs)
     from gateway.embedding.local import LocalEmbedder
 
-    return LocalEmbedder(model_dir=settings.latency_slayer_model_dir)
+    return LocalEmbedder(model_dir=settings.latency_slayer_model_dir, batch_wait_ms=settings.embed_batch_wait_ms)
 
 
 async def open_store(store: Store, embedder: Embedder) -> None:
@@ -82,7 +82,7 @@ async def open_store(store: Store, embedder: Embedder) -> None:
 async def build_gateway(settings: Settings) -> Gateway:
     upstream = UpstreamClient(settings.upstream_base_url, default_key=settings.openai_api_key,
                               connect_timeout=settings.upstream_connect_timeout_secs,
-                              timeout=settings.upstream_timeout_secs)
+                              timeout=settings.upstream_timeout_secs, http2=settings.upstream_http2)
     embedder = make_embedder(settings, upstream)
     store = make_store(settings)
     await open_store(store, embedder)
