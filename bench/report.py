@@ -132,6 +132,8 @@ def markdown(results: dict[str, Any], workloads: dict[str, str]) -> str:
     lines = [f"Measured {results['when']} on {results['cpus']} CPUs, load generator included; fake upstream "
              f"{results['plan']['upstream_secs'] * 1000:.0f} ms per answer; cosine similarity 0.80; "
              f"run took {results['seconds']:.0f} s.", "", "Targets (issue 5):", ""]
+    if results.get("incomplete"):
+        lines[:0] = [f"**Incomplete run** ({results['incomplete']}): rows without figures were not measured.", ""]
     lines += _table(["target", *names, "met by ours"],
                     [[label, *(_num(v) for v in values), verdict] for label, values, verdict in
                      evaluate(results, names)])

@@ -9,6 +9,7 @@ import contextlib
 import datetime
 import os
 import signal
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -130,7 +131,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate_gracefully)
-    results = run(QUICK if args.quick else FULL, args.output, sizes=args.sizes)
+    try:
+        results = run(QUICK if args.quick else FULL, args.output, sizes=args.sizes)
+    except KeyboardInterrupt:
+        print(f"stopped; what was measured so far is in {args.output}", file=sys.stderr)
+        return 130
     print(report.markdown(results, measure.WORKLOADS))
     return 0
 
