@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from gateway.cache.policy import CachePolicy, PolicyConfig, Verifier
-from gateway.cache.verifier import HitVerifier, difference
+from gateway.cache.verifier import HitVerifier
 from gateway.embedding.base import Embedder
 from gateway.errors import CacheUnavailable
 from gateway.store.memory import MemoryStore
@@ -137,26 +137,30 @@ def _key(prompt: str, route: str) -> ChatKey:
 async def measure(pairs: Sequence[Pair], embedder: Embedder, config: PolicyConfig, *,
                   verifier: Verifier | None) -> list[Outcome]:
     """Each pair through the real path: `remember` the cached prompt, then `lookup` the query twice, once with the
-    settings under test and once at a threshold everything is within (for its distance, whatever the verdict)."""
+    settings under test and once at a threshold everything is within (for its distance, whatever the verdict).
+    The shipped verifier's objection is recorded for every pair, also when the settings under test go without."""
     store = MemoryStore(max_entries=16)
     await store.open(dim=embedder.dim, embedder=embedder.name)
     shared = _Remembering(embedder)
     tested = CachePolicy(store, shared, config, retry_secs=0, verifier=verifier)
     wide = CachePolicy(store, shared, config, retry_secs=0)
+    judge = HitVerifier()
     outcomes = []
     for number, pair in enumerate(pairs):
         route = f"pair-{number}"  # a scope of its own: pairs never see each other
         cached, query = _key(pair.cached, route), _key(pair.query, route)
-        started = time.perf_counter()
-        objection = difference(pair.query, pair.cached)  # what `HitVerifier.accepts` decides on, timed alone
-        verify_us = (time.perf_counter() - started) * 1e6
         try:
             await wide.remember(cached, _ANSWER, Controls(route=route), vector=None, api_key=None)
             nearest = (await wide.lookup(query, Controls(route=route, threshold=_WIDE), api_key=None)).hit
-            served = (await tested.lookup(query, Controls(route=route), api_key=None)).hit is not None
         except CacheUnavailable:  # e.g. an empty prompt: the gateway would bypass the cache
-            nearest, served = None, False
+            nearest = None
         distance = float("inf") if nearest is None else nearest.distance or 0.0
+        # Timed before the lookup under test, which asks the verifier too: both prompts are read afresh here.
+        started = time.perf_counter()
+        objection = judge.objection(pair.query, pair.cached, min(distance, _WIDE))  # what `accepts` decides on
+        verify_us = (time.perf_counter() - started) * 1e6
+        served = nearest is not None and (
+            await tested.lookup(query, Controls(route=route), api_key=None)).hit is not None
         outcomes.append(Outcome(pair.duplicate, distance, objection, served, verify_us))
         await store.delete(cached.exact)
     return outcomes

@@ -122,11 +122,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LATENCY_SLAYER_MODEL_DIR", _optional_path, None, "a directory, or empty",
             "Where `prepare-model` writes the re-quantised local model and the embedder reads it. "
             "Unset: `$XDG_CACHE_HOME/latency-slayer`."),
-    Setting("CACHE_DISTANCE_THRESHOLD", _float_range(0.0, 2.0), 0.12, "a number from 0 to 2",
+    Setting("CACHE_DISTANCE_THRESHOLD", _float_range(0.0, 2.0), 0.2, "a number from 0 to 2",
             "Largest cosine distance (1 - cosine similarity) served as a semantic hit."),
     Setting("CACHE_VERIFIER", _boolean, True, "true or false",
             "A semantic candidate is served only if its prompt has the same numbers, units, dates, names, negation, "
-            "kind of question and word roles as the request (see Cache correctness)."),
+            "kind of question and word roles as the request, and a fitted score over the distance and the words "
+            "they do not share finds it likely to ask the same (see Cache correctness)."),
     Setting("RESP_TTL_SECS", _int_range(1, 10 * 365 * 86400), 86400, "an integer of seconds >= 1",
             "Lifetime of a cached answer (the `resp` field only; vectors and tags stay)."),
     Setting("RESP_TTL_SLIDING", _boolean, True, "true or false",

@@ -16,7 +16,7 @@ PAIRS = [
     ("How do I reset my password?", "How can I reset my password?", 1),  # 0.01
     ("Convert 72 °F to °C", "Convert 72 °C to °F", 0),  # 0.01, a look-alike only the verifier stops
     ("What is the capital of France?", "How do I bake sourdough bread?", 0),  # far apart
-    ("Tell me a joke about cats", "Tell me a funny story about kittens", 1),  # 0.25
+    ("Tell me a joke about cats", "Tell me a funny story about kittens", 1),  # 0.25, farther than the verifier's reach
 ]
 
 
@@ -63,13 +63,13 @@ def test_eval_prints_the_rates_of_the_real_cache_path(pairs_file: Path, capsys: 
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "pairs.csv: 4 pairs (2 duplicates, 2 different)"
     # shipped defaults: the look-alike is vetoed, the kittens are too far
-    assert "now: threshold 0.12, verifier" in lines[1]
+    assert "now: threshold 0.20, verifier" in lines[1]
     assert "false hits  0.00% (0/2)" in lines[1] and "hit recall  50.0% (1/2)" in lines[1]
     # the fixed cosine threshold every peer ships serves the look-alike
     assert "before: threshold 0.10, no verifier" in lines[2] and "false hits 50.00% (1/2)" in lines[2]
-    assert "objections: order 1" in lines[3]
+    assert "objections: order 1, name 1, far 1" in lines[3]  # the far-apart pair also differs in a name
     sweep_at_030 = next(line for line in lines if line.strip().startswith("0.30"))
-    assert sweep_at_030.split() == ["0.30", "50.00%", "100.0%", "0.00%", "100.0%"]
+    assert sweep_at_030.split() == ["0.30", "50.00%", "100.0%", "0.00%", "50.0%"]
 
 
 def test_eval_options_change_the_setting_under_test(pairs_file: Path, capsys: pytest.CaptureFixture) -> None:
@@ -77,6 +77,6 @@ def test_eval_options_change_the_setting_under_test(pairs_file: Path, capsys: py
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "pairs.csv: 3 pairs (1 duplicates, 2 different)"
     assert "no verifier" in lines[1] and "false hits 50.00% (1/2)" in lines[1]
-    assert main(["eval", str(pairs_file), "--threshold", "0.3"]) == 0
+    assert main(["eval", str(pairs_file), "--threshold", "0.3", "--no-verifier"]) == 0
     line = capsys.readouterr().out.splitlines()[1]
-    assert "threshold 0.30, verifier" in line and "false hits  0.00% (0/2)" in line and "100.0% (2/2)" in line
+    assert "threshold 0.30, no verifier" in line and "false hits 50.00% (1/2)" in line and "100.0% (2/2)" in line

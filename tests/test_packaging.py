@@ -30,7 +30,7 @@ def test_every_setting_is_documented_in_the_readme() -> None:
 def test_defaults_need_no_redis_and_no_key() -> None:
     settings = load_settings(environ={}, dotenv=NO_DOTENV)
     assert settings.redis_url is None and settings.openai_api_key is None
-    assert settings.embed_provider == "local" and settings.cache_distance_threshold == 0.12
+    assert settings.embed_provider == "local" and settings.cache_distance_threshold == 0.2
     assert "'openai_api_key': 'unset'" in repr(settings)
     secret = load_settings(environ={"OPENAI_API_KEY": "sk-secret", "ADMIN_TOKEN": "adm-secret",
                                     "GATEWAY_API_KEYS": "gw-secret"}, dotenv=NO_DOTENV)

@@ -26,7 +26,7 @@ class CountingEmbedder(LocalEmbedder):
 
 
 class RejectEverything:
-    def accepts(self, query: str, cached: str) -> bool:
+    def accepts(self, query: str, cached: str, distance: float) -> bool:
         return False
 
 

@@ -3,13 +3,18 @@ directions, since either prompt may be the cached one), what a verdict costs, an
 
 from __future__ import annotations
 
+import json
+import math
 import time
+from pathlib import Path
 
 import pytest
 
 from gateway.cache.policy import CachePolicy, PolicyConfig
 from gateway.cache.verifier import READ_CHARS, HitVerifier, _reading, difference
+from gateway.cache.verifier_score import FEATURES, Trees, rarity
 from gateway.embedding.local import LocalEmbedder
+from gateway.settings import SETTINGS
 from gateway.store.memory import MemoryStore
 from gateway.wire.canonical import chat_key
 from gateway.wire.controls import Controls
@@ -71,17 +76,101 @@ DIFFERENT_QUESTION = [
 
 
 @pytest.mark.parametrize(("one", "other"), SAME_QUESTION)
-def test_a_paraphrase_passes_both_ways(one: str, other: str) -> None:
+def test_a_paraphrase_passes_the_rules_both_ways(one: str, other: str) -> None:
     assert difference(one, other) is None
     assert difference(other, one) is None
-    assert HitVerifier().accepts(one, other)
 
 
 @pytest.mark.parametrize(("one", "other", "rule"), DIFFERENT_QUESTION)
 def test_a_look_alike_is_rejected_both_ways(one: str, other: str, rule: str) -> None:
     assert difference(one, other) == rule
     assert difference(other, one) is not None
-    assert not HitVerifier().accepts(other, one)
+    assert not HitVerifier().accepts(other, one, 0.0)  # a rule's objection stands at any distance
+
+
+DEFAULT_THRESHOLD = next(setting.default for setting in SETTINGS if setting.env == "CACHE_DISTANCE_THRESHOLD")
+
+# Pairs no rule objects to, for the fitted score: rewordings it must serve, and a qualifier added to the question
+# (a narrower question, another answer) it must stop, within the default distance threshold.
+REWORDED = [
+    ("How do I reset my password?", "How can I reset my password?"),
+    ("What is the capital of Australia?", "What's Australia's capital?"),
+    ("How do I sort a dict by value in Python?", "How can I sort a Python dict by value?"),
+    ("What are the symptoms of diabetes?", "What are common symptoms of diabetes?"),
+    ("What is the best way to learn guitar?", "What's the best way to learn the guitar?"),
+]
+NARROWED = [
+    ("What are the best places to visit in Japan?", "What are the best places to visit in Japan in winter?"),
+    ("How do I bake bread?", "How do I bake sourdough bread?"),
+    ("What are good exercises for back pain?", "What are good exercises for lower back pain in pregnancy?"),
+    ("How do I write a cover letter?", "How do I write a cover letter for an internship?"),
+]
+
+
+@pytest.fixture(scope="module")
+def distance():
+    embedder = LocalEmbedder()
+    return lambda one, other: 1.0 - float(embedder.embed_batch([one])[0] @ embedder.embed_batch([other])[0])
+
+
+@pytest.mark.parametrize(("one", "other"), REWORDED)
+def test_the_score_serves_a_rewording_both_ways(one: str, other: str, distance) -> None:
+    verifier = HitVerifier()
+    assert verifier.accepts(one, other, distance(one, other))
+    assert verifier.accepts(other, one, distance(other, one))
+
+
+@pytest.mark.parametrize(("one", "other"), NARROWED)
+def test_the_score_stops_a_narrower_question_both_ways(one: str, other: str, distance) -> None:
+    verifier = HitVerifier()
+    near = distance(one, other)
+    assert near <= DEFAULT_THRESHOLD  # the distance alone would serve it
+    assert difference(one, other) is None and difference(other, one) is None
+    assert verifier.objection(one, other, near) == "score"
+    assert verifier.objection(other, one, distance(other, one)) == "score"
+
+
+def stumps(tmp_path: Path, threshold: float) -> Trees:
+    """Two one-split trees by hand: +1 / -1 on the distance at 0.1, +0.5 / -0.5 on `only_query` at 1.5."""
+    nodes = [[FEATURES.index("distance"), 0.1, 1, 2, 0.0], [-1, 0.0, 1, 1, 1.0], [-1, 0.0, 2, 2, -1.0],
+             [FEATURES.index("only_query"), 1.5, 4, 5, 0.0], [-1, 0.0, 4, 4, 0.5], [-1, 0.0, 5, 5, -0.5]]
+    path = tmp_path / "trees.json"
+    path.write_text(json.dumps({"features": list(FEATURES), "threshold": threshold, "reach": 0.2, "base": 0.25,
+                                "roots": [0, 3], "nodes": nodes}))
+    return Trees(path)
+
+
+def test_the_trees_add_up_the_leaves_each_row_reaches(tmp_path: Path) -> None:
+    trees = stumps(tmp_path, 0.5)
+    row = [0.0] * len(FEATURES)
+    assert trees.score(row) == pytest.approx(1 / (1 + math.exp(-(0.25 + 1.0 + 0.5))))
+    row[FEATURES.index("distance")], row[FEATURES.index("only_query")] = 0.15, 2
+    assert trees.score(row) == pytest.approx(1 / (1 + math.exp(-(0.25 - 1.0 - 0.5))))
+
+
+def test_trees_fit_on_other_features_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "trees.json"
+    path.write_text(json.dumps({"features": ["distance"], "threshold": 0.5, "reach": 0.2, "base": 0.0, "roots": [0],
+                                "nodes": [[-1, 0.0, 0, 0, 1.0]]}))
+    with pytest.raises(ValueError, match="other features"):
+        Trees(path)
+
+
+def test_the_score_needed_is_the_one_shipped_with_the_trees(tmp_path: Path) -> None:
+    query, cached = "How do I bake bread?", "How do I bake sourdough bread?"
+    assert HitVerifier(stumps(tmp_path, 0.5)).objection(query, cached, 0.05) is None  # sigmoid(1.75)
+    assert HitVerifier(stumps(tmp_path, 0.9)).objection(query, cached, 0.05) == "score"
+    assert HitVerifier(stumps(tmp_path, 0.0)).objection("Is 91 prime?", "Is 97 prime?", 0.0) == "number"
+
+
+def test_past_the_distances_it_was_fit_on_the_score_serves_nothing(tmp_path: Path) -> None:
+    verifier = HitVerifier(stumps(tmp_path, 0.0))  # a score every pair reaches
+    assert verifier.objection("How do I bake bread?", "How do I bake bread at home?", 0.2) is None
+    assert verifier.objection("How do I bake bread?", "How do I bake bread at home?", 0.21) == "far"
+
+
+def test_rarity_follows_the_vocabulary_order() -> None:
+    assert rarity("the") < rarity("bread") < rarity("sourdough")
 
 
 def test_identical_prompts_pass() -> None:
@@ -98,12 +187,13 @@ def test_past_what_it_reads_the_prompts_must_be_the_same_text() -> None:
 
 def test_a_verdict_costs_well_under_a_millisecond() -> None:
     pairs = [(one, other) for one, other in SAME_QUESTION] + [(one, other) for one, other, _ in DIFFERENT_QUESTION]
+    verifier = HitVerifier()
     costs = []
     for _ in range(5):
         _reading.cache_clear()  # every prompt read afresh, as a query and a cached prompt seen for the first time
         for one, other in pairs:
             started = time.perf_counter()
-            difference(one, other)
+            verifier.objection(one, other, 0.05)
             costs.append(time.perf_counter() - started)
     costs.sort()
     assert costs[len(costs) // 2] < 0.001
@@ -130,5 +220,23 @@ async def test_a_vetoed_candidate_falls_through_to_the_next_then_to_a_miss() -> 
         # the vetoed look-alike is the nearer (distance 0.012, the paraphrase 0.027): the next candidate answers
         hit = (await policy.lookup(key("Convert 72 °C to °F"), Controls(), api_key=None)).hit
         assert hit is not None and hit.entry == key("Please convert 72 °C to °F").exact
+    finally:
+        await embedder.close()
+
+
+async def test_in_the_policy_the_score_stops_a_narrower_question_the_distance_would_serve() -> None:
+    embedder = LocalEmbedder()
+    config = PolicyConfig(threshold=DEFAULT_THRESHOLD, ttl_secs=60, sliding=True, candidates=5)
+    cached, narrower = NARROWED[0]
+    try:
+        for verifier, served in ((None, True), (HitVerifier(), False)):
+            store = MemoryStore(max_entries=10)
+            await store.open(dim=embedder.dim, embedder=embedder.name)
+            policy = CachePolicy(store, embedder, config, retry_secs=1, verifier=verifier)
+            await policy.remember(key(cached), ANSWER, Controls(), vector=None, api_key=None)
+            assert ((await policy.lookup(key(narrower), Controls(), api_key=None)).hit is not None) is served
+            reworded = (await policy.lookup(key("Which are the best places to visit in Japan?"), Controls(),
+                                            api_key=None)).hit
+            assert reworded is not None  # while a rewording is served either way
     finally:
         await embedder.close()

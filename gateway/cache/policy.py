@@ -54,7 +54,7 @@ class PolicyConfig:
 class Verifier(Protocol):
     """A second opinion on a semantic candidate: does its cached prompt ask what the query asks?"""
 
-    def accepts(self, query: str, cached: str) -> bool: ...
+    def accepts(self, query: str, cached: str, distance: float) -> bool: ...
 
 
 def tags_of(key: ChatKey) -> Tags:
@@ -115,7 +115,8 @@ class CachePolicy:
                 break
             if candidate.key == key.exact:
                 continue  # its answer was just found expired by the exact layer
-            if self.verifier is not None and not self.verifier.accepts(key.prompt, candidate.prompt):
+            if self.verifier is not None and not self.verifier.accepts(key.prompt, candidate.prompt,
+                                                                     candidate.distance):
                 continue
             if candidate.distance > threshold:
                 if probe is None and (completion := await self._answer(candidate.key, refresh=False)):

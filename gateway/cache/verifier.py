@@ -4,15 +4,17 @@ The embedder scores look-alikes that ask something else as near-identical: anoth
 a negation, an opposite word, another kind of question, or the same words in other roles ("Convert 72 °F to
 °C" vs "Convert 72 °C to °F": cosine 0.99). Each rule in `RULES` rejects one such difference. All are lexical,
 so a verdict costs tens of microseconds; what they cannot see (a synonym that is not one, a lowercase name,
-sarcasm) is left to the distance threshold."""
+sarcasm) is left to the distance threshold and to a small fitted score over what the prompts do not share
+(`verifier_score`), asked only when no rule objects."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cache, lru_cache
 from itertools import pairwise
 
 from gateway.cache.verifier_reading import Reading, read
+from gateway.cache.verifier_score import Trees, features, vocabulary
 from gateway.cache.verifier_words import (
     COMPATIBLE_KINDS,
     CONNECTORS,
@@ -150,7 +152,27 @@ def difference(query: str, cached: str) -> str | None:
 
 class HitVerifier:
     """`gateway.cache.policy.Verifier`: rejects a candidate whose prompt differs from the query in what changes
-    the answer (see `RULES`)."""
+    the answer (see `RULES`), then one that the fitted score (`verifier_score`) finds unlikely to ask the same."""
 
-    def accepts(self, query: str, cached: str) -> bool:
-        return difference(query, cached) is None
+    def __init__(self, trees: Trees | None = None) -> None:
+        self.trees = trees or _shipped_trees()
+        vocabulary()  # read now, not on the first semantic candidate
+
+    def objection(self, query: str, cached: str, distance: float) -> str | None:
+        """The rule against serving `cached` for `query`, "score" when only the score is, "far" when the pair is
+        farther apart than any the score was fit on, None to serve it."""
+        rule = difference(query, cached)
+        if rule is not None:
+            return rule
+        if distance > self.trees.reach:
+            return "far"
+        row = features(_reading(query[:READ_CHARS]), _reading(cached[:READ_CHARS]), distance)
+        return None if self.trees.score(row) >= self.trees.threshold else "score"
+
+    def accepts(self, query: str, cached: str, distance: float) -> bool:
+        return self.objection(query, cached, distance) is None
+
+
+@cache
+def _shipped_trees() -> Trees:
+    return Trees()
