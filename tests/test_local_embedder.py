@@ -244,3 +244,19 @@ def test_runtime_imports_stay_light() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_embed_gives_the_same_vectors_on_the_loop_and_on_the_worker_thread(prepared: LocalEmbedder) -> None:
+    # A long prompt goes to the worker thread, and a short one queued behind it follows it there; a short
+    # prompt that finds the embedder idle is embedded on the loop. All give what `embed_batch` gives.
+    long_text = " ".join(f"word{i} lorem" for i in range(200))
+
+    async def scenario() -> list[np.ndarray]:
+        return [*await asyncio.gather(prepared.embed(long_text), prepared.embed(PASSWORD)),
+                await prepared.embed(PARAPHRASE)]
+
+    before = prepared.runs
+    vectors = asyncio.run(scenario())
+    assert prepared.runs - before == 3
+    for text, vector in zip((long_text, PASSWORD, PARAPHRASE), vectors, strict=True):
+        assert np.array_equal(vector, prepared.embed_batch([text])[0])
