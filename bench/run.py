@@ -20,13 +20,8 @@ from bench import load, measure, probes, report, services
 from bench.embeddings import EmbeddingServer
 from bench.plan import FULL, QUICK, Plan
 from bench.workload import body, questions
-from tests.support import fake_upstream
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.redis_server import RedisServer
-
-# The fake upstream writes a response's head and body separately; with Nagle's algorithm on, the body waits for
-# the client's delayed ACK (~40 ms), which would turn every "300 ms" answer into ~345 ms.
-fake_upstream._Handler.disable_nagle_algorithm = True
 
 LITELLM = "LiteLLM proxy (redis-semantic, 1 worker)"
 METRICS_STREAM = "bench:analytics"
