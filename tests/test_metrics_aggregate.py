@@ -62,7 +62,7 @@ def test_summary_of_a_known_sequence() -> None:
     figures = summary(events)
     assert figures["requests"] == 8
     assert figures["outcomes"] == {"hit": 3, "miss": 3, "bypass": 1, "error": 1}
-    assert figures["layers"] == {"exact": 2, "semantic": 1}
+    assert figures["layers"] == {"exact": 2, "semantic": 1, "flight": 0}
     assert figures["hit_rate"] == 3 / 8  # hits over every request, bypasses and errors included
     assert figures["latency"]["hit"] == {"count": 3, "p50": 3, "p95": pytest.approx(4.8)}
     assert figures["latency"]["miss"] == {"count": 3, "p50": 200, "p95": pytest.approx(290)}

@@ -36,7 +36,7 @@ def hit_rate(hits: int, requests: int) -> float | None:
 
 def summary(events: Sequence[Event]) -> dict[str, Any]:
     outcomes = dict.fromkeys(OUTCOMES, 0)
-    layers = {"exact": 0, "semantic": 0}
+    layers = {"exact": 0, "semantic": 0, "flight": 0}
     hit_ms: list[float] = []
     miss_ms: list[float] = []
     hit_ttfb: list[float] = []

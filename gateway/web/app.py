@@ -16,6 +16,9 @@ from gateway.cache.policy import CachePolicy, PolicyConfig
 from gateway.cache.verifier import HitVerifier
 from gateway.embedding.base import Embedder
 from gateway.errors import StoreError
+from gateway.flight.coordinator import Flights
+from gateway.flight.local import LocalFlights
+from gateway.flight.redis_flight import RedisFlights
 from gateway.metrics.memory_sink import MemorySink
 from gateway.metrics.prices import PriceTable
 from gateway.metrics.recorder import EventRecorder
@@ -70,6 +73,15 @@ def make_embedder(settings: Settings, upstream: UpstreamClient) -> Embedder:
     return LocalEmbedder(model_dir=settings.latency_slayer_model_dir, batch_wait_ms=settings.embed_batch_wait_ms)
 
 
+def make_flights(settings: Settings) -> Flights:
+    local = LocalFlights()
+    remote = None
+    if settings.redis_url and settings.single_flight:
+        remote = RedisFlights(settings.redis_url, prefix=settings.key_prefix, timeout_ms=settings.redis_timeout_ms,
+                              ttl_secs=settings.upstream_timeout_secs, tasks=local)
+    return Flights(local, timeout=settings.upstream_timeout_secs, remote=remote, retry_secs=settings.store_retry_secs)
+
+
 async def open_store(store: Store, embedder: Embedder) -> None:
     """A store that cannot be reached at start-up is not fatal: requests bypass it until it is back.
     An index built for another embedder is fatal (StartupError), since it would serve garbage."""
@@ -98,7 +110,7 @@ async def build_gateway(settings: Settings) -> Gateway:
     events = EventRecorder(sink, prices=PriceTable(settings.metrics_prices), retry_secs=settings.store_retry_secs)
     events.start()
     return Gateway(settings=settings, policy=policy, upstream=upstream, events=events,
-                   fleet=EventWindow(sink, max_events=settings.metrics_maxlen))
+                   fleet=EventWindow(sink, max_events=settings.metrics_maxlen), flights=make_flights(settings))
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

@@ -5,7 +5,6 @@ fills a Trace, emitted as one metrics event when its response ends."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
 from typing import Any
 
 import orjson
@@ -13,15 +12,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.cache.policy import Hit, Lookup
-from gateway.errors import CacheUnavailable, UpstreamError
-from gateway.upstream import UpstreamResponse
+from gateway.errors import CacheUnavailable
+from gateway.flight.local import Flight, Head
 from gateway.web import relay
 from gateway.web.context import Gateway, cache_headers, forwarded_headers, gateway_of, read_body, tenant_for
-from gateway.web.errors import error_body, error_response, upstream_failure
+from gateway.web.errors import error_response
+from gateway.web.shared import flight_key, follow, pump, read_along
 from gateway.web.trace import Trace, observed
 from gateway.wire import sse
 from gateway.wire.canonical import ChatKey, Uncacheable, chat_key
-from gateway.wire.completion import CompletionAssembler, as_chunks, as_response
+from gateway.wire.completion import as_chunks, as_response, is_complete
 from gateway.wire.controls import Controls, parse_controls
 from gateway.wire.requests import parse_json_object, validate_chat
 
@@ -41,6 +41,10 @@ class _Miss:
         self.shadowed = shadowed  # the cached answer exists: only compare, never store again
         self.judged = lookup.hit if shadowed else lookup.probe
         self.state = "miss" if key is not None else "bypass"
+        limit = gateway.settings.max_cacheable_temperature
+        # What may share an upstream call is what could be served from the cache: a fresh answer
+        # for a request that asked for one too random to store is its own.
+        self.shareable = not shadowed and (self.temperature is None or self.temperature <= limit)
 
     def store(self, completion: dict[str, Any] | None) -> None:
         if self.key is None or completion is None:
@@ -106,16 +110,45 @@ async def chat_completions(request: Request, trace: Trace) -> Response:
 
     miss = _Miss(gateway, key, controls, api_key, lookup, temperature=body.get("temperature"), shadowed=shadowed)
     trace.outcome = miss.state
-    if settings.miss_delay_ms:
-        await asyncio.sleep(settings.miss_delay_ms / 1000)
-    inject_usage = stream and key is not None and not client_usage
+    flights = gateway.flights
+    flight: Flight | None = None
+    if settings.single_flight and key is not None and controls.lookup and miss.shareable:
+        shared_key = flight_key(key, stream=stream, include_usage=client_usage)
+        for _ in range(2):  # a failed leader is replaced by one of its followers, once; then each goes alone
+            flight, leading = await flights.join(shared_key)
+            if leading:
+                break
+            response = await follow(flight, trace, stream=stream, timeout=flights.timeout)
+            if response is not None:
+                return response
+            flight = None
+    flight = flight or flights.private()
+    try:
+        return await _go_upstream(request, body, raw, model, miss, flight, trace, stream=stream,
+                                  client_usage=client_usage)
+    finally:
+        if flight.head is None:
+            flight.fail()  # nothing to share (an error, a cancelled request): its followers go upstream themselves
+
+
+async def _go_upstream(request: Request, body: dict[str, Any], raw: bytes, model: str, miss: _Miss, flight: Flight,
+                       trace: Trace, *, stream: bool, client_usage: bool) -> Response:
+    """Send the miss upstream and relay the answer, publishing it to `flight`: a stream as it arrives,
+    a whole answer only when it is a complete one."""
+    gateway = miss.gateway
+    if gateway.settings.miss_delay_ms:
+        await asyncio.sleep(gateway.settings.miss_delay_ms / 1000)
+    inject_usage = stream and miss.key is not None and not client_usage
     trace.upstream_sent()
     upstream = await gateway.upstream.send(
         "POST", "/chat/completions", headers=forwarded_headers(request),
         content=_upstream_body(body, raw, model, want_usage=inject_usage))
+    head = Head(upstream.status, upstream.headers)
     if stream and upstream.status == 200 and upstream.content_type.startswith("text/event-stream"):
-        return relay.streamed(upstream, trace.relayed(_relay_stream(upstream, miss, trace, drop_usage=inject_usage)),
-                              cache_headers(miss.state))
+        flight.start(head)
+        reader = flight.join(gateway.flights.timeout)  # before the pump starts: it stops when nobody reads
+        flight.feed(pump(upstream, flight, miss.store, drop_usage=inject_usage))
+        return read_along(head, reader, trace, cache_headers(miss.state))
     payload = await upstream.read()
     trace.upstream_done()
     if upstream.status != 200:
@@ -125,53 +158,12 @@ async def chat_completions(request: Request, trace: Trace) -> Response:
     except orjson.JSONDecodeError:
         return error_response("The upstream API answered with a body that is not valid JSON.", status=502,
                               code="upstream_protocol_error", headers=cache_headers("bypass"))
+    answer = completion if isinstance(completion, dict) and not stream else None
     if isinstance(completion, dict):
         trace.usage(completion.get("usage"))
-    miss.store(completion if isinstance(completion, dict) and not stream else None)
+    miss.store(answer)
+    if answer is not None and is_complete(answer):
+        flight.start(head)
+        flight.publish(payload)
+        flight.end(usage=answer.get("usage"))
     return relay.whole(upstream, payload, cache_headers(miss.state))
-
-
-async def _relay_stream(upstream: UpstreamResponse, miss: _Miss, trace: Trace, *,
-                        drop_usage: bool) -> AsyncGenerator[bytes, None]:
-    """Relay each SSE event as soon as it is complete; store only once `[DONE]` ends a clean stream (before
-    relaying it, so the answer is in the cache by the time the client has read it). A cancelled client
-    closes this generator, which closes the upstream request and stores nothing."""
-    parser = sse.SSEParser()
-    assembler = CompletionAssembler()
-    finished = False
-    try:
-        async for chunk in upstream.stream():
-            for event in parser.feed(chunk):
-                if event.data == "[DONE]":
-                    if not finished:
-                        miss.store(assembler.result())
-                    finished = True
-                    yield event.raw
-                    continue
-                if not event.data:
-                    yield event.raw  # comments and keep-alives
-                    continue
-                try:
-                    payload = orjson.loads(event.data)
-                except orjson.JSONDecodeError:
-                    trace.status = 502
-                    yield _stream_error("The upstream API sent an event that is not valid JSON.",
-                                        "upstream_protocol_error", 502)
-                    return
-                if isinstance(payload, dict):
-                    assembler.feed(payload)
-                    if drop_usage and payload.get("choices") == [] and payload.get("usage") is not None:
-                        continue  # usage was asked for the cache, not by the client
-                yield event.raw
-    except UpstreamError as error:
-        status, code = upstream_failure(error)
-        trace.status = status
-        yield _stream_error(f"The upstream stream broke off: {error}", code, status)
-        return
-    completion = assembler.result()
-    if completion is not None:
-        trace.usage(completion.get("usage"))
-
-
-def _stream_error(message: str, code: str, status: int) -> bytes:
-    return b"data: " + error_body(message, status=status, code=code) + b"\n\n"

@@ -1,6 +1,6 @@
 """What every endpoint shares: the settings, the cache policy, the upstream client, deferred cache
-writes, the metrics recorder and the fleet's recent events, and the small helpers that turn a Starlette
-request into the pieces the policy needs."""
+writes, the metrics recorder and the fleet's recent events, the single-flights, and the small helpers that
+turn a Starlette request into the pieces the policy needs."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from starlette.requests import Request
 
 from gateway.cache.policy import CachePolicy
 from gateway.errors import CacheUnavailable
+from gateway.flight.coordinator import Flights
 from gateway.metrics.recorder import EventRecorder
 from gateway.metrics.window import EventWindow
 from gateway.settings import Settings
@@ -33,6 +34,7 @@ class Gateway:
     upstream: UpstreamClient
     events: EventRecorder  # where each request's event is emitted
     fleet: EventWindow  # every worker's recent events, read back for the dashboard
+    flights: Flights  # misses on their way upstream, which identical misses follow (single-flight)
     _writes: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def defer(self, write: Coroutine[Any, Any, Any]) -> None:
@@ -52,6 +54,7 @@ class Gateway:
 
     async def close(self) -> None:
         await self.drain()
+        await self.flights.close()
         await self.events.close()
         await self.policy.store.close()
         await self.policy.embedder.close()

@@ -4,6 +4,7 @@ filtered by the upstream client), its body whole or streamed, and the gateway's 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
+from typing import Protocol
 
 import anyio
 from starlette.responses import Response, StreamingResponse
@@ -12,12 +13,20 @@ from starlette.types import Receive, Scope, Send
 from gateway.upstream import UpstreamResponse
 
 
+class Answer(Protocol):
+    """The start of an upstream answer: an UpstreamResponse, or the head a single-flight shares."""
+
+    status: int
+    headers: list[tuple[str, str]]
+
+
 class _UpstreamStream(StreamingResponse):
     """A streamed upstream body that is always closed: a client that leaves before the first byte cancels
-    the response before the body is ever iterated, so the body's own clean-up would never run."""
+    the response before the body is ever iterated, so the body's own clean-up would never run. Without an
+    upstream of its own, the body is a single-flight reader, which closes nothing but itself."""
 
-    def __init__(self, upstream: UpstreamResponse, body: AsyncIterator[bytes]) -> None:
-        super().__init__(body, status_code=upstream.status)
+    def __init__(self, status: int, body: AsyncIterator[bytes], upstream: UpstreamResponse | None) -> None:
+        super().__init__(body, status_code=status)
         self._upstream = upstream
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -28,7 +37,8 @@ class _UpstreamStream(StreamingResponse):
                 close = getattr(self.body_iterator, "aclose", None)
                 if close is not None:
                     await close()
-                await self._upstream.close()
+                if self._upstream is not None:
+                    await self._upstream.close()
 
 
 def _raw(headers: list[tuple[str, str]], extra: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
@@ -37,13 +47,20 @@ def _raw(headers: list[tuple[str, str]], extra: Mapping[str, str]) -> list[tuple
     return raw
 
 
-def whole(upstream: UpstreamResponse, body: bytes, extra: Mapping[str, str]) -> Response:
+def whole(upstream: Answer, body: bytes, extra: Mapping[str, str]) -> Response:
     response = Response(body, status_code=upstream.status)
     response.raw_headers = [*_raw(upstream.headers, extra), (b"content-length", str(len(body)).encode())]
     return response
 
 
 def streamed(upstream: UpstreamResponse, body: AsyncIterator[bytes], extra: Mapping[str, str]) -> Response:
-    response = _UpstreamStream(upstream, body)
+    response = _UpstreamStream(upstream.status, body, upstream)
     response.raw_headers = _raw(upstream.headers, extra)
+    return response
+
+
+def shared(head: Answer, body: AsyncIterator[bytes], extra: Mapping[str, str]) -> Response:
+    """A streamed answer read from a single-flight, which owns the upstream request."""
+    response = _UpstreamStream(head.status, body, None)
+    response.raw_headers = _raw(head.headers, extra)
     return response

@@ -1,0 +1,164 @@
+"""Single-flight across workers and replicas, through Redis. `SET <prefix>flight:<key> <id> NX GET PX <ttl>`
+elects one leader for the whole fleet (and tells the others its id); the leader appends its answer to the
+Redis Stream `<prefix>flight:<key>:<id>` (the head, the body's chunks, then an end or fail marker), which the
+first request for that key in each other worker reads with `XREAD BLOCK` and publishes to its local flight.
+
+The leader writes from a task of its own, a pipeline per batch, so its client never waits on Redis. The
+election key and the stream live no longer than the upstream's timeout past the last thing written, and the
+stream a few seconds past the end, so a follower that came late still reads it whole."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from typing import Any
+
+import orjson
+import redis.asyncio as redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from gateway.flight.local import Flight, Head, LocalFlights
+
+log = logging.getLogger("latency_slayer.flight")
+
+BLOCK_MS = 1000  # one XREAD waits at most this long, so a follower notices its own deadline
+END_GRACE_MS = 10_000  # a finished answer's stream stays this long for followers still reading it
+READ_COUNT = 512
+POOL_SIZE = 16  # connections for elections and publishing, per worker
+READERS = 64  # flights of other workers this worker can follow at once; more wait, then go upstream
+
+# Release the election only if it is still ours: after an expiry another leader may hold it.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class RedisFlights:
+    def __init__(self, url: str, *, prefix: str, timeout_ms: int, ttl_secs: float, tasks: LocalFlights) -> None:
+        seconds = timeout_ms / 1000
+        options: dict[str, Any] = {"socket_connect_timeout": seconds, "retry": Retry(NoBackoff(), 1),
+                                   "health_check_interval": 0, "timeout": seconds}
+        # Bounded pools: a burst of misses waits briefly for a connection (each is held ~0.1 ms) rather
+        # than opening one per request next to the store's own. Blocking reads get theirs, with a timeout
+        # beyond their BLOCK.
+        self._redis = redis.Redis(connection_pool=redis.BlockingConnectionPool.from_url(
+            url, max_connections=POOL_SIZE, socket_timeout=seconds, **options))
+        self._reader = redis.Redis(connection_pool=redis.BlockingConnectionPool.from_url(
+            url, max_connections=READERS, socket_timeout=BLOCK_MS / 1000 + seconds, **options))
+        self._prefix = f"{prefix}flight:"
+        self._ttl_ms = max(int(ttl_secs * 1000), 1)
+        self._tasks = tasks
+
+    async def claim(self, key: str) -> tuple[str, bool]:
+        """Stand for leader of `key` fleet-wide: (the leader's id, whether it is ours). Raises RedisError."""
+        ident = secrets.token_hex(8)
+        held = await self._redis.set(self._prefix + key, ident, nx=True, px=self._ttl_ms, get=True)
+        return (ident, True) if held is None else (held.decode(), False)
+
+    def mirror(self, key: str, ident: str) -> RedisMirror:
+        return RedisMirror(self, key, ident)
+
+    async def follow(self, key: str, ident: str, flight: Flight) -> None:
+        """Publish the leader's answer to `flight` as it arrives. Returning without ending it fails it: the
+        leader failed, Redis did, or nothing arrived within the upstream's timeout."""
+        stream = f"{self._prefix}{key}:{ident}"
+        last = b"0-0"
+        deadline = time.monotonic() + self._ttl_ms / 1000
+        try:  # counted, so the leader's worker goes on when its own clients leave
+            async with self._redis.pipeline(transaction=False) as pipe:
+                await pipe.incr(f"{stream}:n").pexpire(f"{stream}:n", self._ttl_ms).execute()
+        except RedisError as error:
+            log.warning("single-flight: following through Redis failed (%s); its followers go upstream", error)
+            return
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                reply = await self._reader.xread({stream: last}, count=READ_COUNT,
+                                                 block=max(1, min(BLOCK_MS, int(left * 1000))))
+            except RedisError as error:
+                log.warning("single-flight: reading from Redis failed (%s); its followers go upstream", error)
+                return
+            for entry, fields in reply[0][1] if reply else ():
+                last, deadline = entry, time.monotonic() + self._ttl_ms / 1000
+                if b"c" in fields:
+                    flight.publish(fields[b"c"])
+                elif b"h" in fields:
+                    status, headers = orjson.loads(fields[b"h"])
+                    flight.start(Head(status, [(name, value) for name, value in headers]))
+                elif fields.get(b"e") == b"done":
+                    flight.end(status=int(fields[b"s"]), usage=orjson.loads(fields[b"u"]))
+                    return
+                else:
+                    return  # the leader failed: so does this flight
+        log.info("no progress from a single-flight leader within %.1f s; its followers go upstream",
+                 self._ttl_ms / 1000)
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+        await self._reader.aclose()
+
+
+class RedisMirror:
+    """A leader's flight as published to its stream, by a writer task of its own."""
+
+    def __init__(self, flights: RedisFlights, key: str, ident: str) -> None:
+        self._flights = flights
+        self._lock = flights._prefix + key
+        self._stream = f"{self._lock}:{ident}"
+        self._ident = ident
+        self._pending: list[dict[str, bytes | str]] = []
+        self._wake = asyncio.Event()
+        self._last = False
+        self._writer: asyncio.Task[None] | None = None
+
+    def _add(self, fields: dict[str, bytes | str], *, last: bool = False) -> None:
+        self._pending.append(fields)
+        self._last = self._last or last
+        self._wake.set()
+        if self._writer is None:
+            self._writer = self._flights._tasks.spawn(self._write())
+
+    def head(self, head: Head) -> None:
+        self._add({"h": orjson.dumps([head.status, head.headers])})
+
+    def chunk(self, data: bytes) -> None:
+        self._add({"c": data})
+
+    def end(self, status: int, usage: Any) -> None:
+        self._add({"e": "done", "s": str(status), "u": orjson.dumps(usage)}, last=True)
+
+    def fail(self) -> None:
+        self._add({"e": "fail"}, last=True)
+
+    async def followed(self) -> bool:
+        try:
+            return bool(await self._flights._redis.exists(f"{self._stream}:n"))
+        except RedisError:
+            return False
+
+    async def _write(self) -> None:
+        client = self._flights._redis
+        ttl_ms = self._flights._ttl_ms
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                batch, self._pending, last = self._pending, [], self._last
+                async with client.pipeline(transaction=False) as pipe:
+                    if last:  # first: a follower that reads the end and stands for leader must find it free
+                        pipe.eval(_RELEASE, 1, self._lock, self._ident)
+                    for fields in batch:
+                        pipe.xadd(self._stream, fields)  # type: ignore[arg-type]
+                    pipe.pexpire(self._stream, END_GRACE_MS if last else ttl_ms)
+                    if not last:
+                        pipe.pexpire(self._lock, ttl_ms)
+                    await pipe.execute()
+                if last:
+                    return
+        except RedisError as error:
+            # Followers elsewhere see no progress and go upstream themselves once the timeout passes.
+            log.warning("single-flight: publishing to Redis failed (%s)", error)
