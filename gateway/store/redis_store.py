@@ -10,7 +10,7 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import ResponseError
 
 from gateway.store.base import Candidate, Entry, Tags
-from gateway.store.redis_base import RedisEntries, store_errors
+from gateway.store.redis_base import SEARCH_EF, RedisEntries, store_errors
 
 # Tag values travel as query parameters, never spliced into the query text: a model or route name with
 # punctuation, spaces or a lone `_` can then neither break the query nor widen it.
@@ -31,7 +31,7 @@ def tag_filter(values: dict[str, str]) -> tuple[str, list[str]]:
 
 def knn_query(tags: Tags, k: int) -> tuple[str, list[str]]:
     where, params = tag_filter({field: getattr(tags, attribute) for field, attribute in _TAG_FIELDS})
-    return f"{where}=>[KNN {k} @embedding $vec AS distance]", params
+    return f"{where}=>[KNN {k} @embedding $vec EF_RUNTIME {max(SEARCH_EF, k)} AS distance]", params
 
 
 class RedisStore(RedisEntries):

@@ -12,7 +12,7 @@ import orjson
 from redis.asyncio.client import Pipeline
 
 from gateway.store.base import Candidate, Entry, Tags
-from gateway.store.redis_base import RedisEntries, store_errors
+from gateway.store.redis_base import SEARCH_EF, RedisEntries, store_errors
 
 # Create or refill an entry atomically. An entry keeps its vector when refilled without one; one without any
 # vector joins its scope's exact-only set, so a flush by route or tenant still finds it. Each hash records its
@@ -66,7 +66,6 @@ return removed
 """
 
 DROP_PAGE = 200  # entries per scripted page: each page blocks Redis for its VREMs, so keep it short
-SEARCH_EF = 200  # VSIM exploration factor: measured by bench/sizes.py for recall against exact search
 
 
 def scope_digest(tags: Tags) -> str:
