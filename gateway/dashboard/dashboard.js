@@ -23,9 +23,11 @@ function renderCards(summary) {
     `${format.int(outcomes.bypass)} bypass · ${format.int(outcomes.error)} errors`);
   setText(byData("metric", "hit-rate"), format.pct(summary.hit_rate));
   setText(byData("metric", "layers"),
-    `${format.int(summary.layers.exact)} exact · ${format.int(summary.layers.semantic)} semantic`);
+    `${format.int(summary.layers.exact)} exact · ${format.int(summary.layers.semantic)} semantic · ` +
+    `${format.int(summary.layers.flight)} shared in flight`);
   const stack = document.getElementById("hit-stack");
-  const parts = [["exact", "var(--hit)", summary.layers.exact], ["semantic", "var(--semantic)", summary.layers.semantic],
+  const parts = [["exact", "var(--hit)", summary.layers.exact], ["shared in flight", "var(--hit)", summary.layers.flight],
+    ["semantic", "var(--semantic)", summary.layers.semantic],
     ["miss", "var(--miss)", outcomes.miss], ["bypass", "var(--bypass)", outcomes.bypass],
     ["error", "var(--error)", outcomes.error]];
   stack.replaceChildren(...parts.map(([name, color, count]) => {
