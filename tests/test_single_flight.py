@@ -170,15 +170,20 @@ def test_a_failed_leader_is_replaced_by_a_follower(make_gateway, fake_upstream, 
 
 def test_a_failed_leader_in_another_worker_is_replaced(make_gateway, fake_upstream) -> None:
     one, two = shared_gateways(make_gateway, 2)
-    fake_upstream.latency = 0.5
+    fake_upstream.latency = 1.0
     fake_upstream.fail_next(500)
-    box: list[Any] = []
-    leader = threading.Thread(target=lambda: box.append(_error_of(lambda: ask(one))))
+    failed: list[Any] = []
+    followers: list[Any] = []
+    leader = threading.Thread(target=lambda: failed.append(_error_of(lambda: ask(one))))
     leader.start()
     time.sleep(0.2)  # it leads, in the other worker
-    followers = together([lambda: ask(two)] * 3)
+    others = threading.Thread(target=lambda: followers.extend(together([lambda: ask(two)] * 3)))
+    others.start()
+    time.sleep(0.5)
+    assert fake_upstream.calls() == 1  # they follow the leader of the other worker, not going upstream
     leader.join(10)
-    assert isinstance(box[0], openai.InternalServerError)
+    others.join(10)
+    assert isinstance(failed[0], openai.InternalServerError)
     assert states(followers) == [("hit", "flight"), ("hit", "flight"), ("miss", None)]
     assert fake_upstream.calls() == 2
 
