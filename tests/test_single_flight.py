@@ -256,3 +256,24 @@ def test_redis_refusing_the_flight_commands_still_serves_everyone(make_gateway, 
     results = together([lambda: ask(one), lambda: ask(two)] * (N // 2))
     assert all(isinstance(result, tuple) for result in results), results
     assert fake_upstream.calls() == 2  # no leader across workers, but still one per worker
+
+
+def test_a_hung_leader_in_another_worker_holds_its_followers_only_as_long_as_its_lease(make_gateway,
+                                                                                       fake_upstream) -> None:
+    one, two = shared_gateways(make_gateway, 2)  # UPSTREAM_TIMEOUT_SECS stays at its 600 s
+    fake_upstream.latency = 0.5
+    leader = threading.Thread(target=lambda: _error_of(lambda: ask(one)))
+    leader.start()
+    time.sleep(0.2)  # it leads; now its worker hangs, renewing nothing
+    hang = threading.Thread(target=lambda: one.run(_hang(8.0)))
+    hang.start()
+    started = time.monotonic()
+    state, layer, _, _ = ask(two)
+    waited = time.monotonic() - started
+    assert (state, layer) == ("miss", None) and waited < 6.0, waited  # lease 3 s, then upstream itself
+    hang.join(15)
+    leader.join(15)
+
+
+async def _hang(seconds: float) -> None:
+    time.sleep(seconds)  # blocks the gateway's event loop, as a stuck worker would

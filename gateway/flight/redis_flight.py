@@ -3,13 +3,16 @@ elects one leader for the whole fleet (and tells the others its id); the leader 
 Redis Stream `<prefix>flight:<key>:<id>` (the head, the body's chunks, then an end or fail marker), which the
 first request for that key in each other worker reads with `XREAD BLOCK` and publishes to its local flight.
 
-The leader writes from a task of its own, a pipeline per batch, so its client never waits on Redis. The
-election key and the stream live no longer than the upstream's timeout past the last thing written, and the
-stream a few seconds past the end, so a follower that came late still reads it whole."""
+The leader writes from a task of its own, a pipeline per batch, so its client never waits on Redis. Its election
+is a lease that task renews every second: a leader whose worker died or hangs loses it within `LEASE_MS`, and its
+followers, finding the lease gone and no end in the stream, go upstream themselves. The leader gives the lease up
+in the same transaction as it writes its end. The stream lives no longer than the upstream's timeout past the last
+thing written, and a few seconds past the end, so a follower that came late still reads it whole."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import time
@@ -25,7 +28,9 @@ from gateway.flight.local import Flight, Head, LocalFlights
 
 log = logging.getLogger("latency_slayer.flight")
 
-BLOCK_MS = 1000  # one XREAD waits at most this long, so a follower notices its own deadline
+BLOCK_MS = 1000  # one XREAD waits at most this long, so a follower notices a lost lease or its deadline
+LEASE_MS = 3000  # a leader that stops renewing its election (every RENEW_SECS) loses it after this long
+RENEW_SECS = 1.0
 END_GRACE_MS = 10_000  # a finished answer's stream stays this long for followers still reading it
 READ_COUNT = 512
 POOL_SIZE = 16  # connections for elections and publishing, per worker
@@ -57,7 +62,7 @@ class RedisFlights:
     async def claim(self, key: str) -> tuple[str, bool]:
         """Stand for leader of `key` fleet-wide: (the leader's id, whether it is ours). Raises RedisError."""
         ident = secrets.token_hex(8)
-        held = await self._redis.set(self._prefix + key, ident, nx=True, px=self._ttl_ms, get=True)
+        held = await self._redis.set(self._prefix + key, ident, nx=True, px=LEASE_MS, get=True)
         return (ident, True) if held is None else (held.decode(), False)
 
     def mirror(self, key: str, ident: str) -> RedisMirror:
@@ -79,27 +84,41 @@ class RedisFlights:
             try:
                 reply = await self._reader.xread({stream: last}, count=READ_COUNT,
                                                  block=max(1, min(BLOCK_MS, int(left * 1000))))
+                if not reply and await self._redis.get(self._prefix + key) != ident.encode():
+                    # The lease is gone: given up with the end (read now), or lost by a leader that died.
+                    reply = await self._reader.xread({stream: last}, count=READ_COUNT)
+                    if not reply or not _publish(reply[0][1], flight):
+                        log.info("a single-flight leader in another worker is gone; its followers go upstream")
+                    return
             except RedisError as error:
                 log.warning("single-flight: reading from Redis failed (%s); its followers go upstream", error)
                 return
-            for entry, fields in reply[0][1] if reply else ():
-                last, deadline = entry, time.monotonic() + self._ttl_ms / 1000
-                if b"c" in fields:
-                    flight.publish(fields[b"c"])
-                elif b"h" in fields:
-                    status, headers = orjson.loads(fields[b"h"])
-                    flight.start(Head(status, [(name, value) for name, value in headers]))
-                elif fields.get(b"e") == b"done":
-                    flight.end(status=int(fields[b"s"]), usage=orjson.loads(fields[b"u"]))
+            if reply:
+                last, deadline = reply[0][1][-1][0], time.monotonic() + self._ttl_ms / 1000
+                if _publish(reply[0][1], flight):
                     return
-                else:
-                    return  # the leader failed: so does this flight
         log.info("no progress from a single-flight leader within %.1f s; its followers go upstream",
                  self._ttl_ms / 1000)
 
     async def close(self) -> None:
         await self._redis.aclose()
         await self._reader.aclose()
+
+
+def _publish(entries: list[tuple[bytes, dict[bytes, bytes]]], flight: Flight) -> bool:
+    """Publish stream entries to the local flight; True once the leader's end (or failure) was among them."""
+    for _, fields in entries:
+        if b"c" in fields:
+            flight.publish(fields[b"c"])
+        elif b"h" in fields:
+            status, headers = orjson.loads(fields[b"h"])
+            flight.start(Head(status, [(name, value) for name, value in headers]))
+        elif fields.get(b"e") == b"done":
+            flight.end(status=int(fields[b"s"]), usage=orjson.loads(fields[b"u"]))
+            return True
+        else:
+            return True  # the leader failed: so does this flight
+    return False
 
 
 class RedisMirror:
@@ -113,14 +132,12 @@ class RedisMirror:
         self._pending: list[dict[str, bytes | str]] = []
         self._wake = asyncio.Event()
         self._last = False
-        self._writer: asyncio.Task[None] | None = None
+        flights._tasks.spawn(self._write())  # renews the lease from now on, before there is anything to write
 
     def _add(self, fields: dict[str, bytes | str], *, last: bool = False) -> None:
         self._pending.append(fields)
         self._last = self._last or last
         self._wake.set()
-        if self._writer is None:
-            self._writer = self._flights._tasks.spawn(self._write())
 
     def head(self, head: Head) -> None:
         self._add({"h": orjson.dumps([head.status, head.headers])})
@@ -145,17 +162,21 @@ class RedisMirror:
         ttl_ms = self._flights._ttl_ms
         try:
             while True:
-                await self._wake.wait()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(RENEW_SECS):
+                        await self._wake.wait()
                 self._wake.clear()
                 batch, self._pending, last = self._pending, [], self._last
-                async with client.pipeline(transaction=False) as pipe:
-                    if last:  # first: a follower that reads the end and stands for leader must find it free
+                # The end and the lease's release in one transaction: a follower that finds the lease gone
+                # finds the end too, and one that stands for leader after reading the end finds it free.
+                async with client.pipeline(transaction=last) as pipe:
+                    if last:
                         pipe.eval(_RELEASE, 1, self._lock, self._ident)
                     for fields in batch:
                         pipe.xadd(self._stream, fields)  # type: ignore[arg-type]
                     pipe.pexpire(self._stream, END_GRACE_MS if last else ttl_ms)
                     if not last:
-                        pipe.pexpire(self._lock, ttl_ms)
+                        pipe.pexpire(self._lock, LEASE_MS)
                     await pipe.execute()
                 if last:
                     return
