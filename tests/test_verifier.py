@@ -163,10 +163,17 @@ def test_the_score_needed_is_the_one_shipped_with_the_trees(tmp_path: Path) -> N
     assert HitVerifier(stumps(tmp_path, 0.0)).objection("Is 91 prime?", "Is 97 prime?", 0.0) == "number"
 
 
-def test_past_the_distances_it_was_fit_on_the_score_serves_nothing(tmp_path: Path) -> None:
-    verifier = HitVerifier(stumps(tmp_path, 0.0))  # a score every pair reaches
-    assert verifier.objection("How do I bake bread?", "How do I bake bread at home?", 0.2) is None
-    assert verifier.objection("How do I bake bread?", "How do I bake bread at home?", 0.21) == "far"
+def test_past_the_distances_it_was_fit_on_only_the_rules_judge(tmp_path: Path) -> None:
+    verifier = HitVerifier(stumps(tmp_path, 0.9))  # a score no pair reaches
+    assert verifier.objection("How do I bake bread?", "How do I bake bread at home?", 0.2) == "score"
+    assert verifier.objection("How do I bake bread?", "How do I bake bread at home?", 0.21) is None
+    assert verifier.objection("Is 91 prime?", "Is 97 prime?", 0.5) == "number"
+
+
+def test_without_the_local_embedder_only_the_rules_judge() -> None:
+    verifier = HitVerifier(scored=False)  # the score's distances are the local model's, not another embedder's
+    assert verifier.objection("How do I bake bread?", "How do I bake bread at home?", 0.05) is None
+    assert verifier.objection("Is 91 prime?", "Is 97 prime?", 0.05) == "number"
 
 
 def test_rarity_follows_the_vocabulary_order() -> None:

@@ -152,20 +152,20 @@ def difference(query: str, cached: str) -> str | None:
 
 class HitVerifier:
     """`gateway.cache.policy.Verifier`: rejects a candidate whose prompt differs from the query in what changes
-    the answer (see `RULES`), then one that the fitted score (`verifier_score`) finds unlikely to ask the same."""
+    the answer (see `RULES`), then one that the fitted score (`verifier_score`) finds unlikely to ask the same.
 
-    def __init__(self, trees: Trees | None = None) -> None:
-        self.trees = trees or _shipped_trees()
+    The score was fit on the local embedder's distances, up to its reach: with another embedder (`scored=False`),
+    or beyond the reach (a threshold loosened on purpose), only the rules judge."""
+
+    def __init__(self, trees: Trees | None = None, *, scored: bool = True) -> None:
+        self.trees = trees or _shipped_trees() if scored else None
         vocabulary()  # read now, not on the first semantic candidate
 
     def objection(self, query: str, cached: str, distance: float) -> str | None:
-        """The rule against serving `cached` for `query`, "score" when only the score is, "far" when the pair is
-        farther apart than any the score was fit on, None to serve it."""
+        """The rule against serving `cached` for `query`, "score" when only the score is, None to serve it."""
         rule = difference(query, cached)
-        if rule is not None:
+        if rule is not None or self.trees is None or distance > self.trees.reach:
             return rule
-        if distance > self.trees.reach:
-            return "far"
         row = features(_reading(query[:READ_CHARS]), _reading(cached[:READ_CHARS]), distance)
         return None if self.trees.score(row) >= self.trees.threshold else "score"
 

@@ -104,8 +104,10 @@ async def build_gateway(settings: Settings) -> Gateway:
     adaptive = AdaptiveThresholds(start=settings.adaptive_start_threshold,
                                   ceiling=settings.cache_distance_threshold) if settings.adaptive_thresholds else None
     learning = Learning(store, embedder, adaptive=adaptive, shadow_rate=settings.shadow_sample_rate)
+    # The verifier's fitted score knows only the local model's distances.
+    verifier = HitVerifier(scored=settings.embed_provider == "local") if settings.cache_verifier else None
     policy = CachePolicy(store, embedder, config, retry_secs=settings.store_retry_secs, learning=learning,
-                         verifier=HitVerifier() if settings.cache_verifier else None)
+                         verifier=verifier)
     sink = make_sink(settings)
     events = EventRecorder(sink, prices=PriceTable(settings.metrics_prices), retry_secs=settings.store_retry_secs)
     events.start()

@@ -1,0 +1,127 @@
+"""Refit the hit verifier's score (`gateway/cache/verifier_trees.json`) from labeled prompt pairs, and print its
+out-of-fold rates: how the shipped trees and their cut were made.
+
+    .venv/bin/pip install lightgbm scikit-learn   # only for this tool, never at run time
+    .venv/bin/python tools/fit_verifier.py ../shared/data/pairs/qqp_dev.csv ../shared/data/pairs/paws_dev.csv
+
+The first file sets the cut: the score at which its hit recall is `--recall`. Pairs a rule already rejects, or
+farther apart than `--reach`, are left out of the fit (the score never sees them at run time either). Folds are
+grouped so that no question text is in both the fitted and the measured part."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+
+from gateway.cache import verifier
+from gateway.cache.verifier_score import FEATURES, TREES, features
+from gateway.embedding.local import LocalEmbedder
+from gateway.errors import EmbedderError
+from gateway.settings import load_settings
+
+
+def _rows(paths: list[Path], embedder: LocalEmbedder, reach: float) -> list[tuple[list[float], int, int, str, str]]:
+    """Per kept pair: features, label, file number, cached text, query text."""
+    vectors: dict[str, np.ndarray | None] = {}
+
+    def vector(text: str) -> np.ndarray | None:
+        if text not in vectors:
+            try:
+                vectors[text] = embedder.embed_batch([text])[0]  # one at a time, as the gateway embeds
+            except EmbedderError:
+                vectors[text] = None
+        return vectors[text]
+
+    rows = []
+    for number, path in enumerate(paths):
+        with path.open(newline="", encoding="utf-8") as handle:
+            for pair in csv.DictReader(handle):
+                cached, query = pair["question1"], pair["question2"]
+                a, b = vector(cached), vector(query)
+                if a is None or b is None or verifier.difference(query, cached) is not None:
+                    continue
+                distance = 1.0 - float(a @ b)
+                if distance <= reach:
+                    read = verifier.READ_CHARS
+                    row = features(verifier._reading(query[:read]), verifier._reading(cached[:read]), distance)
+                    rows.append((row, int(pair["is_duplicate"].strip() == "1"), number, cached, query))
+    return rows
+
+
+def _groups(rows: list[tuple[list[float], int, int, str, str]]) -> np.ndarray:
+    """Connected components of texts, so a question and its pairs land in one fold."""
+    parent: dict[str, str] = {}
+
+    def root(text: str) -> str:
+        while parent.setdefault(text, text) != text:
+            parent[text] = parent[parent[text]]
+            text = parent[text]
+        return text
+
+    for *_, cached, query in rows:
+        parent[root(cached)] = root(query)
+    names: dict[str, int] = {}
+    return np.array([names.setdefault(root(cached), len(names)) for *_, cached, _ in rows])
+
+
+def _tree_nodes(dump: dict) -> tuple[list[int], list[list[float]]]:
+    nodes: list[list[float]] = []
+
+    def walk(tree: dict) -> int:
+        at = len(nodes)
+        nodes.append([])
+        if "leaf_value" in tree:
+            nodes[at] = [-1, 0.0, at, at, tree["leaf_value"]]
+        else:
+            left, right = walk(tree["left_child"]), walk(tree["right_child"])
+            nodes[at] = [tree["split_feature"], tree["threshold"], left, right, 0.0]
+        return at
+
+    roots = [walk(tree["tree_structure"]) for tree in dump["tree_info"]]
+    return roots, nodes
+
+
+def main() -> None:
+    import lightgbm as lgb
+    from sklearn.model_selection import GroupKFold
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("pairs", nargs="+", type=Path)
+    parser.add_argument("--reach", type=float, default=0.20)
+    parser.add_argument("--recall", type=float, default=0.425)
+    parser.add_argument("--out", type=Path, default=TREES)
+    args = parser.parse_args()
+
+    embedder = LocalEmbedder(model_dir=load_settings().latency_slayer_model_dir)
+    rows = _rows(args.pairs, embedder, args.reach)
+    x = np.array([row[0] for row in rows])
+    y = np.array([row[1] for row in rows])
+    source = np.array([row[2] for row in rows])
+
+    def model() -> lgb.LGBMClassifier:
+        return lgb.LGBMClassifier(n_estimators=100, learning_rate=0.1, num_leaves=8, min_child_samples=100,
+                                  verbose=-1, random_state=0)
+
+    scores = np.zeros(len(y))
+    for fit, held in GroupKFold(5).split(x, groups=_groups(rows)):
+        scores[held] = model().fit(x[fit], y[fit]).predict_proba(x[held])[:, 1]
+    # Rates below count only pairs the rules pass within reach; `latency-slayer eval` gives the full rates.
+    first = (source == 0) & (y == 1)
+    cut = float(np.sort(scores[first])[::-1][int(np.ceil(args.recall * first.sum())) - 1])
+    for number, path in enumerate(args.pairs):
+        mine = source == number
+        wrong = ((scores >= cut) & mine & (y == 0)).sum()
+        right = ((scores >= cut) & mine & (y == 1)).sum()
+        print(f"{path.name}: out-of-fold served {wrong} different and {right} duplicate pairs of those kept")
+    roots, nodes = _tree_nodes(model().fit(x, y).booster_.dump_model())
+    args.out.write_text(json.dumps({"features": list(FEATURES), "threshold": round(cut, 6), "reach": args.reach,
+                                    "base": 0.0, "roots": roots, "nodes": nodes}, separators=(",", ":")))
+    print(f"cut {cut:.6f}; wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
