@@ -358,6 +358,7 @@ def test_fuzz_methods_and_paths(fuzzed, fake_upstream) -> None:  # type: ignore[
     @example(method="GET", prefix="/v1/", segments=[".."], query="", admin=False, body=None)
     @example(method="GET", prefix="/v1/", segments=["%2e%2e", "models"], query="", admin=False, body=None)
     @example(method="GET", prefix="/v1/", segments=["%00"], query="", admin=False, body=None)
+    @example(method="POST", prefix="/", segments=["healthz", ""], query="", admin=False, body=None)  # no 307
     @given(method=st.sampled_from(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "FROB"]),
            prefix=st.sampled_from(["/v1/", "/", "/admin/", "//v1/", "/v1//", "/V1/", "/v1/cache/"]),
            segments=st.lists(st.sampled_from(_SEGMENTS), max_size=4),

@@ -137,5 +137,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *dashboard_routes(),
     ]
     middleware = [Middleware(GatewayKeys, keys=settings.gateway_api_keys)] if settings.gateway_api_keys else []
-    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
-                     exception_handlers=HANDLERS)  # type: ignore[arg-type]
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
+                    exception_handlers=HANDLERS)  # type: ignore[arg-type]
+    # A redirect to the slash-less path would be a bare 307 that OpenAI never sends; a 404 in its shape is clearer.
+    app.router.redirect_slashes = False
+    return app
