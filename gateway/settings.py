@@ -161,8 +161,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Largest request body accepted (413 above)."),
     Setting("UPSTREAM_CONNECT_TIMEOUT_SECS", _float_range(0.01, 600), 5.0, "seconds, 0.01-600",
             "Connecting to the upstream longer than this is a 502."),
-    Setting("UPSTREAM_HTTP2", _boolean, True, "true or false",
-            "Offer HTTP/2 to an https upstream (used when it accepts; else HTTP/1.1)."),
+    Setting("UPSTREAM_HTTP2", _boolean, False, "true or false",
+            "Offer HTTP/2 to an https upstream (used when it accepts; else HTTP/1.1). Off by default: httpx puts "
+            "every call to one host on a single HTTP/2 connection of at most 100 streams, so a worker's 101st "
+            "concurrent call would wait."),
     Setting("SINGLE_FLIGHT", _boolean, True, "true or false",
             "Identical concurrent misses (same scope and request) make one upstream call that every caller "
             "shares, streamed or not, across workers through Redis."),

@@ -15,7 +15,7 @@ from gateway.store.base import Entry, Store, Tags
 from gateway.store.memory import MemoryStore
 from gateway.store.redis_base import RedisEntries
 from gateway.store.redis_store import RedisStore
-from gateway.store.redis_vectorset import VectorSetStore
+from gateway.store.redis_vectorset import VectorSetStore, recent_enough
 
 DIM = 8
 TAGS = Tags(model="ft:gpt-4o-mini:org:custom", route="default", user="tenant1", context="ctx1")
@@ -267,3 +267,9 @@ async def test_redis_store_recreates_its_index_after_redis_lost_it(redis_server)
     await store.write(entry("a", unit(1)), ttl_ms=60_000)
     assert [candidate.key for candidate in await store.search(TAGS, unit(1), k=5)] == ["a"]
     await store.close()
+
+
+@pytest.mark.parametrize(("version", "enough"), [("8.2.3", True), ("8.2.0", True), ("9.0.1", True), ("10.0", True),
+                                                 ("8.0.2", False), ("7.4.2", False), ("", False), ("x.y", False)])
+def test_int8_needs_redis_8_2(version: str, enough: bool) -> None:
+    assert recent_enough(version) is enough

@@ -11,6 +11,7 @@ import numpy as np
 import orjson
 from redis.asyncio.client import Pipeline
 
+from gateway.errors import StartupError
 from gateway.store.base import Candidate, Entry, Tags
 from gateway.store.redis_base import SEARCH_EF, RedisEntries, store_errors
 
@@ -68,6 +69,17 @@ return removed
 DROP_PAGE = 200  # entries per scripted page: each page blocks Redis for its VREMs, so keep it short
 
 
+MIN_VERSION = (8, 2)  # VSIM ... WITHATTRIBS and VISMEMBER arrived in Redis 8.2
+
+
+def recent_enough(version: str) -> bool:
+    """Whether a `redis_version` string is at least `MIN_VERSION`."""
+    try:
+        return tuple(int(part) for part in version.split(".")[:2]) >= MIN_VERSION
+    except ValueError:
+        return False
+
+
 def scope_digest(tags: Tags) -> str:
     return hashlib.blake2b(orjson.dumps([tags.model, tags.route, tags.user, tags.context]), digest_size=16).hexdigest()
 
@@ -83,9 +95,14 @@ class VectorSetStore(RedisEntries):
     async def open(self, *, dim: int, embedder: str) -> None:
         self._dim, self._embedder = dim, embedder
         with store_errors("start-up check"):
+            version = str((await self._redis.info("server")).get("redis_version", ""))
             built = await self._read_meta()
-            if built is None:
+            if built is None and recent_enough(version):
                 await self._write_meta()
+        if not recent_enough(version):
+            # An older server would fail every search, so the cache would flap between working and bypassed.
+            raise StartupError(f"VECTOR_TYPE=int8 needs Redis 8.2 or later (vector sets with VSIM WITHATTRIBS); "
+                               f"this server is {version or 'of unknown version'}")
         if built is not None and not self._matches(built):
             raise self._refuse(*built)
 
