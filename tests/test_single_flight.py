@@ -5,6 +5,7 @@ apart; a failed leader is replaced; Redis refusing the flight commands still ser
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -16,6 +17,7 @@ import openai
 import pytest
 import redis
 
+from gateway.flight.local import FlightFailed, Head, LocalFlights
 from tests.test_chat_cache import client
 from tests.test_metrics_emission import events_of, served
 
@@ -277,3 +279,40 @@ def test_a_hung_leader_in_another_worker_holds_its_followers_only_as_long_as_its
 
 async def _hang(seconds: float) -> None:
     time.sleep(seconds)  # blocks the gateway's event loop, as a stuck worker would
+
+
+def test_a_flight_that_failed_after_its_head_is_not_followed() -> None:
+    async def scenario() -> None:
+        flight, _ = LocalFlights().join("k")
+        flight.start(Head(200, [("content-type", "text/event-stream")]))
+        flight.publish(b"data: first\n\n")
+        flight.fail()
+        with pytest.raises(FlightFailed):  # a follower relayed nothing yet: it goes upstream, not a 200 then a 504
+            await flight.join(5).head()
+
+    asyncio.run(scenario())
+
+
+def test_a_request_arriving_while_an_abandoned_flight_closes_its_upstream_leads_anew() -> None:
+    async def scenario() -> None:
+        flights = LocalFlights()
+        flight, _ = flights.join("k")
+        flight.start(Head(200, []))
+        leader = flight.join(5)
+
+        async def producer() -> None:
+            flight.publish(b"data: first\n\n")
+            try:
+                await asyncio.sleep(5)
+            finally:
+                await asyncio.sleep(0.01)  # closing the upstream request takes a moment
+            flight.end()
+
+        flight.feed(producer())
+        await asyncio.sleep(0.01)
+        leader.close()  # the leader's client hangs up: the producer is cancelled
+        again, leading = flights.join("k")  # identical request in that very moment
+        assert leading and again is not flight
+        await flights.close()
+
+    asyncio.run(scenario())

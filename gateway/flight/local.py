@@ -125,13 +125,20 @@ class Flight:
         self._readers -= 1
         if self._readers == 0 and self._feeder is not None and not self.settled:
             if self.mirror is None:
-                self._feeder.cancel()  # nobody reads what it fetches any more: close the upstream request
+                self._cancel()
             else:
                 self._flights.spawn(self._abandon(self.mirror))
 
     async def _abandon(self, mirror: Mirror) -> None:
         followed = await mirror.followed()
         if not followed and self._readers == 0 and self._feeder is not None and not self.settled:
+            self._cancel()
+
+    def _cancel(self) -> None:
+        """Nobody reads what it fetches any more: close the upstream request. Unjoinable first, as the
+        producer settles only once the upstream closed, and a request arriving meanwhile must lead anew."""
+        self._flights.discard(self)
+        if self._feeder is not None:
             self._feeder.cancel()
 
     async def _changed_within(self, timeout: float) -> None:
@@ -156,11 +163,11 @@ class Reader:
 
     async def head(self) -> Head:
         flight = self.flight
-        while flight.head is None:
-            if flight.state == FAILED:
-                raise FlightFailed("the leader failed")
+        while flight.state != FAILED:  # failed even after its head arrived: nothing relayed yet, so go upstream
+            if flight.head is not None:
+                return flight.head
             await flight._changed_within(self._timeout)
-        return flight.head
+        raise FlightFailed("the leader failed")
 
     async def whole(self) -> bytes:
         flight = self.flight
