@@ -316,3 +316,24 @@ def test_a_request_arriving_while_an_abandoned_flight_closes_its_upstream_leads_
         await flights.close()
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("pause_ms", [800, 1600])  # the second outlasts a follower's blocking read too
+def test_a_redis_stall_does_not_break_streamed_followers_in_another_worker(make_gateway, fake_upstream,
+                                                                          redis_server, pause_ms: int) -> None:
+    one, two = shared_gateways(make_gateway, 2)
+    fake_upstream.latency, fake_upstream.chunk_delay = 0.3, 0.15
+    out: dict[str, Any] = {}
+    leader = threading.Thread(target=lambda: out.__setitem__("leader", _error_of(lambda: stream(one))))
+    leader.start()
+    time.sleep(0.1)
+    follower = threading.Thread(target=lambda: out.__setitem__("follower", _error_of(lambda: stream(two))))
+    follower.start()
+    time.sleep(0.8)  # both are mid-stream
+    with redis.Redis.from_url(redis_server.url) as admin:
+        admin.execute_command("CLIENT", "PAUSE", str(pause_ms), "ALL")  # a stall, as for a fork or a failover
+    leader.join(30)
+    follower.join(30)
+    assert isinstance(out["leader"], tuple) and isinstance(out["follower"], tuple), out
+    assert out["follower"][:2] == ("hit", "flight") and out["follower"][2] == out["leader"][2]
+    assert fake_upstream.calls() == 1

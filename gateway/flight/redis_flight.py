@@ -6,7 +6,8 @@ first request for that key in each other worker reads with `XREAD BLOCK` and pub
 The leader writes from a task of its own, a pipeline per batch, so its client never waits on Redis. Its election
 is a lease that task renews every second: a leader whose worker died or hangs loses it within `LEASE_MS`, and its
 followers, finding the lease gone and no end in the stream, go upstream themselves. The leader gives the lease up
-in the same transaction as it writes its end. The stream lives no longer than the upstream's timeout past the last
+in the same transaction as it writes its end. Through a Redis stall, the leader's writer and its followers retry for
+as long as the lease lasts. The stream lives no longer than the upstream's timeout past the last
 thing written, and a few seconds past the end, so a follower that came late still reads it whole."""
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ log = logging.getLogger("latency_slayer.flight")
 BLOCK_MS = 1000  # one XREAD waits at most this long, so a follower notices a lost lease or its deadline
 LEASE_MS = 3000  # a leader that stops renewing its election (every RENEW_SECS) loses it after this long
 RENEW_SECS = 1.0
+RETRY_SECS = 0.1  # while Redis fails, the leader sends again and a follower reads again this often
 END_GRACE_MS = 10_000  # a finished answer's stream stays this long for followers still reading it
 READ_COUNT = 512
 POOL_SIZE = 16  # connections for elections and publishing, per worker
@@ -80,6 +82,7 @@ class RedisFlights:
         except RedisError as error:
             log.warning("single-flight: following through Redis failed (%s); its followers go upstream", error)
             return
+        failing_since: float | None = None
         while (left := deadline - time.monotonic()) > 0:
             try:
                 reply = await self._reader.xread({stream: last}, count=READ_COUNT,
@@ -91,8 +94,18 @@ class RedisFlights:
                         log.info("a single-flight leader in another worker is gone; its followers go upstream")
                     return
             except RedisError as error:
-                log.warning("single-flight: reading from Redis failed (%s); its followers go upstream", error)
-                return
+                # Retried through a stall, as the leader's writer does, until the lease would have lapsed.
+                now = time.monotonic()
+                if failing_since is None:
+                    failing_since = now
+                    log.warning("single-flight: reading from Redis failed (%s); retrying", error)
+                if now - failing_since >= LEASE_MS / 1000:
+                    log.warning("single-flight: reading from Redis failed for %.1f s; its followers go upstream",
+                                LEASE_MS / 1000)
+                    return
+                await asyncio.sleep(RETRY_SECS)
+                continue
+            failing_since = None
             if reply:
                 last, deadline = reply[0][1][-1][0], time.monotonic() + self._ttl_ms / 1000
                 if _publish(reply[0][1], flight):
@@ -132,6 +145,7 @@ class RedisMirror:
         self._pending: list[dict[str, bytes | str]] = []
         self._wake = asyncio.Event()
         self._last = False
+        self._written = 0  # entries given an id (their place in the stream) so far
         flights._tasks.spawn(self._write())  # renews the lease from now on, before there is anything to write
 
     def _add(self, fields: dict[str, bytes | str], *, last: bool = False) -> None:
@@ -158,28 +172,48 @@ class RedisMirror:
             return False
 
     async def _write(self) -> None:
-        client = self._flights._redis
-        ttl_ms = self._flights._ttl_ms
-        try:
-            while True:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(RENEW_SECS):
-                        await self._wake.wait()
-                self._wake.clear()
-                batch, self._pending, last = self._pending, [], self._last
-                # The end and the lease's release in one transaction: a follower that finds the lease gone
-                # finds the end too, and one that stands for leader after reading the end finds it free.
-                async with client.pipeline(transaction=last) as pipe:
-                    if last:
-                        pipe.eval(_RELEASE, 1, self._lock, self._ident)
-                    for fields in batch:
-                        pipe.xadd(self._stream, fields)  # type: ignore[arg-type]
-                    pipe.pexpire(self._stream, END_GRACE_MS if last else ttl_ms)
-                    if not last:
-                        pipe.pexpire(self._lock, LEASE_MS)
-                    await pipe.execute()
-                if last:
+        batch: list[tuple[str, dict[str, bytes | str]]] = []
+        failing_since: float | None = None
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(RENEW_SECS if failing_since is None else RETRY_SECS):
+                    await self._wake.wait()
+            self._wake.clear()
+            for fields in self._pending:
+                self._written += 1
+                batch.append((f"0-{self._written}", fields))
+            self._pending, last = [], self._last
+            try:
+                await self._send(batch, last)
+            except RedisError as error:
+                # A stall (a fork, a failover) must not cut the followers elsewhere: the batch is kept and
+                # sent again, renewing the lease, until Redis has been failing for as long as the lease lasts.
+                now = time.monotonic()
+                if failing_since is None:
+                    failing_since = now
+                    log.warning("single-flight: publishing to Redis failed (%s); retrying", error)
+                if now - failing_since >= LEASE_MS / 1000:
+                    log.warning("single-flight: publishing to Redis failed for %.1f s; given up", LEASE_MS / 1000)
                     return
-        except RedisError as error:
-            # Followers elsewhere see no progress and go upstream themselves once the timeout passes.
-            log.warning("single-flight: publishing to Redis failed (%s)", error)
+                continue
+            batch, failing_since = [], None
+            if last:
+                return
+
+    async def _send(self, batch: list[tuple[str, dict[str, bytes | str]]], last: bool) -> None:
+        # The end and the lease's release in one transaction: a follower that finds the lease gone finds the
+        # end too, and one that stands for leader after reading the end finds it free.
+        async with self._flights._redis.pipeline(transaction=last) as pipe:
+            if last:
+                pipe.eval(_RELEASE, 1, self._lock, self._ident)
+            for entry_id, fields in batch:
+                pipe.xadd(self._stream, fields, id=entry_id)  # type: ignore[arg-type]
+            pipe.pexpire(self._stream, END_GRACE_MS if last else self._flights._ttl_ms)
+            if not last:
+                pipe.pexpire(self._lock, LEASE_MS)
+            replies = await pipe.execute(raise_on_error=False)
+        for reply in replies:
+            # An entry's id is its place in the answer: one that a timed-out attempt did write is refused
+            # when sent again, rather than appended twice.
+            if isinstance(reply, Exception) and "equal or smaller" not in str(reply):
+                raise reply
