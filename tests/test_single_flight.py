@@ -337,3 +337,28 @@ def test_a_redis_stall_does_not_break_streamed_followers_in_another_worker(make_
     assert isinstance(out["leader"], tuple) and isinstance(out["follower"], tuple), out
     assert out["follower"][:2] == ("hit", "flight") and out["follower"][2] == out["leader"][2]
     assert fake_upstream.calls() == 1
+
+
+ACCOUNT_HEADERS = {"openai-organization": "org-tenant-a", "openai-project": "proj_a", "x-request-id": "req_a",
+                   "x-ratelimit-remaining-requests": "41", "set-cookie": "__cf_bm=tenant-a; path=/"}
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_followers_never_get_the_leaders_account_headers(make_gateway, fake_upstream, streamed: bool) -> None:
+    gateway = make_gateway("memory", SHARED_ROUTES="faq")  # tenants share answers there, so flights too
+    fake_upstream.latency, fake_upstream.chat_headers = 0.5, ACCOUNT_HEADERS
+
+    def call(key: str) -> dict[str, str]:
+        create = client(gateway, key).chat.completions.with_raw_response.create
+        raw = create(model="gpt-4o-mini", messages=[{"role": "user", "content": PROMPT}], stream=streamed,
+                     extra_headers={"x-route": "faq"})
+        raw.parse() if not streamed else list(raw.parse())
+        return dict(raw.headers)
+
+    results = together([lambda: call("sk-tenant-a"), lambda: call("sk-tenant-b")])
+    assert fake_upstream.calls() == 1, results
+    leader = next(headers for headers in results if headers["x-cache"] == "miss")
+    follower = next(headers for headers in results if headers["x-cache"] == "hit")
+    assert ACCOUNT_HEADERS.items() <= leader.items()  # the leader's own, as without the gateway
+    assert not ACCOUNT_HEADERS.keys() & follower.keys(), follower
+    assert follower["content-type"].startswith("text/event-stream" if streamed else "application/json")

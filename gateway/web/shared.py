@@ -1,7 +1,7 @@
 """The chat endpoint's side of single-flight: which misses share an upstream call, how a streamed answer is
 read from upstream into its flight (by a task of its own, for every client following it), and the responses
 of the flight's readers: the leader's client gets `x-cache: miss`, a follower `x-cache: hit` with
-`x-cache-layer: flight` (it bought nothing upstream), byte for byte the leader's answer."""
+`x-cache-layer: flight` (it bought nothing upstream), byte for byte the leader's answer (not its account's headers)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,15 @@ def flight_key(key: ChatKey, *, stream: bool, include_usage: bool) -> str:
     """Requests share a flight when they would share a cached answer (the exact key: scope, tenant and
     request) and would be sent the same bytes (streamed or not, with a usage chunk or not)."""
     return digest(key.exact.encode(), b"sse" if stream else b"json", b"usage" if include_usage else b"")
+
+
+# A follower gets the answer, not the leader's account: OpenAI's other response headers belong to whoever paid for
+# the call (organization, project, rate limits, request id, cookies), and on a shared route that is another tenant.
+FOLLOWER_HEADERS = frozenset({"content-type", "cache-control"})
+
+
+def _for_followers(head: Head) -> Head:
+    return Head(head.status, [(name, value) for name, value in head.headers if name.lower() in FOLLOWER_HEADERS])
 
 
 def stream_error(message: str, code: str, status: int) -> bytes:
@@ -84,7 +93,7 @@ async def follow(flight: Flight, trace: Trace, *, stream: bool, timeout: float) 
     except BaseException:
         reader.close()
         raise
-    headers = cache_headers("hit", layer="flight")
+    head, headers = _for_followers(head), cache_headers("hit", layer="flight")
     if body is None:
         trace.hit("flight", None)  # the usage is known at the end
         return read_along(head, reader, trace, headers)

@@ -429,12 +429,13 @@ class _Handler(BaseHTTPRequestHandler):
         assert isinstance(req.json, dict)
         plan = _plan_chat(req.json)
         breaking = behaviour is not None and behaviour.kind == "break_stream"
+        extra = self.server.owner.chat_headers
         if not req.json.get("stream"):
             payload = json.dumps(plan.completion()).encode()
             if breaking:
                 self._send_truncated(payload)
             else:
-                self._send_bytes(200, payload, "application/json")
+                self._send_bytes(200, payload, "application/json", extra)
             return
         options = req.json.get("stream_options")
         include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
@@ -444,7 +445,7 @@ class _Handler(BaseHTTPRequestHandler):
             assert behaviour is not None
             self._send_stream(events[: behaviour.after_events], "text/event-stream", abort=True)
         else:
-            self._send_stream(events, "text/event-stream")
+            self._send_stream(events, "text/event-stream", headers=extra)
 
     def _echo(self, req: RecordedRequest, behaviour: _Behaviour | None) -> None:
         params = req.params
@@ -598,6 +599,7 @@ class FakeUpstream:
         # Only these paths wait `latency` (None: all). The benchmark gives peers their embeddings for free.
         self.latency_paths = latency_paths
         self.chunk_delay = chunk_delay  # seconds between streamed chunks
+        self.chat_headers: dict[str, str] = {}  # sent with every chat answer, as OpenAI sends its per-account ones
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._behaviours: deque[_Behaviour] = deque()
