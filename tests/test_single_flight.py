@@ -362,3 +362,16 @@ def test_followers_never_get_the_leaders_account_headers(make_gateway, fake_upst
     assert ACCOUNT_HEADERS.items() <= leader.items()  # the leader's own, as without the gateway
     assert not ACCOUNT_HEADERS.keys() & follower.keys(), follower
     assert follower["content-type"].startswith("text/event-stream" if streamed else "application/json")
+
+
+def test_the_leaders_account_headers_never_reach_redis(make_gateway, fake_upstream, redis_server) -> None:
+    one, two = shared_gateways(make_gateway, 2)
+    fake_upstream.latency, fake_upstream.chunk_delay, fake_upstream.chat_headers = 0.5, 0.05, ACCOUNT_HEADERS
+    results = together([lambda: stream(one), lambda: stream(two)])
+    assert fake_upstream.calls() == 1 and states(results) == [("hit", "flight"), ("miss", None)]
+    with redis.Redis.from_url(redis_server.url) as admin:
+        streams = [key for key in admin.scan_iter(match="*flight:*") if admin.type(key) == b"stream"]
+        published = b"".join(repr(admin.xrange(key)).encode() for key in streams)
+    assert streams and b"text/event-stream" in published  # the head was published, with what followers need
+    for value in ACCOUNT_HEADERS.values():
+        assert value.encode() not in published

@@ -24,12 +24,20 @@ class FlightFailed(Exception):
     nothing arrived within the upstream's timeout): a follower that relayed nothing yet goes upstream itself."""
 
 
+# A follower gets the answer, not the leader's account: OpenAI's other response headers belong to whoever paid for
+# the call (organization, project, rate limits, request id, cookies), and on a shared route that is another tenant.
+FOLLOWER_HEADERS = frozenset({"content-type", "cache-control"})
+
+
 @dataclass(frozen=True)
 class Head:
     """What an answer starts with: the upstream's status and the headers that may be returned."""
 
     status: int
     headers: list[tuple[str, str]]
+
+    def for_followers(self) -> Head:
+        return Head(self.status, [(name, value) for name, value in self.headers if name.lower() in FOLLOWER_HEADERS])
 
 
 class Mirror(Protocol):

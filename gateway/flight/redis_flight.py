@@ -154,6 +154,7 @@ class RedisMirror:
         self._wake.set()
 
     def head(self, head: Head) -> None:
+        head = head.for_followers()  # the leader's account headers stay out of Redis
         self._add({"h": orjson.dumps([head.status, head.headers])})
 
     def chunk(self, data: bytes) -> None:

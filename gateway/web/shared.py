@@ -29,15 +29,6 @@ def flight_key(key: ChatKey, *, stream: bool, include_usage: bool) -> str:
     return digest(key.exact.encode(), b"sse" if stream else b"json", b"usage" if include_usage else b"")
 
 
-# A follower gets the answer, not the leader's account: OpenAI's other response headers belong to whoever paid for
-# the call (organization, project, rate limits, request id, cookies), and on a shared route that is another tenant.
-FOLLOWER_HEADERS = frozenset({"content-type", "cache-control"})
-
-
-def _for_followers(head: Head) -> Head:
-    return Head(head.status, [(name, value) for name, value in head.headers if name.lower() in FOLLOWER_HEADERS])
-
-
 def stream_error(message: str, code: str, status: int) -> bytes:
     return b"data: " + error_body(message, status=status, code=code) + b"\n\n"
 
@@ -93,7 +84,7 @@ async def follow(flight: Flight, trace: Trace, *, stream: bool, timeout: float) 
     except BaseException:
         reader.close()
         raise
-    head, headers = _for_followers(head), cache_headers("hit", layer="flight")
+    head, headers = head.for_followers(), cache_headers("hit", layer="flight")
     if body is None:
         trace.hit("flight", None)  # the usage is known at the end
         return read_along(head, reader, trace, headers)
