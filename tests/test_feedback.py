@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 import pytest
 
@@ -71,3 +73,18 @@ def test_admission_by_asks_and_temperature_through_the_gateway(make_gateway, fak
     assert [ask(gateway)[0] for _ in range(3)] == ["miss", "miss", "hit"]
     hot = [ask(gateway, "Write a poem about the sea.", temperature=0.9)[0] for _ in range(3)]
     assert hot == ["miss", "miss", "miss"]
+
+
+def test_a_bad_rating_in_one_worker_tightens_the_route_in_every_worker(make_gateway, fake_upstream) -> None:
+    env = {"ADAPTIVE_THRESHOLDS": "true", "ADAPTIVE_START_THRESHOLD": "0.2", "CACHE_DISTANCE_THRESHOLD": "0.2",
+           "INDEX_NAME": f"idx:{uuid.uuid4().hex[:8]}", "KEY_PREFIX": f"{uuid.uuid4().hex[:8]}:"}
+    one, two = make_gateway("redis", **env), make_gateway("redis", **env)  # workers of one deployment
+    ask(one)
+    state, headers, _ = ask(one, PARAPHRASE)
+    assert state == "hit"
+    rating = {"id": headers["x-cache-key"], "rating": "bad", "distance": float(headers["x-cache-distance"])}
+    assert rate(one, rating).status_code == 204
+    assert ask(two)[0] == "miss"  # refills the original entry; the other worker's rating was never seen here
+    no_store = {"cache-control": "no-store"}
+    assert ask(two, PARAPHRASE, headers=no_store)[0] == "miss"  # the route is stricter here too
+    assert two.gateway.policy.learning.snapshot()["default"]["bad"] == 1

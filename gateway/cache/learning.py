@@ -1,18 +1,30 @@
 """Evidence about semantic hits, and what it changes: client feedback on a served entry, and shadow checks
 that compare a cached answer with a fresh upstream one. Both feed the per-route adaptive thresholds and the
-measured precision per route shown on the dashboard and in /metrics."""
+measured precision per route shown on the dashboard and in /metrics.
+
+A route's state (verdicts and threshold) is kept in the store too, so a wrong hit reported to one worker tightens
+the route in every worker: each adopts it within `SHARE_SECS` of its next lookup on that route. Two verdicts on
+one route in different workers within a round trip of each other can lose one (last write wins)."""
 
 from __future__ import annotations
 
+import contextlib
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from gateway.cache.adaptive import AdaptiveThresholds
 from gateway.cache.agreement import answers_agree
 from gateway.embedding.base import Embedder
+from gateway.errors import StoreError
 from gateway.store.base import Store
+
+SHARE_SECS = 1.0  # how stale another worker's verdicts on a route may be here
+_STATE_TTL_MS = 365 * 86400 * 1000
 
 
 @dataclass(frozen=True)
@@ -32,6 +44,7 @@ class Learning:
         self._chance = chance
         # Verdicts per route (good, bad), kept even when thresholds are fixed: measured precision is worth seeing.
         self.verdicts: dict[str, list[int]] = {}
+        self._synced: dict[str, float] = {}  # route -> when its shared state was last read
 
     def threshold(self, route: str, configured: float) -> float:
         return self.adaptive.threshold(route) if self.adaptive is not None else configured
@@ -43,16 +56,38 @@ class Learning:
         """Whether to check this semantic hit against upstream instead of serving it."""
         return self.shadow_rate > 0 and self._chance() < self.shadow_rate
 
-    def _record(self, route: str, distance: float, good: bool) -> None:
+    async def sync(self, route: str) -> None:
+        """Adopt what every worker has recorded for `route`, at most once per `SHARE_SECS`."""
+        now = time.monotonic()
+        if now - self._synced.get(route, -SHARE_SECS) >= SHARE_SECS:
+            self._synced[route] = now
+            await self._load(route)
+
+    async def _load(self, route: str) -> None:
+        try:
+            raw = await self.store.get_blob(f"learning:{route}")
+        except StoreError:
+            return  # this worker's own state serves until the store is back
+        if raw is None:
+            return
+        good, bad, threshold = orjson.loads(raw)
+        self.verdicts[route] = [good, bad]
+        if self.adaptive is not None and threshold is not None:
+            self.adaptive.routes[route] = threshold
+
+    async def _record(self, route: str, distance: float, good: bool) -> None:
+        await self._load(route)  # start from what every worker knows
         counts = self.verdicts.setdefault(route, [0, 0])
         counts[0 if good else 1] += 1
-        if self.adaptive is not None:
-            self.adaptive.record(route, distance, good)
+        threshold = self.adaptive.record(route, distance, good) if self.adaptive is not None else None
+        # If the store fails it is recorded here only; other workers learn it with the next verdict stored.
+        with contextlib.suppress(StoreError):
+            await self.store.put_blob(f"learning:{route}", orjson.dumps([*counts, threshold]), ttl_ms=_STATE_TTL_MS)
 
     async def judge(self, route: str, distance: float, cached: dict[str, Any], fresh: dict[str, Any]) -> bool:
         """Compare a cached answer with upstream's fresh one for the same request; record the verdict."""
         good = await answers_agree(cached, fresh, self.embedder)
-        self._record(route, distance, good)
+        await self._record(route, distance, good)
         return good
 
     async def feedback(self, feedback: Feedback, *, tenant: str, shared: str) -> bool:
@@ -65,7 +100,7 @@ class Learning:
             distance = self.adaptive.threshold(tags.route) if self.adaptive is not None else 0.0
         if not feedback.good:
             await self.store.delete(feedback.entry)
-        self._record(tags.route, distance, feedback.good)
+        await self._record(tags.route, distance, feedback.good)
         return True
 
     def snapshot(self) -> dict[str, dict[str, Any]]:

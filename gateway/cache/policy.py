@@ -103,6 +103,7 @@ class CachePolicy:
         if key.prompt is None:
             return Lookup()
         vector = await self._embed(key.prompt, api_key)
+        await self.learning.sync(key.route)
         threshold = self.learning.threshold(key.route, self.config.threshold)
         if controls.threshold is not None:
             threshold = controls.threshold
