@@ -33,16 +33,21 @@ def alone() -> dict[str, np.ndarray]:
     return {text: embedder.embed_batch([text])[0] for text in PROMPTS}
 
 
-def test_concurrent_embeds_share_one_model_run(alone: dict[str, np.ndarray]) -> None:
+def embed_together(**options: float) -> tuple[list[np.ndarray], int]:
+    """Every prompt embedded at once by a fresh embedder: the vectors, and how many model runs they took."""
     async def scenario() -> tuple[list[np.ndarray], int]:
-        embedder = LocalEmbedder(batch_wait_ms=50)
+        embedder = LocalEmbedder(**options)
         before = embedder.runs
         vectors = await asyncio.gather(*(embedder.embed(text) for text in PROMPTS))
         runs = embedder.runs - before
         await embedder.close()
         return vectors, runs
 
-    vectors, runs = asyncio.run(scenario())
+    return asyncio.run(scenario())
+
+
+def test_concurrent_embeds_share_one_model_run(alone: dict[str, np.ndarray]) -> None:
+    vectors, runs = embed_together(batch_wait_ms=50)
     assert runs == 1
     for text, vector in zip(PROMPTS, vectors, strict=True):
         assert vector.shape == (384,) and vector.dtype == np.float32
@@ -50,15 +55,7 @@ def test_concurrent_embeds_share_one_model_run(alone: dict[str, np.ndarray]) -> 
 
 
 def test_without_a_wait_every_prompt_runs_alone(alone: dict[str, np.ndarray]) -> None:
-    async def scenario() -> tuple[list[np.ndarray], int]:
-        embedder = LocalEmbedder()
-        before = embedder.runs
-        vectors = await asyncio.gather(*(embedder.embed(text) for text in PROMPTS))
-        runs = embedder.runs - before
-        await embedder.close()
-        return vectors, runs
-
-    vectors, runs = asyncio.run(scenario())
+    vectors, runs = embed_together()
     assert runs == len(PROMPTS)
     for text, vector in zip(PROMPTS, vectors, strict=True):
         assert np.array_equal(vector, alone[text])

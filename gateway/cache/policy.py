@@ -128,14 +128,15 @@ class CachePolicy:
                 return Lookup(Hit(completion, "semantic", candidate.key, candidate.distance, threshold), vector)
         return Lookup(vector=vector, probe=probe)
 
-    def _admits(self, temperature: float | None) -> bool:
+    def admits(self, temperature: float | None) -> bool:
+        """Whether an answer asked for at this temperature may be stored."""
         limit = self.config.max_temperature
         return limit is None or temperature is None or temperature <= limit
 
     async def remember(self, key: ChatKey, completion: dict[str, Any], controls: Controls, *,
                        vector: np.ndarray | None, api_key: str | None, temperature: float | None = None) -> bool:
         """Store a finished answer; False when it is not worth storing. Raises CacheUnavailable."""
-        if not controls.store or not is_complete(completion) or not self._admits(temperature):
+        if not controls.store or not is_complete(completion) or not self.admits(temperature):
             return False
         ttl_ms = (controls.ttl_secs or self.config.ttl_secs) * 1000
         if self.config.admit_after > 1:

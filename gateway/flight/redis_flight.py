@@ -39,6 +39,26 @@ POOL_SIZE = 16  # connections for elections and publishing, per worker
 READERS = 64  # flights of other workers this worker can follow at once; more wait, then go upstream
 
 # Release the election only if it is still ours: after an expiry another leader may hold it.
+class _Stall:
+    """Redis failing for a while (a fork, a failover) must not cut followers off: both sides retry until it has
+    failed for as long as a lease lasts, then give up."""
+
+    def __init__(self, doing: str) -> None:
+        self.doing = doing
+        self.since: float | None = None
+
+    def hopeless(self, error: RedisError) -> bool:
+        """Count one failure; True once Redis has failed for the length of a lease."""
+        now = time.monotonic()
+        if self.since is None:
+            self.since = now
+            log.warning("single-flight: %s Redis failed (%s); retrying", self.doing, error)
+        if now - self.since < LEASE_MS / 1000:
+            return False
+        log.warning("single-flight: %s Redis failed for %.1f s; given up", self.doing, LEASE_MS / 1000)
+        return True
+
+
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -82,7 +102,7 @@ class RedisFlights:
         except RedisError as error:
             log.warning("single-flight: following through Redis failed (%s); its followers go upstream", error)
             return
-        failing_since: float | None = None
+        stall = _Stall("reading from")
         while (left := deadline - time.monotonic()) > 0:
             try:
                 reply = await self._reader.xread({stream: last}, count=READ_COUNT,
@@ -94,18 +114,11 @@ class RedisFlights:
                         log.info("a single-flight leader in another worker is gone; its followers go upstream")
                     return
             except RedisError as error:
-                # Retried through a stall, as the leader's writer does, until the lease would have lapsed.
-                now = time.monotonic()
-                if failing_since is None:
-                    failing_since = now
-                    log.warning("single-flight: reading from Redis failed (%s); retrying", error)
-                if now - failing_since >= LEASE_MS / 1000:
-                    log.warning("single-flight: reading from Redis failed for %.1f s; its followers go upstream",
-                                LEASE_MS / 1000)
-                    return
+                if stall.hopeless(error):
+                    return  # its followers go upstream
                 await asyncio.sleep(RETRY_SECS)
                 continue
-            failing_since = None
+            stall.since = None
             if reply:
                 last, deadline = reply[0][1][-1][0], time.monotonic() + self._ttl_ms / 1000
                 if _publish(reply[0][1], flight):
@@ -174,10 +187,10 @@ class RedisMirror:
 
     async def _write(self) -> None:
         batch: list[tuple[str, dict[str, bytes | str]]] = []
-        failing_since: float | None = None
+        stall = _Stall("publishing to")
         while True:
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(RENEW_SECS if failing_since is None else RETRY_SECS):
+                async with asyncio.timeout(RENEW_SECS if stall.since is None else RETRY_SECS):
                     await self._wake.wait()
             self._wake.clear()
             for fields in self._pending:
@@ -187,17 +200,10 @@ class RedisMirror:
             try:
                 await self._send(batch, last)
             except RedisError as error:
-                # A stall (a fork, a failover) must not cut the followers elsewhere: the batch is kept and
-                # sent again, renewing the lease, until Redis has been failing for as long as the lease lasts.
-                now = time.monotonic()
-                if failing_since is None:
-                    failing_since = now
-                    log.warning("single-flight: publishing to Redis failed (%s); retrying", error)
-                if now - failing_since >= LEASE_MS / 1000:
-                    log.warning("single-flight: publishing to Redis failed for %.1f s; given up", LEASE_MS / 1000)
+                if stall.hopeless(error):
                     return
-                continue
-            batch, failing_since = [], None
+                continue  # the batch is kept and sent again, renewing the lease
+            batch, stall.since = [], None
             if last:
                 return
 

@@ -41,10 +41,9 @@ class _Miss:
         self.shadowed = shadowed  # the cached answer exists: only compare, never store again
         self.judged = lookup.hit if shadowed else lookup.probe
         self.state = "miss" if key is not None else "bypass"
-        limit = gateway.settings.max_cacheable_temperature
         # What may share an upstream call is what could be served from the cache: a fresh answer
         # for a request that asked for one too random to store is its own.
-        self.shareable = not shadowed and (self.temperature is None or self.temperature <= limit)
+        self.shareable = not shadowed and gateway.policy.admits(self.temperature)
 
     def store(self, completion: dict[str, Any] | None) -> None:
         if self.key is None or completion is None:
