@@ -53,6 +53,15 @@ def test_other_requests_are_forwarded_untouched(gateway, fake_upstream) -> None:
     assert "connection" not in {name for name in recorded.headers if name == "proxy-connection"}
 
 
+def test_relayed_answers_carry_one_date(gateway, fake_upstream) -> None:
+    """The fake upstream dates its answers like any HTTP server; the client must not get two `date` headers."""
+    for path, body in (("/chat/completions", {"model": "m", "messages": [{"role": "user", "content": "date?"}]}),
+                       ("/models", None)):
+        response = httpx.request("POST" if body else "GET", gateway.base_url + path, json=body)
+        assert response.status_code == 200
+        assert len(response.headers.get_list("date")) == 1, response.headers
+
+
 def test_streamed_bodies_are_forwarded_as_they_come(gateway, fake_upstream) -> None:
     with httpx.stream("GET", f"{gateway.base_url}/anything?stream=1") as response:
         parts = [part for part in response.iter_bytes() if part]
