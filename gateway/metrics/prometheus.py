@@ -64,8 +64,8 @@ def render(snapshots: Mapping[str, dict[str, Any]], counters: Mapping[str, int],
 
 def _learning(routes: Mapping[str, dict[str, Any]]) -> tuple[_Family, ...]:
     judged = _Family("route_judged_hits_total", "counter", "Semantic hits judged by feedback or shadow checks "
-                                                          "on this worker, per route and verdict.")
-    precision = _Family("route_precision", "gauge", "Share of this worker's judged hits that were right, per route.")
+                                                          "in all workers (as last read here), per route and verdict.")
+    precision = _Family("route_precision", "gauge", "Share of the judged hits that were right, per route.")
     threshold = _Family("route_threshold", "gauge", "The adaptive distance threshold this worker uses, per route.")
     for route, state in routes.items():
         judged.add(state["good"], route=route, verdict="good")
