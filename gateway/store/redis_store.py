@@ -1,5 +1,6 @@
 """The Redis 8 store on the Query Engine: entry hashes carry their vector (FLOAT32, or FLOAT16 for half the
-memory) and tags, indexed by one HNSW cosine index; a lookup is one FT.SEARCH with the scope as TAG filters."""
+memory) and tags, indexed by one HNSW cosine index; a lookup is one FT.SEARCH with the scope as TAG filters, which
+walks the graph in batches where the scope holds most of the index (`scope_share`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from redis.exceptions import ResponseError
 
 from gateway.store.base import Candidate, Entry, Tags
 from gateway.store.redis_base import SEARCH_EF, RedisEntries, store_errors
+from gateway.store.scope_share import ScopeShares
 
 # Tag values travel as query parameters, never spliced into the query text: a model or route name with
 # punctuation, spaces or a lone `_` can then neither break the query nor widen it.
@@ -29,9 +31,14 @@ def tag_filter(values: dict[str, str]) -> tuple[str, list[str]]:
     return query, [item for pair in values.items() for item in pair]
 
 
-def knn_query(tags: Tags, k: int) -> tuple[str, list[str]]:
-    where, params = tag_filter({field: getattr(tags, attribute) for field, attribute in _TAG_FIELDS})
-    return f"{where}=>[KNN {k} @embedding $vec EF_RUNTIME {max(SEARCH_EF, k)} AS distance]", params
+def scope_filter(tags: Tags) -> tuple[str, list[str]]:
+    return tag_filter({field: getattr(tags, attribute) for field, attribute in _TAG_FIELDS})
+
+
+def knn_query(tags: Tags, k: int, *, batches: bool = False) -> tuple[str, list[str]]:
+    where, params = scope_filter(tags)
+    plan = " HYBRID_POLICY BATCHES" if batches else ""
+    return f"{where}=>[KNN {k} @embedding $vec EF_RUNTIME {max(SEARCH_EF, k)}{plan} AS distance]", params
 
 
 class RedisStore(RedisEntries):
@@ -39,6 +46,7 @@ class RedisStore(RedisEntries):
         super().__init__(url, index=index, prefix=prefix, timeout_ms=timeout_ms, vector_type=vector_type)
         self._dtype = _DTYPES[vector_type]
         self._indexed = False
+        self._shares = ScopeShares()
 
     async def open(self, *, dim: int, embedder: str) -> None:
         self._dim, self._embedder = dim, embedder
@@ -88,22 +96,42 @@ class RedisStore(RedisEntries):
 
     async def search(self, tags: Tags, vector: np.ndarray, k: int) -> list[Candidate]:
         await self._prepare()
-        where, params = knn_query(tags, k)
+        where, params = knn_query(tags, k, batches=self._shares.batches(tags))
         query = ("FT.SEARCH", self._index, where, "PARAMS", len(params) + 2, *params,
                  "vec", vector.astype(self._dtype).tobytes(),
                  "SORTBY", "distance", "RETURN", 2, "distance", "prompt", "LIMIT", 0, k, "DIALECT", 2)
         with store_errors("search"):
             try:
-                reply = await self._redis.execute_command(*query)
+                reply = await self._knn(query, tags)
             except ResponseError as error:
                 if "no such index" not in str(error).lower():
                     raise
                 await self._ensure_index()  # Redis restarted without persistence and lost the index
-                reply = await self._redis.execute_command(*query)
+                reply = await self._knn(query, tags)
         skip = len(self._prefix)
         rows = [(row[b"id"], row[b"extra_attributes"]) for row in reply.get(b"results", ())]
         return [Candidate(key.decode()[skip:], float(fields[b"distance"]), fields.get(b"prompt", b"").decode())
                 for key, fields in rows]
+
+    async def _knn(self, query: tuple[Any, ...], tags: Tags) -> Any:
+        """The KNN reply; with it, in the same round trip, the sizes that pick the scope's plan when they are due."""
+        index_due, count_due = self._shares.needs_index_size(), self._shares.needs_count(tags)
+        if not (index_due or count_due):
+            return await self._redis.execute_command(*query)
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.execute_command(*query)
+        if index_due:
+            pipe.execute_command("FT.INFO", self._index)
+        if count_due:
+            where, params = scope_filter(tags)
+            pipe.execute_command("FT.SEARCH", self._index, where, "PARAMS", len(params), *params,
+                                 "LIMIT", 0, 0, "DIALECT", 2)
+        reply, *sizes = await pipe.execute()
+        if index_due:
+            self._shares.learn_index_size(int(sizes.pop(0).get(b"num_docs", 0)))
+        if count_due:
+            self._shares.learn_count(tags, int(sizes.pop(0).get(b"total_results", 0)))
+        return reply
 
     async def _queue_write(self, pipe: Pipeline, entry: Entry, ttl_ms: int) -> None:
         fields = {"prompt": entry.prompt, **self._entry_fields(entry, ttl_ms)}
