@@ -88,6 +88,20 @@ def test_identical_concurrent_misses_make_one_upstream_call(make_gateway, fake_u
     assert fake_upstream.calls() == 1
 
 
+def test_followers_count_as_asks_for_admission(make_gateway, fake_upstream, store_kind) -> None:
+    """ADMIT_AFTER_ASKS=2 stores what was asked twice: two at once are twice, though one call went upstream."""
+    gateway = make_gateway(store_kind, ADMIT_AFTER_ASKS="2")
+    fake_upstream.latency = 0.5
+    results = together([lambda: ask(gateway)] * 2)
+    assert states(results) == [("hit", "flight"), ("miss", None)], results
+    gateway.drain()
+    assert ask(gateway)[:2] == ("hit", "exact")
+    assert ask(gateway, "Asked once, alone.")[0] == "miss"
+    gateway.drain()
+    assert ask(gateway, "Asked once, alone.")[0] == "miss"  # the second ask is stored, not served
+    assert fake_upstream.calls() == 3
+
+
 def test_a_streamed_miss_is_fanned_out_to_every_follower_as_it_arrives(make_gateway, fake_upstream,
                                                                        store_kind) -> None:
     gateway = make_gateway(store_kind)

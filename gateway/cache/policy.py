@@ -133,16 +133,23 @@ class CachePolicy:
         limit = self.config.max_temperature
         return limit is None or temperature is None or temperature <= limit
 
+    async def note_ask(self, key: ChatKey, controls: Controls) -> int | None:
+        """Count one more ask of this exact request when admission counts asks (else None); the count so far.
+        Raises CacheUnavailable."""
+        if self.config.admit_after <= 1:
+            return None
+        ttl_ms = (controls.ttl_secs or self.config.ttl_secs) * 1000
+        return await self.store_guard.call(lambda: self.store.bump(key.exact, ttl_ms=ttl_ms))
+
     async def remember(self, key: ChatKey, completion: dict[str, Any], controls: Controls, *,
                        vector: np.ndarray | None, api_key: str | None, temperature: float | None = None) -> bool:
         """Store a finished answer; False when it is not worth storing. Raises CacheUnavailable."""
         if not controls.store or not is_complete(completion) or not self.admits(temperature):
             return False
+        asks = await self.note_ask(key, controls)
+        if asks is not None and asks < self.config.admit_after:
+            return False  # a one-off question: keep it out of the index
         ttl_ms = (controls.ttl_secs or self.config.ttl_secs) * 1000
-        if self.config.admit_after > 1:
-            asks = await self.store_guard.call(lambda: self.store.bump(key.exact, ttl_ms=ttl_ms))
-            if asks < self.config.admit_after:
-                return False  # a one-off question: keep it out of the index
         if vector is None and key.prompt is not None:
             vector = await self._embed(key.prompt, api_key)
         entry = Entry(key=key.exact, tags=tags_of(key), prompt=key.prompt or "", vector=vector,

@@ -5,6 +5,7 @@ fills a Trace, emitted as one metrics event when its response ends."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import orjson
@@ -117,6 +118,10 @@ async def chat_completions(request: Request, trace: Trace) -> Response:
             flight, leading = await flights.join(shared_key)
             if leading:
                 break
+            # A follower asked too, so admission counts it: with ADMIT_AFTER_ASKS=2, two identical concurrent
+            # requests are two asks. (One whose leader fails and who then leads counts twice: rare, errs to caching.)
+            with contextlib.suppress(CacheUnavailable):
+                await gateway.policy.note_ask(key, controls)
             response = await follow(flight, trace, stream=stream, timeout=flights.timeout)
             if response is not None:
                 return response
