@@ -4,15 +4,17 @@ walks the graph in batches where the scope holds most of the index (`scope_share
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any
 
 import numpy as np
 from redis.asyncio.client import Pipeline
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError, ResponseError
 
 from gateway.store.base import Candidate, Entry, Tags
 from gateway.store.redis_base import SEARCH_EF, RedisEntries, store_errors
-from gateway.store.scope_share import ScopeShares
+from gateway.store.scope_share import ScopeShares, worth_counting
 
 # Tag values travel as query parameters, never spliced into the query text: a model or route name with
 # punctuation, spaces or a lone `_` can then neither break the query nor widen it.
@@ -47,6 +49,7 @@ class RedisStore(RedisEntries):
         self._dtype = _DTYPES[vector_type]
         self._indexed = False
         self._shares = ScopeShares()
+        self._counting: set[asyncio.Task[None]] = set()
 
     async def open(self, *, dim: int, embedder: str) -> None:
         self._dim, self._embedder = dim, embedder
@@ -102,36 +105,40 @@ class RedisStore(RedisEntries):
                  "SORTBY", "distance", "RETURN", 2, "distance", "prompt", "LIMIT", 0, k, "DIALECT", 2)
         with store_errors("search"):
             try:
-                reply = await self._knn(query, tags)
+                reply = await self._redis.execute_command(*query)
             except ResponseError as error:
                 if "no such index" not in str(error).lower():
                     raise
                 await self._ensure_index()  # Redis restarted without persistence and lost the index
-                reply = await self._knn(query, tags)
+                reply = await self._redis.execute_command(*query)
+        self._learn_sizes(tags)
         skip = len(self._prefix)
         rows = [(row[b"id"], row[b"extra_attributes"]) for row in reply.get(b"results", ())]
         return [Candidate(key.decode()[skip:], float(fields[b"distance"]), fields.get(b"prompt", b"").decode())
                 for key, fields in rows]
 
-    async def _knn(self, query: tuple[Any, ...], tags: Tags) -> Any:
-        """The KNN reply; with it, in the same round trip, the sizes that pick the scope's plan when they are due."""
-        index_due, count_due = self._shares.needs_index_size(), self._shares.needs_count(tags)
-        if not (index_due or count_due):
-            return await self._redis.execute_command(*query)
-        pipe = self._redis.pipeline(transaction=False)
-        pipe.execute_command(*query)
-        if index_due:
-            pipe.execute_command("FT.INFO", self._index)
-        if count_due:
-            where, params = scope_filter(tags)
-            pipe.execute_command("FT.SEARCH", self._index, where, "PARAMS", len(params), *params,
-                                 "LIMIT", 0, 0, "DIALECT", 2)
-        reply, *sizes = await pipe.execute()
-        if index_due:
-            self._shares.learn_index_size(int(sizes.pop(0).get(b"num_docs", 0)))
-        if count_due:
-            self._shares.learn_count(tags, int(sizes.pop(0).get(b"total_results", 0)))
-        return reply
+    def _learn_sizes(self, tags: Tags) -> None:
+        """Start learning what picks `tags`' plan when it is due, off the lookup's path."""
+        index, scope = self._shares.claim_index_size(), self._shares.claim_count(tags)
+        if index or scope:
+            task = asyncio.create_task(self._count(tags if scope else None, index=index))
+            self._counting.add(task)
+            task.add_done_callback(self._counting.discard)
+
+    async def _count(self, scope: Tags | None, *, index: bool) -> None:
+        with contextlib.suppress(RedisError):  # a size not learnt now is asked for a period later
+            if index:
+                size = int(await self._redis.dbsize())
+                if worth_counting(size):  # else the index is big, and counting it would block Redis for ms
+                    reply = await self._redis.execute_command(
+                        "FT.SEARCH", self._index, "*", "LIMIT", 0, 0, "DIALECT", 2)
+                    size = int(reply[b"total_results"])
+                self._shares.learn_index_size(size)
+            if scope is not None:
+                where, params = scope_filter(scope)
+                reply = await self._redis.execute_command(
+                    "FT.SEARCH", self._index, where, "PARAMS", len(params), *params, "LIMIT", 0, 0, "DIALECT", 2)
+                self._shares.learn_count(scope, int(reply[b"total_results"]))
 
     async def _queue_write(self, pipe: Pipeline, entry: Entry, ttl_ms: int) -> None:
         fields = {"prompt": entry.prompt, **self._entry_fields(entry, ttl_ms)}
@@ -161,6 +168,12 @@ class RedisStore(RedisEntries):
             if not params:
                 await self._flush_side_keys()
         return deleted
+
+    async def close(self) -> None:
+        for task in self._counting:
+            task.cancel()
+        await asyncio.gather(*self._counting, return_exceptions=True)
+        await super().close()
 
     async def health(self) -> dict[str, Any]:
         with store_errors("health check"):

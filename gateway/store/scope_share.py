@@ -7,9 +7,10 @@ holds them all: every deployment with one tenant, model and route. With 20,000 e
 RediSearch walks the graph by itself. For a scope with a small share, batches cost more (10 % of 19,000 real
 prompt vectors: 0.48 vs 0.22 ms), since the walk passes over the other scopes' entries; the two cross near 30 %.
 
-So the store counts a scope's entries now and then, while the index is small enough for the guess to matter and the
-count to be cheap (~0.05 µs an entry), and asks for batches where the scope holds at least `BATCHES_FROM_SHARE` of
-the index. A stale count only costs speed: both plans find the same neighbours."""
+So the store learns the index's size and each searched scope's now and then, off the lookup's path, while the
+index is small enough for the guess to matter and the counts to be cheap (~0.02 µs an index entry, ~0.075 µs a
+scope entry), and asks for batches where a scope holds at least `BATCHES_FROM_SHARE` of the index. A stale size
+only costs speed: both plans search the same scope, with the graph's recall."""
 
 from __future__ import annotations
 
@@ -21,8 +22,10 @@ from gateway.store.base import Tags
 
 BATCHES_FROM_SHARE = 0.3
 BATCHES_FROM_ENTRIES = 3_000  # below this, brute force over the scope is as fast as the graph
-COUNT_BELOW = 60_000  # index entries; above, RediSearch's own guess serves and a count would cost milliseconds
-RECOUNT_SECS = 60.0
+COUNT_BELOW = 45_000  # index entries; from here RediSearch walks the graph by itself
+KEYS_PER_ENTRY = 4  # at most (hash, cached embedding, ask counter, ...): a key count this many times COUNT_BELOW
+# or more means a big index without counting its entries, which costs Redis time in proportion
+RECOUNT_SECS = 300.0
 REMEMBERED = 4_096  # scopes; conversations make many small ones, which never need batches
 
 
@@ -30,39 +33,56 @@ def prefers_batches(scope_entries: int, index_entries: int) -> bool:
     return scope_entries >= BATCHES_FROM_ENTRIES and scope_entries >= BATCHES_FROM_SHARE * index_entries
 
 
+def worth_counting(keys: int) -> bool:
+    """Whether a Redis holding `keys` keys may hold a small index, whose entries are then worth counting."""
+    return keys < KEYS_PER_ENTRY * COUNT_BELOW
+
+
 class ScopeShares:
-    """What is known of the index's size and each recently searched scope's, and when it was learnt."""
+    """What is known of the index's size and of each recently searched scope's. A size is claimed before it
+    is asked for, so concurrent lookups ask once; a failed ask is retried a period later."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._index: tuple[float, int] | None = None  # (learnt at, entries)
-        self._scopes: OrderedDict[Tags, tuple[float, bool]] = OrderedDict()  # scope -> (learnt at, batches)
+        self._index_at = -RECOUNT_SECS  # when the index's size was last claimed
+        self._index: int | None = None  # its entries, once learnt
+        self._scopes: OrderedDict[Tags, tuple[float, bool]] = OrderedDict()  # scope -> (claimed at, batches)
 
-    def _fresh(self, learnt_at: float) -> bool:
-        return self._clock() - learnt_at < RECOUNT_SECS
+    def _small(self) -> bool:
+        return self._index is not None and self._index < COUNT_BELOW
 
-    def needs_index_size(self) -> bool:
-        return self._index is None or not self._fresh(self._index[0])
+    def claim_index_size(self) -> bool:
+        now = self._clock()
+        if now - self._index_at < RECOUNT_SECS:
+            return False
+        self._index_at = now
+        return True
 
     def learn_index_size(self, entries: int) -> None:
-        self._index = (self._clock(), entries)
+        self._index = entries
 
-    def needs_count(self, scope: Tags) -> bool:
-        """Whether to count `scope` along with this lookup: only once the index is known to be small."""
-        if self._index is None or self._index[1] >= COUNT_BELOW:
+    def claim_count(self, scope: Tags) -> bool:
+        """Whether to count `scope`'s entries now: only in a small index, once a period."""
+        if not self._small():
             return False
+        now = self._clock()
         known = self._scopes.get(scope)
-        return known is None or not self._fresh(known[0])
+        if known is not None and now - known[0] < RECOUNT_SECS:
+            return False
+        self._remember(scope, now, known is not None and known[1])
+        return True
 
     def learn_count(self, scope: Tags, entries: int) -> None:
-        index = self._index[1] if self._index is not None else 0
-        self._scopes[scope] = (self._clock(), prefers_batches(entries, index))
+        known = self._scopes.get(scope)
+        claimed = known[0] if known is not None else self._clock()
+        self._remember(scope, claimed, prefers_batches(entries, self._index or 0))
+
+    def _remember(self, scope: Tags, claimed: float, batches: bool) -> None:
+        self._scopes[scope] = (claimed, batches)
         self._scopes.move_to_end(scope)
         while len(self._scopes) > REMEMBERED:
             self._scopes.popitem(last=False)
 
     def batches(self, scope: Tags) -> bool:
-        if self._index is None or self._index[1] >= COUNT_BELOW:
-            return False
         known = self._scopes.get(scope)
-        return known is not None and known[1]
+        return self._small() and known is not None and known[1]
