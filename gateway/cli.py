@@ -30,18 +30,17 @@ async def _preflight(settings: Settings) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from hypercorn.config import Config
     from hypercorn.run import run
+
+    from gateway.serving import server_config
 
     settings = load_settings()
     configure_logging(settings.log_level)
     asyncio.run(_preflight(settings))
-    config = Config()
-    config.bind = [f"{args.host}:{args.port}"]
+    config = server_config(f"{args.host}:{args.port}", graceful_timeout=5)
     config.application_path = "gateway.asgi:app"
     config.worker_class = "uvloop" if sys.platform != "win32" else "asyncio"
     config.workers = 0 if args.workers == 1 else args.workers  # 0: serve in this process
-    config.graceful_timeout = 5
     print(f"latency-slayer listening on http://{args.host}:{args.port} "
           f"({args.workers} worker{'s' if args.workers > 1 else ''}, "
           f"store: {'redis' if settings.redis_url else 'in-process'})", flush=True)

@@ -14,12 +14,12 @@ from typing import Any
 
 import httpx
 from hypercorn.asyncio import serve
-from hypercorn.config import Config
 
 from gateway.demo_report import Progress, report
 from gateway.demo_upstream import simulated_upstream
 from gateway.demo_workload import Ask, load_workload, plan
 from gateway.logs import configure_logging
+from gateway.serving import server_config
 from gateway.settings import load_settings
 from gateway.web.app import create_app
 from gateway.web.context import Gateway
@@ -69,11 +69,9 @@ def _listen(host: str, port: int) -> socket.socket:
 
 
 async def _serve(app: Any, sock: socket.socket, stop: asyncio.Event) -> None:
-    config = Config()
-    config.bind = [f"fd://{sock.fileno()}"]
+    config = server_config(f"fd://{sock.fileno()}", graceful_timeout=2)
     config.accesslog = None
     config.loglevel = "WARNING"
-    config.graceful_timeout = 2
     try:
         await serve(app, config, shutdown_trigger=stop.wait)
     finally:

@@ -53,13 +53,14 @@ def test_other_requests_are_forwarded_untouched(gateway, fake_upstream) -> None:
     assert "connection" not in {name for name in recorded.headers if name == "proxy-connection"}
 
 
-def test_relayed_answers_carry_one_date(gateway, fake_upstream) -> None:
-    """The fake upstream dates its answers like any HTTP server; the client must not get two `date` headers."""
+def test_relayed_answers_carry_one_date_and_one_server(gateway, fake_upstream) -> None:
+    """The fake upstream dates and signs its answers like any HTTP server; hypercorn would add its own."""
     for path, body in (("/chat/completions", {"model": "m", "messages": [{"role": "user", "content": "date?"}]}),
                        ("/models", None)):
         response = httpx.request("POST" if body else "GET", gateway.base_url + path, json=body)
         assert response.status_code == 200
         assert len(response.headers.get_list("date")) == 1, response.headers
+        assert response.headers.get_list("server") == ["FakeOpenAI/1.0"], response.headers
 
 
 def test_streamed_bodies_are_forwarded_as_they_come(gateway, fake_upstream) -> None:

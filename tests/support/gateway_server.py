@@ -11,8 +11,8 @@ from pathlib import Path
 
 import httpx
 from hypercorn.asyncio import serve
-from hypercorn.config import Config
 
+from gateway.serving import server_config
 from gateway.settings import Settings, load_settings
 from gateway.web.app import create_app
 
@@ -38,9 +38,7 @@ class ServedGateway:
         self.app = create_app(settings)
 
     def _run(self) -> None:
-        config = Config()
-        config.bind = [f"fd://{self._socket.fileno()}"]
-        config.graceful_timeout = 2
+        config = server_config(f"fd://{self._socket.fileno()}", graceful_timeout=2)
         config.accesslog = None
         self._loop = asyncio.new_event_loop()
         self._stop = asyncio.Event()
