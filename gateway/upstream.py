@@ -17,7 +17,7 @@ _NOT_FORWARDED = frozenset({
     b"trailer", b"transfer-encoding", b"upgrade", b"host", b"content-length", b"accept-encoding",
     b"cache-control", b"x-route", b"x-cache-ttl", b"x-cache-threshold",
 })
-# The server that sends a response dates it: hypercorn adds its own `date`, so the upstream's would be a second.
+# The HTTP server that sends a response dates it, so the upstream's `date` would be a second one.
 _NOT_RETURNED = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-connection", "te", "trailer",
     "transfer-encoding", "upgrade", "content-length", "content-encoding", "date",
