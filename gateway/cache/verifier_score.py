@@ -85,7 +85,7 @@ class Trees:
         self._split = np.array([nodes[i][1] for i in splits], dtype=np.float64)
         paths: list[list[tuple[int, bool]]] = []
         values: list[float] = []
-        pending = [(root, []) for root in model["roots"]]
+        pending: list[tuple[int, list[tuple[int, bool]]]] = [(root, []) for root in model["roots"]]
         while pending:
             at, taken = pending.pop()
             feature, _, left, right, value = nodes[at]

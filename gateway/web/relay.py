@@ -16,8 +16,11 @@ from gateway.upstream import UpstreamResponse
 class Answer(Protocol):
     """The start of an upstream answer: an UpstreamResponse, or the head a single-flight shares."""
 
-    status: int
-    headers: list[tuple[str, str]]
+    @property
+    def status(self) -> int: ...
+
+    @property
+    def headers(self) -> list[tuple[str, str]]: ...
 
 
 class _UpstreamStream(StreamingResponse):
