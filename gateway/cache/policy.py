@@ -133,12 +133,15 @@ class CachePolicy:
         limit = self.config.max_temperature
         return limit is None or temperature is None or temperature <= limit
 
+    def _ttl_ms(self, controls: Controls) -> int:
+        return (controls.ttl_secs or self.config.ttl_secs) * 1000
+
     async def note_ask(self, key: ChatKey, controls: Controls) -> int | None:
         """Count one more ask of this exact request when admission counts asks (else None); the count so far.
         Raises CacheUnavailable."""
         if self.config.admit_after <= 1:
             return None
-        ttl_ms = (controls.ttl_secs or self.config.ttl_secs) * 1000
+        ttl_ms = self._ttl_ms(controls)
         return await self.store_guard.call(lambda: self.store.bump(key.exact, ttl_ms=ttl_ms))
 
     async def remember(self, key: ChatKey, completion: dict[str, Any], controls: Controls, *,
@@ -149,7 +152,7 @@ class CachePolicy:
         asks = await self.note_ask(key, controls)
         if asks is not None and asks < self.config.admit_after:
             return False  # a one-off question: keep it out of the index
-        ttl_ms = (controls.ttl_secs or self.config.ttl_secs) * 1000
+        ttl_ms = self._ttl_ms(controls)
         if vector is None and key.prompt is not None:
             vector = await self._embed(key.prompt, api_key)
         entry = Entry(key=key.exact, tags=tags_of(key), prompt=key.prompt or "", vector=vector,
@@ -162,5 +165,5 @@ class CachePolicy:
 
     async def keep_blob(self, key: str, value: bytes, controls: Controls) -> None:
         if controls.store:
-            ttl_ms = (controls.ttl_secs or self.config.ttl_secs) * 1000
+            ttl_ms = self._ttl_ms(controls)
             await self.store_guard.call(lambda: self.store.put_blob(key, value, ttl_ms=ttl_ms))
