@@ -29,7 +29,7 @@ from gateway.settings import load_settings
 from gateway.store.base import Entry
 from gateway.store.redis_base import RedisEntries
 from gateway.web.app import make_store
-from gateway.wire.canonical import chat_key, tenant_of
+from gateway.wire.canonical import chat_key, tenant_digest
 from gateway.wire.controls import DEFAULT_ROUTE
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.redis_server import RedisServer
@@ -119,7 +119,7 @@ class Corpus:
         self.prompts, self.paraphrases = cached, paraphrases
         self.vectors, self.origin = synthetic_vectors(np.concatenate(embed), entries)
         self.answers = [_answer(prompt) for prompt in cached]
-        tenant = tenant_of(services.BENCH_KEY, DEFAULT_ROUTE, frozenset())
+        tenant = tenant_digest(services.BENCH_KEY)
         self.keys = [chat_key(orjson.loads(body(prompt)), model="gpt-4o-mini", route=DEFAULT_ROUTE, tenant=tenant)
                      for prompt in cached]
         self.tags = tags_of(self.keys[0])  # one scope: every vector is a neighbour candidate of every lookup

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import sys
 
 from gateway.errors import SettingsError, StartupError
@@ -18,7 +19,7 @@ async def _preflight(settings: Settings) -> None:
 
     if not settings.redis_url:
         return
-    upstream = UpstreamClient(settings.upstream_base_url, default_key=None, connect_timeout=1, timeout=1)
+    upstream = UpstreamClient(settings.upstream_base_url, connect_timeout=1, timeout=1)
     embedder = make_embedder(settings, upstream)
     store = make_store(settings)
     try:
@@ -29,6 +30,18 @@ async def _preflight(settings: Settings) -> None:
         await upstream.close()
 
 
+def exposure_warning(host: str, settings: Settings) -> str | None:
+    """A warning when whoever reaches this address could spend the server's upstream key."""
+    try:
+        loopback = ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if loopback or not settings.openai_api_key or settings.gateway_api_keys:
+        return None
+    return (f"warning: listening on {host} with OPENAI_API_KEY set and no GATEWAY_API_KEYS: anyone who can reach "
+            "this port can spend that key. Set GATEWAY_API_KEYS, or bind 127.0.0.1 behind your own proxy.")
+
+
 def _serve(args: argparse.Namespace) -> int:
     from hypercorn.run import run
 
@@ -36,6 +49,9 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     configure_logging(settings.log_level)
+    warning = exposure_warning(args.host, settings)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
     asyncio.run(_preflight(settings))
     config = server_config(f"{args.host}:{args.port}", graceful_timeout=5)
     config.application_path = "gateway.asgi:app"
@@ -67,7 +83,8 @@ def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="latency-slayer", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve the gateway (settings from the environment and .env)")
-    serve.add_argument("--host", default="0.0.0.0")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default: loopback only; 0.0.0.0 for every interface)")
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--workers", type=_positive, default=1)
     serve.set_defaults(run=_serve)

@@ -3,6 +3,7 @@ object built from it. The README's configuration table is checked against `SETTI
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
@@ -97,14 +98,38 @@ def _name_list(value: str) -> frozenset[str]:
     return frozenset(part.strip() for part in value.split(",") if part.strip())
 
 
+KeyTable = tuple[tuple[str, str | None], ...]  # (gateway key, its own upstream key or None), sorted
+
+
+def _key_table(value: str) -> KeyTable:
+    """`key1,key2`, or a JSON object `{"gateway key": "its upstream key" or null}` inline or in a file."""
+    text = value.strip()
+    if text and not text.startswith("{") and "," not in text and Path(text).expanduser().is_file():
+        text = Path(text).expanduser().read_text(encoding="utf-8").strip()
+    if not text.startswith("{"):
+        return tuple((key, None) for key in sorted(_name_list(text)))
+    table = json.loads(text)
+    if not isinstance(table, dict) or not all(
+            isinstance(key, str) and key.strip() and (upstream is None or (isinstance(upstream, str) and upstream))
+            for key, upstream in table.items()):
+        raise ValueError
+    return tuple(sorted((key.strip(), upstream) for key, upstream in table.items()))
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("REDIS_URL", _optional_redis_url, None, "a redis:// or rediss:// URL, or empty",
             "Redis 8 with the Query Engine. Unset: the embedded in-process store."),
     Setting("OPENAI_API_KEY", _optional_text, None, "any text",
             "Upstream key used when a client sends no `Authorization` header."),
-    Setting("GATEWAY_API_KEYS", _name_list, frozenset(), "comma-separated keys",
-            "When set, only these keys are accepted on `/v1/...` (others get 401) and upstream calls use "
-            "`OPENAI_API_KEY`, so the real key never leaves the server. Each key is its own tenant."),
+    Setting("GATEWAY_API_KEYS", _key_table, (), "comma-separated keys, or a JSON object (inline or a file path)",
+            "When set, only these keys are accepted on `/v1/...` (others get 401) and upstream calls use the key's "
+            "own upstream key from the JSON object `{\"gateway key\": \"upstream key\" or null}`, else "
+            "`OPENAI_API_KEY`, so real keys never leave the server. Each key is its own tenant."),
+    Setting("ACCOUNT_ENDPOINTS", _choice("deny", "allow"), "deny", "deny or allow",
+            "With gateway keys, whether a key without its own upstream key may reach the upstream account's "
+            "stored resources (files, batches, stored completions and responses, assistants, vector stores...), "
+            "which every such key shares. `deny`: only stateless endpoints (chat, embeddings, responses, "
+            "moderations, audio, images, models) are forwarded; the rest get 403."),
     Setting("ADMIN_TOKEN", _optional_text, None, "any text",
             "Enables the `/admin/...` endpoints for callers presenting it as a bearer token; unset, they don't exist."),
     Setting("UPSTREAM_BASE_URL", _url, "https://api.openai.com/v1", "an http(s):// URL",
@@ -159,6 +184,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Entries kept by the embedded store before the least recently used are evicted."),
     Setting("MAX_BODY_BYTES", _int_range(1024, 1 << 30), 4 << 20, "an integer of bytes >= 1024",
             "Largest request body accepted (413 above)."),
+    Setting("BODY_TIMEOUT_SECS", _float_range(0.1, 3600), 30.0, "seconds, 0.1-3600",
+            "A request body still arriving this long after its request started is refused with 408 and its "
+            "connection closed, so slow senders cannot hold connections open."),
     Setting("UPSTREAM_CONNECT_TIMEOUT_SECS", _float_range(0.01, 600), 5.0, "seconds, 0.01-600",
             "Connecting to the upstream longer than this is a 502."),
     Setting("UPSTREAM_HTTP2", _boolean, False, "true or false",
@@ -196,7 +224,8 @@ SECRETS = frozenset({"openai_api_key", "gateway_api_keys", "admin_token"})
 class Settings:
     redis_url: str | None
     openai_api_key: str | None
-    gateway_api_keys: frozenset[str]
+    gateway_api_keys: KeyTable
+    account_endpoints: str
     admin_token: str | None
     upstream_base_url: str
     gen_model: str
@@ -222,6 +251,7 @@ class Settings:
     semantic_candidates: int
     memory_max_entries: int
     max_body_bytes: int
+    body_timeout_secs: float
     upstream_connect_timeout_secs: float
     upstream_timeout_secs: float
     upstream_http2: bool

@@ -24,12 +24,6 @@ _NOT_RETURNED = frozenset({
 })
 
 
-def bearer_token(authorization: str | None) -> str | None:
-    if authorization and authorization[:7].lower() == "bearer ":
-        return authorization[7:].strip() or None
-    return None
-
-
 def _mapped(error: httpx.HTTPError) -> Exception:
     if isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout)):
         return UpstreamUnreachable(f"The upstream API could not be reached: {error.__class__.__name__}")
@@ -71,10 +65,8 @@ class UpstreamResponse:
 
 
 class UpstreamClient:
-    def __init__(self, base_url: str, *, default_key: str | None, connect_timeout: float,
-                 timeout: float, http2: bool = False) -> None:
+    def __init__(self, base_url: str, *, connect_timeout: float, timeout: float, http2: bool = False) -> None:
         self.base_url = base_url.rstrip("/")
-        self._default_key = default_key
         self.http2 = http2
         # Parsing a URL is most of what building a request costs (~35 of ~50 µs): the cached endpoints'
         # URLs are parsed once.
@@ -88,16 +80,10 @@ class UpstreamClient:
             http2=http2,
         )
 
-    def key_for(self, authorization: str | None) -> str | None:
-        """The API key a request is made with: the client's own, else the configured one."""
-        return bearer_token(authorization) or self._default_key
-
-    def _headers(self, incoming: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    @staticmethod
+    def _headers(incoming: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
         """Raw header bytes, as the client sent them: a value in latin-1 must arrive unchanged, not fail."""
-        headers = [(name, value) for name, value in incoming if name.lower() not in _NOT_FORWARDED]
-        if self._default_key and not any(name.lower() == b"authorization" for name, _ in headers):
-            headers.append((b"authorization", f"Bearer {self._default_key}".encode()))
-        return headers
+        return [(name, value) for name, value in incoming if name.lower() not in _NOT_FORWARDED]
 
     async def send(self, method: str, path: str, *, query: str = "", headers: Iterable[tuple[bytes, bytes]] = (),
                    content: bytes | AsyncIterator[bytes] | None = None,
@@ -122,5 +108,4 @@ class UpstreamClient:
         await self._client.aclose()
 
     def health(self) -> dict[str, Any]:
-        return {"base_url": self.base_url, "open": not self._client.is_closed, "http2": self.http2,
-                "default_key": self._default_key is not None}
+        return {"base_url": self.base_url, "open": not self._client.is_closed, "http2": self.http2}

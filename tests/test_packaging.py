@@ -147,3 +147,38 @@ def test_docker_compose_wires_redis_8_and_the_gateway() -> None:
     assert "redis" in gateway["depends_on"]
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "prepare-model" in dockerfile and "8080" in dockerfile
+
+
+def _listening_addresses(port: int) -> set[str]:
+    """The local addresses of the LISTEN sockets on `port`, from the kernel's own table."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as lines:
+            for line in list(lines)[1:]:
+                local, state = line.split()[1], line.split()[3]
+                address, hex_port = local.rsplit(":", 1)
+                if state == "0A" and int(hex_port, 16) == port:
+                    found.add(address)
+    return found
+
+
+def test_serve_listens_on_loopback_unless_told_and_warns_when_exposed_with_a_key(tmp_path: Path) -> None:
+    port = free_port()
+    process = _cli("serve", "--port", str(port), env=_clean_env(OPENAI_API_KEY="sk-server"), cwd=tmp_path)
+    try:
+        _wait_healthy(f"http://127.0.0.1:{port}", process)
+        assert _listening_addresses(port) == {"0100007F"}  # 127.0.0.1 only
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=30)
+    assert "warning" not in stderr.lower()
+    port = free_port()
+    process = _cli("serve", "--host", "0.0.0.0", "--port", str(port), env=_clean_env(OPENAI_API_KEY="sk-server"),
+                   cwd=tmp_path)
+    try:
+        _wait_healthy(f"http://127.0.0.1:{port}", process)
+        assert _listening_addresses(port) == {"00000000"}
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=30)
+    assert "anyone who can reach this port can spend that key" in stderr and "sk-server" not in stderr

@@ -55,7 +55,7 @@ def tls_upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str
 
 
 async def _version(base_url: str, *, http2: bool) -> str:
-    client = UpstreamClient(base_url, default_key=None, connect_timeout=5, timeout=10, http2=http2)
+    client = UpstreamClient(base_url, connect_timeout=5, timeout=10, http2=http2)
     try:
         versions = set()
         for _ in range(3):  # also on a reused connection

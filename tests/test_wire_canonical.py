@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.wire.canonical import SHARED_TENANT, Uncacheable, chat_key, embeddings_key, tenant_of
+from gateway.wire.canonical import Uncacheable, chat_key, embeddings_key
 
 SYSTEM = {"role": "system", "content": "You are terse."}
 ASK = {"role": "user", "content": "What is Redis?"}
@@ -83,13 +83,6 @@ def test_requests_a_paraphrase_cannot_stand_for_are_exact_only(body: dict) -> No
 def test_requests_the_cache_cannot_serve_are_uncacheable(body: dict) -> None:
     with pytest.raises(Uncacheable):
         key(body)
-
-
-def test_tenants_are_one_way_digests_and_shared_routes_share() -> None:
-    first, second = tenant_of("sk-one", "default", frozenset()), tenant_of("sk-two", "default", frozenset())
-    assert first != second and "sk-one" not in first
-    assert tenant_of("sk-one", "faq", frozenset({"faq"})) == SHARED_TENANT
-    assert tenant_of("sk-two", "faq", frozenset({"faq"})) == SHARED_TENANT
 
 
 @pytest.mark.parametrize(("left", "right", "same"), [

@@ -1,51 +1,119 @@
-"""Gateway access keys (`GATEWAY_API_KEYS`): a pure-ASGI middleware that admits only the gateway's own keys
-on `/v1/...`, so the real upstream key stays on the server. The caller's key still names its tenant."""
+"""Who a request is from and what it may reach upstream, decided once per request.
+
+Open mode (no `GATEWAY_API_KEYS`): the client's own credential, in whatever form it sent it, goes upstream and
+names its tenant; a client with none is forwarded with `OPENAI_API_KEY` and joins the one anonymous tenant.
+
+Gateway-key mode: a pure-ASGI middleware admits only the gateway's own keys (as a bearer token, `api-key` or
+`x-api-key`) on `/v1/...`, removes them, and calls the upstream with the key the access table gives that gateway
+key, else `OPENAI_API_KEY`, so real keys stay on the server. Each gateway key is its own tenant. Keys that share
+the server's upstream account may reach only its stateless endpoints (`STATELESS`): files, batches, stored
+completions and responses, assistants, vector stores... are account-wide upstream, so another key could list,
+read or delete them. `ACCOUNT_ENDPOINTS=allow` lifts that; a key with its own upstream key is never limited."""
 
 from __future__ import annotations
 
 import hmac
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.upstream import bearer_token
 from gateway.web.errors import error_body
+from gateway.wire.canonical import tenant_digest
+from gateway.wire.credentials import ANONYMOUS, credentials_of, without_credentials
 
-CLIENT_KEY = "latency_slayer.client_key"  # scope entry: the admitted gateway key, for the tenant digest
+CALLER = "latency_slayer.caller"  # scope entry: the Caller, worked out once per request
+
+# What a key on the shared upstream account may call: answers computed from the request alone, which leave
+# nothing on the account that another key could read back.
+STATELESS = (
+    ("POST", re.compile(r"/v1/(chat/completions|completions|embeddings|moderations|messages|messages/count_tokens"
+                        r"|responses|responses/input_tokens|audio/(speech|transcriptions|translations)"
+                        r"|images/(generations|edits|variations)|cache/feedback)")),
+    ("GET", re.compile(r"/v1/models(/[^/]+)?")),
+)
 
 
-def client_key(scope: Scope) -> str | None:
-    """The key that names the caller's tenant: an admitted gateway key, else the `Authorization` bearer."""
-    admitted: str | None = scope.get(CLIENT_KEY)
-    if admitted is not None:
-        return admitted
-    for name, value in scope["headers"]:
-        if name == b"authorization":
-            return bearer_token(value.decode("latin-1"))
-    return None
+@dataclass(frozen=True)
+class Caller:
+    tenant: str  # what the cache partitions by: a digest of the credential, or ANONYMOUS
+    upstream_key: str | None  # the key upstream calls are made with, when the gateway supplies it
+    own_credential: bool  # the client's credential goes upstream as it was sent (open mode)
+
+
+def stateless(method: str, path: str) -> bool:
+    return any(method == allowed and pattern.fullmatch(path) for allowed, pattern in STATELESS)
+
+
+def open_caller(scope: Scope, default_key: str | None) -> Caller:
+    credentials = credentials_of(scope["headers"])
+    if credentials.presented:
+        return Caller(credentials.tenant(), credentials.key, own_credential=True)
+    return Caller(ANONYMOUS, default_key, own_credential=False)
+
+
+def caller_of(request: Request, default_key: str | None) -> Caller:
+    """The request's caller: admitted by the middleware in gateway-key mode, else read from its headers."""
+    caller: Caller | None = request.scope.get(CALLER)
+    if caller is None:
+        caller = request.scope[CALLER] = open_caller(request.scope, default_key)
+    return caller
+
+
+def upstream_headers(request: Request, caller: Caller) -> list[tuple[bytes, bytes]]:
+    """The client's headers as they go upstream, with the credential the caller's upstream call carries: its own
+    (minus empty ones, which would override the configured key with nothing), else the gateway's key."""
+    headers = without_credentials(request.headers.raw)
+    if caller.own_credential:
+        presented = credentials_of(request.headers.raw).presented
+        headers += [(name.encode("latin-1"), value.encode("latin-1")) for name, value in presented]
+    elif caller.upstream_key:
+        headers.append((b"authorization", f"Bearer {caller.upstream_key}".encode()))
+    return headers
 
 
 class GatewayKeys:
-    def __init__(self, app: ASGIApp, keys: frozenset[str]) -> None:
+    def __init__(self, app: ASGIApp, table: Mapping[str, str | None], *, default_key: str | None,
+                 account_endpoints: bool) -> None:
         self.app = app
-        self._keys = [key.encode() for key in keys]
+        self._keys = [(key.encode(), upstream) for key, upstream in table.items()]
+        self._default_key = default_key
+        self._account_endpoints = account_endpoints
 
-    def _admits(self, token: str | None) -> bool:
-        presented = (token or "").encode()
-        # Compare against every key, always, so the time taken says nothing about which key is close.
-        return bool(sum(hmac.compare_digest(presented, key) for key in self._keys)) and token is not None
+    def _admit(self, key: str | None) -> tuple[bool, str | None]:
+        """Whether `key` is a gateway key, and its own upstream key. Every key is compared, always, so the time
+        taken says nothing about which key is close."""
+        presented = (key or "").encode()
+        found: tuple[bool, str | None] = (False, None)
+        for candidate, upstream in self._keys:
+            if hmac.compare_digest(presented, candidate) and key is not None:
+                found = (True, upstream)
+        return found
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
             await self.app(scope, receive, send)
             return
-        token = client_key(scope)
-        if not self._admits(token):
-            body = error_body("Incorrect API key provided for this gateway.", status=401, code="invalid_api_key")
-            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                       (b"www-authenticate", b"Bearer")]
-            await send({"type": "http.response.start", "status": 401, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
+        key = credentials_of(scope["headers"]).key
+        admitted, own_upstream = self._admit(key)
+        if not admitted:
+            await _refuse(send, 401, "Incorrect API key provided for this gateway.", "invalid_api_key",
+                          [(b"www-authenticate", b"Bearer")])
             return
-        # Without the client's Authorization the upstream client sends the configured OPENAI_API_KEY.
-        headers = [(name, value) for name, value in scope["headers"] if name != b"authorization"]
-        await self.app({**scope, "headers": headers, CLIENT_KEY: token}, receive, send)
+        if own_upstream is None and not self._account_endpoints and not stateless(scope["method"], scope["path"]):
+            await _refuse(send, 403, f"{scope['method']} {scope['path']} reaches resources shared by every key of "
+                          "this gateway's upstream account, so it is not available with a gateway key.",
+                          "account_endpoint_denied", [])
+            return
+        assert key is not None
+        caller = Caller(tenant_digest(key), own_upstream or self._default_key, own_credential=False)
+        await self.app({**scope, CALLER: caller}, receive, send)
+
+
+async def _refuse(send: Send, status: int, message: str, code: str, extra: list[tuple[bytes, bytes]]) -> None:
+    body = error_body(message, status=status, code=code)
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -11,10 +11,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from gateway.errors import GatewayError
-from gateway.upstream import bearer_token
 from gateway.web.context import gateway_of, read_body
 from gateway.web.errors import error_response
 from gateway.wire.canonical import tenant_digest
+from gateway.wire.credentials import bearer_token
 from gateway.wire.requests import InvalidRequest, parse_json_object
 
 _FLUSH_FIELDS = {"route", "tenant_key", "all"}
@@ -59,7 +59,7 @@ def admin_routes(token: str | None) -> list[Route]:
 
     async def flush(request: Request) -> Response:
         gateway = gateway_of(request)
-        route, tenant = _flush_scope(parse_json_object(await read_body(request, gateway.settings.max_body_bytes)))
+        route, tenant = _flush_scope(parse_json_object(await read_body(request)))
         deleted = await gateway.policy.store.flush(route=route, user=tenant)
         return JSONResponse({"deleted": deleted})
 

@@ -38,6 +38,7 @@ from gateway.web.context import Gateway
 from gateway.web.dashboard import dashboard_routes
 from gateway.web.errors import HANDLERS
 from gateway.web.feedback import cache_feedback
+from gateway.web.framing import SingleFraming
 from gateway.web.forward import embeddings, healthz, passthrough
 
 log = logging.getLogger("latency_slayer")
@@ -92,8 +93,7 @@ async def open_store(store: Store, embedder: Embedder) -> None:
 
 
 async def build_gateway(settings: Settings) -> Gateway:
-    upstream = UpstreamClient(settings.upstream_base_url, default_key=settings.openai_api_key,
-                              connect_timeout=settings.upstream_connect_timeout_secs,
+    upstream = UpstreamClient(settings.upstream_base_url, connect_timeout=settings.upstream_connect_timeout_secs,
                               timeout=settings.upstream_timeout_secs, http2=settings.upstream_http2)
     embedder = make_embedder(settings, upstream)
     store = make_store(settings)
@@ -136,7 +136,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *admin_routes(settings.admin_token),
         *dashboard_routes(),
     ]
-    middleware = [Middleware(GatewayKeys, keys=settings.gateway_api_keys)] if settings.gateway_api_keys else []
+    middleware = [Middleware(SingleFraming)]
+    if settings.gateway_api_keys:
+        middleware.append(Middleware(GatewayKeys, table=dict(settings.gateway_api_keys),
+                                     default_key=settings.openai_api_key,
+                                     account_endpoints=settings.account_endpoints == "allow"))
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
                     exception_handlers=HANDLERS)  # type: ignore[arg-type]
     # A redirect to the slash-less path would be a bare 307 that OpenAI never sends; a 404 in its shape is clearer.

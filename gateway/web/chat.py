@@ -16,7 +16,7 @@ from gateway.cache.policy import Hit, Lookup
 from gateway.errors import CacheUnavailable
 from gateway.flight.local import Flight, Head
 from gateway.web import relay
-from gateway.web.context import Gateway, cache_headers, forwarded_headers, gateway_of, read_body, tenant_for
+from gateway.web.context import Gateway, cache_headers, caller, forwarded_headers, gateway_of, read_body, tenant_for
 from gateway.web.errors import error_response
 from gateway.web.shared import flight_key, follow, pump, read_along
 from gateway.web.trace import Trace, observed
@@ -82,11 +82,11 @@ def _upstream_body(body: dict[str, Any], raw: bytes, model: str, *, want_usage: 
 async def chat_completions(request: Request, trace: Trace) -> Response:
     gateway = gateway_of(request)
     settings = gateway.settings
-    raw = await read_body(request, settings.max_body_bytes)
+    raw = await read_body(request)
     body = parse_json_object(raw)
     validate_chat(body)
     controls = parse_controls(request.headers)
-    api_key = gateway.upstream.key_for(request.headers.get("authorization"))
+    api_key = caller(request).upstream_key
     model = body.get("model") or settings.gen_model
     stream = bool(body.get("stream"))
     client_usage = bool((body.get("stream_options") or {}).get("include_usage"))

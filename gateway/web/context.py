@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,8 +20,8 @@ from gateway.metrics.recorder import EventRecorder
 from gateway.metrics.window import EventWindow
 from gateway.settings import Settings
 from gateway.upstream import UpstreamClient
-from gateway.web.access import client_key
-from gateway.wire.canonical import tenant_of
+from gateway.web.access import Caller, caller_of, upstream_headers
+from gateway.wire.canonical import SHARED_TENANT
 from gateway.wire.requests import InvalidRequest
 
 log = logging.getLogger("latency_slayer.web")
@@ -69,11 +69,27 @@ def gateway_of(request: Request) -> Gateway:
 DRAIN_LIMIT = 16 << 20  # an over-limit body up to this size is read and dropped, so the client sees the 413
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The whole body, refusing with 413 once it is known to be larger than `limit`."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        if int(declared) <= DRAIN_LIMIT:
+def declared_length(request: Request) -> int | None:
+    """The client's Content-Length when it is a plain ASCII number (the HTTP server has already refused others)."""
+    declared = request.headers.get("content-length", "")
+    return int(declared) if declared.isascii() and declared.isdigit() and len(declared) <= 18 else None
+
+
+async def read_body(request: Request) -> bytes:
+    """The whole body, refusing with 413 once it is known to be larger than `MAX_BODY_BYTES`, and with 408 when
+    it has not all arrived within `BODY_TIMEOUT_SECS`: a client trickling its body must not hold a connection."""
+    settings = gateway_of(request).settings
+    try:
+        async with asyncio.timeout(settings.body_timeout_secs):
+            return await _read_within(request, settings.max_body_bytes)
+    except TimeoutError:
+        raise too_slow(settings.body_timeout_secs) from None
+
+
+async def _read_within(request: Request, limit: int) -> bytes:
+    declared = declared_length(request)
+    if declared is not None and declared > limit:
+        if declared <= DRAIN_LIMIT:
             await _drain(request, DRAIN_LIMIT)
         raise _too_large(limit)
     chunks = []
@@ -85,6 +101,26 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise _too_large(limit)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def body_stream(request: Request) -> AsyncIterator[bytes]:
+    """The body as it arrives (a passthrough streams it upstream), within the same `BODY_TIMEOUT_SECS`."""
+    deadline = asyncio.get_running_loop().time() + gateway_of(request).settings.body_timeout_secs
+    stream = request.stream().__aiter__()
+    while True:
+        try:
+            async with asyncio.timeout_at(deadline):
+                chunk = await stream.__anext__()
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise too_slow(gateway_of(request).settings.body_timeout_secs) from None
+        yield chunk
+
+
+def too_slow(seconds: float) -> InvalidRequest:
+    return InvalidRequest(f"The request body did not arrive within the gateway's limit of {seconds:g} seconds.",
+                          code="request_timeout", status=408)
 
 
 async def _drain(request: Request, budget: int) -> None:
@@ -100,15 +136,17 @@ def _too_large(limit: int) -> InvalidRequest:
                           code="request_too_large", status=413)
 
 
+def caller(request: Request) -> Caller:
+    return caller_of(request, gateway_of(request).settings.openai_api_key)
+
+
 def tenant_for(request: Request, route: str) -> str:
-    """The caller's tenant: its own key (a gateway key when those are on), else the configured upstream key."""
-    gateway = gateway_of(request)
-    key = client_key(request.scope) or gateway.upstream.key_for(None)
-    return tenant_of(key, route, gateway.settings.shared_routes)
+    """The tenant whose entries this request may see: the caller's own, or everyone's on a shared route."""
+    return SHARED_TENANT if route in gateway_of(request).settings.shared_routes else caller(request).tenant
 
 
 def forwarded_headers(request: Request) -> list[tuple[bytes, bytes]]:
-    return list(request.headers.raw)
+    return upstream_headers(request, caller(request))
 
 
 def cache_headers(state: str, *, layer: str | None = None, distance: float | None = None,

@@ -41,8 +41,8 @@ def upstream_failure(error: UpstreamError) -> tuple[int, str]:
 async def on_invalid_request(request: Request, error: Exception) -> Response:
     assert isinstance(error, InvalidRequest)
     headers = {"x-cache": "bypass"}
-    if error.status == 413:
-        headers["connection"] = "close"  # the rest of a too-large body may still be on its way
+    if error.status in (408, 413):
+        headers["connection"] = "close"  # the rest of the body may still be on its way
     return error_response(error.message, status=error.status, param=error.param, code=error.code,
                           headers=headers)
 

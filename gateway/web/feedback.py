@@ -10,10 +10,9 @@ from starlette.responses import Response
 
 from gateway.cache.learning import Feedback
 from gateway.errors import GatewayError
-from gateway.web.access import client_key
-from gateway.web.context import gateway_of, read_body
+from gateway.web.context import caller, gateway_of, read_body
 from gateway.web.errors import error_response
-from gateway.wire.canonical import SHARED_TENANT, tenant_digest
+from gateway.wire.canonical import SHARED_TENANT
 from gateway.wire.requests import InvalidRequest, parse_json_object
 
 
@@ -32,8 +31,8 @@ def parse_feedback(body: dict[str, Any]) -> Feedback:
 
 async def cache_feedback(request: Request) -> Response:
     gateway = gateway_of(request)
-    feedback = parse_feedback(parse_json_object(await read_body(request, gateway.settings.max_body_bytes)))
-    tenant = tenant_digest(client_key(request.scope) or gateway.upstream.key_for(None))
+    feedback = parse_feedback(parse_json_object(await read_body(request)))
+    tenant = caller(request).tenant
     learning = gateway.policy.learning
     try:
         applied = await gateway.policy.store_guard.call(

@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 
 from gateway.errors import CacheUnavailable, GatewayError
 from gateway.web import relay
-from gateway.web.context import cache_headers, forwarded_headers, gateway_of, read_body, tenant_for
+from gateway.web.context import body_stream, cache_headers, forwarded_headers, gateway_of, read_body, tenant_for
 from gateway.web.trace import Trace, observed
 from gateway.wire.canonical import embeddings_key
 from gateway.wire.controls import parse_controls
@@ -21,7 +21,7 @@ from gateway.wire.requests import InvalidRequest, parse_json_object, validate_em
 @observed("embeddings")
 async def embeddings(request: Request, trace: Trace) -> Response:
     gateway = gateway_of(request)
-    raw = await read_body(request, gateway.settings.max_body_bytes)
+    raw = await read_body(request)
     body = parse_json_object(raw)
     validate_embeddings(body)
     controls = parse_controls(request.headers)
@@ -84,7 +84,7 @@ async def passthrough(request: Request) -> Response:
     gateway = gateway_of(request)
     upstream = await gateway.upstream.send(
         request.method, _upstream_path(request), query=request.url.query, headers=forwarded_headers(request),
-        content=request.stream() if request.method not in ("GET", "HEAD") else None)
+        content=body_stream(request) if request.method not in ("GET", "HEAD") else None)
     return relay.streamed(upstream, upstream.stream(), {})
 
 

@@ -60,11 +60,6 @@ def tenant_digest(api_key: str | None) -> str:
     return digest(b"tenant", (api_key or "").encode())[:24]
 
 
-def tenant_of(api_key: str | None, route: str, shared_routes: frozenset[str]) -> str:
-    """Entries of two keys never meet, unless the route is shared."""
-    return SHARED_TENANT if route in shared_routes else tenant_digest(api_key)
-
-
 def _text_of(content: Any) -> str | None:
     """The text of a message content, or None when it holds anything but text parts."""
     if isinstance(content, str):

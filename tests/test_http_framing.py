@@ -1,0 +1,77 @@
+"""What a client can do with the HTTP framing itself, on raw sockets against a served gateway: state a body's
+length two ways (request smuggling), or trickle a body to hold connections open."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+
+BODY = b'{"model":"m","messages":[{"role":"user","content":"hi"}]}'
+
+
+def exchange(port: int, data: bytes, wait: float = 3.0) -> tuple[bytes, bool]:
+    """Send `data`, read until the server closes or `wait` passes; (what came back, whether it closed)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=wait) as sock:
+        sock.sendall(data)
+        received = b""
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            try:
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                break
+            if not chunk:
+                return received, True
+            received += chunk
+    return received, False
+
+
+def test_a_request_with_both_content_length_and_chunking_is_refused_and_its_connection_closed(
+        make_gateway, fake_upstream) -> None:
+    gateway = make_gateway("memory")
+    chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(BODY), BODY)
+    smuggled = b"GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n"
+    request = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+               b"Content-Length: %d\r\nTransfer-Encoding: chunked\r\n\r\n" % len(chunked)) + chunked + smuggled
+    received, closed = exchange(gateway.port, request)
+    assert received.startswith(b"HTTP/1.1 400 ") and b"ambiguous_framing" in received
+    assert received.count(b"HTTP/1.1 ") == 1 and closed  # the trailing request never ran
+    assert fake_upstream.requests == []
+
+
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/embeddings", "/v1/files", "/v1/cache/feedback"])
+def test_bodies_trickled_past_the_body_timeout_are_refused_and_their_connections_closed(
+        make_gateway, fake_upstream, path: str) -> None:
+    gateway = make_gateway("memory", BODY_TIMEOUT_SECS="1")
+    sockets = [socket.create_connection(("127.0.0.1", gateway.port), timeout=0.2) for _ in range(12)]
+    for sock in sockets:
+        sock.sendall(b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{"
+                     % path.encode())
+    answers: dict[int, bytes] = {}
+    closed: set[int] = set()
+    started = time.monotonic()
+    while len(closed) < len(sockets) and time.monotonic() - started < 8:
+        for number, sock in enumerate(sockets):
+            if number in closed:
+                continue
+            try:
+                sock.sendall(b" ")  # one byte at a time, never finishing
+                chunk = sock.recv(4096)
+            except TimeoutError:
+                continue
+            except OSError:
+                closed.add(number)
+                continue
+            if chunk:
+                answers[number] = answers.get(number, b"") + chunk
+            else:
+                closed.add(number)
+    for sock in sockets:
+        sock.close()
+    assert len(closed) == len(sockets), f"{len(sockets) - len(closed)} connections still open after 8 s"
+    # The status line always arrives; the rest may be cut by the RST a close sends over bytes left unread.
+    assert all(answer.startswith(b"HTTP/1.1 408 ") for answer in answers.values()), answers
+    assert len(answers) == len(sockets)
+    assert fake_upstream.calls() == 0
