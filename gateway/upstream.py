@@ -86,14 +86,18 @@ class UpstreamClient:
         return [(name, value) for name, value in incoming if name.lower() not in _NOT_FORWARDED]
 
     async def send(self, method: str, path: str, *, query: str = "", headers: Iterable[tuple[bytes, bytes]] = (),
-                   content: bytes | AsyncIterator[bytes] | None = None,
+                   content: bytes | AsyncIterator[bytes] | None = None, content_length: int | None = None,
                    timeout: float | None = None) -> UpstreamResponse:
         """Send `method path` (relative to the base URL, e.g. `/chat/completions`); headers arrive, the
-        body is left to `read()` or `stream()`. `timeout` replaces the client's for this request."""
+        body is left to `read()` or `stream()`. A streamed `content` of a known `content_length` goes with that
+        length, not chunked: simple upstreams read a chunked body as empty. `timeout` replaces the client's."""
         url = self._urls.get(path) if not query else None
         if url is None:
             url = httpx.URL(self.base_url + path + (f"?{query}" if query else ""))
-        request = self._client.build_request(method, url, headers=self._headers(headers), content=content,
+        sent = self._headers(headers)
+        if content_length is not None and not isinstance(content, bytes):
+            sent.append((b"content-length", str(content_length).encode()))
+        request = self._client.build_request(method, url, headers=sent, content=content,
                                              timeout=httpx.Timeout(timeout) if timeout is not None
                                              else httpx.USE_CLIENT_DEFAULT)
         try:

@@ -63,6 +63,24 @@ def test_relayed_answers_carry_one_date_and_one_server(gateway, fake_upstream) -
         assert response.headers.get_list("server") == ["FakeOpenAI/1.0"], response.headers
 
 
+def test_a_forwarded_body_keeps_the_length_the_client_declared(gateway, fake_upstream) -> None:
+    """Simple upstreams (Python's http.server, some proxies) read a chunked body as empty."""
+    payload = b"x" * 70_000
+    response = httpx.post(f"{gateway.base_url}/files", content=payload, headers={"content-type": "text/plain"})
+    assert response.status_code == 200
+    forwarded = fake_upstream.last("/v1/files")
+    assert forwarded.headers["content-length"] == str(len(payload)) and "transfer-encoding" not in forwarded.headers
+    assert forwarded.body == payload
+
+    def chunks():  # no length declared: it goes as it came, chunked
+        yield b"a" * 10
+        yield b"b" * 10
+
+    httpx.post(f"{gateway.base_url}/files", content=chunks())
+    forwarded = fake_upstream.last("/v1/files")
+    assert forwarded.headers["transfer-encoding"] == "chunked" and forwarded.body == b"a" * 10 + b"b" * 10
+
+
 def test_streamed_bodies_are_forwarded_as_they_come(gateway, fake_upstream) -> None:
     with httpx.stream("GET", f"{gateway.base_url}/anything?stream=1") as response:
         parts = [part for part in response.iter_bytes() if part]

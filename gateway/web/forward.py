@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 
 from gateway.errors import CacheUnavailable, GatewayError
 from gateway.web import relay
-from gateway.web.context import body_stream, cache_headers, forwarded_headers, gateway_of, read_body, tenant_for
+from gateway.web.context import body_stream, cache_headers, declared_length, forwarded_headers, gateway_of, read_body, tenant_for
 from gateway.web.trace import Trace, observed
 from gateway.wire.canonical import embeddings_key
 from gateway.wire.controls import parse_controls
@@ -84,7 +84,8 @@ async def passthrough(request: Request) -> Response:
     gateway = gateway_of(request)
     upstream = await gateway.upstream.send(
         request.method, _upstream_path(request), query=request.url.query, headers=forwarded_headers(request),
-        content=body_stream(request) if request.method not in ("GET", "HEAD") else None)
+        content=body_stream(request) if request.method not in ("GET", "HEAD") else None,
+        content_length=declared_length(request))
     return relay.streamed(upstream, upstream.stream(), {})
 
 
