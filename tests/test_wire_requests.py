@@ -68,6 +68,9 @@ def test_invalid_embeddings_requests(body: dict, param: str) -> None:
     ({"x-cache-ttl": "60"}, Controls(ttl_secs=60)),
     ({"x-cache-threshold": "0.05"}, Controls(threshold=0.05)),
     ({"x-cache-threshold": "0"}, Controls(threshold=0.0)),
+    ({"x-cache-threshold": ".5"}, Controls(threshold=0.5)),
+    ({"x-cache-threshold": "2."}, Controls(threshold=2.0)),
+    ({"x-cache-ttl": str(10 * 365 * 86400)}, Controls(ttl_secs=10 * 365 * 86400)),
 ])
 def test_cache_control_headers(headers: dict, expected: Controls) -> None:
     assert parse_controls(Headers(headers)) == expected
@@ -77,11 +80,52 @@ def test_cache_control_headers(headers: dict, expected: Controls) -> None:
     {"x-cache-ttl": "-5"}, {"x-cache-ttl": "0"}, {"x-cache-ttl": "1.5"}, {"x-cache-ttl": "abc"},
     {"x-cache-threshold": "abc"}, {"x-cache-threshold": "-0.1"}, {"x-cache-threshold": "nan"},
     {"x-cache-threshold": "3"}, {"x-route": "has space"}, {"x-route": "x" * 65}, {"x-route": "a,b"},
+    # numbers only in ASCII digits, and only so many of them: int()/float() read all of these, or raise
+    {"x-cache-ttl": "9" * 5000}, {"x-cache-ttl": "\xb2"}, {"x-cache-ttl": "1\xb9"}, {"x-cache-ttl": "1_000"},
+    {"x-cache-ttl": "0" * 30 + "60"}, {"x-cache-threshold": "0" * 5000}, {"x-cache-threshold": "\xb2"},
+    {"x-cache-threshold": "1_0"}, {"x-cache-threshold": "inf"}, {"x-cache-threshold": "1e-3"},
+    {"x-cache-threshold": "0." + "1" * 5000}, {"x-cache-threshold": "+1"},
 ])
 def test_bad_cache_control_headers_are_400(headers: dict) -> None:
+    raw = [(name.encode(), value.encode("latin-1")) for name, value in headers.items()]
     with pytest.raises(InvalidRequest) as caught:
-        parse_controls(Headers(headers))
+        parse_controls(Headers(raw=raw))
     assert caught.value.status == 400 and caught.value.param in headers
+
+
+@pytest.mark.parametrize(("raw", "code"), [
+    (b'{"model": "m", "model": "other", "messages": []}', "ambiguous_json"),
+    (b'{"messages": [{"role": "user", "content": "a", "content": "b"}]}', "ambiguous_json"),
+    (b'{"metadata": {"k": 1, "k": 2}}', "ambiguous_json"),
+    (b'{"seed": 18446744073709551616}', "ambiguous_json"),
+    (b'{"seed": -9223372036854775809}', "ambiguous_json"),
+    (b'{"seed": 1' + b"0" * 5000 + b"}", "invalid_json"),  # orjson: a float of infinity
+    (b'{"seed": [1' + b"0" * 24 + b"]}", "ambiguous_json"),
+    (b'{"metadata": ' + b"[" * 300 + b"]" * 300 + b"}", "too_deeply_nested"),
+    (b'{"metadata": ' + b'{"a":' * 260 + b"1" + b"}" * 260 + b"}", "too_deeply_nested"),
+    (b'{"a": NaN}', "invalid_json"), (b'{"a": Infinity}', "invalid_json"), (b'{"a": "\\ud800"}', "invalid_json"),
+])
+def test_bodies_two_parsers_could_read_differently_are_400(raw: bytes, code: str) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        parse_json_object(raw)
+    assert caught.value.status == 400 and caught.value.code == code
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"seed": 18446744073709551615}', b'{"seed": -9223372036854775808}', b'{"a": "12345678901234567890123"}',
+    b'{"a": 1.2345678901234567890123}', b'{"a": 12345678901234567890.5}', b'{"a": {"k": 1}, "b": {"k": 1}}',
+    b'{"metadata": ' + b"[" * 200 + b"]" * 200 + b"}",
+])
+def test_unambiguous_bodies_are_read(raw: bytes) -> None:
+    assert isinstance(parse_json_object(raw), dict)
+
+
+def test_model_names_are_bounded() -> None:
+    validate_chat({**OK, "model": "m" * 256})
+    for validate, body in ((validate_chat, OK), (validate_embeddings, {"input": "x"})):
+        with pytest.raises(InvalidRequest) as caught:
+            validate({**body, "model": "m" * 257})
+        assert caught.value.param == "model"
 
 
 def test_tag_values_travel_as_query_parameters() -> None:

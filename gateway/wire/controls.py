@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -12,6 +11,10 @@ from gateway.wire.requests import InvalidRequest
 DEFAULT_ROUTE = "default"
 _ROUTE = re.compile(r"^[A-Za-z0-9_.:/-]{1,64}$")
 MAX_TTL_SECS = 10 * 365 * 86400
+# ASCII digits only, and few of them: int() and float() also read "²", "١", "1_0" and "infinity", and int() of
+# thousands of digits raises.
+_WHOLE = re.compile(r"[0-9]{1,12}", re.ASCII)
+_DECIMAL = re.compile(r"(?:[0-9]{1,3}(?:\.[0-9]{0,12})?|\.[0-9]{1,12})", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -24,17 +27,14 @@ class Controls:
 
 
 def _ttl(value: str) -> int:
-    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_TTL_SECS:
+    if not _WHOLE.fullmatch(value) or not 1 <= int(value) <= MAX_TTL_SECS:
         raise InvalidRequest(f"Invalid header 'x-cache-ttl': expected whole seconds from 1 to {MAX_TTL_SECS}.",
                              param="x-cache-ttl", code="invalid_header")
     return int(value)
 
 
 def _threshold(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        number = math.nan
+    number = float(value) if _DECIMAL.fullmatch(value) else -1.0
     if not 0.0 <= number <= 2.0:
         raise InvalidRequest("Invalid header 'x-cache-threshold': expected a cosine distance from 0 to 2.",
                              param="x-cache-threshold", code="invalid_header")

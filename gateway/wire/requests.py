@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import orjson
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 MAX_MESSAGES = 10_000
+MAX_MODEL_CHARS = 256  # the longest real model names (paths of local models) are far shorter
+MAX_DEPTH = 254  # what orjson can write back: a canonical key of anything deeper could not be computed
+# Integers orjson reads exactly; beyond them it reads a float, so two requests differing there would share a key.
+INT_RANGE = (-(1 << 63), (1 << 64) - 1)
+_LONG_DIGITS = re.compile(rb"[0-9]{19}")  # where an integer may lie outside INT_RANGE, checked exactly
 
 
 class InvalidRequest(Exception):
@@ -22,7 +29,33 @@ class InvalidRequest(Exception):
         self.status = status
 
 
+class _Ambiguous(ValueError):
+    """The body holds something two JSON parsers may read two ways."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> None:
+    keys = [key for key, _ in pairs]
+    if len(keys) > 1 and len(set(keys)) != len(keys):
+        duplicate = next(key for at, key in enumerate(keys) if key in keys[:at])
+        raise _Ambiguous(f"The JSON body has the key {duplicate[:64]!r} twice in one object; send it once.")
+
+
+def _exact_int(text: str) -> int:
+    # Length first: int() of thousands of digits raises (or costs quadratic time) before any range check.
+    if len(text) > 21 or not INT_RANGE[0] <= (number := int(text)) <= INT_RANGE[1]:
+        raise _Ambiguous(f"The JSON body has an integer outside the 64-bit range ({text[:24]}...).")
+    return number
+
+
+# A second reading that only checks: the cache keys on what orjson read, while the raw body goes upstream, so a
+# body another parser could read otherwise (a key given twice, whose first value it might keep) is refused.
+_CHECK_KEYS = json.JSONDecoder(object_pairs_hook=_unique_keys)  # type: ignore[arg-type]
+_CHECK_KEYS_AND_INTS = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_int=_exact_int)  # type: ignore[arg-type]
+
+
 def parse_json_object(raw: bytes) -> dict[str, Any]:
+    """The body as a JSON object, read one way only: no key twice in an object, no integer beyond 64 bits, no
+    nesting deeper than MAX_DEPTH, each a 400 in OpenAI's shape."""
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -30,6 +63,16 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
                              code="invalid_json") from None
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.", code="invalid_json")
+    try:
+        orjson.dumps(body)  # C speed; it refuses only what is nested deeper than it can write
+    except orjson.JSONEncodeError:
+        raise InvalidRequest(f"The request is nested deeper than {MAX_DEPTH} levels.",
+                             code="too_deeply_nested") from None
+    checker = _CHECK_KEYS_AND_INTS if _LONG_DIGITS.search(raw) else _CHECK_KEYS
+    try:
+        checker.decode(raw.decode("utf-8"))  # within MAX_DEPTH: well inside Python's recursion limit
+    except _Ambiguous as error:
+        raise InvalidRequest(str(error), code="ambiguous_json") from None
     return body
 
 
@@ -73,8 +116,7 @@ def validate_chat(body: dict[str, Any]) -> None:
     for index, message in enumerate(messages):
         _check_message(index, message)
     if "model" in body:
-        _expect(isinstance(body["model"], str) and body["model"].strip() != "",
-                "Invalid type for 'model': expected a non-empty string.", "model")
+        _check_model(body["model"])
     _expect(isinstance(body.get("stream", False), bool) or body.get("stream") is None,
             "Invalid type for 'stream': expected a boolean.", "stream")
     choices = body.get("n")
@@ -94,6 +136,12 @@ def validate_chat(body: dict[str, Any]) -> None:
                 f"Invalid type for '{name}': expected a number.", name)
 
 
+def _check_model(model: Any) -> None:
+    _expect(isinstance(model, str) and model.strip() != "", "Invalid type for 'model': expected a non-empty string.",
+            "model")
+    _expect(len(model) <= MAX_MODEL_CHARS, f"Invalid 'model': at most {MAX_MODEL_CHARS} characters.", "model")
+
+
 def validate_embeddings(body: dict[str, Any]) -> None:
     if "input" not in body:
         raise InvalidRequest("Missing required parameter: 'input'.", param="input",
@@ -101,6 +149,7 @@ def validate_embeddings(body: dict[str, Any]) -> None:
     if not isinstance(body.get("model"), str) or not body["model"]:
         raise InvalidRequest("Missing required parameter: 'model'.", param="model",
                              code="missing_required_parameter")
+    _check_model(body["model"])
     value = body["input"]
     _expect(isinstance(value, (str, list)), "Invalid type for 'input': expected a string or an array.", "input")
     dimensions = body.get("dimensions")
