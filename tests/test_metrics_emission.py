@@ -106,6 +106,34 @@ def test_a_client_leaving_mid_stream_is_an_error_event(make_gateway, fake_upstre
     assert left.ttfb_ms is not None and left.upstream_ms is not None
 
 
+@pytest.mark.parametrize("store", ["memory", "redis"])
+def test_a_client_that_leaves_right_after_done_got_a_miss_not_an_error(make_gateway, fake_upstream, store) -> None:
+    """Synchronous SDK clients close the connection once they read `data: [DONE]`, before the chunked terminator;
+    here the upstream is slow to end its stream after [DONE], so the gateway's is too unless it ends at [DONE]."""
+    gateway = served(make_gateway, store)
+    fake_upstream.stream_linger = 0.3
+    sdk = client(gateway)
+    for number in range(3):
+        with sdk.chat.completions.create(model="gpt-4o-mini", stream=True,
+                                         messages=[{"role": "user", "content": f"Question {number} on cats"}]) as chunks:
+            read = list(chunks)  # to `[DONE]`, where the SDK stops reading
+        assert read[-1].choices[0].finish_reason == "stop"
+    for number in range(3):
+        body = {"model": "gpt-4o-mini", "stream": True,
+                "messages": [{"role": "user", "content": f"Question {number} on dogs"}]}
+        with httpx.stream("POST", f"{gateway.base_url}/chat/completions", json=body, timeout=10,
+                          headers={"authorization": f"Bearer {CLIENT_KEY}"}) as response:
+            seen = b""
+            for part in response.iter_raw():
+                seen += part
+                if b"data: [DONE]" in seen:
+                    break  # and hang up
+    time.sleep(0.5)
+    events = events_of(gateway)
+    assert [(event.outcome, event.status) for event in events] == [("miss", 200)] * 6
+    assert ask(gateway, "Question 1 on dogs")[0] == "hit"  # stored, too
+
+
 def test_embeddings_requests_have_events_too(make_gateway, fake_upstream, store_kind) -> None:
     gateway = served(make_gateway, store_kind)
     embeddings = client(gateway).embeddings

@@ -185,6 +185,11 @@ class Reader:
             raise FlightFailed("the leader failed")
         return b"".join(flight.chunks)
 
+    @property
+    def finished(self) -> bool:
+        """Whether the whole answer has been read: nothing is left to relay."""
+        return self.flight.state == DONE and self.sent >= len(self.flight.chunks)
+
     def __aiter__(self) -> Reader:
         return self
 

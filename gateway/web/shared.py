@@ -5,7 +5,9 @@ of the flight's readers: the leader's client gets `x-cache: miss`, a follower `x
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import orjson
@@ -22,6 +24,8 @@ from gateway.wire import sse
 from gateway.wire.canonical import ChatKey, digest
 from gateway.wire.completion import CompletionAssembler
 
+AFTER_DONE_SECS = 1.0
+
 
 def flight_key(key: ChatKey, *, stream: bool, include_usage: bool) -> str:
     """Requests share a flight when they would share a cached answer (the exact key: scope, tenant and
@@ -35,7 +39,9 @@ def stream_error(message: str, code: str, status: int) -> bytes:
 
 class _Body:
     """A reader as a response body, closed however the response ends (even before its first byte, when an
-    async generator's clean-up would never run); it gives the trace the answer's final status and usage."""
+    async generator's clean-up would never run). It ends the trace, with the answer's final status and usage, as
+    it hands over the last chunk: a client that hangs up once it has read `[DONE]` (synchronous SDK clients do,
+    before the chunked terminator) got the whole answer, which is no error."""
 
     def __init__(self, reader: Reader, trace: Trace) -> None:
         self._reader = reader
@@ -49,18 +55,25 @@ class _Body:
         if self._broken:
             raise StopAsyncIteration
         try:
-            return await self._reader.__anext__()
+            chunk = await self._reader.__anext__()
         except StopAsyncIteration:
-            flight = self._reader.flight
-            self._trace.status = flight.status
-            self._trace.usage(flight.usage)
-            self._reader.close()
+            self._complete()
             raise
         except FlightFailed:
             self._reader.close()
             self._broken = True
             self._trace.status = 504
             return stream_error("The upstream answer stopped arriving.", "upstream_timeout", 504)
+        if self._reader.finished:
+            self._complete()
+        return chunk
+
+    def _complete(self) -> None:
+        flight = self._reader.flight
+        self._trace.status = flight.status
+        self._trace.usage(flight.usage)
+        self._trace.end_stream(flight.status)
+        self._reader.close()
 
     async def aclose(self) -> None:
         self._reader.close()
@@ -100,17 +113,25 @@ async def pump(upstream: UpstreamResponse, flight: Flight, store: Callable[[dict
     has read it). Cancelled when every reader left: the upstream request is closed and nothing stored."""
     parser = sse.SSEParser()
     assembler = CompletionAssembler()
-    finished = False
     status = 200
+    body = upstream.decoded()
     try:
-        async for chunk in upstream.stream():
-            for event in parser.feed(chunk):
+        async for chunk in body:
+            try:
+                events = parser.feed(chunk)
+            except sse.EventTooLong as error:
+                flight.publish(stream_error(str(error), "upstream_protocol_error", 502))
+                flight.end(status=502)
+                return
+            for event in events:
                 if event.data == "[DONE]":
-                    if not finished:
-                        store(assembler.result())
-                    finished = True
+                    completion = assembler.result()
+                    store(completion)
                     flight.publish(event.raw)
-                    continue
+                    # The answer is whole: its readers finish now, not when the upstream gets round to closing.
+                    flight.end(usage=completion.get("usage") if completion is not None else None)
+                    await _read_out(body)
+                    return
                 if not event.data:
                     flight.publish(event.raw)  # comments and keep-alives
                     continue
@@ -133,3 +154,12 @@ async def pump(upstream: UpstreamResponse, flight: Flight, store: Callable[[dict
         await upstream.close()
     completion = assembler.result()
     flight.end(status=status, usage=completion.get("usage") if completion is not None else None)
+
+
+async def _read_out(body: AsyncIterator[bytes]) -> None:
+    """Read what follows `[DONE]` (the chunked terminator, normally already here), so the upstream connection
+    goes back to the pool instead of being closed; an upstream that keeps the stream open is cut off."""
+    with contextlib.suppress(TimeoutError, UpstreamError):
+        async with asyncio.timeout(AFTER_DONE_SECS):
+            async for _ in body:
+                pass

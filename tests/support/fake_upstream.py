@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import gzip
 import hashlib
 import itertools
 import json
@@ -16,6 +17,7 @@ import socket
 import struct
 import threading
 import time
+import zlib
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,12 +26,16 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import brotli
+import zstandard
+
 __all__ = [
     "CHAT_PATH",
     "EMBEDDINGS_PATH",
     "MODELS",
     "FakeUpstream",
     "RecordedRequest",
+    "encode_body",
     "fake_embedding",
     "iter_sse_data",
 ]
@@ -66,7 +72,7 @@ class RecordedRequest:
 
 @dataclass
 class _Behaviour:
-    kind: str  # "fail" | "delay" | "break_stream" | "malformed"
+    kind: str  # "fail" | "delay" | "break_stream" | "malformed" | "encode" | "events"
     path: str
     status: int = 200
     body: dict[str, Any] | None = None
@@ -74,6 +80,9 @@ class _Behaviour:
     seconds: float = 0.0
     after_events: int = 2
     malformed: str = "json"
+    encoding: str = ""
+    corrupt: bool = False
+    events: list[bytes] = field(default_factory=list)
 
 
 class _ClientGone(Exception):
@@ -323,6 +332,23 @@ def _embeddings(request: Any) -> tuple[int, dict[str, Any]]:
     return 200, {"object": "list", "data": data, "model": request["model"], "usage": usage}
 
 
+def encode_body(payload: bytes, encoding: str, *, corrupt: bool = False) -> bytes:
+    """`payload` in `encoding`: gzip, deflate, br, zstd, or any other name for the bytes reversed (a stand-in
+    for a coding nobody here decodes). A corrupt body keeps its first ten bytes (gzip's header), the rest
+    overwritten: gzip and zstd then fail to decode (br and deflate may decode it to garbage)."""
+    if encoding == "gzip":
+        encoded = gzip.compress(payload)
+    elif encoding == "deflate":
+        encoded = zlib.compress(payload)
+    elif encoding == "br":
+        encoded = brotli.compress(payload)
+    elif encoding == "zstd":
+        encoded = zstandard.ZstdCompressor().compress(payload)
+    else:
+        encoded = payload[::-1]
+    return encoded[:10] + b"\xff" * (len(encoded) - 10) if corrupt else encoded
+
+
 def _models() -> dict[str, Any]:
     data = [{"id": m, "object": "model", "created": 1_700_000_000, "owned_by": "fake"} for m in MODELS]
     return {"object": "list", "data": data}
@@ -341,6 +367,7 @@ class _Handler(BaseHTTPRequestHandler):
     # An idle keep-alive connection is dropped after this long, so a forgotten client can't pin a thread.
     timeout = 30
     server: _Server
+    _encode_as: _Behaviour | None = None  # this request's `encode_next`
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # keep pytest output clean
@@ -382,10 +409,15 @@ class _Handler(BaseHTTPRequestHandler):
         recorded = RecordedRequest(self.command, split.path, split.query, headers, body, parsed)
         upstream._record(recorded)
         behaviour = upstream._take_behaviour(split.path)
+        self._encode_as = behaviour if behaviour is not None and behaviour.kind == "encode" else None
         try:
             latency = upstream.latency if upstream.latency_paths is None or split.path in upstream.latency_paths else 0
             self._wait(latency + (behaviour.seconds if behaviour and behaviour.kind == "delay" else 0))
             self._route(recorded, behaviour)
+            if upstream.close_after_answer is not None:
+                # Unannounced (no `Connection: close`), as an idle timeout closes a keep-alive connection.
+                self._wait(upstream.close_after_answer)
+                self.close_connection = True
         except _ClientGone:
             self.close_connection = True
         except (BrokenPipeError, ConnectionResetError, TimeoutError):
@@ -406,6 +438,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if behaviour is not None and behaviour.kind == "malformed":
             self._send_malformed(behaviour.malformed)
+            return
+        if behaviour is not None and behaviour.kind == "events":
+            self._send_stream(behaviour.events, "text/event-stream")
             return
         if not req.path.startswith("/v1/") and req.path != "/v1":
             self._send_json(404, _openai_error(f"Unknown path {req.path}", "invalid_request_error"))
@@ -473,9 +508,17 @@ class _Handler(BaseHTTPRequestHandler):
     def _send_json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
         self._send_bytes(status, json.dumps(body).encode(), "application/json", headers)
 
+    def _encoded(self, payload: bytes, headers: dict[str, str] | None) -> tuple[bytes, dict[str, str]]:
+        """The body and headers as an `encode_next` behaviour asked, else as they are."""
+        if self._encode_as is None:
+            return payload, headers or {}
+        encoding, corrupt = self._encode_as.encoding, self._encode_as.corrupt
+        return encode_body(payload, encoding, corrupt=corrupt), {**(headers or {}), "Content-Encoding": encoding}
+
     def _send_bytes(
         self, status: int, payload: bytes, content_type: str, headers: dict[str, str] | None = None
     ) -> None:
+        payload, headers = self._encoded(payload, headers)
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))
@@ -515,6 +558,9 @@ class _Handler(BaseHTTPRequestHandler):
         chunk_delay: float | None = None,
     ) -> None:
         delay = self.server.owner.chunk_delay if chunk_delay is None else chunk_delay
+        if self._encode_as is not None:
+            encoded, headers = self._encoded(b"".join(pieces), headers)
+            pieces = [encoded]  # compressed as one body, sent as one chunk
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Transfer-Encoding", "chunked")
@@ -530,6 +576,7 @@ class _Handler(BaseHTTPRequestHandler):
         if abort:
             self._abort()
             return
+        self._wait(self.server.owner.stream_linger)
         self.wfile.write(b"0\r\n\r\n")
 
     def _abort(self) -> None:
@@ -600,6 +647,10 @@ class FakeUpstream:
         self.latency_paths = latency_paths
         self.chunk_delay = chunk_delay  # seconds between streamed chunks
         self.chat_headers: dict[str, str] = {}  # sent with every chat answer, as OpenAI sends its per-account ones
+        # When set, each connection is closed this many seconds after an answer, as an upstream whose keep-alive
+        # idle timeout is that short (a request sent in between meets a closing connection).
+        self.close_after_answer: float | None = None
+        self.stream_linger = 0.0  # seconds between a stream's last event and its end (an upstream slow to close)
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._behaviours: deque[_Behaviour] = deque()
@@ -729,6 +780,16 @@ class FakeUpstream:
         if kind not in ("json", "sse"):
             raise ValueError(f"malformed kind must be 'json' or 'sse', not {kind!r}")
         self._queue(_Behaviour("malformed", path, malformed=kind))
+
+    def encode_next(self, encoding: str, *, corrupt: bool = False, path: str = CHAT_PATH) -> None:
+        """Send the next answer on `path`, streamed or not, in `encoding` (see `encode_body`) with its
+        `Content-Encoding`; `corrupt`: a gzip or zstd body that does not decode."""
+        self._queue(_Behaviour("encode", path, encoding=encoding, corrupt=corrupt))
+
+    def events_next(self, events: list[bytes], path: str = CHAT_PATH) -> None:
+        """Answer the next request on `path` with a 200 `text/event-stream` of these raw pieces, one HTTP
+        chunk each."""
+        self._queue(_Behaviour("events", path, events=list(events)))
 
 
 def iter_sse_data(raw: bytes) -> Iterator[str]:
