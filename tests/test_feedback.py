@@ -88,3 +88,54 @@ def test_a_bad_rating_in_one_worker_tightens_the_route_in_every_worker(make_gate
     no_store = {"cache-control": "no-store"}
     assert ask(two, PARAPHRASE, headers=no_store)[0] == "miss"  # the route is stricter here too
     assert two.gateway.policy.learning.snapshot()["default"]["bad"] == 1
+
+
+@pytest.mark.parametrize("rating", ["good", "bad"])
+def test_feedback_rates_a_hit_at_the_distance_it_was_served_and_only_once(make_gateway, store_kind, fake_upstream,
+                                                                           rating: str) -> None:
+    gateway = make_gateway(store_kind, ADAPTIVE_THRESHOLDS="true", ADAPTIVE_START_THRESHOLD="0.03",
+                           CACHE_DISTANCE_THRESHOLD="0.2")
+    ask(gateway)
+    state, headers, _ = ask(gateway, PARAPHRASE)
+    assert state == "hit"
+    served_at = float(headers["x-cache-distance"])
+    # Claims to loosen the route to the ceiling, or to tighten it to nothing, sent again and again.
+    claim = {"id": headers["x-cache-key"], "rating": rating, "distance": 0.2 if rating == "good" else 0.0}
+    statuses = {rate(gateway, claim).status_code for _ in range(5)}
+    assert statuses == ({204} if rating == "good" else {204, 404})  # a bad rating removes the entry
+    route = gateway.gateway.policy.learning.snapshot()["default"]
+    assert route[rating] == 1  # one hit served, one verdict
+    if rating == "good":  # one step beyond the distance served at, not the claimed ceiling
+        assert route["threshold"] == pytest.approx(max(0.03, served_at + 0.005), abs=1e-3)
+    else:  # one step below it, not the claimed 0
+        assert route["threshold"] == pytest.approx(served_at - 0.005, abs=1e-3) and route["threshold"] > 0
+
+
+def test_a_caller_cannot_loosen_a_route_with_ratings_of_hits_it_was_never_served(make_gateway, fake_upstream) -> None:
+    gateway = make_gateway("memory", ADAPTIVE_THRESHOLDS="true", ADAPTIVE_START_THRESHOLD="0.05",
+                           CACHE_DISTANCE_THRESHOLD="0.3", SHARED_ROUTES="faq")
+    faq = {"x-route": "faq"}
+    _, headers, _ = ask(gateway, headers=faq)
+    assert ask(gateway, headers=faq)[0] == "hit"  # an exact hit: no distance to learn from
+    for _ in range(20):
+        assert rate(gateway, {"id": headers.get("x-cache-key") or _exact_id(gateway, faq), "rating": "good",
+                              "distance": 0.3}, key="sk-attacker").status_code == 204
+    assert gateway.gateway.policy.learning.snapshot().get("faq", {"threshold": 0.05})["threshold"] == 0.05
+
+
+def _exact_id(gateway, headers: dict) -> str:
+    _, hit_headers, _ = ask(gateway, headers=headers)
+    return hit_headers["x-cache-key"]
+
+
+@pytest.mark.parametrize("entry", ["blob:learning:default", "learning:default", "scopes", "asks:" + "0" * 32,
+                                   "0" * 31, "0" * 32 + "\n", "../" + "0" * 29, "A" * 32])
+def test_feedback_naming_anything_but_an_entry_is_refused_and_harms_nobody(make_gateway, store_kind, fake_upstream,
+                                                                          entry: str) -> None:
+    gateway = make_gateway(store_kind)
+    ask(gateway)
+    ask(gateway, "Please explain embeddings", headers={"cache-control": "no-cache"})
+    response = rate(gateway, {"id": entry, "rating": "bad"})
+    assert response.status_code == 400 and response.json()["error"]["param"] == "id"
+    assert ask(gateway)[0] == "hit"  # the store was not tripped into bypassing for everyone
+    assert not gateway.gateway.policy.store_guard.down

@@ -24,6 +24,7 @@ from gateway.errors import StoreError
 from gateway.store.base import Store
 
 SHARE_SECS = 1.0  # how stale another worker's verdicts on a route may be here
+RATE_WITHIN_MS = 3600 * 1000  # how long after a semantic hit its caller may rate it
 _STATE_TTL_MS = 365 * 86400 * 1000
 
 
@@ -31,7 +32,6 @@ _STATE_TTL_MS = 365 * 86400 * 1000
 class Feedback:
     entry: str
     good: bool
-    distance: float | None  # the `x-cache-distance` the hit was served at, when the client has it
 
 
 class Learning:
@@ -90,17 +90,24 @@ class Learning:
         await self._record(route, distance, good)
         return good
 
+    async def served(self, tenant: str, entry: str, distance: float) -> None:
+        """Remember the distance a semantic hit was served at to this tenant: its rating is evidence about that
+        distance, which the gateway measured, never one a client claims."""
+        await self.store.put_blob(f"served:{tenant}:{entry}", orjson.dumps(distance), ttl_ms=RATE_WITHIN_MS)
+
     async def feedback(self, feedback: Feedback, *, tenant: str, shared: str) -> bool:
-        """Apply a client's rating of an entry it was served; False when the entry is not its to rate."""
+        """Apply a client's rating of an entry it may see; False when the entry is not its to rate. A bad rating
+        removes the answer; only a semantic hit served to this tenant within the hour counts as a verdict, once,
+        so no caller can move a shared route further than the hits it was actually served."""
         tags = await self.store.describe(feedback.entry)
         if tags is None or tags.user not in (tenant, shared):
             return False  # unknown, or another tenant's: say nothing about which
-        distance = feedback.distance
-        if distance is None:
-            distance = self.adaptive.threshold(tags.route) if self.adaptive is not None else 0.0
         if not feedback.good:
             await self.store.delete(feedback.entry)
-        await self._record(tags.route, distance, feedback.good)
+        served = await self.store.get_blob(f"served:{tenant}:{feedback.entry}")
+        if served is not None and await self.store.bump(f"rated:{tenant}:{feedback.entry}",
+                                                        ttl_ms=RATE_WITHIN_MS) == 1:
+            await self._record(tags.route, float(orjson.loads(served)), feedback.good)
         return True
 
     def snapshot(self) -> dict[str, dict[str, Any]]:

@@ -13,7 +13,7 @@ from starlette.routing import Route
 from gateway.errors import GatewayError
 from gateway.web.context import gateway_of, read_body
 from gateway.web.errors import error_response
-from gateway.wire.canonical import tenant_digest
+from gateway.wire.canonical import ENTRY_ID, tenant_digest
 from gateway.wire.credentials import bearer_token
 from gateway.wire.requests import InvalidRequest, parse_json_object
 
@@ -64,7 +64,8 @@ def admin_routes(token: str | None) -> list[Route]:
         return JSONResponse({"deleted": deleted})
 
     async def delete_entry(request: Request) -> Response:
-        removed = await gateway_of(request).policy.store.delete(request.path_params["entry"])
+        entry = request.path_params["entry"]
+        removed = ENTRY_ID.fullmatch(entry) and await gateway_of(request).policy.store.delete(entry)
         if not removed:
             return error_response("No cache entry has this id.", status=404, code="entry_not_found")
         return Response(status_code=204)

@@ -38,8 +38,8 @@ from gateway.web.context import Gateway
 from gateway.web.dashboard import dashboard_routes
 from gateway.web.errors import HANDLERS
 from gateway.web.feedback import cache_feedback
-from gateway.web.framing import SingleFraming
 from gateway.web.forward import embeddings, healthz, passthrough
+from gateway.web.framing import SingleFraming
 
 log = logging.getLogger("latency_slayer")
 

@@ -106,6 +106,8 @@ async def chat_completions(request: Request, trace: Trace) -> Response:
     if hit is not None and not shadowed:
         trace.hit(hit.layer, hit.completion.get("usage"), distance=hit.distance,
                   threshold=hit.threshold)
+        if hit.distance is not None:  # what a rating of this hit will be evidence about
+            gateway.defer(gateway.policy.learning.served(caller(request).tenant, hit.entry, hit.distance))
         return _hit_response(hit, stream=stream, include_usage=client_usage)
 
     miss = _Miss(gateway, key, controls, api_key, lookup, temperature=body.get("temperature"), shadowed=shadowed)

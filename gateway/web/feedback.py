@@ -12,21 +12,19 @@ from gateway.cache.learning import Feedback
 from gateway.errors import GatewayError
 from gateway.web.context import caller, gateway_of, read_body
 from gateway.web.errors import error_response
-from gateway.wire.canonical import SHARED_TENANT
+from gateway.wire.canonical import ENTRY_ID, SHARED_TENANT
 from gateway.wire.requests import InvalidRequest, parse_json_object
 
 
 def parse_feedback(body: dict[str, Any]) -> Feedback:
-    entry, rating, distance = body.get("id"), body.get("rating"), body.get("distance")
-    if not isinstance(entry, str) or not entry:
-        raise InvalidRequest("Missing required parameter: 'id' (the x-cache-key of the hit).", param="id")
+    """The rating of an entry. A `distance` the client may still send (earlier versions asked for it) is
+    ignored: the gateway rates a hit at the distance it recorded serving it."""
+    entry, rating = body.get("id"), body.get("rating")
+    if not isinstance(entry, str) or not ENTRY_ID.fullmatch(entry):
+        raise InvalidRequest("Invalid 'id': expected the x-cache-key of a hit (32 hexadecimal digits).", param="id")
     if rating not in ("good", "bad"):
         raise InvalidRequest("Invalid 'rating': expected 'good' or 'bad'.", param="rating")
-    if distance is not None and (isinstance(distance, bool) or not isinstance(distance, (int, float))
-                                 or not 0 <= distance <= 2):
-        raise InvalidRequest("Invalid 'distance': expected the x-cache-distance of the hit (0 to 2).",
-                             param="distance")
-    return Feedback(entry=entry, good=rating == "good", distance=None if distance is None else float(distance))
+    return Feedback(entry=entry, good=rating == "good")
 
 
 async def cache_feedback(request: Request) -> Response:

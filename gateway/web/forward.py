@@ -11,7 +11,15 @@ from starlette.responses import JSONResponse, Response
 
 from gateway.errors import CacheUnavailable, GatewayError
 from gateway.web import relay
-from gateway.web.context import body_stream, cache_headers, declared_length, forwarded_headers, gateway_of, read_body, tenant_for
+from gateway.web.context import (
+    body_stream,
+    cache_headers,
+    declared_length,
+    forwarded_headers,
+    gateway_of,
+    read_body,
+    tenant_for,
+)
 from gateway.web.trace import Trace, observed
 from gateway.wire.canonical import embeddings_key
 from gateway.wire.controls import parse_controls

@@ -6,6 +6,7 @@ OpenAI adds tomorrow partitions the cache instead of letting a different request
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,7 @@ NEUTRAL_FIELDS = frozenset({
 })
 
 SHARED_TENANT = "shared"
+ENTRY_ID = re.compile(r"[0-9a-f]{32}")  # an entry's id, `exact` below: what clients may name an entry by
 
 
 class Uncacheable(Exception):
