@@ -184,6 +184,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Entries kept by the embedded store before the least recently used are evicted."),
     Setting("MAX_BODY_BYTES", _int_range(1024, 1 << 30), 4 << 20, "an integer of bytes >= 1024",
             "Largest request body accepted (413 above)."),
+    Setting("MAX_ENTRY_BYTES", _int_range(1024, 1 << 30), 1 << 20, "an integer of bytes >= 1024",
+            "Largest answer (with its prompt) the cache stores, and largest cached embeddings answer; bigger ones "
+            "are served but not stored, so one caller's huge answers cannot slow every other caller's lookups."),
     Setting("BODY_TIMEOUT_SECS", _float_range(0.1, 3600), 30.0, "seconds, 0.1-3600",
             "A request body still arriving this long after its request started is refused with 408 and its "
             "connection closed, so slow senders cannot hold connections open."),
@@ -212,12 +215,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("METRICS_PRICES", parse_prices, (), "a JSON object or the path of a JSON file",
             "Prices for the cost-saved estimate, `{\"model\": [input, output]}` in US dollars per million tokens; "
             "added to and overriding the built-in list of OpenAI models."),
+    Setting("METRICS_TOKEN", _optional_text, None, "any text",
+            "When set, the dashboard (`/`, `/dashboard/...`) and `/metrics` answer only callers presenting it, as a "
+            "bearer token or as the password of HTTP Basic authentication (a browser asks for it); others get 401."),
     Setting("LOG_LEVEL", _choice("debug", "info", "warning", "error"), "info",
             "debug, info, warning or error", "Log level of the gateway."),
 )
 
 
-SECRETS = frozenset({"openai_api_key", "gateway_api_keys", "admin_token"})
+SECRETS = frozenset({"openai_api_key", "gateway_api_keys", "admin_token", "metrics_token"})
 
 
 @dataclass(frozen=True)
@@ -252,6 +258,7 @@ class Settings:
     memory_max_entries: int
     max_body_bytes: int
     body_timeout_secs: float
+    max_entry_bytes: int
     upstream_connect_timeout_secs: float
     upstream_timeout_secs: float
     upstream_http2: bool
@@ -262,6 +269,7 @@ class Settings:
     metrics_stream: str
     metrics_maxlen: int
     metrics_prices: tuple[tuple[str, float, float], ...]
+    metrics_token: str | None
     log_level: str
 
     def __repr__(self) -> str:  # secrets must never reach a log line through a repr

@@ -106,3 +106,14 @@ def test_the_window_buttons_switch_the_figures(browser, make_gateway) -> None:
     assert page.locator('button[data-window="900"]').get_attribute("aria-pressed") == "false"
     page.reload()  # the choice is remembered
     assert page.locator('button[data-window="60"]').get_attribute("aria-pressed") == "true"
+
+
+def test_with_a_metrics_token_the_browser_asks_for_it_once_and_the_page_updates(browser, make_gateway) -> None:
+    gateway = make_gateway("memory", METRICS_TOKEN="a-browser-secret")
+    context = browser.new_context(http_credentials={"username": "me", "password": "a-browser-secret"})
+    page = context.new_page()  # answers the Basic challenge as a user typing the token would
+    assert page.goto(f"{gateway.url}/dashboard").status == 200
+    until(page, "requests", "0")  # its scripts and its polling of the data got through too
+    send(gateway, "What is a semantic cache?")
+    until(page, "requests", "1")
+    context.close()

@@ -77,10 +77,11 @@ async def test_feedback_bad_removes_the_answer_and_tightens_the_route(embedder) 
     stored = key("How do I reset my password?")
     await policy.remember(stored, completion("Use the link."), Controls(), vector=None, api_key=None)
     hit = (await policy.lookup(key("How can I reset my password?"), Controls(), api_key=None)).hit
-    assert hit is not None and hit.layer == "semantic"
-    assert not await policy.learning.feedback(Feedback(hit.entry, False, hit.distance), tenant="t2",
+    assert hit is not None and hit.layer == "semantic" and hit.distance is not None
+    await policy.learning.served("t1", hit.entry, hit.distance)
+    assert not await policy.learning.feedback(Feedback(hit.entry, False), tenant="t2",
                                               shared=SHARED_TENANT)  # another tenant cannot touch it
-    assert await policy.learning.feedback(Feedback(hit.entry, False, hit.distance), tenant="t1", shared=SHARED_TENANT)
+    assert await policy.learning.feedback(Feedback(hit.entry, False), tenant="t1", shared=SHARED_TENANT)
     assert (await policy.lookup(stored, Controls(), api_key=None)).hit is None  # the answer is gone
     assert policy.learning.threshold("faq", 0.2) < hit.distance
     assert policy.learning.snapshot()["faq"]["bad"] == 1

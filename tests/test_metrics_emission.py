@@ -114,8 +114,8 @@ def test_a_client_that_leaves_right_after_done_got_a_miss_not_an_error(make_gate
     fake_upstream.stream_linger = 0.3
     sdk = client(gateway)
     for number in range(3):
-        with sdk.chat.completions.create(model="gpt-4o-mini", stream=True,
-                                         messages=[{"role": "user", "content": f"Question {number} on cats"}]) as chunks:
+        question = [{"role": "user", "content": f"Question {number} on cats"}]
+        with sdk.chat.completions.create(model="gpt-4o-mini", stream=True, messages=question) as chunks:
             read = list(chunks)  # to `[DONE]`, where the SDK stops reading
         assert read[-1].choices[0].finish_reason == "stop"
     for number in range(3):

@@ -20,7 +20,7 @@ from gateway.metrics.prices import PriceTable
 from gateway.metrics.recorder import EventRecorder
 from gateway.metrics.redis_sink import RedisSink
 from gateway.metrics.sink import EventSink, SinkError
-from gateway.metrics.window import EventWindow
+from gateway.metrics.window import WINDOWS_S, EventWindow
 from tests.test_metrics_aggregate import event
 
 # Real time: a Redis Stream's entry ids carry Redis' clock, which reading from a point in time relies on.
@@ -161,12 +161,33 @@ async def test_a_failing_sink_loses_events_logs_once_and_recovers(caplog) -> Non
 
 async def test_the_window_follows_the_sink_and_forgets_beyond_its_horizon(sink: EventSink) -> None:
     clock = [NOW / 1000]
-    window = EventWindow(sink, max_events=1000, horizon_ms=10_000, clock=lambda: clock[0])
-    await sink.write([event(ts=NOW - 20_000), *numbered(3)])
-    assert [e.latency_ms for e in await window.refresh()] == [0.0, 1.0, 2.0]  # the old one is beyond the hour
+    window = EventWindow(sink, max_events=1000, clock=lambda: clock[0])
+
+    async def requests() -> list[int]:
+        views, stale = await window.figures(WINDOWS_S, threshold=0.2)
+        assert stale is None
+        return [view["summary"]["requests"] for view in views]
+
+    await sink.write([event(ts=NOW - 3_700_000), event(ts=NOW - 600_000), *numbered(3)])
+    assert await requests() == [3, 4, 4]  # the first is beyond the hour; the second only in the longer windows
     await sink.write(numbered(2, start=3))
-    assert len(await window.refresh()) == 3  # refreshed a moment ago: dashboards polling together share a read
+    assert await requests() == [3, 4, 4]  # refreshed a moment ago: dashboards polling together share a read
     clock[0] += 1
-    assert [e.latency_ms for e in await window.refresh()] == [0.0, 1.0, 2.0, 3.0, 4.0]
-    clock[0] += 10
-    assert await window.refresh() == []
+    assert await requests() == [5, 6, 6]
+    assert [event.latency_ms for event in await window.refresh()] == [100.0, 0.0, 1.0, 2.0, 3.0, 4.0]
+    clock[0] += 3600
+    assert await requests() == [0, 0, 0]
+    assert (await window.figures([60], threshold=0.2))[0][0]["last_event"] is None
+
+
+async def test_a_window_keeps_no_more_than_the_sink_does() -> None:
+    sink = MemorySink(maxlen=100)
+    clock = [NOW / 1000]
+    window = EventWindow(sink, max_events=100, clock=lambda: clock[0])
+    for start in range(0, 1000, 100):  # one event a second, read as they come
+        await sink.write([event(ts=NOW - 1_000_000 + index * 1000) for index in range(start, start + 100)])
+        views, _ = await window.figures([3600], threshold=0.2)
+        clock[0] += 1
+    assert 40 <= views[0]["summary"]["requests"] <= 100  # the newest, whole one-minute buckets of them
+    assert views[0]["sparkline"][-1]["ts"] == NOW - 1_000_000 + 999_000  # all 1000 were read
+

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.wire.canonical import Uncacheable, chat_key, embeddings_key
+from gateway.wire.canonical import MAX_SEMANTIC_PROMPT_CHARS, Uncacheable, chat_key, embeddings_key
 
 SYSTEM = {"role": "system", "content": "You are terse."}
 ASK = {"role": "user", "content": "What is Redis?"}
@@ -96,3 +96,11 @@ def test_requests_the_cache_cannot_serve_are_uncacheable(body: dict) -> None:
 def test_embeddings_key(left: dict, right: dict, same: bool) -> None:
     assert (embeddings_key(left, tenant="t") == embeddings_key(right, tenant="t")) is same
     assert embeddings_key(left, tenant="t") != embeddings_key(left, tenant="u")
+
+
+def test_a_huge_final_message_is_matched_exactly_only() -> None:
+    """A prompt kept for comparison costs every write and lookup its size: past the cap it is not kept."""
+    at_cap = "word " * (MAX_SEMANTIC_PROMPT_CHARS // 5)
+    assert key({"messages": [{"role": "user", "content": at_cap}]}).prompt == at_cap
+    over = key({"messages": [{"role": "user", "content": at_cap + "more"}]})
+    assert over.prompt is None and over.exact != key({"messages": [{"role": "user", "content": at_cap}]}).exact

@@ -49,6 +49,7 @@ class PolicyConfig:
     candidates: int
     admit_after: int = 1  # store an answer only once its exact request was asked this often
     max_temperature: float | None = None  # answers asked for at a higher temperature are not stored
+    max_entry_bytes: int = 1 << 20  # larger answers (with their prompt) are served but not stored
 
 
 class Verifier(Protocol):
@@ -71,6 +72,9 @@ class CachePolicy:
         self.learning = learning or Learning(store, embedder, adaptive=None, shadow_rate=0.0)
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()  # recent prompts: a repeat skips the model
         self.store_guard = OutageGuard("cache store", retry_secs)
+        # Writes rest on their own: a write that fails or outlasts the timeout (a big one, say) must not make every
+        # other caller's lookups bypass the cache.
+        self.write_guard = OutageGuard("cache store writes", retry_secs)
         self.embedder_guard = OutageGuard("embedder", retry_secs)
 
     async def _answer(self, entry: str, *, refresh: bool = True) -> dict[str, Any] | None:
@@ -142,12 +146,15 @@ class CachePolicy:
         if self.config.admit_after <= 1:
             return None
         ttl_ms = self._ttl_ms(controls)
-        return await self.store_guard.call(lambda: self.store.bump(key.exact, ttl_ms=ttl_ms))
+        return await self.write_guard.call(lambda: self.store.bump(key.exact, ttl_ms=ttl_ms))
 
     async def remember(self, key: ChatKey, completion: dict[str, Any], controls: Controls, *,
                        vector: np.ndarray | None, api_key: str | None, temperature: float | None = None) -> bool:
         """Store a finished answer; False when it is not worth storing. Raises CacheUnavailable."""
         if not controls.store or not is_complete(completion) or not self.admits(temperature):
+            return False
+        answer = orjson.dumps(completion)
+        if len(answer) + len(key.prompt or "") > self.config.max_entry_bytes:
             return False
         asks = await self.note_ask(key, controls)
         if asks is not None and asks < self.config.admit_after:
@@ -156,14 +163,14 @@ class CachePolicy:
         if vector is None and key.prompt is not None:
             vector = await self._embed(key.prompt, api_key)
         entry = Entry(key=key.exact, tags=tags_of(key), prompt=key.prompt or "", vector=vector,
-                      answer=orjson.dumps(completion), usage=orjson.dumps(completion.get("usage")))
-        await self.store_guard.call(lambda: self.store.write(entry, ttl_ms=ttl_ms))
+                      answer=answer, usage=orjson.dumps(completion.get("usage")))
+        await self.write_guard.call(lambda: self.store.write(entry, ttl_ms=ttl_ms))
         return True
 
     async def recall_blob(self, key: str) -> bytes | None:
         return await self.store_guard.call(lambda: self.store.get_blob(key))
 
     async def keep_blob(self, key: str, value: bytes, controls: Controls) -> None:
-        if controls.store:
+        if controls.store and len(value) <= self.config.max_entry_bytes:
             ttl_ms = self._ttl_ms(controls)
-            await self.store_guard.call(lambda: self.store.put_blob(key, value, ttl_ms=ttl_ms))
+            await self.write_guard.call(lambda: self.store.put_blob(key, value, ttl_ms=ttl_ms))

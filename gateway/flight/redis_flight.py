@@ -66,7 +66,8 @@ return 0
 
 
 class RedisFlights:
-    def __init__(self, url: str, *, prefix: str, timeout_ms: int, ttl_secs: float, tasks: LocalFlights) -> None:
+    def __init__(self, url: str, *, prefix: str, timeout_ms: int, ttl_secs: float, tasks: LocalFlights,
+                 max_chunk_bytes: int = 1 << 20) -> None:
         seconds = timeout_ms / 1000
         options: dict[str, Any] = {"socket_connect_timeout": seconds, "retry": Retry(NoBackoff(), 1),
                                    "health_check_interval": 0, "timeout": seconds}
@@ -80,6 +81,9 @@ class RedisFlights:
         self._prefix = f"{prefix}flight:"
         self._ttl_ms = max(int(ttl_secs * 1000), 1)
         self._tasks = tasks
+        # A whole answer is one chunk: one too big to cache is not written to Redis either, where one caller's
+        # huge answers would hold up every other caller's commands. Followers elsewhere then go upstream.
+        self.max_chunk_bytes = max_chunk_bytes
 
     async def claim(self, key: str) -> tuple[str, bool]:
         """Stand for leader of `key` fleet-wide: (the leader's id, whether it is ours). Raises RedisError."""
@@ -162,6 +166,8 @@ class RedisMirror:
         flights._tasks.spawn(self._write())  # renews the lease from now on, before there is anything to write
 
     def _add(self, fields: dict[str, bytes | str], *, last: bool = False) -> None:
+        if self._last:
+            return  # ended, or given up on
         self._pending.append(fields)
         self._last = self._last or last
         self._wake.set()
@@ -171,7 +177,10 @@ class RedisMirror:
         self._add({"h": orjson.dumps([head.status, head.headers])})
 
     def chunk(self, data: bytes) -> None:
-        self._add({"c": data})
+        if len(data) > self._flights.max_chunk_bytes:
+            self.fail()
+        else:
+            self._add({"c": data})
 
     def end(self, status: int, usage: Any) -> None:
         self._add({"e": "done", "s": str(status), "u": orjson.dumps(usage)}, last=True)

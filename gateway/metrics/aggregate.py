@@ -1,78 +1,123 @@
-"""Pure views of a list of events beyond the summary: per model and per route breakdowns, how close semantic
-hits came to their threshold, the last latencies, and the one snapshot the dashboard and `/metrics` read."""
+"""The one snapshot the dashboard and `/metrics` read for a window, from its running tally: the summary, per
+model and per route rows, how close semantic hits came to their threshold, and the last latencies. Its cost is
+that of the tally's bins and rows, whatever the number of events. Also the distance histogram of a plain list
+of events, for the demo's summary."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 from gateway.metrics.events import Event
-from gateway.metrics.stats import hit_rate, in_window, latency_figures, summary
+from gateway.metrics.labels import OTHER
+from gateway.metrics.rolling import RollingWindow
+from gateway.metrics.stats import hit_rate, latency_figures, wait_saved
+from gateway.metrics.tally import (
+    COST_SCALE,
+    DISTANCE_BINS,
+    DISTANCE_SCALE,
+    Distances,
+    Row,
+    Tally,
+    close_call,
+    distance_bin,
+)
 
-BREAKDOWN_ROWS = 10  # beyond this, the rarest names are folded into one row: model names come from clients
-OTHER = "(other)"
-HISTOGRAM_BINS = 10
-CLOSE_CALL = 0.8  # a hit served at 80% or more of its threshold: the ones to check when tuning
+BREAKDOWN_ROWS = 10  # beyond this, the rarest names are folded into one row
 SPARKLINE = 20
 
 
-def breakdown(events: Sequence[Event], field: str) -> list[dict[str, Any]]:
-    """One row per value of `field` ("model" or "route"), busiest first."""
-    groups: dict[str, list[Event]] = {}
-    for event in events:
-        groups.setdefault(getattr(event, field), []).append(event)
-    ranked = sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
-    if len(ranked) > BREAKDOWN_ROWS:
-        rest = [event for _, group in ranked[BREAKDOWN_ROWS - 1:] for event in group]
-        ranked = [*ranked[:BREAKDOWN_ROWS - 1], (OTHER, rest)]
-    return [_row(name, group) for name, group in ranked]
-
-
-def _row(name: str, events: list[Event]) -> dict[str, Any]:
-    hits = [event for event in events if event.hit]
-    misses = [event.latency_ms for event in events if event.outcome == "miss"]
+def summary(tally: Tally) -> dict[str, Any]:
+    """The figures of `stats.summary`, percentiles from histograms (within their 2 %)."""
+    latency = {outcome: histogram.figures() for outcome, histogram in tally.latency.items()}
     return {
-        "name": name,
-        "requests": len(events),
-        "hits": len(hits),
-        "hit_rate": hit_rate(len(hits), len(events)),
-        "p50_hit": latency_figures([event.latency_ms for event in hits])["p50"],
-        "p50_miss": latency_figures(misses)["p50"],
-        "tokens_saved": sum(event.tokens_saved for event in hits),
-        "cost_saved": sum(event.cost_saved for event in hits),
+        "requests": tally.requests,
+        "outcomes": dict(tally.outcomes),
+        "layers": dict(tally.layers),
+        "hit_rate": hit_rate(tally.outcomes["hit"], tally.requests),
+        "latency": latency,
+        "ttfb": {outcome: histogram.figures() for outcome, histogram in tally.ttfb.items()},
+        "upstream": tally.upstream.figures(),
+        "tokens_saved": tally.tokens_saved,
+        "cost_saved": _dollars(tally.cost_units),
+        "wait_saved_ms": wait_saved(latency),
     }
 
 
-def distance_histogram(events: Sequence[Event], threshold: float, bins: int = HISTOGRAM_BINS) -> dict[str, Any]:
-    """Semantic hits by cosine distance, in `bins` equal bins from 0 to `threshold`, each including its upper
-    edge (as Prometheus' `le`); hits served beyond it (a looser `x-cache-threshold`) are counted apart. A close
-    call is a hit at 80% or more of the threshold it was served under."""
-    counts = [0] * bins
-    beyond = 0
-    close_calls = 0
-    distances = []
-    for event in events:
-        if not event.hit or event.layer != "semantic" or event.distance is None:
-            continue
-        distances.append(event.distance)
-        if event.distance > threshold:
-            beyond += 1
-        else:
-            counts[min(max(math.ceil(event.distance / threshold * bins) - 1, 0), bins - 1) if threshold > 0 else 0] += 1
-        limit = event.threshold if event.threshold is not None else threshold
-        if limit > 0 and event.distance >= CLOSE_CALL * limit:
-            close_calls += 1
+def _dollars(units: int) -> float:
+    return units / COST_SCALE
+
+
+def breakdown(rows: dict[str, Row]) -> list[dict[str, Any]]:
+    """One row per model or route, busiest first, then OTHER: the names beyond the window's limit and, past
+    BREAKDOWN_ROWS rows, the rarest."""
+    ranked = sorted(((name, row) for name, row in rows.items() if name != OTHER),
+                    key=lambda item: (-item[1].requests, item[0]))
+    rest = [rows[OTHER]] if OTHER in rows else []
+    if len(ranked) + bool(rest) > BREAKDOWN_ROWS:
+        rest += [row for _, row in ranked[BREAKDOWN_ROWS - 1:]]
+        ranked = ranked[:BREAKDOWN_ROWS - 1]
+    if rest:
+        folded = Row()
+        for row in rest:
+            folded.merge(row)
+        ranked.append((OTHER, folded))
+    return [_row(name, row) for name, row in ranked]
+
+
+def _row(name: str, row: Row) -> dict[str, Any]:
+    return {
+        "name": name,
+        "requests": row.requests,
+        "hits": row.hits,
+        "hit_rate": hit_rate(row.hits, row.requests),
+        "p50_hit": row.hit_ms.quantiles(0.5)[0],
+        "p50_miss": row.miss_ms.quantiles(0.5)[0],
+        "tokens_saved": row.tokens_saved,
+        "cost_saved": _dollars(row.cost_units),
+    }
+
+
+def _edges(threshold: float) -> list[float]:
+    return [round(threshold * index / DISTANCE_BINS, 6) for index in range(DISTANCE_BINS + 1)]
+
+
+def distances(tally: Distances, threshold: float, farthest: float | None) -> dict[str, Any]:
+    """Semantic hits by cosine distance in DISTANCE_BINS equal bins from 0 to `threshold`, those served beyond
+    it apart, and the close calls: hits at 80% or more of the threshold they were served under."""
     return {
         "threshold": threshold,
-        "edges": [round(threshold * index / bins, 6) for index in range(bins + 1)],
-        "counts": counts,
-        "beyond": beyond,
-        "hits": len(distances),
+        "edges": _edges(threshold),
+        "counts": tally.counts[:DISTANCE_BINS],
+        "beyond": tally.counts[DISTANCE_BINS],
+        "hits": tally.hits,
+        "close_calls": tally.close_calls,
+        "sum": tally.sum_units / DISTANCE_SCALE,
+        "p50": tally.histogram.quantiles(0.5)[0],
+        "max": farthest,
+    }
+
+
+def distance_histogram(events: Sequence[Event], threshold: float) -> dict[str, Any]:
+    """`distances` of a list of events, exactly."""
+    counts = [0] * (DISTANCE_BINS + 1)
+    values: list[float] = []
+    close_calls = 0
+    for event in events:
+        if event.hit and event.layer == "semantic" and event.distance is not None:
+            counts[distance_bin(event.distance, threshold)] += 1
+            close_calls += close_call(event.distance, event.threshold, threshold)
+            values.append(event.distance)
+    return {
+        "threshold": threshold,
+        "edges": _edges(threshold),
+        "counts": counts[:DISTANCE_BINS],
+        "beyond": counts[DISTANCE_BINS],
+        "hits": len(values),
         "close_calls": close_calls,
-        "sum": sum(distances),
-        "p50": latency_figures(distances)["p50"],
-        "max": max(distances, default=None),
+        "sum": sum(values),
+        "p50": latency_figures(values)["p50"],
+        "max": max(values, default=None),
     }
 
 
@@ -83,17 +128,19 @@ def sparkline(events: Sequence[Event], points: int = SPARKLINE) -> list[dict[str
             for event in tail]
 
 
-def snapshot(events: Sequence[Event], *, now_ms: int, window_ms: int, threshold: float) -> dict[str, Any]:
-    """Everything the dashboard shows for one window; `events` is the sink's recent history, oldest first."""
-    recent = in_window(events, now_ms, window_ms)
+def snapshot(window: RollingWindow, tail: Sequence[Event], *, now_ms: int, threshold: float) -> dict[str, Any]:
+    """Everything the dashboard shows for one window, advanced to `now_ms`; `tail` is the last events read, oldest
+    first, for the sparkline."""
+    window.advance(now_ms)
+    total = window.total
     return {
         "now": now_ms,
-        "window_s": window_ms // 1000,
-        "summary": summary(recent),
-        "by_model": breakdown(recent, "model"),
-        "by_route": breakdown(recent, "route"),
-        "distances": distance_histogram(recent, threshold),
-        "sparkline": sparkline(events),
-        "sources": len({event.source for event in recent}),
-        "last_event": events[-1].ts if events else None,
+        "window_s": window.seconds,
+        "summary": summary(total),
+        "by_model": breakdown(total.rows["model"]),
+        "by_route": breakdown(total.rows["route"]),
+        "distances": distances(total.distances, threshold, window.max_distance()),
+        "sparkline": sparkline(tail),
+        "sources": len(total.sources),
+        "last_event": tail[-1].ts if tail else None,
     }

@@ -8,8 +8,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import NamedTuple
 
+from gateway.metrics.labels import bounded
+
 SCHEMA_VERSION = "1"
 OUTCOMES = ("hit", "miss", "bypass", "error")
+LAYERS = ("exact", "semantic", "flight")
 
 
 class Event(NamedTuple):
@@ -35,6 +38,11 @@ class Event(NamedTuple):
     @property
     def hit(self) -> bool:
         return self.outcome == "hit"
+
+    def with_bounded_names(self) -> Event:
+        """This event with its names cut to the label bounds (the model name is whatever the client sent)."""
+        model, route = bounded(self.model), bounded(self.route)
+        return self if model is self.model and route is self.route else self._replace(model=model, route=route)
 
 
 def _optional_float(value: float | None) -> str:
@@ -62,20 +70,20 @@ def _float(value: str) -> float | None:
 
 def decode(fields: Mapping[bytes, bytes] | Mapping[str, str]) -> Event | None:
     """An event from stream fields; None for an entry this schema cannot read (another writer, a newer
-    version), which the dashboard skips rather than fail on."""
+    version), which the dashboard skips rather than fail on. Names are bounded again: an older writer did not."""
     text = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
             for k, v in fields.items()}
-    if text.get("v") != SCHEMA_VERSION or text.get("outcome") not in OUTCOMES:
+    if text.get("v") != SCHEMA_VERSION or text.get("outcome") not in OUTCOMES or text.get("layer") not in ("", *LAYERS):
         return None
     try:
         return Event(
             ts=int(text["ts"]), event=text["event"], outcome=text["outcome"], layer=text["layer"] or None,
             stream=text["stream"] == "1", status=int(text["status"]), latency_ms=float(text["latency_ms"]),
             upstream_ms=_float(text["upstream_ms"]), ttfb_ms=_float(text["ttfb_ms"]),
-            distance=_float(text["distance"]), threshold=_float(text["threshold"]), model=text["model"],
-            route=text["route"], prompt_tokens=int(text["prompt_tokens"]),
+            distance=_float(text["distance"]), threshold=_float(text["threshold"]), model=bounded(text["model"]),
+            route=bounded(text["route"]), prompt_tokens=int(text["prompt_tokens"]),
             completion_tokens=int(text["completion_tokens"]), tokens_saved=int(text["tokens_saved"]),
-            cost_saved=float(text["cost_saved"]), source=text["source"],
+            cost_saved=float(text["cost_saved"]), source=bounded(text["source"]),
         )
     except (KeyError, ValueError):
         return None

@@ -7,6 +7,8 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
+from gateway.metrics.labels import MAX_LABEL_CHARS
+
 Prices = tuple[tuple[str, float, float], ...]  # (model name or prefix, input $/1M, output $/1M)
 
 # OpenAI's public list prices (standard tier). A dated snapshot name (gpt-4o-2024-08-06) is priced by its
@@ -70,9 +72,10 @@ class PriceTable:
             name = model.rsplit("/", 1)[-1]  # a provider prefix (openai/gpt-4o) does not change the price
             price = next(((p / 1e6, c / 1e6) for known, (p, c) in self._by_length if name.startswith(known)),
                          (0.0, 0.0))
-            if len(self._memo) >= _MEMO_LIMIT:
-                self._memo.clear()
-            self._memo[model] = price
+            if len(model) <= MAX_LABEL_CHARS:  # a client's megabyte of name is priced, never remembered
+                if len(self._memo) >= _MEMO_LIMIT:
+                    self._memo.clear()
+                self._memo[model] = price
         return price
 
     def cost(self, model: str, prompt_tokens: int, completion_tokens: int) -> float:

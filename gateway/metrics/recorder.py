@@ -42,7 +42,7 @@ class EventRecorder:
 
     def emit(self, event: Event) -> None:
         if len(self._queue) < QUEUE_LIMIT:
-            self._queue.append(event)
+            self._queue.append(event.with_bounded_names())  # not a client's megabyte of model name, 10,000 times over
         else:
             self.dropped += 1
 

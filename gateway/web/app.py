@@ -79,7 +79,8 @@ def make_flights(settings: Settings) -> Flights:
     remote = None
     if settings.redis_url and settings.single_flight:
         remote = RedisFlights(settings.redis_url, prefix=settings.key_prefix, timeout_ms=settings.redis_timeout_ms,
-                              ttl_secs=settings.upstream_timeout_secs, tasks=local)
+                              ttl_secs=settings.upstream_timeout_secs, tasks=local,
+                              max_chunk_bytes=settings.max_entry_bytes)
     return Flights(local, timeout=settings.upstream_timeout_secs, remote=remote, retry_secs=settings.store_retry_secs)
 
 
@@ -100,7 +101,8 @@ async def build_gateway(settings: Settings) -> Gateway:
     await open_store(store, embedder)
     config = PolicyConfig(threshold=settings.cache_distance_threshold, ttl_secs=settings.resp_ttl_secs,
                           sliding=settings.resp_ttl_sliding, candidates=settings.semantic_candidates,
-                          admit_after=settings.admit_after_asks, max_temperature=settings.max_cacheable_temperature)
+                          admit_after=settings.admit_after_asks, max_temperature=settings.max_cacheable_temperature,
+                          max_entry_bytes=settings.max_entry_bytes)
     adaptive = AdaptiveThresholds(start=settings.adaptive_start_threshold,
                                   ceiling=settings.cache_distance_threshold) if settings.adaptive_thresholds else None
     learning = Learning(store, embedder, adaptive=adaptive, shadow_rate=settings.shadow_sample_rate)

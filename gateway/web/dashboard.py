@@ -1,12 +1,14 @@
 """The live dashboard: the page and its assets (shipped in the package, no CDN), the JSON it polls every
 second, and the same figures for Prometheus at `/metrics`. With Redis every worker reads the one stream,
-so whichever worker answers, it shows the whole fleet."""
+so whichever worker answers, it shows the whole fleet. With `METRICS_TOKEN` set, all of it needs the token."""
 
 from __future__ import annotations
 
+import base64
 import functools
+import hmac
+from collections.abc import Awaitable, Callable
 from importlib import resources
-from typing import Any
 
 import orjson
 from starlette.requests import Request
@@ -14,11 +16,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.metrics import prometheus
-from gateway.metrics.aggregate import snapshot
-from gateway.metrics.events import Event
-from gateway.metrics.sink import SinkError
 from gateway.metrics.window import WINDOWS_S
-from gateway.web.context import Gateway, gateway_of
+from gateway.web.context import gateway_of
 from gateway.web.errors import error_response
 
 _SCRIPT = "text/javascript; charset=utf-8"
@@ -26,6 +25,40 @@ _ASSETS = {"index.html": "text/html; charset=utf-8", "dashboard.css": "text/css;
            "dashboard.js": _SCRIPT, "charts.js": _SCRIPT, "format.js": _SCRIPT}
 _FRESH = {"cache-control": "no-cache"}  # always revalidate: an upgraded gateway must not run last version's script
 DEFAULT_WINDOW_S = 900
+# Basic, not Bearer: a browser opening the dashboard then asks for the token (as the password) by itself.
+_CHALLENGE = {"www-authenticate": 'Basic realm="latency-slayer"'}
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _presented(authorization: str) -> bytes:
+    """The token of `Bearer <token>`, or the password of `Basic base64(user:password)`; else nothing."""
+    scheme, _, credentials = authorization.strip().partition(" ")
+    credentials = credentials.strip()
+    if scheme.lower() == "bearer":
+        return credentials.encode("latin-1")  # the header's own bytes, as the client sent them
+    if scheme.lower() == "basic":
+        try:
+            return base64.b64decode(credentials, validate=True).partition(b":")[2]
+        except ValueError:  # not base64
+            return b""
+    return b""
+
+
+def _guarded(endpoint: Endpoint) -> Endpoint:
+    """`endpoint`, open when METRICS_TOKEN is unset, else only to callers presenting it."""
+
+    @functools.wraps(endpoint)
+    async def checked(request: Request) -> Response:
+        token = gateway_of(request).settings.metrics_token
+        # Constant time: how long a refusal takes says nothing about how much of a guess was right.
+        if token and not hmac.compare_digest(_presented(request.headers.get("authorization", "")), token.encode()):
+            return error_response("The dashboard and /metrics need the gateway's METRICS_TOKEN, as a bearer token "
+                                  "or as the password of HTTP Basic authentication.", status=401,
+                                  code="invalid_metrics_token", headers=_CHALLENGE)
+        return await endpoint(request)
+
+    return checked
 
 
 @functools.cache
@@ -44,19 +77,6 @@ async def asset(request: Request) -> Response:
     return Response(_asset(name), media_type=_ASSETS[name], headers=_FRESH)
 
 
-async def _recent(gateway: Gateway) -> tuple[list[Event], str | None]:
-    """The fleet's recent events, and why they may be stale: a sink outage shows the last known figures."""
-    try:
-        return await gateway.fleet.refresh(), None
-    except SinkError as error:
-        return gateway.fleet.held(), str(error)
-
-
-def _snapshot(gateway: Gateway, events: list[Event], window_s: int) -> dict[str, Any]:
-    return snapshot(events, now_ms=gateway.fleet.now_ms(), window_ms=window_s * 1000,
-                    threshold=gateway.settings.cache_distance_threshold)
-
-
 async def data(request: Request) -> Response:
     gateway = gateway_of(request)
     raw = request.query_params.get("window", str(DEFAULT_WINDOW_S))
@@ -64,8 +84,7 @@ async def data(request: Request) -> Response:
     if window not in WINDOWS_S:
         return error_response(f"Invalid 'window': expected one of {', '.join(map(str, WINDOWS_S))} seconds.",
                               status=400, param="window")
-    events, stale = await _recent(gateway)
-    body = _snapshot(gateway, events, window)
+    [body], stale = await gateway.fleet.figures((window,), threshold=gateway.settings.cache_distance_threshold)
     body.update(windows=WINDOWS_S, stale=stale, sink=gateway.events.sink.describe(),
                 worker=gateway.events.counters(), learning=gateway.policy.learning.snapshot())
     return Response(orjson.dumps(body), media_type="application/json", headers={"cache-control": "no-store"})
@@ -73,18 +92,19 @@ async def data(request: Request) -> Response:
 
 async def metrics(request: Request) -> Response:
     gateway = gateway_of(request)
-    events, _ = await _recent(gateway)
-    snapshots = {label: _snapshot(gateway, events, seconds)
-                 for label, seconds in prometheus.window_labels(WINDOWS_S).items()}
-    text = prometheus.render(snapshots, gateway.events.counters(), gateway.policy.learning.snapshot())
+    labels = prometheus.window_labels(WINDOWS_S)
+    snapshots, _ = await gateway.fleet.figures(list(labels.values()),
+                                               threshold=gateway.settings.cache_distance_threshold)
+    text = prometheus.render(dict(zip(labels, snapshots, strict=True)), gateway.events.counters(),
+                             gateway.policy.learning.snapshot())
     return Response(text, media_type=prometheus.CONTENT_TYPE)
 
 
 def dashboard_routes() -> list[Route]:
     return [
-        Route("/", page, methods=["GET"]),
-        Route("/dashboard", page, methods=["GET"]),
-        Route("/dashboard/data", data, methods=["GET"]),
-        Route("/dashboard/{name:str}", asset, methods=["GET"]),
-        Route("/metrics", metrics, methods=["GET"]),
+        Route("/", _guarded(page), methods=["GET"]),
+        Route("/dashboard", _guarded(page), methods=["GET"]),
+        Route("/dashboard/data", _guarded(data), methods=["GET"]),
+        Route("/dashboard/{name:str}", _guarded(asset), methods=["GET"]),
+        Route("/metrics", _guarded(metrics), methods=["GET"]),
     ]

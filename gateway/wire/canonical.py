@@ -23,6 +23,10 @@ NEUTRAL_FIELDS = frozenset({
 })
 
 SHARED_TENANT = "shared"
+# Past this, a final message is matched by the exact layer only. The embedder reads ~1,300 characters and the
+# verifier requires everything past 2,048 to be the same text anyway; a longer prompt stored for comparison would
+# cost every write and lookup its size, which one caller could push to `MAX_BODY_BYTES` on every request.
+MAX_SEMANTIC_PROMPT_CHARS = 32_768
 ENTRY_ID = re.compile(r"[0-9a-f]{32}")  # an entry's id, `exact` below: what clients may name an entry by
 
 
@@ -94,8 +98,9 @@ def chat_key(body: dict[str, Any], *, model: str, route: str, tenant: str) -> Ch
     params = {name: value for name, value in body.items() if name not in NEUTRAL_FIELDS and value is not None}
     final = messages[-1]
     prompt = final.get("content") if final.get("role") == "user" else None
-    if not isinstance(prompt, str) or not prompt.strip() or set(final) - {"role", "content"}:
-        prompt = None  # images, audio, names, a blank or a non-user final turn: only an exact repeat is safe
+    if (not isinstance(prompt, str) or not prompt.strip() or set(final) - {"role", "content"}
+            or len(prompt) > MAX_SEMANTIC_PROMPT_CHARS):
+        prompt = None  # images, audio, names, a blank, a non-user final turn or a huge one: only an exact repeat
     head = messages[:-1] if prompt is not None else messages
     scope = (model.encode(), route.encode(), tenant.encode())
     context = digest(*scope, _dumps(params), _dumps(head))
