@@ -83,7 +83,7 @@ async def _demo(args: argparse.Namespace, gateway_socket: socket.socket) -> None
     upstream_url = f"http://127.0.0.1:{upstream_socket.getsockname()[1]}/v1"
     settings = dataclasses.replace(  # the operator's settings (model dir, threshold), minus anything external
         load_settings(), redis_url=None, upstream_base_url=upstream_url, openai_api_key=DEMO_KEY,
-        gateway_api_keys=(), admin_token=None, miss_delay_ms=0, log_level="warning")
+        gateway_api_keys=(), admin_token=None, metrics_token=None, miss_delay_ms=0, log_level="warning")
     configure_logging(settings.log_level)
     app = create_app(settings)
     host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host

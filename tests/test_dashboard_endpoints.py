@@ -59,6 +59,9 @@ def test_dashboard_data_follows_the_traffic(make_gateway, fake_upstream, store_k
     assert data["worker"]["written"] == 4 and data["sources"] == 1 and data["stale"] is None
     assert httpx.get(f"{gateway.url}/dashboard/data?window=5").status_code == 400
     assert httpx.get(f"{gateway.url}/dashboard/data?window=x").json()["error"]["param"] == "window"
+    for odd in ("\u00b2", "\u2460", "\u0666\u0660", "6" * 5000, "0" * 4000 + "60", "-60", " 60"):
+        response = httpx.get(f"{gateway.url}/dashboard/data", params={"window": odd})
+        assert response.status_code == 400 and response.json()["error"]["param"] == "window", odd
 
 
 def test_prometheus_metrics(make_gateway, fake_upstream) -> None:

@@ -34,9 +34,11 @@ UPSTREAM_KEY = _secret("upstream")
 GATEWAY_KEY = _secret("gateway")
 REFUSED_KEY = _secret("refused")
 ADMIN_TOKEN = _secret("admin")
+METRICS_TOKEN = _secret("metrics")
 REDIS_PASSWORD = f"pw{uuid.uuid4().hex}"
 SECRETS = {"client key": CLIENT_KEY, "OPENAI_API_KEY": UPSTREAM_KEY, "gateway key": GATEWAY_KEY,
-           "refused key": REFUSED_KEY, "ADMIN_TOKEN": ADMIN_TOKEN, "Redis password": REDIS_PASSWORD}
+           "refused key": REFUSED_KEY, "ADMIN_TOKEN": ADMIN_TOKEN, "METRICS_TOKEN": METRICS_TOKEN,
+           "Redis password": REDIS_PASSWORD}
 
 
 def leaks(text: str) -> list[str]:
@@ -134,6 +136,9 @@ def _drive(base_url: str, url: str, key: str, fake_upstream, *, admin: bool = Tr
             http.post(f"{base_url}/chat/completions", json=ask, headers=[*auth.items(), (header, value)])
         http.get(f"{url}/v1/%00", headers=auth)
         http.get(f"{url}/nope", headers=auth)
+        for token in (METRICS_TOKEN, REFUSED_KEY):
+            http.get(f"{url}/metrics", headers={"authorization": f"Bearer {token}"})
+            http.get(f"{url}/dashboard/data", auth=("ops", token))
         http.post(f"{base_url}/cache/feedback", json={"id": "nope", "rating": "bad"}, headers=auth)
         if admin:
             for token in (ADMIN_TOKEN, REFUSED_KEY):
@@ -158,7 +163,7 @@ def _drive_keyless(base_url: str, fake_upstream) -> None:  # type: ignore[no-unt
 def test_no_secret_in_any_log_record_in_process(make_gateway, fake_upstream, redis_server, all_logs) -> None:
     redis_url = redis_server.url.replace("redis://", f"redis://default:{REDIS_PASSWORD}@")
     gateway = make_gateway("redis", LOG_LEVEL="debug", OPENAI_API_KEY=UPSTREAM_KEY, ADMIN_TOKEN=ADMIN_TOKEN,
-                           REDIS_URL=redis_url, UPSTREAM_TIMEOUT_SECS="0.5")
+                           METRICS_TOKEN=METRICS_TOKEN, REDIS_URL=redis_url, UPSTREAM_TIMEOUT_SECS="0.5")
     all_logs.force_debug()  # type: ignore[attr-defined]
     _drive(gateway.base_url, gateway.url, CLIENT_KEY, fake_upstream)
     _drive_keyless(gateway.base_url, fake_upstream)
@@ -205,7 +210,7 @@ def test_no_secret_in_the_served_process_output_at_debug(fake_upstream, redis_se
     port = free_port()
     name = f"s{uuid.uuid4().hex[:10]}"
     env = {key: value for key, value in os.environ.items() if not key.startswith(("OPENAI", "REDIS", "GATEWAY"))}
-    env.update(LOG_LEVEL="debug", OPENAI_API_KEY=UPSTREAM_KEY, ADMIN_TOKEN=ADMIN_TOKEN,
+    env.update(LOG_LEVEL="debug", OPENAI_API_KEY=UPSTREAM_KEY, ADMIN_TOKEN=ADMIN_TOKEN, METRICS_TOKEN=METRICS_TOKEN,
                UPSTREAM_BASE_URL=fake_upstream.base_url, INDEX_NAME=f"idx:{name}", KEY_PREFIX=f"{name}:",
                REDIS_URL=redis_server.url.replace("redis://", f"redis://default:{REDIS_PASSWORD}@"),
                STORE_RETRY_SECS="0.2", PYTHONUNBUFFERED="1")

@@ -80,7 +80,7 @@ async def asset(request: Request) -> Response:
 async def data(request: Request) -> Response:
     gateway = gateway_of(request)
     raw = request.query_params.get("window", str(DEFAULT_WINDOW_S))
-    window = int(raw) if raw.isdigit() else 0
+    window = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 6 else 0  # not "²", nor 5,000 digits
     if window not in WINDOWS_S:
         return error_response(f"Invalid 'window': expected one of {', '.join(map(str, WINDOWS_S))} seconds.",
                               status=400, param="window")
