@@ -249,9 +249,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=500)
     parser.add_argument("--no-gateway", action="store_true", help="skip the end-to-end lookups")
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--pairs", type=Path, default=PAIRS_CSV, help="a CSV of question pairs (question1, question2)")
     args = parser.parse_args(argv)
     types = [name.strip() for name in args.types.split(",") if name.strip()]
-    results = run_sizes(args.entries, types, queries=args.queries, gateway=not args.no_gateway, output=args.output)
+    results = run_sizes(args.entries, types, queries=args.queries, gateway=not args.no_gateway, output=args.output,
+                        pairs=args.pairs)
     print(markdown(results))
     return 0
 

@@ -25,6 +25,7 @@ from gateway.web.app import create_app
 from gateway.web.context import Gateway
 
 DEMO_KEY = "sk-demo-not-a-real-key"
+DEFAULT_PORT = 8090  # not `serve`'s 8080, so the demo runs beside a gateway
 
 
 def add_demo_command(commands: Any) -> None:
@@ -32,7 +33,8 @@ def add_demo_command(commands: Any) -> None:
     demo = commands.add_parser("demo", help="watch the cache work: a simulated upstream, a replayed workload, "
                                             "a summary and the live dashboard")
     demo.add_argument("--host", default="127.0.0.1", help="where the gateway and its dashboard listen")
-    demo.add_argument("--port", type=int, default=8080, help="0 picks a free port")
+    demo.add_argument("--port", type=int, default=None,
+                      help=f"0 picks a free port (default: {DEFAULT_PORT}, or a free one if it is taken)")
     demo.add_argument("--requests", type=_positive, default=240, help="how many requests to replay")
     demo.add_argument("--concurrency", type=_positive, default=2, help="requests in flight at once")
     demo.add_argument("--miss-ms", type=int, default=900, help="how long the simulated model takes to answer")
@@ -49,11 +51,13 @@ def _positive(value: str) -> int:
 
 def run_demo(args: argparse.Namespace) -> int:
     try:
-        gateway_socket = _listen(args.host, args.port)
-    except OSError as error:  # the port is taken: say so in one line, not a traceback
-        print(f"latency-slayer: cannot listen on {args.host}:{args.port} ({error.strerror}); try --port 0",
-              file=sys.stderr)
-        return 2
+        gateway_socket = _listen(args.host, DEFAULT_PORT if args.port is None else args.port)
+    except OSError as error:
+        if args.port is not None:  # the port asked for is taken: say so in one line, not a traceback
+            print(f"latency-slayer: cannot listen on {args.host}:{args.port} ({error.strerror}); try --port 0",
+                  file=sys.stderr)
+            return 2
+        gateway_socket = _listen(args.host, 0)
     try:
         asyncio.run(_demo(args, gateway_socket))
     except KeyboardInterrupt:

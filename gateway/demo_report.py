@@ -61,15 +61,17 @@ def _row(name: str, events: Sequence[Event], total: int) -> str:
 
 def report(events: Sequence[Event], threshold: float) -> str:
     totals = summary(events)
-    by_kind = {
+    by_kind = {  # every event in exactly one row, so the rows add up to "all"
         "hits (exact)": [e for e in events if e.hit and e.layer == "exact"],
         "hits (semantic)": [e for e in events if e.hit and e.layer == "semantic"],
+        "hits (in flight)": [e for e in events if e.hit and e.layer not in ("exact", "semantic")],
         "misses": [e for e in events if e.outcome == "miss"],
         "bypass or error": [e for e in events if e.outcome in ("bypass", "error")],
     }
+    optional = {"hits (in flight)", "bypass or error"}  # shown when there are any
     count = len(events)
     lines = [f"  {'':<18}{'requests':>9}{'share':>8}{'p50':>11}{'p95':>11}"]
-    lines += [_row(name, group, count) for name, group in by_kind.items() if group or name != "bypass or error"]
+    lines += [_row(name, group, count) for name, group in by_kind.items() if group or name not in optional]
     lines += ["  " + "─" * 57, _row("all", events, count), ""]
     hits = totals["outcomes"]["hit"]
     speedup = ""

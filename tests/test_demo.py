@@ -8,10 +8,30 @@ import subprocess
 import sys
 from pathlib import Path
 
+from gateway.demo_report import report
 from gateway.demo_workload import load_workload, plan
+from gateway.metrics.events import Event
 from tests.test_packaging import _clean_env
 
 REQUESTS = 40
+ROW = re.compile(r"^  (hits \(\w+( \w+)?\)|misses|bypass or error|all)\s+(\d+)\s+\d+%", re.MULTILINE)
+
+
+def summary_rows(out: str) -> dict[str, int]:
+    return {match[0]: int(match[2]) for match in ROW.findall(out)}
+
+
+def event(outcome: str, layer: str | None = None) -> Event:
+    return Event(1, "chat", outcome, layer, False, 200, 1.0, None, None, None, None, "m", "default", 1, 1, 0, 0.0,
+                 "here:1")
+
+
+def test_the_summary_rows_add_up_to_every_request() -> None:
+    events = [event("hit", "exact")] * 3 + [event("hit", "semantic")] * 2 + [event("hit", "flight")] * 4 + [
+        event("miss")] * 5 + [event("bypass")] + [event("error")]
+    rows = summary_rows(report(events, threshold=0.2))
+    assert rows == {"hits (exact)": 3, "hits (semantic)": 2, "hits (in flight)": 4, "misses": 5,
+                    "bypass or error": 2, "all": 16}
 
 
 def test_demo_runs_to_completion_and_prints_a_summary(tmp_path: Path) -> None:
@@ -22,11 +42,10 @@ def test_demo_runs_to_completion_and_prints_a_summary(tmp_path: Path) -> None:
     assert completed.returncode == 0, completed.stderr
     assert re.search(r"Open the live dashboard now: http://127\.0\.0\.1:\d+/", out)
     assert f"{REQUESTS}/{REQUESTS}" in out  # the progress bar reached the end
-    rows = {match[0]: int(match[1]) for match in re.findall(r"^  (hits \(exact\)|hits \(semantic\)|misses|all)"
-                                                            r"\s+(\d+)\s+\d+%", out, re.MULTILINE)}
-    assert rows["all"] == REQUESTS
+    rows = summary_rows(out)
+    assert rows.pop("all") == REQUESTS == sum(rows.values())
     assert rows["hits (exact)"] > 0 and rows["hits (semantic)"] > 0 and rows["misses"] > 0
-    hits = rows["hits (exact)"] + rows["hits (semantic)"]
+    hits = sum(count for name, count in rows.items() if name.startswith("hits"))
     assert f"hit rate {hits / REQUESTS:.1%} · {hits} upstream calls avoided" in out
     assert re.search(r"tokens saved [\d,]+ · est\. cost saved \$\d+\.\d{4}", out)
     assert "Traceback" not in completed.stderr

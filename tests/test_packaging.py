@@ -141,9 +141,12 @@ def test_docker_compose_wires_redis_8_and_the_gateway() -> None:
     assert re.fullmatch(r"redis:8(\.\d+)*(-\w+)?", services["redis"]["image"])
     gateway = services["gateway"]
     assert gateway["build"] == "." and (ROOT / "Dockerfile").is_file()
-    assert "8080:8080" in gateway["ports"]
+    assert gateway["ports"] == ["127.0.0.1:8080:8080"]  # not every interface of the host
+    assert "ports" not in services["redis"]  # Redis has no password: only the gateway reaches it
     assert gateway["environment"]["REDIS_URL"].startswith("redis://redis:6379")
-    assert "OPENAI_API_KEY" in gateway["environment"]
+    assert "OPENAI_API_KEY" in gateway["environment"] and gateway["env_file"] == [{"path": ".env", "required": False}]
+    overridden = set(gateway["environment"]) - {"REDIS_URL", "OPENAI_API_KEY"}
+    assert overridden == set(), f"compose overrides the shipped defaults of {overridden}"
     assert "redis" in gateway["depends_on"]
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "prepare-model" in dockerfile and "8080" in dockerfile
