@@ -29,7 +29,8 @@ class EmbedderError(CacheUnavailable):
 
 
 class NotEmbeddable(EmbedderError):
-    """This text has nothing to embed (no words); the embedder itself is fine, so it is no outage."""
+    """This request's text cannot be embedded (no words, or a remote embedder refused this caller or this text);
+    the embedder itself is fine, so it is no outage."""
 
 
 class UpstreamError(GatewayError):

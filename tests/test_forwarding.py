@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import httpx
 import openai
+import pytest
 
 from tests.conftest import UPSTREAM_KEY
-from tests.test_chat_cache import ask, client
+from tests.test_chat_cache import PARAPHRASE, PROMPT, ask, client
 
 
 def test_identical_embeddings_requests_hit_the_exact_cache(gateway, fake_upstream) -> None:
@@ -134,4 +135,17 @@ def test_openai_embedder_uses_the_upstream_embeddings_api(make_gateway, store_ki
     assert request.headers["authorization"] == "Bearer sk-emb"  # embedded with the caller's key
     # the fake's vectors are unrelated per text, so a loose per-request threshold proves vectors were stored
     state, headers, _ = ask(gateway, "another question", key="sk-emb", headers={"x-cache-threshold": "2"})
+    assert state == "hit" and headers["x-cache-layer"] == "semantic"
+
+
+@pytest.mark.parametrize("status", [400, 401, 429])
+def test_an_embeddings_refusal_for_one_caller_bypasses_that_request_only(make_gateway, fake_upstream,
+                                                                         status: int) -> None:
+    """A text too long for the model, a caller's bad key or its rate limit is that caller's, not an outage."""
+    gateway = make_gateway("memory", EMBED_PROVIDER="openai")
+    ask(gateway, PROMPT, key="sk-good")
+    fake_upstream.fail_next(status, path="/v1/embeddings")
+    assert ask(gateway, "a question too long to embed", key="sk-bad")[0] == "bypass"
+    assert not gateway.gateway.policy.embedder_guard.down
+    state, headers, _ = ask(gateway, PARAPHRASE, key="sk-good", headers={"x-cache-threshold": "2"})
     assert state == "hit" and headers["x-cache-layer"] == "semantic"

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from gateway.errors import EmbedderError, UpstreamError
+from gateway.errors import EmbedderError, NotEmbeddable, UpstreamError
 from gateway.upstream import UpstreamClient
 
 DEFAULT_DIM = 1536
@@ -33,6 +33,10 @@ class RemoteEmbedder:
             payload = await response.read()
         except UpstreamError as error:
             raise EmbedderError(f"embeddings call failed: {error}") from error
+        if 400 <= response.status < 500:
+            # This caller's key or this text (too long, a bad key, the key's rate limit): not an outage of the
+            # embedder, so it must not make every other caller bypass the cache.
+            raise NotEmbeddable(f"embeddings call answered HTTP {response.status} for this request")
         if response.status != 200:
             raise EmbedderError(f"embeddings call answered HTTP {response.status}")
         try:
