@@ -1,23 +1,31 @@
-"""What both Redis 8 stores share: the connection, entries as hashes `<prefix><exact digest>` whose `resp` field
-alone carries a TTL (HSETEX/HGETEX), blobs, ask counters, and the meta key that says which embedder and vector
-type the cache was built for. Where the vectors live (a Query Engine index or vector sets) is each subclass's job."""
+"""What both Redis 8 stores share: the connections, entries as hashes `<prefix><exact digest>` whose `resp` field
+alone carries a TTL (HSETEX/HGETEX), blobs, ask counters, the fingerprint of what built the vectors, and the meta key
+that names it. Where the vectors live (a Query Engine index or vector sets) is each subclass's job.
+
+The guard against mixing embedders lives where the vectors do: the index attribute or the vector sets' names carry
+the fingerprint of embedder, dimension and vector type, so vectors of another embedder are never searched even when
+the meta key is evicted (`allkeys-lru`) or deleted. The meta key only makes the start-up refusal name the embedder;
+each start restores it when what Redis holds proves the cache was ours."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 from abc import abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import orjson
 import redis.asyncio as redis
 from redis.asyncio.client import Pipeline
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from gateway.errors import StartupError, StoreError
+from gateway.errors import StoreError
 from gateway.store.base import Entry, Store, Tags
+from gateway.store.incidents import Incidents
 
 # One round trip for a read that renews the answer for the TTL it was written with (kept in `ttl_ms`),
 # so a hit never stretches a short-lived answer to the default lifetime.
@@ -33,6 +41,10 @@ return redis.call('HGET', KEYS[1], 'resp')
 # true nearest neighbours at 1M entries (bench/sizes.py); 200 costs a fraction of a millisecond more.
 SEARCH_EF = 200
 BULK_PAGE = 500  # entries per pipeline in write_many: big enough to amortise round trips, small enough not to stall
+# A write may carry megabytes, or wait behind another that does: at the lookups' timeout it would fail and count as
+# an outage. Writes get their own connections with at least this long a timeout, so a slow one neither fails nor
+# keeps a lookup waiting for its connection.
+WRITE_TIMEOUT_SECS = 2.0
 
 
 @contextmanager
@@ -44,15 +56,23 @@ def store_errors(what: str) -> Iterator[None]:
         raise StoreError(f"Redis {what} failed: {error}") from error
 
 
+def fingerprint(embedder: str, dim: int, vector_type: str) -> str:
+    """A short digest of what the vectors are, to name what holds them."""
+    return hashlib.blake2b(orjson.dumps([embedder, dim, vector_type]), digest_size=6).hexdigest()
+
+
+def _client(url: str, *, timeout: float, connect_timeout: float) -> redis.Redis:
+    # One immediate retry lets a pooled connection that died with a restarted Redis reconnect at once;
+    # anything slower than the timeout is an outage the caller bypasses.
+    return redis.Redis.from_url(url, protocol=3, socket_timeout=timeout, socket_connect_timeout=connect_timeout,
+                                retry=Retry(NoBackoff(), 1), health_check_interval=0)
+
+
 class RedisEntries(Store):
     def __init__(self, url: str, *, index: str, prefix: str, timeout_ms: int, vector_type: str) -> None:
         seconds = timeout_ms / 1000
-        # One immediate retry lets a pooled connection that died with a restarted Redis reconnect at once;
-        # anything slower than the timeout is an outage the caller bypasses.
-        self._redis = redis.Redis.from_url(
-            url, protocol=3, socket_timeout=seconds, socket_connect_timeout=seconds,
-            retry=Retry(NoBackoff(), 1), health_check_interval=0,
-        )
+        self._redis = _client(url, timeout=seconds, connect_timeout=seconds)  # lookups, and nothing else
+        self._writer = _client(url, timeout=max(seconds, WRITE_TIMEOUT_SECS), connect_timeout=seconds)
         self._url_host = self._redis.connection_pool.connection_kwargs.get("host", "unix")
         self._index = index
         self._prefix = prefix
@@ -60,12 +80,18 @@ class RedisEntries(Store):
         self._vector_type = vector_type
         self._dim = 0
         self._embedder = ""
+        self._fingerprint = ""
+        self._incidents = Incidents()
         self._read_script = self._redis.register_script(_READ_ANSWER)
+
+    def _expect(self, dim: int, embedder: str) -> None:
+        self._dim, self._embedder = dim, embedder
+        self._fingerprint = fingerprint(embedder, dim, self._vector_type)
 
     # ---- what the cache was built for -------------------------------------------------------------------
 
     async def _read_meta(self) -> tuple[str, int, str] | None:
-        """(embedder, dim, vector type) recorded by whoever built this cache, or None for a fresh one."""
+        """(embedder, dim, vector type) recorded by whoever built this cache, or None when there is no record."""
         meta = await self._redis.hgetall(self._meta_key)
         if not meta:
             return None
@@ -74,23 +100,28 @@ class RedisEntries(Store):
                 meta.get(b"vector_type", b"float32").decode())
 
     async def _write_meta(self) -> None:
-        await self._redis.hset(self._meta_key, mapping={
+        await self._writer.hset(self._meta_key, mapping={
             "embedder": self._embedder, "dim": self._dim, "vector_type": self._vector_type})
 
-    def _refuse(self, embedder: str, dim: int, vector_type: str) -> StartupError:
-        """Serving from vectors of another model, size or encoding would return garbage: say how to fix it."""
-        if vector_type == "int8":
+    def _conflict(self, found: str, *, vector_sets: bool) -> str:
+        """Why this cache cannot be used, and how to fix it: vectors of another model, size or encoding would
+        answer with garbage."""
+        if vector_sets:
             drop = (f"redis-cli --scan --pattern '{self._prefix}*' | xargs redis-cli UNLINK; "
                     f"redis-cli DEL {self._meta_key}")
         else:
             drop = f"redis-cli FT.DROPINDEX {self._index} DD; redis-cli DEL {self._meta_key}"
-        return StartupError(
-            f"Redis cache {self._index!r} holds {dim}-d {vector_type} vectors of embedder {embedder!r}, but this "
-            f"gateway stores {self._dim}-d {self._vector_type} vectors (VECTOR_TYPE) of {self._embedder!r}. "
-            f"Drop it ({drop}) or use another one (set INDEX_NAME and KEY_PREFIX).")
+        return (f"Redis cache {self._index!r} {found}, but this gateway stores {self._dim}-d {self._vector_type} "
+                f"vectors (VECTOR_TYPE) of {self._embedder!r}. Drop it ({drop}) or use another one (set INDEX_NAME "
+                f"and KEY_PREFIX).")
 
-    def _matches(self, built: tuple[str, int, str]) -> bool:
-        return built == (self._embedder, self._dim, self._vector_type)
+    def _recorded_conflict(self, built: tuple[str, int, str] | None) -> str | None:
+        """The conflict with what the meta key says built the cache, if it says another embedder or type."""
+        if built is None or built == (self._embedder, self._dim, self._vector_type):
+            return None
+        embedder, dim, vector_type = built
+        return self._conflict(f"holds {dim}-d {vector_type} vectors of embedder {embedder!r}",
+                              vector_sets=vector_type == "int8")
 
     # ---- entries ----------------------------------------------------------------------------------------
 
@@ -110,7 +141,7 @@ class RedisEntries(Store):
     async def write(self, entry: Entry, *, ttl_ms: int) -> None:
         with store_errors("write"):
             await self._prepare()
-            async with self._redis.pipeline(transaction=True) as pipe:
+            async with self._writer.pipeline(transaction=True) as pipe:
                 await self._queue_write(pipe, entry, ttl_ms)
                 await pipe.execute()
 
@@ -119,7 +150,7 @@ class RedisEntries(Store):
         with store_errors("write"):
             await self._prepare()
             for start in range(0, len(entries), BULK_PAGE):
-                async with self._redis.pipeline(transaction=False) as pipe:
+                async with self._writer.pipeline(transaction=False) as pipe:
                     for entry in entries[start:start + BULK_PAGE]:
                         await self._queue_write(pipe, entry, ttl_ms)
                     await pipe.execute()
@@ -139,15 +170,15 @@ class RedisEntries(Store):
     async def _flush_side_keys(self) -> None:
         """Blobs and ask counters belong to no route or tenant: only a flush of everything removes them."""
         for pattern in (f"{self._prefix}blob:*", f"{self._prefix}asks:*"):
-            async for found in self._redis.scan_iter(match=pattern, count=1000):
-                await self._redis.delete(found)
+            async for found in self._writer.scan_iter(match=pattern, count=1000):
+                await self._writer.delete(found)
 
     # ---- counters and blobs -----------------------------------------------------------------------------
 
     async def bump(self, key: str, *, ttl_ms: int) -> int:
         counter = f"{self._prefix}asks:{key}"
         with store_errors("count"):
-            async with self._redis.pipeline(transaction=True) as pipe:
+            async with self._writer.pipeline(transaction=True) as pipe:
                 pipe.incr(counter)
                 pipe.pexpire(counter, ttl_ms, nx=True)  # the window starts at the first ask
                 count, _ = await pipe.execute()
@@ -160,7 +191,8 @@ class RedisEntries(Store):
 
     async def put_blob(self, key: str, value: bytes, *, ttl_ms: int) -> None:
         with store_errors("write"):
-            await self._redis.set(self._prefix + "blob:" + key, value, px=ttl_ms)
+            await self._writer.set(self._prefix + "blob:" + key, value, px=ttl_ms)
 
     async def close(self) -> None:
         await self._redis.aclose()
+        await self._writer.aclose()
