@@ -3,6 +3,7 @@ gateway's own (unreachable, timeout, protocol) so nothing above this module know
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -17,11 +18,21 @@ _NOT_FORWARDED = frozenset({
     b"trailer", b"transfer-encoding", b"upgrade", b"host", b"content-length", b"accept-encoding",
     b"cache-control", b"x-route", b"x-cache-ttl", b"x-cache-threshold",
 })
-# The HTTP server that sends a response dates it, so the upstream's `date` would be a second one.
+# The HTTP server that sends a response dates it, so the upstream's `date` would be a second one. A body is
+# returned decoded, so without its `content-encoding` (but see `UpstreamResponse.stream`).
 _NOT_RETURNED = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-connection", "te", "trailer",
     "transfer-encoding", "upgrade", "content-length", "content-encoding", "date",
 })
+# Idle upstream connections are dropped before the 5 s after which uvicorn (vLLM and many OpenAI-compatible
+# servers), hypercorn, Node and llama.cpp's server close theirs: reusing one as the server closes it fails the
+# request. The second of margin covers the round trip; less would cost a new TLS handshake after shorter pauses.
+KEEPALIVE_EXPIRY = 4.0
+# A request sent on a connection the upstream had just closed fails within a round trip, reset or ended before
+# any answer; never with a timeout, nor a refused connection. One that fails later may have been worked on (and
+# billed), so it is not sent again.
+_STALE_FAILURE_WITHIN = 1.0
+_STALE_FAILURES = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
 
 
 def _mapped(error: httpx.HTTPError) -> Exception:
@@ -29,13 +40,16 @@ def _mapped(error: httpx.HTTPError) -> Exception:
         return UpstreamUnreachable(f"The upstream API could not be reached: {error.__class__.__name__}")
     if isinstance(error, httpx.TimeoutException):
         return UpstreamTimeout("The upstream API did not answer in time.")
+    if isinstance(error, httpx.DecodingError):
+        return UpstreamProtocolError("The upstream API sent a body that does not decode as its content-encoding says.")
     return UpstreamProtocolError(f"The upstream API connection failed: {error.__class__.__name__}")
 
 
 @dataclass
 class UpstreamResponse:
     status: int
-    headers: list[tuple[str, str]]  # what may be returned to the client
+    headers: list[tuple[str, str]]  # what may be returned to the client with the decoded body
+    undecodable: str | None  # the body's content-encoding when the gateway cannot decode it
     _response: httpx.Response
 
     @property
@@ -43,22 +57,40 @@ class UpstreamResponse:
         return self._response.headers.get("content-type", "")
 
     async def read(self) -> bytes:
+        """The decoded body, for a reader of its content."""
         try:
+            self._require_decodable()
             return await self._response.aread()
         except httpx.HTTPError as error:
             raise _mapped(error) from error
         finally:
             await self._response.aclose()
 
-    async def stream(self) -> AsyncIterator[bytes]:
-        """The decoded body as it arrives; closing the iterator early closes the upstream request."""
+    def stream(self) -> AsyncIterator[bytes]:
+        """The body as it is relayed, as it arrives: decoded, or as it came when the gateway cannot decode it
+        (and then goes with its content-encoding, `undecodable`). Closing the iterator early closes the upstream
+        request."""
+        return self._chunks(decode=self.undecodable is None)
+
+    def decoded(self) -> AsyncIterator[bytes]:
+        """The decoded body as it arrives, for a reader of its content."""
+        return self._chunks(decode=True)
+
+    async def _chunks(self, *, decode: bool) -> AsyncIterator[bytes]:
         try:
-            async for chunk in self._response.aiter_bytes():
+            if decode:
+                self._require_decodable()
+            async for chunk in self._response.aiter_bytes() if decode else self._response.aiter_raw():
                 yield chunk
         except httpx.HTTPError as error:
             raise _mapped(error) from error
         finally:
             await self._response.aclose()
+
+    def _require_decodable(self) -> None:
+        if self.undecodable is not None:
+            raise UpstreamProtocolError(f"The upstream API answered in an encoding the gateway cannot decode "
+                                        f"({self.undecodable}).")
 
     async def close(self) -> None:
         await self._response.aclose()
@@ -75,10 +107,22 @@ class UpstreamClient:
         # on one connection; any other upstream, and every plain-http one, is spoken to in HTTP/1.1.
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
-            limits=httpx.Limits(max_connections=1024, max_keepalive_connections=256),
+            limits=httpx.Limits(max_connections=1024, max_keepalive_connections=256,
+                                keepalive_expiry=KEEPALIVE_EXPIRY),
             follow_redirects=False,
             http2=http2,
         )
+        # A request that met a stale pooled connection is sent again on a new one, which this client opens
+        # (the pool may hold more stale ones) and closes after the answer.
+        self._fresh = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout, connect=connect_timeout),
+            limits=httpx.Limits(max_connections=1024, max_keepalive_connections=0),
+            follow_redirects=False,
+            http2=http2,
+        )
+        # httpx offers exactly the content-codings it can decode.
+        self._decodable = {"identity", *(coding.strip() for coding in
+                                         self._client.headers.get("accept-encoding", "").split(","))}
 
     @staticmethod
     def _headers(incoming: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
@@ -101,15 +145,34 @@ class UpstreamClient:
                                              timeout=httpx.Timeout(timeout) if timeout is not None
                                              else httpx.USE_CLIENT_DEFAULT)
         try:
-            response = await self._client.send(request, stream=True)
+            response = await self._exchange(request, replayable=isinstance(content, bytes | None))
         except httpx.HTTPError as error:
             raise _mapped(error) from error
         returned = [(name, value) for name, value in response.headers.multi_items()
                     if name.lower() not in _NOT_RETURNED]
-        return UpstreamResponse(response.status_code, returned, response)
+        return UpstreamResponse(response.status_code, returned, self._undecodable(response), response)
+
+    async def _exchange(self, request: httpx.Request, *, replayable: bool) -> httpx.Response:
+        """The response's head. A failure before it arrived, soon enough that the upstream cannot have worked on
+        the request, is a stale pooled connection: a body that can be sent again (not a streamed one, partly
+        consumed by now) is, once, on a new connection."""
+        sent_at = time.monotonic()
+        try:
+            return await self._client.send(request, stream=True)
+        except _STALE_FAILURES:
+            if not replayable or time.monotonic() - sent_at > _STALE_FAILURE_WITHIN:
+                raise
+        return await self._fresh.send(request, stream=True)
+
+    def _undecodable(self, response: httpx.Response) -> str | None:
+        codings = response.headers.get_list("content-encoding", split_commas=True)
+        if all(coding.strip().lower() in self._decodable for coding in codings):
+            return None
+        return ", ".join(codings)
 
     async def close(self) -> None:
         await self._client.aclose()
+        await self._fresh.aclose()
 
     def health(self) -> dict[str, Any]:
         return {"base_url": self.base_url, "open": not self._client.is_closed, "http2": self.http2}

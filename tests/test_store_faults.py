@@ -22,6 +22,7 @@ from gateway.store.redis_base import RedisEntries
 from gateway.store.redis_store import RedisStore
 from gateway.store.redis_vectorset import VectorSetStore
 from tests.support.redis_server import RedisServer
+from tests.support.traffic import wait_until
 from tests.test_chat_cache import PARAPHRASE, ask
 from tests.test_store_behaviour import DIM, REDIS_KINDS, TAGS, entry, redis_store, unit
 
@@ -229,13 +230,16 @@ def test_healthz_says_degraded_while_a_foreign_index_holds_the_name(make_gateway
         client.execute_command("FT.CREATE", name, "ON", "HASH", "PREFIX", "1", gateway.settings.key_prefix,
                                "SCHEMA", "embedding", "VECTOR", "HNSW", "6", "TYPE", "FLOAT32", "DIM", "16",
                                "DISTANCE_METRIC", "COSINE")
-    health = httpx.get(f"{gateway.url}/healthz").json()
-    assert health["status"] == "degraded" and name in health["store"]["error"]
+    def health() -> dict:
+        return httpx.get(f"{gateway.url}/healthz").json()
+
+    assert wait_until(lambda: health()["status"] == "degraded", timeout=5)  # /healthz asks the store once a second
+    assert name in health()["store"]["error"]
     assert ask(gateway)[0] == "hit"  # the exact layer is untouched
     assert ask(gateway, "How could I reset my password?")[0] == "miss"  # no semantic layer, and no error
     with _raw(redis_server.url) as client:
         client.execute_command("FT.DROPINDEX", name)
-    assert httpx.get(f"{gateway.url}/healthz").json()["status"] == "ok"  # the check recreates the index
+    assert wait_until(lambda: health()["status"] == "ok", timeout=5)  # the check recreates the index
 
 
 def _vector_set_of(url: str, name: str, element: str) -> str:

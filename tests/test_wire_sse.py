@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
+
 import orjson
 import pytest
 
@@ -11,6 +14,7 @@ from gateway.wire.completion import CompletionAssembler, as_chunks, as_response,
 STREAM = (b'data: {"a": 1}\n\n'
           b": keep-alive comment\n\n"
           b'data: {"b":\r\ndata: 2}\r\n\r\n'
+          b"data:c\rdata:  r\r\r"
           b"event: x\ndata: [DONE]\n\n")
 
 
@@ -20,7 +24,7 @@ def test_parser_finds_the_same_events_whatever_the_split(size: int) -> None:
     events = []
     for start in range(0, len(STREAM), size):
         events += parser.feed(STREAM[start:start + size])
-    assert [event.data for event in events] == ['{"a": 1}', "", '{"b":\n2}', "[DONE]"]
+    assert [event.data for event in events] == ['{"a": 1}', "", '{"b":\n2}', "c\n r", "[DONE]"]
     assert b"".join(event.raw for event in events) == STREAM  # relayed byte for byte
 
 
@@ -28,6 +32,56 @@ def test_parser_keeps_an_unterminated_event_until_its_end_arrives() -> None:
     parser = sse.SSEParser()
     assert parser.feed(b'data: {"a": 1}\n\ndata: {"cut') == [sse.Event('{"a": 1}', b'data: {"a": 1}\n\n')]
     assert parser.feed(b'": 2}\n\n') == [sse.Event('{"cut": 2}', b'data: {"cut": 2}\n\n')]
+
+
+class _CountingSearch:
+    """The parser's separator pattern, counting the bytes its searches scan (from where each starts to the end
+    of its match, or of the buffer): a structural measure of the parser's work, unlike a timer."""
+
+    def __init__(self, pattern: re.Pattern[bytes]) -> None:
+        self._pattern = pattern
+        self.scanned = 0
+
+    def search(self, buffer: bytearray, pos: int = 0) -> re.Match[bytes] | None:
+        found = self._pattern.search(buffer, pos)
+        self.scanned += (found.end() if found else len(buffer)) - pos
+        return found
+
+
+@pytest.mark.parametrize(("size", "chunk", "end"), [
+    (64 << 10, 1, b"\n\n"), (1 << 20, 7, b"\r\n\r\n"), (1 << 20, 1000, b"\r\r"), (4 << 20, 4096, b"\n\n"),
+    (sse.MAX_EVENT_BYTES - 16, 65536, b"\r\n\r\n"),
+])
+def test_a_huge_event_costs_work_in_proportion_to_its_size(monkeypatch, size: int, chunk: int, end: bytes) -> None:
+    """However finely it arrives, each byte is searched about once (a separator's first bytes may be searched
+    again with the next chunk): re-scanning the buffer on every chunk made a 16 MB line cost 11 s of CPU."""
+    counting = _CountingSearch(sse._SEPARATOR)
+    monkeypatch.setattr(sse, "_SEPARATOR", counting)
+    event = b"data: " + b"x" * (size - 6 - len(end)) + end
+    stream = event + b"data: [DONE]\n\n"
+    parser = sse.SSEParser()
+    events = []
+    for start in range(0, len(stream), chunk):
+        events += parser.feed(stream[start:start + chunk])
+    assert [e.raw for e in events] == [event, sse.DONE] and events[0].data == "x" * (size - 6 - len(end))
+    chunks = -(-len(stream) // chunk)
+    assert counting.scanned <= len(stream) + 3 * chunks
+
+
+@pytest.mark.parametrize("chunk", [1000, 65536, sse.MAX_EVENT_BYTES + 100])
+def test_an_event_over_the_limit_fails_the_stream_and_one_at_it_does_not(chunk: int) -> None:
+    at_limit = b"data: " + b"x" * (sse.MAX_EVENT_BYTES - 8) + b"\n\n"
+    over = b"data: " + b"x" * (sse.MAX_EVENT_BYTES - 7) + b"\n\n"
+    never_ends = b"data: " + b"x" * sse.MAX_EVENT_BYTES
+    for event, fails in ((at_limit, False), (over, True), (never_ends, True)):
+        parser = sse.SSEParser()
+        events = []
+        with contextlib.ExitStack() as stack:
+            if fails:
+                stack.enter_context(pytest.raises(sse.EventTooLong))
+            for start in range(0, len(event), chunk):
+                events += parser.feed(event[start:start + chunk])
+        assert [e.raw for e in events] == ([] if fails else [event])
 
 
 TEXT = {"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "m",

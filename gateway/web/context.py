@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 from starlette.requests import Request
 
 from gateway.cache.policy import CachePolicy
-from gateway.errors import CacheUnavailable
+from gateway.errors import CacheUnavailable, GatewayError
 from gateway.flight.coordinator import Flights
 from gateway.metrics.recorder import EventRecorder
 from gateway.metrics.window import EventWindow
@@ -26,6 +27,8 @@ from gateway.wire.requests import InvalidRequest
 
 log = logging.getLogger("latency_slayer.web")
 
+HEALTH_SECS = 1.0
+
 
 @dataclass
 class Gateway:
@@ -36,6 +39,21 @@ class Gateway:
     fleet: EventWindow  # every worker's recent events, read back for the dashboard
     flights: Flights  # misses on their way upstream, which identical misses follow (single-flight)
     _writes: set[asyncio.Task[Any]] = field(default_factory=set)
+    _health: tuple[float, dict[str, Any]] | None = None
+    _health_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def store_health(self) -> dict[str, Any]:
+        """The store's state, asked of it at most once per `HEALTH_SECS`: `/healthz` needs no key, and asking a
+        Redis with a large index costs it milliseconds (FT.INFO), so probes at any rate must not add up."""
+        async with self._health_lock:
+            now = time.monotonic()
+            if self._health is None or now - self._health[0] >= HEALTH_SECS:
+                try:
+                    state = {"ok": True, **await self.policy.store.health()}
+                except GatewayError as error:
+                    state = {"ok": False, "error": str(error)}
+                self._health = (time.monotonic(), state)
+            return self._health[1]
 
     def defer(self, write: Coroutine[Any, Any, Any]) -> None:
         """Run a cache write after the response, off the request path; its failure is only a bypass."""

@@ -9,7 +9,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gateway.errors import CacheUnavailable, GatewayError
+from gateway.errors import CacheUnavailable
 from gateway.web import relay
 from gateway.web.context import (
     body_stream,
@@ -100,12 +100,7 @@ async def passthrough(request: Request) -> Response:
 async def healthz(request: Request) -> Response:
     gateway = gateway_of(request)
     policy = gateway.policy
-    store: dict[str, Any]
-    try:
-        store = {"ok": True, **await policy.store.health()}
-    except GatewayError as error:
-        store = {"ok": False, "error": str(error)}
-    store["bypassing"] = policy.store_guard.down
+    store = {**await gateway.store_health(), "bypassing": policy.store_guard.down}
     embedder = {"ok": not policy.embedder_guard.down, **policy.embedder.health()}
     upstream = gateway.upstream.health()
     status = "ok" if store["ok"] and embedder["ok"] and upstream["open"] else "degraded"

@@ -57,8 +57,11 @@ def whole(upstream: Answer, body: bytes, extra: Mapping[str, str]) -> Response:
 
 
 def streamed(upstream: UpstreamResponse, body: AsyncIterator[bytes], extra: Mapping[str, str]) -> Response:
+    """`body` is `upstream.stream()`: as it came, in its content-encoding, when the gateway cannot decode it."""
     response = _UpstreamStream(upstream.status, body, upstream)
     response.raw_headers = _raw(upstream.headers, extra)
+    if upstream.undecodable is not None:
+        response.raw_headers.append((b"content-encoding", upstream.undecodable.encode("latin-1")))
     return response
 
 

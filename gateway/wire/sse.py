@@ -3,13 +3,24 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 DONE = b"data: [DONE]\n\n"
-_LINE_ENDS = (b"\r\n", b"\n", b"\r")
+# A blank line in any line-ending style ends an event; at most one of these can start at a given byte, so
+# the leftmost match is the earliest end.
+_SEPARATOR = re.compile(rb"\r\n\r\n|\n\n|\r\r")
+_LONGEST_SEPARATOR = 4
+# Chat chunks are a few hundred bytes, but a Responses API `response.completed` event carries the whole
+# answer: 8 MiB is far above any real event and still bounds what one upstream can make a worker buffer.
+MAX_EVENT_BYTES = 8 << 20
+
+
+class EventTooLong(ValueError):
+    """The upstream sent an event longer than MAX_EVENT_BYTES; the stream cannot be parsed further."""
 
 
 @dataclass(frozen=True)
@@ -22,38 +33,42 @@ def encode(payload: Any) -> bytes:
     return b"data: " + orjson.dumps(payload) + b"\n\n"
 
 
-def _split_event(buffer: bytes) -> tuple[bytes, bytes] | None:
-    """Split off the first complete event (ended by a blank line in any line-ending style)."""
-    best: tuple[int, int] | None = None
-    for separator in (b"\r\n\r\n", b"\n\n", b"\r\r"):
-        at = buffer.find(separator)
-        if at != -1 and (best is None or at < best[0]):
-            best = (at, len(separator))
-    if best is None:
-        return None
-    end = best[0] + best[1]
-    return buffer[:end], buffer[end:]
-
-
 def _data_of(raw: bytes) -> str:
-    lines = []
-    for line in raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n"):
-        if line.startswith(b"data:"):
-            value = line[5:]
-            lines.append(value[1:] if value.startswith(b" ") else value)
-    return b"\n".join(lines).decode("utf-8", errors="replace")
+    # bytes.splitlines splits at exactly SSE's line ends: CRLF, LF and CR.
+    values = [line[5:] for line in raw.splitlines() if line.startswith(b"data:")]
+    return b"\n".join([value[1:] if value[:1] == b" " else value for value in values]).decode("utf-8", errors="replace")
 
 
 class SSEParser:
-    """Feed bytes as they arrive, in any split; get back the events completed so far."""
+    """Feed bytes as they arrive, in any split; get back the events completed so far. Each byte is searched
+    for a separator about once (a search resumes where the last one gave up), so an event costs time in
+    proportion to its size however finely it arrives."""
 
     def __init__(self) -> None:
-        self._buffer = b""
+        self._buffer = bytearray()
+        self._searched = 0  # no separator starts before this offset of the buffer
 
     def feed(self, chunk: bytes) -> list[Event]:
-        self._buffer += chunk
+        buffer = self._buffer
+        buffer += chunk
         events = []
-        while (split := _split_event(self._buffer)) is not None:
-            raw, self._buffer = split
-            events.append(Event(data=_data_of(raw), raw=raw))
+        start = 0
+        found = _SEPARATOR.search(buffer, self._searched)
+        while found is not None:
+            end = found.end()
+            if end - start > MAX_EVENT_BYTES:
+                raise _too_long()
+            raw = bytes(buffer[start:end])
+            events.append(Event(_data_of(raw), raw))
+            start = end
+            found = _SEPARATOR.search(buffer, end)
+        del buffer[:start]
+        # A separator may straddle this chunk and the next: its first bytes are searched again.
+        self._searched = max(0, len(buffer) - _LONGEST_SEPARATOR + 1)
+        if len(buffer) > MAX_EVENT_BYTES:
+            raise _too_long()
         return events
+
+
+def _too_long() -> EventTooLong:
+    return EventTooLong(f"The upstream API sent an event longer than {MAX_EVENT_BYTES} bytes.")
