@@ -3,17 +3,30 @@ object built from it. The README's configuration table is checked against `SETTI
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from gateway.errors import SettingsError
 from gateway.metrics.prices import parse_prices
-
-Parser = Callable[[str], Any]
+from gateway.setting_values import (
+    KeyTable,
+    Parser,
+    boolean,
+    choice,
+    float_range,
+    int_range,
+    key_table,
+    name_list,
+    optional_int_range,
+    optional_path,
+    optional_redis_url,
+    optional_text,
+    text,
+    url,
+)
 
 
 @dataclass(frozen=True)
@@ -25,200 +38,109 @@ class Setting:
     help: str
 
 
-def _text(value: str) -> str:
-    return value
-
-
-def _optional_text(value: str) -> str | None:
-    return value or None
-
-
-def _optional_path(value: str) -> Path | None:
-    return Path(value).expanduser() if value else None
-
-
-def _url(value: str) -> str:
-    if not value.startswith(("http://", "https://")):
-        raise ValueError
-    return value.rstrip("/")
-
-
-def _optional_redis_url(value: str) -> str | None:
-    if not value:
-        return None
-    if not value.startswith(("redis://", "rediss://", "unix://")):
-        raise ValueError
-    return value
-
-
-def _int_range(low: int, high: int) -> Parser:
-    def parse(value: str) -> int:
-        number = int(value)
-        if not low <= number <= high:
-            raise ValueError
-        return number
-
-    return parse
-
-
-def _float_range(low: float, high: float) -> Parser:
-    def parse(value: str) -> float:
-        number = float(value)
-        if not low <= number <= high:  # also rejects nan
-            raise ValueError
-        return number
-
-    return parse
-
-
-def _optional_int_range(low: int, high: int) -> Parser:
-    inner = _int_range(low, high)
-    return lambda value: inner(value) if value else None
-
-
-def _choice(*options: str) -> Parser:
-    def parse(value: str) -> str:
-        if value.lower() not in options:
-            raise ValueError
-        return value.lower()
-
-    return parse
-
-
-def _boolean(value: str) -> bool:
-    lowered = value.strip().lower()
-    if lowered in {"1", "true", "yes", "on"}:
-        return True
-    if lowered in {"0", "false", "no", "off"}:
-        return False
-    raise ValueError
-
-
-def _name_list(value: str) -> frozenset[str]:
-    return frozenset(part.strip() for part in value.split(",") if part.strip())
-
-
-KeyTable = tuple[tuple[str, str | None], ...]  # (gateway key, its own upstream key or None), sorted
-
-
-def _key_table(value: str) -> KeyTable:
-    """`key1,key2`, or a JSON object `{"gateway key": "its upstream key" or null}` inline or in a file."""
-    text = value.strip()
-    if text and not text.startswith("{") and "," not in text and Path(text).expanduser().is_file():
-        text = Path(text).expanduser().read_text(encoding="utf-8").strip()
-    if not text.startswith("{"):
-        return tuple((key, None) for key in sorted(_name_list(text)))
-    table = json.loads(text)
-    if not isinstance(table, dict) or not all(
-            isinstance(key, str) and key.strip() and (upstream is None or (isinstance(upstream, str) and upstream))
-            for key, upstream in table.items()):
-        raise ValueError
-    return tuple(sorted((key.strip(), upstream) for key, upstream in table.items()))
-
-
 SETTINGS: tuple[Setting, ...] = (
-    Setting("REDIS_URL", _optional_redis_url, None, "a redis:// or rediss:// URL, or empty",
+    Setting("REDIS_URL", optional_redis_url, None, "a redis:// or rediss:// URL, or empty",
             "Redis 8 with the Query Engine. Unset: the embedded in-process store."),
-    Setting("OPENAI_API_KEY", _optional_text, None, "any text",
+    Setting("OPENAI_API_KEY", optional_text, None, "any text",
             "Upstream key used when a client sends no `Authorization` header."),
-    Setting("GATEWAY_API_KEYS", _key_table, (), "comma-separated keys, or a JSON object (inline or a file path)",
+    Setting("GATEWAY_API_KEYS", key_table, (), "comma-separated keys, or a JSON object (inline or a file path)",
             "When set, only these keys are accepted on `/v1/...` (others get 401) and upstream calls use the key's "
             "own upstream key from the JSON object `{\"gateway key\": \"upstream key\" or null}`, else "
             "`OPENAI_API_KEY`, so real keys never leave the server. Each key is its own tenant."),
-    Setting("ACCOUNT_ENDPOINTS", _choice("deny", "allow"), "deny", "deny or allow",
+    Setting("ACCOUNT_ENDPOINTS", choice("deny", "allow"), "deny", "deny or allow",
             "With gateway keys, whether a key without its own upstream key may reach the upstream account's "
             "stored resources (files, batches, stored completions and responses, assistants, vector stores...), "
             "which every such key shares. `deny`: only stateless endpoints (chat, embeddings, responses, "
             "moderations, audio, images, models) are forwarded; the rest get 403."),
-    Setting("ADMIN_TOKEN", _optional_text, None, "any text",
+    Setting("ADMIN_TOKEN", optional_text, None, "any text",
             "Enables the `/admin/...` endpoints for callers presenting it as a bearer token; unset, they don't exist."),
-    Setting("UPSTREAM_BASE_URL", _url, "https://api.openai.com/v1", "an http(s):// URL",
+    Setting("UPSTREAM_BASE_URL", url, "https://api.openai.com/v1", "an http(s):// URL",
             "OpenAI-compatible API that requests are forwarded to."),
-    Setting("GEN_MODEL", _text, "gpt-4o-mini", "a model name",
+    Setting("GEN_MODEL", text, "gpt-4o-mini", "a model name",
             "Model used when a chat request names none."),
-    Setting("EMBED_PROVIDER", _choice("local", "openai"), "local", "local or openai",
+    Setting("EMBED_PROVIDER", choice("local", "openai"), "local", "local or openai",
             "`local`: all-MiniLM-L6-v2 on the CPU (384-d). `openai`: text-embedding-3-small upstream."),
-    Setting("EMBED_DIM", _optional_int_range(1, 8192), None, "an integer 1-8192, or empty",
+    Setting("EMBED_DIM", optional_int_range(1, 8192), None, "an integer 1-8192, or empty",
             "Vector size. `local` is always 384; `openai` defaults to 1536 (sent as `dimensions`)."),
-    Setting("EMBED_MODEL", _text, "text-embedding-3-small", "a model name",
+    Setting("EMBED_MODEL", text, "text-embedding-3-small", "a model name",
             "Embedding model asked for when `EMBED_PROVIDER=openai`."),
-    Setting("EMBED_TIMEOUT_SECS", _float_range(0.01, 60), 2.0, "seconds, 0.01-60",
+    Setting("EMBED_TIMEOUT_SECS", float_range(0.01, 60), 2.0, "seconds, 0.01-60",
             "An `openai` embeddings call slower than this bypasses the cache for that request."),
-    Setting("LATENCY_SLAYER_MODEL_DIR", _optional_path, None, "a directory, or empty",
+    Setting("LATENCY_SLAYER_MODEL_DIR", optional_path, None, "a directory, or empty",
             "Where `prepare-model` writes the re-quantised local model and the embedder reads it. "
             "Unset: `$XDG_CACHE_HOME/latency-slayer`."),
-    Setting("CACHE_DISTANCE_THRESHOLD", _float_range(0.0, 2.0), 0.2, "a number from 0 to 2",
+    Setting("CACHE_DISTANCE_THRESHOLD", float_range(0.0, 2.0), 0.2, "a number from 0 to 2",
             "Largest cosine distance (1 - cosine similarity) served as a semantic hit."),
-    Setting("CACHE_VERIFIER", _boolean, True, "true or false",
+    Setting("CACHE_VERIFIER", boolean, True, "true or false",
             "A semantic candidate is served only if its prompt has the same numbers, units, dates, names, negation, "
             "kind of question and word roles as the request, and a fitted score over the distance and the words "
             "they do not share finds it likely to ask the same (see Cache correctness)."),
-    Setting("RESP_TTL_SECS", _int_range(1, 10 * 365 * 86400), 86400, "an integer of seconds >= 1",
+    Setting("RESP_TTL_SECS", int_range(1, 10 * 365 * 86400), 86400, "an integer of seconds >= 1",
             "Lifetime of a cached answer (the `resp` field only; vectors and tags stay)."),
-    Setting("RESP_TTL_SLIDING", _boolean, True, "true or false",
+    Setting("RESP_TTL_SLIDING", boolean, True, "true or false",
             "A hit renews the answer's TTL. `false` keeps a fixed lifetime so popular answers still age out."),
-    Setting("MISS_DELAY_MS", _int_range(0, 600_000), 0, "an integer of milliseconds >= 0",
+    Setting("MISS_DELAY_MS", int_range(0, 600_000), 0, "an integer of milliseconds >= 0",
             "Extra delay added to misses only, to demonstrate the cold path."),
-    Setting("SHARED_ROUTES", _name_list, frozenset(), "comma-separated route names",
+    Setting("SHARED_ROUTES", name_list, frozenset(), "comma-separated route names",
             "Routes whose entries are shared by every API key (e.g. a public FAQ); all others are per key."),
-    Setting("INDEX_NAME", _text, "idx:latency_slayer", "an index name", "RediSearch index of the cache."),
-    Setting("KEY_PREFIX", _text, "cache:", "a key prefix", "Prefix of the cache's hash keys."),
-    Setting("VECTOR_TYPE", _choice("float32", "float16", "int8"), "float32", "float32, float16 or int8",
+    Setting("INDEX_NAME", text, "idx:latency_slayer", "an index name", "RediSearch index of the cache."),
+    Setting("KEY_PREFIX", text, "cache:", "a key prefix", "Prefix of the cache's hash keys."),
+    Setting("VECTOR_TYPE", choice("float32", "float16", "int8"), "float32", "float32, float16 or int8",
             "How Redis keeps vectors: `float32` or `float16` (half the vector memory) in a Query Engine HNSW index; "
             "`int8` in Redis 8's native vector sets (`VADD ... Q8`, a quarter of the memory, no module needed)."),
-    Setting("ADAPTIVE_THRESHOLDS", _boolean, False, "true or false",
+    Setting("ADAPTIVE_THRESHOLDS", boolean, False, "true or false",
             "Each route starts at `ADAPTIVE_START_THRESHOLD` and loosens towards `CACHE_DISTANCE_THRESHOLD` only "
             "as feedback and shadow checks show its hits are right; a wrong hit tightens it at once."),
-    Setting("ADAPTIVE_START_THRESHOLD", _float_range(0.0, 2.0), 0.03, "a number from 0 to 2",
+    Setting("ADAPTIVE_START_THRESHOLD", float_range(0.0, 2.0), 0.03, "a number from 0 to 2",
             "Where an adaptive route's cosine distance threshold starts."),
-    Setting("SHADOW_SAMPLE_RATE", _float_range(0.0, 1.0), 0.0, "a number from 0 to 1",
+    Setting("SHADOW_SAMPLE_RATE", float_range(0.0, 1.0), 0.0, "a number from 0 to 1",
             "Share of semantic hits answered from upstream instead, and compared with the cached answer to "
             "measure each route's precision."),
-    Setting("ADMIT_AFTER_ASKS", _int_range(1, 100), 1, "an integer 1-100",
+    Setting("ADMIT_AFTER_ASKS", int_range(1, 100), 1, "an integer 1-100",
             "Store an answer only once the same request was asked this often within `RESP_TTL_SECS`."),
-    Setting("MAX_CACHEABLE_TEMPERATURE", _float_range(0.0, 2.0), 1.0, "a number from 0 to 2",
+    Setting("MAX_CACHEABLE_TEMPERATURE", float_range(0.0, 2.0), 1.0, "a number from 0 to 2",
             "Answers to requests asking for a higher `temperature` are served but not stored."),
-    Setting("SEMANTIC_CANDIDATES", _int_range(1, 100), 5, "an integer 1-100",
+    Setting("SEMANTIC_CANDIDATES", int_range(1, 100), 5, "an integer 1-100",
             "Nearest neighbours examined per lookup (a candidate whose answer expired falls through)."),
-    Setting("MEMORY_MAX_ENTRIES", _int_range(1, 10_000_000), 50_000, "an integer >= 1",
+    Setting("MEMORY_MAX_ENTRIES", int_range(1, 10_000_000), 50_000, "an integer >= 1",
             "Entries kept by the embedded store before the least recently used are evicted."),
-    Setting("MAX_BODY_BYTES", _int_range(1024, 1 << 30), 4 << 20, "an integer of bytes >= 1024",
+    Setting("MAX_BODY_BYTES", int_range(1024, 1 << 30), 4 << 20, "an integer of bytes >= 1024",
             "Largest request body accepted (413 above)."),
-    Setting("MAX_ENTRY_BYTES", _int_range(1024, 1 << 30), 1 << 20, "an integer of bytes >= 1024",
+    Setting("MAX_ENTRY_BYTES", int_range(1024, 1 << 30), 1 << 20, "an integer of bytes >= 1024",
             "Largest answer (with its prompt) the cache stores, and largest cached embeddings answer; bigger ones "
             "are served but not stored, so one caller's huge answers cannot slow every other caller's lookups."),
-    Setting("BODY_TIMEOUT_SECS", _float_range(0.1, 3600), 30.0, "seconds, 0.1-3600",
+    Setting("BODY_TIMEOUT_SECS", float_range(0.1, 3600), 30.0, "seconds, 0.1-3600",
             "A request body still arriving this long after its request started is refused with 408 and its "
             "connection closed, so slow senders cannot hold connections open."),
-    Setting("UPSTREAM_CONNECT_TIMEOUT_SECS", _float_range(0.01, 600), 5.0, "seconds, 0.01-600",
+    Setting("UPSTREAM_CONNECT_TIMEOUT_SECS", float_range(0.01, 600), 5.0, "seconds, 0.01-600",
             "Connecting to the upstream longer than this is a 502."),
-    Setting("UPSTREAM_HTTP2", _boolean, False, "true or false",
+    Setting("UPSTREAM_HTTP2", boolean, False, "true or false",
             "Offer HTTP/2 to an https upstream (used when it accepts; else HTTP/1.1). Off by default: httpx puts "
             "every call to one host on a single HTTP/2 connection of at most 100 streams, so a worker's 101st "
             "concurrent call would wait."),
-    Setting("SINGLE_FLIGHT", _boolean, True, "true or false",
+    Setting("SINGLE_FLIGHT", boolean, True, "true or false",
             "Identical concurrent misses (same scope and request) make one upstream call that every caller "
             "shares, streamed or not, across workers through Redis."),
-    Setting("EMBED_BATCH_WAIT_MS", _float_range(0.0, 50.0), 0.0, "milliseconds, 0-50",
+    Setting("EMBED_BATCH_WAIT_MS", float_range(0.0, 50.0), 0.0, "milliseconds, 0-50",
             "How long a local embedding waits for concurrent prompts to embed with it in one batch (0: never)."),
-    Setting("UPSTREAM_TIMEOUT_SECS", _float_range(0.01, 3600), 600.0, "seconds, 0.01-3600",
+    Setting("UPSTREAM_TIMEOUT_SECS", float_range(0.01, 3600), 600.0, "seconds, 0.01-3600",
             "Waiting longer than this for upstream bytes is a 504 (or an SSE error event mid-stream)."),
-    Setting("REDIS_TIMEOUT_MS", _int_range(1, 60_000), 250, "an integer of milliseconds >= 1",
+    Setting("REDIS_TIMEOUT_MS", int_range(1, 60_000), 250, "an integer of milliseconds >= 1",
             "A Redis command slower than this counts as an outage: the request bypasses the cache."),
-    Setting("STORE_RETRY_SECS", _float_range(0.0, 3600), 1.0, "seconds >= 0",
+    Setting("STORE_RETRY_SECS", float_range(0.0, 3600), 1.0, "seconds >= 0",
             "After a store failure, requests bypass it this long before it is tried again."),
-    Setting("METRICS_STREAM", _text, "analytics:cache", "a Redis key",
+    Setting("METRICS_STREAM", text, "analytics:cache", "a Redis key",
             "Redis Stream that every worker appends one event per request to (with Redis; else an in-process ring)."),
-    Setting("METRICS_MAXLEN", _int_range(100, 10_000_000), 100_000, "an integer 100-10000000",
+    Setting("METRICS_MAXLEN", int_range(100, 10_000_000), 100_000, "an integer 100-10000000",
             "Events kept: the stream is trimmed to about this many (`XADD MAXLEN ~`), the in-process ring to "
             "exactly this many."),
     Setting("METRICS_PRICES", parse_prices, (), "a JSON object or the path of a JSON file",
             "Prices for the cost-saved estimate, `{\"model\": [input, output]}` in US dollars per million tokens; "
             "added to and overriding the built-in list of OpenAI models."),
-    Setting("METRICS_TOKEN", _optional_text, None, "any text",
+    Setting("METRICS_TOKEN", optional_text, None, "any text",
             "When set, the dashboard (`/`, `/dashboard/...`) and `/metrics` answer only callers presenting it, as a "
             "bearer token or as the password of HTTP Basic authentication (a browser asks for it); others get 401."),
-    Setting("LOG_LEVEL", _choice("debug", "info", "warning", "error"), "info",
+    Setting("LOG_LEVEL", choice("debug", "info", "warning", "error"), "info",
             "debug, info, warning or error", "Log level of the gateway."),
 )
 

@@ -41,10 +41,25 @@ def test_defaults_need_no_redis_and_no_key() -> None:
     ("CACHE_DISTANCE_THRESHOLD", "abc"), ("CACHE_DISTANCE_THRESHOLD", "2.5"), ("RESP_TTL_SECS", "0"),
     ("RESP_TTL_SLIDING", "maybe"), ("EMBED_PROVIDER", "cohere"), ("REDIS_URL", "http://x"),
     ("UPSTREAM_BASE_URL", "api.openai.com"), ("EMBED_DIM", "-1"), ("MISS_DELAY_MS", "soon"),
+    ("GATEWAY_API_KEYS", '{"gw-a": 5}'), ("GATEWAY_API_KEYS", '{"": "sk-x"}'), ("GATEWAY_API_KEYS", '{"gw-a": '),
+    ("ACCOUNT_ENDPOINTS", "maybe"), ("BODY_TIMEOUT_SECS", "0"),
+    ("MAX_ENTRY_BYTES", "10"),
 ])
 def test_a_bad_value_names_the_variable_and_what_it_accepts(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=rf"^{name}=.*expected "):
         load_settings(environ={name: value}, dotenv=NO_DOTENV)
+
+
+def test_the_gateway_key_table_is_a_list_or_a_json_object_inline_or_in_a_file(tmp_path: Path) -> None:
+    def table(value: str) -> tuple:
+        return load_settings(environ={"GATEWAY_API_KEYS": value}, dotenv=NO_DOTENV).gateway_api_keys
+
+    assert table(" gw-b, gw-a ,") == (("gw-a", None), ("gw-b", None))
+    assert table('{"gw-a": "sk-a", "gw-b": null}') == (("gw-a", "sk-a"), ("gw-b", None))
+    keys = tmp_path / "keys.json"
+    keys.write_text('{"gw-c": "sk-c"}')
+    assert table(str(keys)) == (("gw-c", "sk-c"),)
+    assert table("gw-only") == (("gw-only", None),)  # not a file: a key
 
 
 def test_local_embedder_has_a_fixed_dimension() -> None:

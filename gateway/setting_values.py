@@ -1,0 +1,102 @@
+"""How a setting's text becomes its value: small parsers that raise ValueError on anything else, so
+`gateway.settings` can name the variable and what it accepts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+Parser = Callable[[str], Any]
+
+
+def text(value: str) -> str:
+    return value
+
+
+def optional_text(value: str) -> str | None:
+    return value or None
+
+
+def optional_path(value: str) -> Path | None:
+    return Path(value).expanduser() if value else None
+
+
+def url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError
+    return value.rstrip("/")
+
+
+def optional_redis_url(value: str) -> str | None:
+    if not value:
+        return None
+    if not value.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError
+    return value
+
+
+def int_range(low: int, high: int) -> Parser:
+    def parse(value: str) -> int:
+        number = int(value)
+        if not low <= number <= high:
+            raise ValueError
+        return number
+
+    return parse
+
+
+def float_range(low: float, high: float) -> Parser:
+    def parse(value: str) -> float:
+        number = float(value)
+        if not low <= number <= high:  # also rejects nan
+            raise ValueError
+        return number
+
+    return parse
+
+
+def optional_int_range(low: int, high: int) -> Parser:
+    inner = int_range(low, high)
+    return lambda value: inner(value) if value else None
+
+
+def choice(*options: str) -> Parser:
+    def parse(value: str) -> str:
+        if value.lower() not in options:
+            raise ValueError
+        return value.lower()
+
+    return parse
+
+
+def boolean(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError
+
+
+def name_list(value: str) -> frozenset[str]:
+    return frozenset(part.strip() for part in value.split(",") if part.strip())
+
+
+KeyTable = tuple[tuple[str, str | None], ...]  # (gateway key, its own upstream key or None), sorted
+
+
+def key_table(value: str) -> KeyTable:
+    """`key1,key2`, or a JSON object `{"gateway key": "its upstream key" or null}` inline or in a file."""
+    source = value.strip()
+    if source and not source.startswith("{") and "," not in source and Path(source).expanduser().is_file():
+        source = Path(source).expanduser().read_text(encoding="utf-8").strip()
+    if not source.startswith("{"):
+        return tuple((key, None) for key in sorted(name_list(source)))
+    table = json.loads(source)
+    if not isinstance(table, dict) or not all(
+            isinstance(key, str) and key.strip() and (upstream is None or (isinstance(upstream, str) and upstream))
+            for key, upstream in table.items()):
+        raise ValueError
+    return tuple(sorted((key.strip(), upstream) for key, upstream in table.items()))
