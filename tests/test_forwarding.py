@@ -147,7 +147,7 @@ def test_openai_embedder_uses_the_upstream_embeddings_api(make_gateway, store_ki
     assert request.json == {"model": "text-embedding-3-small", "input": "some question", "dimensions": 1536}
     assert request.headers["authorization"] == "Bearer sk-emb"  # embedded with the caller's key
     # the fake's vectors are unrelated per text, so a loose per-request threshold proves vectors were stored
-    state, headers, _ = ask(gateway, "another question", key="sk-emb", headers={"x-cache-threshold": "2"})
+    state, headers, _ = ask(gateway, "some questions", key="sk-emb", headers={"x-cache-threshold": "2"})
     assert state == "hit" and headers["x-cache-layer"] == "semantic"
 
 

@@ -1,11 +1,12 @@
 """The hit verifier: a semantic candidate is served only when its cached prompt asks what the query asks.
 
 The embedder scores look-alikes that ask something else as near-identical: another number, date, unit or name,
-a negation, an opposite word, another kind of question, or the same words in other roles ("Convert 72 °F to
-°C" vs "Convert 72 °C to °F": cosine 0.99). Each rule in `RULES` rejects one such difference. All are lexical,
-so a verdict costs tens of microseconds; what they cannot see (a synonym that is not one, a lowercase name,
-sarcasm) is left to the distance threshold and to a small fitted score over what the prompts do not share
-(`verifier_score`), asked only when no rule objects."""
+a negation, an opposite word, another kind of question, another operator or file name, a request for another
+item than before, the same words in other roles ("Convert 72 °F to °C" vs "Convert 72 °C to °F": cosine 0.99),
+or characters its tokenizer drops (a zero-width space, an accent). Each rule in `RULES` rejects one such
+difference. All are lexical, so a verdict costs tens of microseconds; what they cannot see (a synonym that is not
+one, a lowercase name, sarcasm) is left to the distance threshold and to a small fitted score over what the
+prompts do not share (`verifier_score`), asked only when no rule objects."""
 
 from __future__ import annotations
 
@@ -13,13 +14,15 @@ from collections.abc import Callable
 from functools import cache, lru_cache
 from itertools import pairwise
 
+from gateway.cache.verifier_opposites import opposed
 from gateway.cache.verifier_reading import Reading, read
 from gateway.cache.verifier_score import Trees, features, vocabulary
+from gateway.cache.verifier_symbols import language_dropped, swapped
+from gateway.cache.verifier_text import accent_dropped
 from gateway.cache.verifier_words import (
     COMPATIBLE_KINDS,
     CONNECTORS,
     DETERMINERS,
-    OPPOSITE,
     WEAK_NEIGHBOURS,
 )
 
@@ -64,8 +67,47 @@ def _names(a: Reading, b: Reading) -> bool:
 
 def _opposites(a: Reading, b: Reading) -> bool:
     """A word only one prompt has whose opposite only the other has: "turn on" vs "turn off"."""
-    only_b = b.vocabulary - a.vocabulary
-    return any(OPPOSITE.get(word, frozenset()) & only_b for word in a.vocabulary - b.vocabulary)
+    return opposed(a, b)
+
+
+def _inverse(a: Reading, b: Reading) -> bool:
+    """The same two things, counted the other way round: "how many cups in a gallon" vs "how many gallons in a
+    cup", "calories per gram" vs "grams per calorie"."""
+    if not a.roles or not b.roles:
+        return False
+    theirs = dict(b.roles)
+    return any(theirs.get(role, word) != word and word in b.vocabulary and theirs[role] in a.vocabulary
+               for role, word in a.roles)
+
+
+def _another(a: Reading, b: Reading) -> bool:
+    """One prompt asks for another of something the other asks for: "a joke" vs "another joke" (the cached
+    answer is the very one the asker wants a replacement for)."""
+    if a.others == b.others:
+        return False
+    return any(item not in b.others and (not item or item in b.vocabulary) for item in a.others) or any(
+        item not in a.others and (not item or item in a.vocabulary) for item in b.others)
+
+
+def _operators(a: Reading, b: Reading) -> bool:
+    return swapped(a.operators, b.operators)
+
+
+def _files(a: Reading, b: Reading) -> bool:
+    """Another file, extension or symbol-spelt name ("invoice.pdf" vs "invoice.pdf.exe", ".js" vs ".ts", "C" vs
+    "C++")."""
+    if a.glued == b.glued:
+        return False
+    return (swapped(a.glued, b.glued) or language_dropped(a.glued, b.vocabulary, b.glued)
+            or language_dropped(b.glued, a.vocabulary, a.glued))
+
+
+def _invisible(a: Reading, b: Reading) -> bool:
+    return a.hidden != b.hidden
+
+
+def _accents(a: Reading, b: Reading) -> bool:
+    return accent_dropped(a.marked, b.text) or accent_dropped(b.marked, a.text)
 
 
 def _context(words: tuple[str, ...], i: int) -> tuple[str, str]:
@@ -119,8 +161,10 @@ def _reordered(a: Reading, b: Reading) -> bool:
 
 
 RULES: tuple[tuple[str, Callable[[Reading, Reading], bool]], ...] = (
-    ("number", _numbers), ("unit", _units), ("date", _dates), ("negation", _negation), ("question", _question),
-    ("name", _names), ("opposite", _opposites), ("order", _swapped), ("order", _reordered),
+    ("invisible", _invisible), ("accent", _accents), ("number", _numbers), ("unit", _units), ("date", _dates),
+    ("negation", _negation), ("question", _question), ("name", _names), ("file", _files), ("operator", _operators),
+    ("opposite", _opposites), ("another", _another), ("inverse", _inverse),
+    ("order", _swapped), ("order", _reordered),
 )
 
 

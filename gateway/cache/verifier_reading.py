@@ -1,12 +1,15 @@
 """Reading a prompt for what its answer depends on: numbers, units, dates, negation, names, the kind of question,
-and where each content word stands. Sentence embeddings are nearly blind to all of these ("Convert 72 °F to
-°C" and "Convert 72 °C to °F" score 0.99), so the hit verifier compares them explicitly."""
+what it counts, whether it asks for another item than before, operators and file names, what the embedder's
+tokenizer drops, and where each content word stands. Sentence embeddings are nearly blind to all of these
+("Convert 72 °F to °C" and "Convert 72 °C to °F" score 0.99), so the hit verifier compares them explicitly."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
+from gateway.cache.verifier_symbols import glued, operators
+from gateway.cache.verifier_text import hidden, marked, normal
 from gateway.cache.verifier_words import (
     AUXILIARIES,
     CLOCK,
@@ -21,10 +24,11 @@ from gateway.cache.verifier_words import (
     WH_KINDS,
 )
 
-# Words (with inner apostrophes and hyphens), numbers with their separators and suffixes (1,000.5, 25th, 6s,
-# 22.04), a degree sign with its scale, and any other single non-space character: punctuation takes part in
-# word order.
-_TOKEN = re.compile(r"°\s?[A-Za-z]\b|\d+(?:[.,:/]\d+)*[A-Za-z]*|[^\W\d_]+(?:['’\-][^\W\d_]+)*\w*|[^\w\s]")
+# Words (with inner apostrophes and hyphens), numbers with their sign, separators and suffixes (-4, 1,000.5, 25th,
+# 6s, 22.04; not the minus of "5-3"), a degree sign with its scale, and any other single non-space character:
+# punctuation takes part in word order.
+_TOKEN = re.compile(r"°\s?[A-Za-z]\b|(?:(?<![\w)\]])[-−])?\d+(?:[.,:/]\d+)*[A-Za-z]*|[^\W\d_]+(?:['’\-][^\W\d_]+)*\w*"
+                    r"|[^\w\s]")
 _CONTRACTION = re.compile(r"(?:n['’]t|['’](?:s|re|ve|ll|d|m))$")
 _CONTRACTED_STEMS = {"ca": "can", "wo": "will", "sha": "shall"}  # what is left of can't, won't, shan't
 _ORDINAL = re.compile(r"^(\d+)(?:st|nd|rd|th)$")
@@ -50,6 +54,13 @@ class Reading:
     kind: str | None  # the kind of question ("why", "amount", "yesno"...), None for a statement or a request
     vocabulary: frozenset[str]  # every single word, singular
     anchors: dict[str, int]  # content words (and names) that occur once -> their position in `words`
+    roles: tuple[tuple[str, str], ...]  # ("count", what "how many" counts), ("per", what it is counted per)
+    others: frozenset[str]  # what it asks another of: "another joke" -> "joke", "what else" -> "what"
+    operators: frozenset[str]  # "==", "->", "+=" (`verifier_symbols`)
+    glued: frozenset[str]  # file and other names spelt with symbols: "invoice.pdf", ".ts", "c++"
+    text: str  # as read: Unicode NFC
+    hidden: frozenset[str]  # words holding characters the embedder's tokenizer drops (`verifier_text`)
+    marked: frozenset[tuple[str, str]]  # words with accents or other marks: ("ano", "año")
 
 
 def singular(word: str) -> str:
@@ -117,8 +128,8 @@ def _number(word: str) -> str | None:
     ordinal = _ORDINAL.match(word)
     if ordinal:
         return "#" + ordinal.group(1)
-    plain = word.replace(",", "")
-    return plain if plain.replace(".", "").isdigit() else word
+    plain = word.replace(",", "").replace("−", "-")
+    return plain if plain.removeprefix("-").replace(".", "").isdigit() else word
 
 
 def _numbers_and_units(words: list[str], plain: list[str]) -> tuple[set[str], set[str]]:
@@ -127,7 +138,8 @@ def _numbers_and_units(words: list[str], plain: list[str]) -> tuple[set[str], se
     for i, word in enumerate(words):
         number = _number(word)
         if number is not None:
-            numbers[i] = number
+            # "1903 -1967" is a range, not a negative year
+            numbers[i] = number[1:] if number.startswith("-") and i - 1 in numbers else number
             continue
         after_number = i - 1 in numbers
         if word in CLOCK and after_number:
@@ -168,7 +180,54 @@ def _anchors(words: list[str]) -> dict[str, int]:
     return {word: i for word, i in position.items() if word not in repeated}
 
 
+def _roles(words: list[str], plain: list[str]) -> tuple[tuple[str, str], ...]:
+    """What a question counts and per what: "how many cups (are in a gallon)", "(calories) per gram"."""
+    roles: list[tuple[str, str]] = []
+    if "how" not in words and "per" not in words:
+        return ()
+    for i, word in enumerate(words):
+        if word == "per":
+            role, at = "per", i + 1
+        elif word == "how" and words[i + 1:i + 2] in (["many"], ["much"]):
+            role, at = "count", i + 2
+        else:
+            continue
+        if at < len(words) and words[at][0].isalpha() and words[at] not in STOPWORDS:
+            roles.append((role, plain[at]))
+    return tuple(roles)
+
+
+_MARKERS = frozenset({"another", "other", "else", "different", "more"})
+_FEW = frozenset({"one", "some", "few", "any"})  # "one more", "a few more"
+_ANYONE = frozenset({"people", "person", "folk", "guy", "user"})  # "what other people think": what others think
+_ASKS_ANOTHER_AFTER = frozenset({"^", "what", "which", "some", "any", "me", "us"})  # "(give me) other X"
+_NO_ITEM = STOPWORDS - {"one", "ones", "way"}  # "another one", "another way"; not "another is"
+
+
+def _others(words: list[str], plain: list[str]) -> frozenset[str]:
+    """What a prompt asks another of, besides what came before: "another joke", "one more fact", "a different
+    recipe", "some other names" -> the word after ("" at the end); "what else", "something different" -> the
+    word before. "each other", "one another", "other than", "others", "other people" are no such request, nor
+    "an alternative" ("alternative medicine" is a kind)."""
+    found: set[str] = set()
+    if _MARKERS.isdisjoint(words):
+        return frozenset()
+    for i, word in enumerate(words):
+        before, after = (words[i - 1] if i else "^"), (words[i + 1] if i + 1 < len(words) else "$")
+        if word == "else" or (word == "different" and before in ("something", "anything")):
+            if before[0].isalpha() and before != "or":
+                found.add(plain[i - 1])
+        elif ((word == "another" and before != "one") or (word == "other" and before in _ASKS_ANOTHER_AFTER)
+              or (word == "different" and before in ("a", "an")) or (word == "more" and before in _FEW)):
+            if not after[0].isalnum():
+                found.add("")
+            elif after not in _NO_ITEM and plain[i + 1] not in _ANYONE:
+                found.add(plain[i + 1])
+    return frozenset(found)
+
+
 def read(text: str) -> Reading:
+    text = normal(text)
     words, is_name = _tokens(text)
     plain = [singular(word) for word in words]
     names = {word for word, name in zip(plain, is_name, strict=True) if name}
@@ -184,4 +243,11 @@ def read(text: str) -> Reading:
         kind=_kind(words),
         vocabulary=frozenset(plain),
         anchors=_anchors(joined),
+        roles=_roles(words, plain),
+        others=_others(words, plain),
+        operators=operators(text),
+        glued=glued(text),
+        text=text,
+        hidden=hidden(text),
+        marked=marked(text),
     )

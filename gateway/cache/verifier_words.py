@@ -37,56 +37,12 @@ _UNIT_NAMES = {
     "gallon": "gal", "quart": "qt", "pint": "pt", "cup": "", "tablespoon": "tbsp", "teaspoon": "tsp",
     "gigabyte": "gb", "megabyte": "mb", "kilobyte": "kb", "terabyte": "tb", "byte": "", "gigahertz": "ghz",
     "megahertz": "mhz", "hertz": "hz", "watt": "w", "kilowatt": "kw", "volt": "v", "amp": "ampere",
-    "mph": "", "kph": "kmh", "calorie": "kcal cal", "joule": "j", "dollar": "usd $ buck", "euro": "eur €",
+    "mph": "", "kph": "kmh", "calorie": "kcal cal calory", "joule": "j", "dollar": "usd $ buck", "euro": "eur €",
     "rupee": "inr rs ₹", "yen": "jpy ¥", "yuan": "cny rmb", "bitcoin": "btc", "percent": "% percentage",
 }
 UNITS = {alias: name for name, aliases in _UNIT_NAMES.items() for alias in (name, *aliases.split())}
 # Time units count only after a number ("3 days" vs "3 weeks"): alone they are idiom ("what year", "one day").
 TIME_UNITS = frozenset(_words("second minute hour day week month year decade century"))
-
-# Opposites, by plain form; `forms` adds the regular inflections.
-_OPPOSITES = _words("""
-like/dislike like/hate love/hate agree/disagree good/bad better/worse best/worst advantage/disadvantage
-benefit/disadvantage benefit/drawback positive/negative increase/decrease increase/reduce raise/lower
-rise/fall gain/lose win/lose more/less more/fewer most/least maximum/minimum max/min high/low higher/lower
-highest/lowest big/small bigger/smaller biggest/smallest large/small larger/smaller largest/smallest
-long/short longer/shorter longest/shortest fast/slow faster/slower fastest/slowest cheap/expensive
-cheapest/expensive easy/hard easy/difficult easiest/hardest hot/cold warm/cold strong/weak rich/poor
-young/old new/old legal/illegal possible/impossible safe/unsafe safe/dangerous healthy/unhealthy true/false
-right/wrong success/failure happy/sad open/close start/stop start/finish begin/end first/last on/off
-enable/disable install/uninstall encrypt/decrypt compress/decompress import/export lock/unlock
-upload/download buy/sell buyer/seller send/receive give/receive give/take borrow/lend add/remove add/delete
-push/pull input/output inside/outside before/after above/below over/under up/down forward/backward
-early/late past/future male/female man/woman men/women boy/girl husband/wife father/mother son/daughter
-brother/sister king/queen he/she his/her him/her boyfriend/girlfriend day/night summer/winter
-internal/external private/public manual/automatic online/offline include/exclude accept/reject allow/deny
-allow/prevent pass/fail attack/defend employer/employee teacher/student parent/child introvert/extrovert
-odd/even ascending/descending encode/decode north/south east/west top/bottom left/right
-""")
-_IRREGULAR = {"give": "gave given", "take": "took taken", "win": "won", "lose": "lost", "buy": "bought",
-              "sell": "sold", "begin": "began begun", "fall": "fell fallen", "rise": "rose risen",
-              "send": "sent", "lend": "lent"}
-
-
-def forms(word: str) -> set[str]:
-    """A word and its regular inflections (a few non-words among them do no harm in a lookup)."""
-    stem = word[:-1] if word.endswith("e") else word
-    found = {word, word + "s", word + "es", word + "d", word + "ed", stem + "ing", stem + "ed"}
-    found.update(_IRREGULAR.get(word, "").split())
-    return found
-
-
-def _opposite_table() -> dict[str, frozenset[str]]:
-    table: dict[str, frozenset[str]] = {}
-    for pair in _OPPOSITES:
-        one, other = pair.split("/")
-        for a, b in ((one, other), (other, one)):
-            for form in forms(a):
-                table[form] = table.get(form, frozenset()) | forms(b)
-    return table
-
-
-OPPOSITE = _opposite_table()
 
 # Kinds of question. "what", "which" and a plain "how" are asked interchangeably ("how do I" = "what is the
 # way to"), and "what" can ask for any specific kind ("what makes the sky blue" = "why is the sky blue"); a

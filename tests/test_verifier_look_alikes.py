@@ -1,0 +1,157 @@
+"""The hit verifier against look-alikes a sentence embedding scores as near-identical: opposites (comparatives,
+superlatives and affixed words among them), one quantity counted per the other, operators, file names, a
+request for another item than before, and what the embedder's tokenizer drops (invisible characters, accents).
+Each look-alike is rejected both ways; each paraphrase beside it still passes both ways. End to end, a served
+gateway misses on a prompt that differs from a cached one only where the embedder cannot see (distance 0)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from gateway.cache.verifier import HitVerifier, difference
+from gateway.cache.verifier_symbols import glued, operators
+from gateway.embedding.local import LocalEmbedder
+
+REJECTED = [
+    # antonyms, in every degree
+    ("Which month is the hottest in Cairo?", "Which month is the coolest in Cairo?", "opposite"),
+    ("Is Mars larger than Venus?", "Is Mars smaller than Venus?", "opposite"),
+    ("What are the pros of working from home?", "What are the cons of working from home?", "opposite"),
+    ("Which wild mushrooms are edible?", "Which wild mushrooms are poisonous?", "opposite"),
+    ("What is the least visited country in Europe?", "What is the most visited country in Europe?", "opposite"),
+    ("How do I make my coffee stronger?", "How do I make my coffee weaker?", "opposite"),
+    ("What time is sunrise in Oslo?", "What time is sunset in Oslo?", "opposite"),
+    ("Should I stretch before running?", "Should I stretch after running?", "opposite"),
+    ("How do I log in to Slack?", "How do I log out of Slack?", "opposite"),
+    # opposites made with an affix, also inside a hyphenated word
+    ("How do I mount a USB drive on Linux?", "How do I unmount a USB drive on Linux?", "opposite"),
+    ("Is it legal to fly a drone at night?", "Is it illegal to fly a drone at night?", "opposite"),
+    ("What causes an overactive bladder?", "What causes an underactive bladder?", "opposite"),
+    ("What is the upside of buying a house?", "What is the downside of buying a house?", "opposite"),
+    ("Is a careful driver a safe driver?", "Is a careless driver a safe driver?", "opposite"),
+    ("How do I encode a URL in JavaScript?", "How do I decode a URL in JavaScript?", "opposite"),
+    ("What is a long-term loan?", "What is a short-term loan?", "opposite"),
+    # one quantity counted per the other
+    ("How many tablespoons are in a cup?", "How many cups are in a tablespoon?", "inverse"),
+    ("How many students per teacher is normal?", "How many teachers per student is normal?", "inverse"),
+    # operators and signs
+    ("What does == do in JavaScript?", "What does === do in JavaScript?", "operator"),
+    ("What does a <= b return in Python?", "What does a < b return in Python?", "operator"),
+    ("When should I use && in a shell script?", "When should I use || in a shell script?", "operator"),
+    ("What does x += 2 do?", "What does x -= 2 do?", "operator"),
+    ("What does => mean in JavaScript?", "What does -> mean in JavaScript?", "operator"),
+    ("What is 12 * 3?", "What is 12 + 3?", "operator"),
+    ("What is 12 - 3?", "What is 12 + 3?", "operator"),
+    ("What is the square root of -9?", "What is the square root of 9?", "number"),
+    # file names, extensions and names spelt with symbols
+    ("Is it safe to open receipt.pdf?", "Is it safe to open receipt.pdf.exe?", "file"),
+    ("How do I import a .js file in Node?", "How do I import a .ts file in Node?", "file"),
+    ("How do I extract backup.tar.gz?", "How do I extract backup.tar?", "file"),
+    ("Is C hard to learn?", "Is C++ hard to learn?", "file"),
+    ("What is a .gitignore file?", "What is a .gitattributes file?", "file"),
+    # another item than before
+    ("Tell me a riddle", "Tell me another riddle", "another"),
+    ("Suggest a name for my dog", "Suggest a different name for my dog", "another"),
+    ("Give me a tip for studying", "Give me one more tip for studying", "another"),
+    ("What can I add to a smoothie?", "What else can I add to a smoothie?", "another"),
+    ("What languages are spoken in Spain?", "What other languages are spoken in Spain?", "another"),
+    ("Tell me one.", "Tell me another.", "another"),
+    ("Is there a way to unlock my phone?", "Is there another way to unlock my phone?", "another"),
+    # what the embedder's tokenizer drops: format and control characters, accents
+    ("Is my password hunter2 strong?", "Is my password hun\u200bter2 strong?", "invisible"),
+    ("Delete report\u202etxt.exe", "Delete reporttxt.exe", "invisible"),
+    ("Is user\x00admin valid?", "Is useradmin valid?", "invisible"),
+    ("Is user\x1fadmin valid?", "Is useradmin valid?", "invisible"),
+    ("Is user\x0badmin valid?", "Is useradmin valid?", "invisible"),
+    ("\ufeffWhat is the admin password?", "What is the admin password?", "invisible"),
+    ("What does año mean?", "What does ano mean?", "accent"),
+    ("How do I pronounce résumé?", "How do I pronounce resume?", "accent"),
+    ("Who is José Martí?", "Who is Jose Marti?", "accent"),
+]
+
+PARAPHRASES = [
+    ("Which month is the hottest in Cairo?", "What is the hottest month in Cairo?"),
+    ("What are the pros and cons of working from home?",
+     "What are the advantages and disadvantages of working from home?"),
+    ("Who are the best actors and actresses in India?", "Who is the best actress in India?"),
+    ("How do I figure out my IP address?", "How can I find my IP address in a terminal?"),
+    ("How do I log in to Slack?", "How can I sign in to Slack?"),
+    ("How many tablespoons are in a cup?", "How many tablespoons does a cup hold?"),
+    ("What does == do in JavaScript?", "What is the == operator in JavaScript?"),
+    ("What is 2+2?", "What is 2 plus 2?"),
+    ("What is 10 - 4?", "What is 10 minus 4?"),
+    ("Hmm... what is a closure?", "What is a closure?!"),
+    ("How do I open a .pdf file?", "How can I open PDF files?"),
+    ("What is Node.js?", "What's Node.js?"),
+    ("Tell me a riddle", "Tell me a riddle, please"),
+    ("How do I stop caring what other people think?", "How do I stop caring what people think?"),
+    ("How do teams in a company help each other?", "How do teams in a company help one another?"),
+    ("Is my password hunter2 strong?", "IS MY PASSWORD HUNTER2 STRONG?"),
+    ("Is pass\u200bword a good password?", "Is pass\u200bword a strong password?"),
+    ("What does año mean?", "what does AÑO mean?"),
+    ("What does año mean?", "What does an\u0303o mean?"),  # the same letter, composed or not
+    ("Summarise:\r\n\tthe report", "Summarise:\n  the report"),
+    ("Summarise the report", "Summarise\u00a0the report"),
+    ("What does año mean in English?", "What is the English meaning of año?"),
+]
+
+
+@pytest.mark.parametrize(("one", "other", "rule"), REJECTED)
+def test_a_look_alike_is_rejected_both_ways(one: str, other: str, rule: str) -> None:
+    assert difference(one, other) == rule
+    assert difference(other, one) == rule
+    assert not HitVerifier().accepts(other, one, 0.0)
+
+
+@pytest.mark.parametrize(("one", "other"), PARAPHRASES)
+def test_a_paraphrase_still_passes_both_ways(one: str, other: str) -> None:
+    assert difference(one, other) is None
+    assert difference(other, one) is None
+
+
+def test_operators_are_read_as_runs_and_prose_punctuation_is_not_one() -> None:
+    assert operators("if a !== b && c <= d: x -= 1") == {"!==", "&&", "<=", "-="}
+    assert operators("Why?! Really... so, what: a dash - here -- and there.") == set()
+    assert operators("What is 2+2=?") == {"+", "="}  # a question mark is not part of the operator
+    assert operators("from 1854 -- 1932, or 5-3") == {"-"}  # a minus and a range are one operator
+    assert operators("i++ and --j, a ?? b, A::B") == {"++", "--", "??", "::"}
+
+
+def test_file_names_are_read_whole_and_lowercased() -> None:
+    assert glued("Open Invoice.PDF.exe, then .ts files and C++.") == {"invoice.pdf.exe", ".ts", "c++"}
+    assert glued("The end. A sentence, 3.5 and 2+2.") == set()
+
+
+@pytest.fixture(scope="module")
+def embedder() -> LocalEmbedder:
+    return LocalEmbedder()
+
+
+INVISIBLE_TO_THE_EMBEDDER = [
+    ("Is correcthorse a strong passphrase?", "Is correct\u200bhorse a strong passphrase?"),
+    ("What does año mean in Spanish?", "What does ano mean in Spanish?"),
+]
+
+
+@pytest.mark.parametrize(("cached", "asked"), INVISIBLE_TO_THE_EMBEDDER)
+def test_the_embedder_sees_no_difference(cached: str, asked: str, embedder) -> None:
+    assert float(embedder.embed_batch([cached])[0] @ embedder.embed_batch([asked])[0]) > 0.9999
+
+
+def _ask(gateway, prompt: str) -> str:
+    answer = httpx.post(f"{gateway.base_url}/chat/completions", headers={"authorization": "Bearer sk-client"},
+                        json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": prompt}]}, timeout=30)
+    assert answer.status_code == 200
+    gateway.drain()
+    return answer.headers["x-cache"]
+
+
+@pytest.mark.parametrize(("cached", "asked"), INVISIBLE_TO_THE_EMBEDDER)
+def test_a_served_gateway_misses_where_only_the_user_sees_a_difference(make_gateway, fake_upstream, cached: str,
+                                                                        asked: str) -> None:
+    gateway = make_gateway("memory")
+    assert _ask(gateway, cached) == "miss"
+    assert _ask(gateway, asked) == "miss"
+    assert _ask(gateway, cached.upper()) == "hit"  # case is no difference: served at distance 0
+    assert fake_upstream.calls() == 2
