@@ -139,7 +139,7 @@ class UpstreamClient:
         if url is None:
             url = httpx.URL(self.base_url + path + (f"?{query}" if query else ""))
         sent = self._headers(headers)
-        if content_length is not None and not isinstance(content, bytes):
+        if content_length is not None and content is not None and not isinstance(content, bytes):
             sent.append((b"content-length", str(content_length).encode()))
         request = self._client.build_request(method, url, headers=sent, content=content,
                                              timeout=httpx.Timeout(timeout) if timeout is not None
