@@ -33,6 +33,7 @@ from gateway.store.redis_vectorset import VectorSetStore
 from gateway.upstream import UpstreamClient
 from gateway.web.access import GatewayKeys
 from gateway.web.admin import admin_routes
+from gateway.web.body import BodyDeadlines
 from gateway.web.chat import chat_completions
 from gateway.web.context import Gateway
 from gateway.web.dashboard import dashboard_routes
@@ -113,8 +114,11 @@ async def build_gateway(settings: Settings) -> Gateway:
     sink = make_sink(settings)
     events = EventRecorder(sink, prices=PriceTable(settings.metrics_prices), retry_secs=settings.store_retry_secs)
     events.start()
+    deadlines = BodyDeadlines(settings.body_timeout_secs)
+    deadlines.start()
     return Gateway(settings=settings, policy=policy, upstream=upstream, events=events,
-                   fleet=EventWindow(sink, max_events=settings.metrics_maxlen), flights=make_flights(settings))
+                   fleet=EventWindow(sink, max_events=settings.metrics_maxlen), flights=make_flights(settings),
+                   deadlines=deadlines)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

@@ -24,7 +24,7 @@ from gateway.wire import sse
 from gateway.wire.canonical import ChatKey, Uncacheable, chat_key
 from gateway.wire.completion import as_chunks, as_response, is_complete
 from gateway.wire.controls import Controls, parse_controls
-from gateway.wire.requests import parse_json_object, validate_chat
+from gateway.wire.requests import forwardable, parse_json_object, validate_chat
 
 
 class _Miss:
@@ -68,22 +68,21 @@ def _hit_response(hit: Hit, *, stream: bool, include_usage: bool) -> Response:
                     headers={**headers, "cache-control": "no-cache"})
 
 
-def _upstream_body(body: dict[str, Any], raw: bytes, model: str, *, want_usage: bool) -> bytes:
-    """The request as sent upstream: untouched unless the model was defaulted or usage is needed."""
+def _upstream_body(body: dict[str, Any], model: str, *, want_usage: bool) -> bytes:
+    """The request as sent upstream: as the cache read it, with the model if it was defaulted and usage if needed."""
     changes: dict[str, Any] = {}
     if "model" not in body:
         changes["model"] = model
     if want_usage:
         changes["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
-    return orjson.dumps({**body, **changes}) if changes else raw
+    return forwardable({**body, **changes} if changes else body)
 
 
 @observed("chat")
 async def chat_completions(request: Request, trace: Trace) -> Response:
     gateway = gateway_of(request)
     settings = gateway.settings
-    raw = await read_body(request)
-    body = parse_json_object(raw)
+    body = parse_json_object(await read_body(request))
     validate_chat(body)
     controls = parse_controls(request.headers)
     api_key = caller(request).upstream_key
@@ -130,14 +129,14 @@ async def chat_completions(request: Request, trace: Trace) -> Response:
             flight = None
     flight = flight or flights.private()
     try:
-        return await _go_upstream(request, body, raw, model, miss, flight, trace, stream=stream,
+        return await _go_upstream(request, body, model, miss, flight, trace, stream=stream,
                                   client_usage=client_usage)
     finally:
         if flight.head is None:
             flight.fail()  # nothing to share (an error, a cancelled request): its followers go upstream themselves
 
 
-async def _go_upstream(request: Request, body: dict[str, Any], raw: bytes, model: str, miss: _Miss, flight: Flight,
+async def _go_upstream(request: Request, body: dict[str, Any], model: str, miss: _Miss, flight: Flight,
                        trace: Trace, *, stream: bool, client_usage: bool) -> Response:
     """Send the miss upstream and relay the answer, publishing it to `flight`: a stream as it arrives,
     a whole answer only when it is a complete one."""
@@ -148,7 +147,7 @@ async def _go_upstream(request: Request, body: dict[str, Any], raw: bytes, model
     trace.upstream_sent()
     upstream = await gateway.upstream.send(
         "POST", "/chat/completions", headers=forwarded_headers(request),
-        content=_upstream_body(body, raw, model, want_usage=inject_usage))
+        content=_upstream_body(body, model, want_usage=inject_usage))
     head = Head(upstream.status, upstream.headers)
     if stream and upstream.status == 200 and upstream.content_type.startswith("text/event-stream"):
         flight.start(head)

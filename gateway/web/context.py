@@ -22,8 +22,8 @@ from gateway.metrics.window import EventWindow
 from gateway.settings import Settings
 from gateway.upstream import UpstreamClient
 from gateway.web.access import Caller, caller_of, upstream_headers
+from gateway.web.body import BodyDeadlines, streamed
 from gateway.wire.canonical import SHARED_TENANT
-from gateway.wire.requests import InvalidRequest
 
 log = logging.getLogger("latency_slayer.web")
 
@@ -38,6 +38,7 @@ class Gateway:
     events: EventRecorder  # where each request's event is emitted
     fleet: EventWindow  # every worker's recent events, read back for the dashboard
     flights: Flights  # misses on their way upstream, which identical misses follow (single-flight)
+    deadlines: BodyDeadlines  # request bodies being read, each due within BODY_TIMEOUT_SECS
     _writes: set[asyncio.Task[Any]] = field(default_factory=set)
     _health: tuple[float, dict[str, Any]] | None = None
     _health_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -71,6 +72,7 @@ class Gateway:
             await asyncio.wait(list(self._writes), timeout=5)
 
     async def close(self) -> None:
+        await self.deadlines.close()
         await self.drain()
         await self.flights.close()
         await self.events.close()
@@ -84,74 +86,13 @@ def gateway_of(request: Request) -> Gateway:
     return gateway
 
 
-DRAIN_LIMIT = 16 << 20  # an over-limit body up to this size is read and dropped, so the client sees the 413
-
-
-def declared_length(request: Request) -> int | None:
-    """The client's Content-Length when it is a plain ASCII number (the HTTP server has already refused others)."""
-    declared = request.headers.get("content-length", "")
-    return int(declared) if declared.isascii() and declared.isdigit() and len(declared) <= 18 else None
-
-
 async def read_body(request: Request) -> bytes:
-    """The whole body, refusing with 413 once it is known to be larger than `MAX_BODY_BYTES`, and with 408 when
-    it has not all arrived within `BODY_TIMEOUT_SECS`: a client trickling its body must not hold a connection."""
-    settings = gateway_of(request).settings
-    try:
-        async with asyncio.timeout(settings.body_timeout_secs):
-            return await _read_within(request, settings.max_body_bytes)
-    except TimeoutError:
-        raise too_slow(settings.body_timeout_secs) from None
+    gateway = gateway_of(request)
+    return await gateway.deadlines.read(request, gateway.settings.max_body_bytes)
 
 
-async def _read_within(request: Request, limit: int) -> bytes:
-    declared = declared_length(request)
-    if declared is not None and declared > limit:
-        if declared <= DRAIN_LIMIT:
-            await _drain(request, DRAIN_LIMIT)
-        raise _too_large(limit)
-    chunks = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            await _drain(request, DRAIN_LIMIT - size)
-            raise _too_large(limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-async def body_stream(request: Request) -> AsyncIterator[bytes]:
-    """The body as it arrives (a passthrough streams it upstream), within the same `BODY_TIMEOUT_SECS`."""
-    deadline = asyncio.get_running_loop().time() + gateway_of(request).settings.body_timeout_secs
-    stream = request.stream().__aiter__()
-    while True:
-        try:
-            async with asyncio.timeout_at(deadline):
-                chunk = await stream.__anext__()
-        except StopAsyncIteration:
-            return
-        except TimeoutError:
-            raise too_slow(gateway_of(request).settings.body_timeout_secs) from None
-        yield chunk
-
-
-def too_slow(seconds: float) -> InvalidRequest:
-    return InvalidRequest(f"The request body did not arrive within the gateway's limit of {seconds:g} seconds.",
-                          code="request_timeout", status=408)
-
-
-async def _drain(request: Request, budget: int) -> None:
-    """Read what the client is still sending (a client blocked on a full socket would never read our 413)."""
-    async for chunk in request.stream():
-        budget -= len(chunk)
-        if budget < 0:
-            return
-
-
-def _too_large(limit: int) -> InvalidRequest:
-    return InvalidRequest(f"The request body is larger than the gateway's limit of {limit} bytes.",
-                          code="request_too_large", status=413)
+def body_stream(request: Request) -> AsyncIterator[bytes]:
+    return streamed(request, gateway_of(request).settings.body_timeout_secs)
 
 
 def caller(request: Request) -> Caller:

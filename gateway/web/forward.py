@@ -11,10 +11,10 @@ from starlette.responses import JSONResponse, Response
 
 from gateway.errors import CacheUnavailable
 from gateway.web import relay
+from gateway.web.body import declared_length
 from gateway.web.context import (
     body_stream,
     cache_headers,
-    declared_length,
     forwarded_headers,
     gateway_of,
     read_body,
@@ -23,14 +23,13 @@ from gateway.web.context import (
 from gateway.web.trace import Trace, observed
 from gateway.wire.canonical import embeddings_key
 from gateway.wire.controls import parse_controls
-from gateway.wire.requests import InvalidRequest, parse_json_object, validate_embeddings
+from gateway.wire.requests import InvalidRequest, forwardable, parse_json_object, validate_embeddings
 
 
 @observed("embeddings")
 async def embeddings(request: Request, trace: Trace) -> Response:
     gateway = gateway_of(request)
-    raw = await read_body(request)
-    body = parse_json_object(raw)
+    body = parse_json_object(await read_body(request))
     validate_embeddings(body)
     controls = parse_controls(request.headers)
     trace.model, trace.route = body["model"], controls.route
@@ -44,7 +43,8 @@ async def embeddings(request: Request, trace: Trace) -> Response:
         return Response(cached, media_type="application/json", headers=cache_headers("hit", layer="exact"))
     state = trace.outcome = "miss" if key else "bypass"
     trace.upstream_sent()
-    upstream = await gateway.upstream.send("POST", "/embeddings", headers=forwarded_headers(request), content=raw)
+    upstream = await gateway.upstream.send("POST", "/embeddings", headers=forwarded_headers(request),
+                                           content=forwardable(body))
     payload = await upstream.read()
     trace.upstream_done()
     if upstream.status == 200:

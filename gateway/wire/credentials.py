@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from gateway.wire.canonical import digest, tenant_digest
 
@@ -41,13 +42,17 @@ class Credentials:
     def tenant(self) -> str:
         """One API key names the same tenant however it is sent (and as it always did: `tenant_digest`); any
         other credential names one of its own, digested with its header name and exact value."""
-        if not self.presented:
-            return ANONYMOUS
-        key = self.key
-        if key is not None:
-            return tenant_digest(key)
-        parts = [part.encode("latin-1") for pair in self.presented for part in pair]
-        return digest(b"credential", *parts)[:24]
+        return _tenant_of(self.presented)
+
+
+@lru_cache(maxsize=4096)  # a deployment's callers are few, and a digest costs more than the lookup
+def _tenant_of(presented: tuple[tuple[str, str], ...]) -> str:
+    if not presented:
+        return ANONYMOUS
+    key = Credentials(presented).key
+    if key is not None:
+        return tenant_digest(key)
+    return digest(b"credential", *(part.encode("latin-1") for pair in presented for part in pair))[:24]
 
 
 def credentials_of(headers: Iterable[tuple[bytes, bytes]]) -> Credentials:

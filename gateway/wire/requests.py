@@ -29,33 +29,26 @@ class InvalidRequest(Exception):
         self.status = status
 
 
-class _Ambiguous(ValueError):
-    """The body holds something two JSON parsers may read two ways."""
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> None:
-    keys = [key for key, _ in pairs]
-    if len(keys) > 1 and len(set(keys)) != len(keys):
-        duplicate = next(key for at, key in enumerate(keys) if key in keys[:at])
-        raise _Ambiguous(f"The JSON body has the key {duplicate[:64]!r} twice in one object; send it once.")
+class _Inexact(ValueError):
+    """An integer orjson would read as a float."""
 
 
 def _exact_int(text: str) -> int:
     # Length first: int() of thousands of digits raises (or costs quadratic time) before any range check.
     if len(text) > 21 or not INT_RANGE[0] <= (number := int(text)) <= INT_RANGE[1]:
-        raise _Ambiguous(f"The JSON body has an integer outside the 64-bit range ({text[:24]}...).")
+        raise _Inexact(f"The JSON body has an integer outside the 64-bit range ({text[:24]}...).")
     return number
 
 
-# A second reading that only checks: the cache keys on what orjson read, while the raw body goes upstream, so a
-# body another parser could read otherwise (a key given twice, whose first value it might keep) is refused.
-_CHECK_KEYS = json.JSONDecoder(object_pairs_hook=_unique_keys)  # type: ignore[arg-type]
-_CHECK_KEYS_AND_INTS = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_int=_exact_int)  # type: ignore[arg-type]
+# Reads integers exactly (the C scanner calls the hook only for integers), when some run of digits is long enough.
+_CHECK_INTS = json.JSONDecoder(parse_int=_exact_int)
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:
-    """The body as a JSON object, read one way only: no key twice in an object, no integer beyond 64 bits, no
-    nesting deeper than MAX_DEPTH, each a 400 in OpenAI's shape."""
+    """The body as a JSON object, read one way only: no integer beyond 64 bits (orjson would read a float, so two
+    requests differing there would share a key), no nesting deeper than MAX_DEPTH, each a 400 in OpenAI's shape.
+    A key given twice in one object is read as its last value; what goes upstream is the body as read
+    (`forwardable`), so the upstream never reads another value than the cache keyed."""
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -68,12 +61,19 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     except orjson.JSONEncodeError:
         raise InvalidRequest(f"The request is nested deeper than {MAX_DEPTH} levels.",
                              code="too_deeply_nested") from None
-    checker = _CHECK_KEYS_AND_INTS if _LONG_DIGITS.search(raw) else _CHECK_KEYS
-    try:
-        checker.decode(raw.decode("utf-8"))  # within MAX_DEPTH: well inside Python's recursion limit
-    except _Ambiguous as error:
-        raise InvalidRequest(str(error), code="ambiguous_json") from None
+    if _LONG_DIGITS.search(raw):
+        try:
+            _CHECK_INTS.decode(raw.decode("utf-8"))  # within MAX_DEPTH: well inside Python's recursion limit
+        except _Inexact as error:
+            raise InvalidRequest(str(error), code="inexact_number") from None
     return body
+
+
+def forwardable(body: dict[str, Any]) -> bytes:
+    """The body as the cache read it, for the upstream: a body with a key given twice in one object, sent raw,
+    could be read with the first value upstream while the cache keyed the last, and on a shared route that
+    answer would then be served to everyone asking the other question."""
+    return orjson.dumps(body)
 
 
 def _expect(condition: bool, message: str, param: str) -> None:
