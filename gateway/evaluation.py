@@ -113,7 +113,8 @@ class _Remembering:
 
     def __init__(self, inner: Embedder) -> None:
         self.inner = inner
-        self.name, self.dim = inner.name, inner.dim
+        self.name, self.dim, self.surely_read = inner.name, inner.dim, inner.surely_read
+        self.read_chars = inner.read_chars
         self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
 
     async def embed(self, text: str, *, api_key: str | None = None) -> np.ndarray:

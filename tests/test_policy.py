@@ -66,3 +66,24 @@ async def test_a_verifier_rejection_falls_through_to_a_miss(embedder) -> None:
     await policy.remember(stored, ANSWER, Controls(), vector=None, api_key=None)
     assert (await policy.lookup(key("How can I reset my password?"), Controls(), api_key=None)).hit is None
     assert (await policy.lookup(stored, Controls(), api_key=None)).hit is not None  # exact needs no verdict
+
+
+async def test_long_prompts_that_differ_only_past_what_the_embedder_read_are_no_hit(embedder) -> None:
+    """The local model reads 256 word pieces; past them two prompts have one vector, whatever they ask."""
+    policy = await make(embedder)
+    rules = ("Please follow these house rules when you answer: be concise, cite sources where you can, use plain "
+             "words, avoid jargon, keep a friendly tone, number the steps, and mention any safety concern. ") * 8
+    assert len(rules) > 1300 and policy.prompts._read(rules) < len(rules)
+    await policy.remember(key(rules + "My question: how do I treat back pain?"), ANSWER, Controls(), vector=None,
+                          api_key=None)
+    other = await policy.lookup(key(rules + "My question: how do I treat knee pain?"), Controls(), api_key=None)
+    assert other.hit is None
+    same = await policy.lookup(key(rules.replace("Please", "please", 1) + "My question: how do I treat back pain?"),
+                               Controls(), api_key=None)
+    assert same.hit is not None and same.hit.layer == "semantic"  # a change the embedder read is still judged
+
+
+async def test_recent_prompts_are_remembered_by_digest_not_kept_whole(embedder) -> None:
+    policy = await make(embedder)
+    await policy.lookup(key("x" * 20_000 + " what now?"), Controls(), api_key=None)
+    assert all(isinstance(digest, bytes) and len(digest) == 16 for digest in policy.prompts._vectors)

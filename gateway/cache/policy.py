@@ -3,7 +3,6 @@ answer within the distance threshold, in the same scope), TTLs, and what is wort
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -12,13 +11,12 @@ import orjson
 
 from gateway.cache.guard import OutageGuard
 from gateway.cache.learning import Learning
+from gateway.cache.prompt_vectors import PromptVectors
 from gateway.embedding.base import Embedder
 from gateway.store.base import Entry, Store, Tags
 from gateway.wire.canonical import ChatKey
 from gateway.wire.completion import is_complete
 from gateway.wire.controls import Controls
-
-RECENT_VECTORS = 4096  # ~6 MB of 384-d float32 vectors per worker
 
 
 @dataclass(frozen=True)
@@ -70,12 +68,12 @@ class CachePolicy:
         self.verifier = verifier
         self.config = config
         self.learning = learning or Learning(store, embedder, adaptive=None, shadow_rate=0.0)
-        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()  # recent prompts: a repeat skips the model
         self.store_guard = OutageGuard("cache store", retry_secs)
         # Writes rest on their own: a write that fails or outlasts the timeout (a big one, say) must not make every
         # other caller's lookups bypass the cache.
         self.write_guard = OutageGuard("cache store writes", retry_secs)
         self.embedder_guard = OutageGuard("embedder", retry_secs)
+        self.prompts = PromptVectors(embedder, self.embedder_guard)
 
     async def _answer(self, entry: str, *, refresh: bool = True) -> dict[str, Any] | None:
         refresh = refresh and self.config.sliding
@@ -88,17 +86,6 @@ class CachePolicy:
             return None
         return completion if is_complete(completion) else None
 
-    async def _embed(self, text: str, api_key: str | None) -> np.ndarray:
-        vector = self._vectors.get(text)
-        if vector is not None:
-            self._vectors.move_to_end(text)
-            return vector
-        vector = await self.embedder_guard.call(lambda: self.embedder.embed(text, api_key=api_key))
-        self._vectors[text] = vector
-        if len(self._vectors) > RECENT_VECTORS:
-            self._vectors.popitem(last=False)
-        return vector
-
     async def lookup(self, key: ChatKey, controls: Controls, *, api_key: str | None) -> Lookup:
         """Raises CacheUnavailable when the store or the embedder fails: the caller bypasses."""
         completion = await self._answer(key.exact)
@@ -106,7 +93,7 @@ class CachePolicy:
             return Lookup(Hit(completion, "exact", key.exact))
         if key.prompt is None:
             return Lookup()
-        vector = await self._embed(key.prompt, api_key)
+        vector = await self.prompts.vector(key.prompt, api_key)
         await self.learning.sync(key.route)
         threshold = self.learning.threshold(key.route, self.config.threshold)
         if controls.threshold is not None:
@@ -118,8 +105,8 @@ class CachePolicy:
         for candidate in candidates:
             if candidate.distance > reach:
                 break
-            if candidate.key == key.exact:
-                continue  # its answer was just found expired by the exact layer
+            if candidate.key == key.exact or self.prompts.differ_unread(key.prompt, candidate.prompt):
+                continue  # its answer was just found expired by the exact layer; or it differs past the vector's reach
             if self.verifier is not None and not self.verifier.accepts(key.prompt, candidate.prompt,
                                                                      candidate.distance):
                 continue
@@ -161,7 +148,7 @@ class CachePolicy:
             return False  # a one-off question: keep it out of the index
         ttl_ms = self._ttl_ms(controls)
         if vector is None and key.prompt is not None:
-            vector = await self._embed(key.prompt, api_key)
+            vector = await self.prompts.vector(key.prompt, api_key)
         entry = Entry(key=key.exact, tags=tags_of(key), prompt=key.prompt or "", vector=vector,
                       answer=answer, usage=orjson.dumps(completion.get("usage")))
         await self.write_guard.call(lambda: self.store.write(entry, ttl_ms=ttl_ms))

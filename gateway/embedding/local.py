@@ -57,6 +57,8 @@ class LocalEmbedder:
 
     name: str = "all-MiniLM-L6-v2"
     dim: int = 384
+    # Every character makes at most one word piece, and [CLS] and [SEP] take two of the 256.
+    surely_read: int = MAX_TOKENS - 2
 
     def __init__(self, model_path: Path | None = None, threads: int = 1, model_dir: Path | None = None,
                  batch_wait_ms: float = 0.0) -> None:
@@ -136,6 +138,13 @@ class LocalEmbedder:
         if len(ids) <= 2:
             raise NotEmbeddable("the text has no words to embed (empty or whitespace only)")
         return ids
+
+    def read_chars(self, text: str) -> int:
+        """Where the 256th word piece ends: the vector knows nothing of what follows."""
+        encoding = self._tokenizer.encode(text[:_CLIP_CHARS])
+        if len(encoding.ids) < MAX_TOKENS:
+            return len(text) if len(text) <= _CLIP_CHARS else _CLIP_CHARS
+        return int(encoding.offsets[-2][1])  # the last piece before [SEP]
 
     def embed_batch(self, texts: list[str]) -> np.ndarray:
         """Vectors for `texts`, shape (len(texts), 384), float32, unit length. Raises `EmbedderError`."""

@@ -21,6 +21,11 @@ class RemoteEmbedder:
         self._model = model
         self.dim = dim or DEFAULT_DIM
         self.name = f"openai:{model}"
+        # It reads 8,191 tokens; a longer text is refused (NotEmbeddable): what it embeds, it read whole.
+        self.surely_read = 1 << 62
+
+    def read_chars(self, text: str) -> int:
+        return len(text)
 
     async def embed(self, text: str, *, api_key: str | None = None) -> np.ndarray:
         body = orjson.dumps({"model": self._model, "input": text, "dimensions": self.dim})
