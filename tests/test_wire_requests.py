@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import orjson
 import pytest
 from starlette.datastructures import Headers
 
 from gateway.store.redis_store import tag_filter
 from gateway.wire.controls import Controls, parse_controls
-from gateway.wire.requests import InvalidRequest, forwardable, parse_json_object, validate_chat, validate_embeddings
+from gateway.wire.json_body import forwardable, parse_json_object, shape
+from gateway.wire.requests import InvalidRequest, validate_chat, validate_embeddings
 
 OK = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
 
@@ -100,8 +105,10 @@ def test_bad_cache_control_headers_are_400(headers: dict) -> None:
     (b'{"seed": 1' + b"0" * 5000 + b"}", "invalid_json"),  # orjson: a float of infinity
     (b'{"seed": [1' + b"0" * 24 + b"]}", "inexact_number"),
     (b'{"a": [' + b"1" * 4500 + b"]}", "invalid_json"),
-    (b'{"metadata": ' + b"[" * 300 + b"]" * 300 + b"}", "too_deeply_nested"),
-    (b'{"metadata": ' + b'{"a":' * 260 + b"1" + b"}" * 260 + b"}", "too_deeply_nested"),
+    (b'{"metadata": ' + b"[" * 64 + b"]" * 64 + b"}", "too_deeply_nested"),  # 65 levels with the body's own
+    (b'{"metadata": ' + b'{"a":' * 64 + b"1" + b"}" * 64 + b"}", "too_deeply_nested"),
+    (b'{"metadata": ' + b"[" * 2000 + b"]" * 2000 + b"}", "too_deeply_nested"),
+    (b'{"x": [' + b",".join([b"[]"] * 100_001) + b"]}", "too_many_values"),
     (b'{"a": NaN}', "invalid_json"), (b'{"a": Infinity}', "invalid_json"), (b'{"a": "\\ud800"}', "invalid_json"),
 ])
 def test_bodies_two_parsers_could_read_differently_are_400(raw: bytes, code: str) -> None:
@@ -113,7 +120,9 @@ def test_bodies_two_parsers_could_read_differently_are_400(raw: bytes, code: str
 @pytest.mark.parametrize("raw", [
     b'{"seed": 18446744073709551615}', b'{"seed": -9223372036854775808}', b'{"a": "12345678901234567890123"}',
     b'{"a": 1.2345678901234567890123}', b'{"a": 12345678901234567890.5}', b'{"a": {"k": 1}, "b": {"k": 1}}',
-    b'{"metadata": ' + b"[" * 200 + b"]" * 200 + b"}",
+    b'{"metadata": ' + b"[" * 63 + b"]" * 63 + b"}",
+    b'{"a": "' + b"[" * 500 + b'", "b": "\\\\", "c": "\\"[[[["}',  # brackets in strings, escaped quotes
+    b'{"x": [' + b",".join([b"[]"] * 99_990) + b"]}",
 ])
 def test_unambiguous_bodies_are_read(raw: bytes) -> None:
     assert isinstance(parse_json_object(raw), dict)
@@ -128,6 +137,27 @@ def test_unambiguous_bodies_are_read(raw: bytes) -> None:
 def test_a_key_given_twice_is_read_and_forwarded_as_its_last_value(raw: bytes, read: dict) -> None:
     body = parse_json_object(raw)
     assert body == read and orjson.loads(forwardable(body)) == read and forwardable(body).count(b'"k"') <= 2
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    (b"{}", (1, 1)), (b'{"a": [1, {"b": []}]}', (4, 4)), (b'{"a": "[[{{"}', (1, 1)),
+    (b'{"a": "\\"[", "b": ["\\\\"]}', (2, 2)), (b"[" * 10 + b"]" * 10, (10, 10)), (b'"x"', (0, 0)),
+])
+def test_the_shape_of_a_body_counts_brackets_outside_strings_only(text: bytes, expected: tuple[int, int]) -> None:
+    assert shape(text) == expected
+
+
+def test_a_body_that_crashed_orjson_when_written_back_is_refused_unread() -> None:
+    """orjson corrupts its heap (the process aborts) writing back ~4 MB nested ~250 deep: such a body must be
+    refused before anything reads it. In a child process, so that a regression fails this test, not the run."""
+    script = ("from gateway.wire.json_body import parse_json_object\n"
+              "from gateway.wire.requests import InvalidRequest\n"
+              "raw = b'{\"model\": \"m\", \"messages\": [], \"x\": [' + b','.join([b'[' * 250 + b']' * 250] * 8300)"
+              " + b']}'\n"
+              "try:\n    parse_json_object(raw)\nexcept InvalidRequest as error:\n    print(error.code)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert done.returncode == 0 and done.stdout.strip() == "too_deeply_nested", done.stderr[-500:]
 
 
 def test_model_names_are_bounded() -> None:

@@ -15,7 +15,8 @@ from gateway.web.context import gateway_of, read_body
 from gateway.web.errors import error_response
 from gateway.wire.canonical import ENTRY_ID, tenant_digest
 from gateway.wire.credentials import bearer_token
-from gateway.wire.requests import InvalidRequest, parse_json_object
+from gateway.wire.json_body import parse_json_object
+from gateway.wire.requests import InvalidRequest
 
 _FLUSH_FIELDS = {"route", "tenant_key", "all"}
 

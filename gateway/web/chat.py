@@ -24,7 +24,8 @@ from gateway.wire import sse
 from gateway.wire.canonical import ChatKey, Uncacheable, chat_key
 from gateway.wire.completion import as_chunks, as_response, is_complete
 from gateway.wire.controls import Controls, parse_controls
-from gateway.wire.requests import forwardable, parse_json_object, validate_chat
+from gateway.wire.json_body import forwardable, parse_json_object
+from gateway.wire.requests import validate_chat
 
 
 class _Miss:

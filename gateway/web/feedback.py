@@ -13,7 +13,8 @@ from gateway.errors import GatewayError
 from gateway.web.context import caller, gateway_of, read_body
 from gateway.web.errors import error_response
 from gateway.wire.canonical import ENTRY_ID, SHARED_TENANT
-from gateway.wire.requests import InvalidRequest, parse_json_object
+from gateway.wire.json_body import parse_json_object
+from gateway.wire.requests import InvalidRequest
 
 
 def parse_feedback(body: dict[str, Any]) -> Feedback:

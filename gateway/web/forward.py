@@ -23,7 +23,8 @@ from gateway.web.context import (
 from gateway.web.trace import Trace, observed
 from gateway.wire.canonical import embeddings_key
 from gateway.wire.controls import parse_controls
-from gateway.wire.requests import InvalidRequest, forwardable, parse_json_object, validate_embeddings
+from gateway.wire.json_body import forwardable, parse_json_object
+from gateway.wire.requests import InvalidRequest, validate_embeddings
 
 
 @observed("embeddings")

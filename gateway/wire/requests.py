@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import re
 from typing import Any
-
-import orjson
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 MAX_MESSAGES = 10_000
 MAX_MODEL_CHARS = 256  # the longest real model names (paths of local models) are far shorter
-MAX_DEPTH = 254  # what orjson can write back: a canonical key of anything deeper could not be computed
-# Integers orjson reads exactly; beyond them it reads a float, so two requests differing there would share a key.
-INT_RANGE = (-(1 << 63), (1 << 64) - 1)
-_LONG_DIGITS = re.compile(rb"[0-9]{19}")  # where an integer may lie outside INT_RANGE, checked exactly
 
 
 class InvalidRequest(Exception):
@@ -27,53 +19,6 @@ class InvalidRequest(Exception):
         self.param = param
         self.code = code
         self.status = status
-
-
-class _Inexact(ValueError):
-    """An integer orjson would read as a float."""
-
-
-def _exact_int(text: str) -> int:
-    # Length first: int() of thousands of digits raises (or costs quadratic time) before any range check.
-    if len(text) > 21 or not INT_RANGE[0] <= (number := int(text)) <= INT_RANGE[1]:
-        raise _Inexact(f"The JSON body has an integer outside the 64-bit range ({text[:24]}...).")
-    return number
-
-
-# Reads integers exactly (the C scanner calls the hook only for integers), when some run of digits is long enough.
-_CHECK_INTS = json.JSONDecoder(parse_int=_exact_int)
-
-
-def parse_json_object(raw: bytes) -> dict[str, Any]:
-    """The body as a JSON object, read one way only: no integer beyond 64 bits (orjson would read a float, so two
-    requests differing there would share a key), no nesting deeper than MAX_DEPTH, each a 400 in OpenAI's shape.
-    A key given twice in one object is read as its last value; what goes upstream is the body as read
-    (`forwardable`), so the upstream never reads another value than the cache keyed."""
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise InvalidRequest("We could not parse the JSON body of your request. The body must be valid JSON.",
-                             code="invalid_json") from None
-    if not isinstance(body, dict):
-        raise InvalidRequest("The request body must be a JSON object.", code="invalid_json")
-    try:
-        orjson.dumps(body)  # C speed; it refuses only what is nested deeper than it can write
-    except orjson.JSONEncodeError:
-        raise InvalidRequest(f"The request is nested deeper than {MAX_DEPTH} levels.",
-                             code="too_deeply_nested") from None
-    if _LONG_DIGITS.search(raw):
-        try:
-            _CHECK_INTS.decode(raw.decode("utf-8"))  # within MAX_DEPTH: well inside Python's recursion limit
-        except _Inexact as error:
-            raise InvalidRequest(str(error), code="inexact_number") from None
-    return body
-
-
-def forwardable(body: dict[str, Any]) -> bytes:
-    """The body as the cache read it, for the upstream: a body with a key given twice in one object, sent raw,
-    could be read with the first value upstream while the cache keyed the last, and on a shared route that
-    answer would then be served to everyone asking the other question."""
-    return orjson.dumps(body)
 
 
 def _expect(condition: bool, message: str, param: str) -> None:
