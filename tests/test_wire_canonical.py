@@ -50,6 +50,8 @@ DIFFERENT_CONTEXT = [
     {"messages": [SYSTEM, ASK], "response_format": {"type": "json_object"}},
     {"messages": [SYSTEM, ASK], "max_tokens": 5},
     {"messages": [SYSTEM, ASK], "some_future_parameter": True},
+    {"messages": [SYSTEM, ASK], "frequency_penalty": 2.0},  # degenerate text is not everyone's answer
+    {"messages": [SYSTEM, ASK], "presence_penalty": -2.0},
 ]
 
 
@@ -92,6 +94,11 @@ def test_requests_the_cache_cannot_serve_are_uncacheable(body: dict) -> None:
     ({"model": "m", "input": "a"}, {"model": "m", "input": "a", "dimensions": 8}, False),
     ({"model": "m", "input": "a"}, {"model": "m", "input": "a", "encoding_format": "base64"}, False),
     ({"model": "m", "input": "a"}, {"model": "n", "input": "a"}, False),
+    # compatible APIs honour fields OpenAI has not: each may change the vectors
+    ({"model": "m", "input": "a", "input_type": "query"}, {"model": "m", "input": "a", "input_type": "document"},
+     False),
+    ({"model": "m", "input": "a"}, {"model": "m", "input": "a", "truncate_prompt_tokens": 4}, False),
+    ({"model": "m", "input": "a", "normalize": None}, {"model": "m", "input": "a"}, True),
 ])
 def test_embeddings_key(left: dict, right: dict, same: bool) -> None:
     assert (embeddings_key(left, tenant="t") == embeddings_key(right, tenant="t")) is same

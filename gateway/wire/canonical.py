@@ -16,11 +16,15 @@ from gateway.wire.requests import InvalidRequest
 
 # Fields that do not change which answer is right for a request. Sampling parameters are here because a
 # cached answer is one valid sample; `n` is handled separately (n > 1 bypasses the cache).
+# The penalties are not: at their extremes they make a model write degenerate text, which a caller could then have
+# served to everyone asking the plain question on a shared route.
 NEUTRAL_FIELDS = frozenset({
     "messages", "model", "stream", "stream_options", "user", "metadata", "store", "service_tier",
-    "temperature", "top_p", "seed", "presence_penalty", "frequency_penalty", "n", "prompt_cache_key",
-    "safety_identifier",
+    "temperature", "top_p", "seed", "n", "prompt_cache_key", "safety_identifier",
 })
+# Of an embeddings request, only these are neutral: compatible APIs honour more fields than OpenAI's
+# (`input_type`, `truncate_prompt_tokens`, `normalize`...), and each may change the vectors.
+NEUTRAL_EMBEDDING_FIELDS = frozenset({"user"})
 
 SHARED_TENANT = "shared"
 # Past this, a final message is matched by the exact layer only. The embedder reads ~1,300 characters and the
@@ -109,7 +113,7 @@ def chat_key(body: dict[str, Any], *, model: str, route: str, tenant: str) -> Ch
 
 
 def embeddings_key(body: dict[str, Any], *, tenant: str) -> str:
-    """Exact key of an embeddings request: model, input, dimensions and encoding."""
-    fields = {name: body.get(name) for name in ("model", "input", "dimensions", "encoding_format")}
-    fields["encoding_format"] = fields["encoding_format"] or "float"
+    """Exact key of an embeddings request: every field but the neutral ones (an absent encoding is "float")."""
+    fields = {name: value for name, value in body.items() if name not in NEUTRAL_EMBEDDING_FIELDS and value is not None}
+    fields.setdefault("encoding_format", "float")
     return digest(b"embeddings", tenant.encode(), _dumps(fields))
