@@ -175,4 +175,6 @@ class UpstreamClient:
         await self._fresh.aclose()
 
     def health(self) -> dict[str, Any]:
-        return {"base_url": self.base_url, "open": not self._client.is_closed, "http2": self.http2}
+        # /healthz needs no key: a password in the URL (httpx sends it as Basic auth) or a key in its query stays here.
+        shown = httpx.URL(self.base_url).copy_with(userinfo=b"", query=None)
+        return {"base_url": str(shown), "open": not self._client.is_closed, "http2": self.http2}

@@ -110,6 +110,13 @@ def test_healthz_reports_store_embedder_and_upstream(gateway) -> None:
     assert UPSTREAM_KEY not in health.text
 
 
+def test_healthz_shows_no_credential_of_the_upstream_url(make_gateway, fake_upstream) -> None:
+    base = fake_upstream.base_url.replace("http://", "http://user:hunter2pass@") + "?key=sk-in-query"
+    gateway = make_gateway("memory", UPSTREAM_BASE_URL=base)
+    health = httpx.get(f"{gateway.url}/healthz").text
+    assert "hunter2pass" not in health and "sk-in-query" not in health and fake_upstream.base_url in health
+
+
 def test_healthz_reports_a_stopped_redis(make_gateway, redis_server) -> None:
     gateway = make_gateway("redis")
     redis_server.stop()

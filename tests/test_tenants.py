@@ -150,3 +150,33 @@ def test_a_key_with_its_own_upstream_key_reaches_its_own_account(make_gateway, f
     assert fake_upstream.last().headers["authorization"] == "Bearer sk-alice-project"
     assert ask(gateway, key="gw-bob")[0] == "miss"  # its own tenant, on the server's key
     assert fake_upstream.last().headers["authorization"] == f"Bearer {UPSTREAM_KEY}"
+
+
+@pytest.mark.parametrize("target", [
+    b"/v1/..#", b"/v1/files/..#", b"/v1/models/..#", b"/v1/models/.#x", b"/v1/a/b/..#x", b"/v1/models/..%5cfiles",
+    b"/v1/models/%252e%252e%252ffiles", b"/v1/models/..;x", b"/v1/models/%2e%2e;x/files", b"/v1/models/a\\..\\files",
+])
+def test_paths_read_otherwise_upstream_are_refused(make_gateway, fake_upstream, target: bytes) -> None:
+    """A `#` ends the path for the URL parser upstream (`..#` becomes `..`), backslashes are slashes to some
+    servers, a second encoding may be decoded again, `..;x` is `..` to others: none may reach another path."""
+    for gateway in (make_gateway("memory"), make_gateway("memory", GATEWAY_API_KEYS="gw-alice")):
+        connection = http.client.HTTPConnection(urlsplit(gateway.url).netloc, timeout=10)
+        connection.putrequest("GET", target.decode("latin-1"), skip_accept_encoding=True)
+        connection.putheader("Authorization", "Bearer gw-alice")
+        connection.endheaders()
+        status = connection.getresponse().status
+        connection.close()
+        assert status in (403, 404), (target, status)  # 403: not a stateless endpoint anyway
+    assert fake_upstream.requests == []
+
+
+def test_callers_on_the_servers_key_cannot_pick_its_organization_or_project(make_gateway, fake_upstream) -> None:
+    account = {"openai-organization": "org-victim", "openai-project": "proj-victim", "cookie": "session=victim"}
+    keyed = make_gateway("memory", GATEWAY_API_KEYS="gw-alice")
+    assert post(keyed, {"authorization": "Bearer gw-alice", **account}).status_code == 200
+    assert not set(account) & set(fake_upstream.last().headers)
+    open_mode = make_gateway("memory")
+    assert post(open_mode, account).status_code == 200  # no credential: the server's key, so not these either
+    assert not set(account) & set(fake_upstream.last().headers)
+    assert post(open_mode, {"authorization": "Bearer sk-own", **account}).status_code == 200  # their own account
+    assert fake_upstream.last().headers["openai-project"] == "proj-victim"

@@ -36,6 +36,10 @@ STATELESS = (
 )
 
 
+# Headers that choose, or prove, an upstream account beside the key: a caller on the gateway's key may not send them.
+_ACCOUNT_HEADERS = frozenset({b"openai-organization", b"openai-project", b"cookie", b"anthropic-organization"})
+
+
 @dataclass(frozen=True)
 class Caller:
     tenant: str  # what the cache partitions by: a digest of the credential, or ANONYMOUS
@@ -66,6 +70,8 @@ def upstream_headers(request: Request, caller: Caller) -> list[tuple[bytes, byte
     """The client's headers as they go upstream, with the credential the caller's upstream call carries: its own
     (minus empty ones, which would override the configured key with nothing), else the gateway's key."""
     headers = without_credentials(request.headers.raw)
+    if not caller.own_credential:  # the server's account: its organization and project are not the caller's to pick
+        headers = [(name, value) for name, value in headers if name.lower() not in _ACCOUNT_HEADERS]
     if caller.own_credential:
         presented = credentials_of(request.headers.raw).presented
         headers += [(name.encode("latin-1"), value.encode("latin-1")) for name, value in presented]

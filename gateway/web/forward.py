@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -77,15 +78,22 @@ def _usage_of(payload: bytes) -> Any:
         return None
 
 
+# Characters that some part of the way upstream may read as something else: a `#` ends the path for the URL
+# parser (whatever precedes it then counts as a last segment: `..#`), a backslash is a slash to some servers, a
+# `%` left after one decoding is a second encoding someone may decode again, control characters split requests.
+_REREAD = re.compile(r"[\x00-\x1f\x7f#\\%]")
+
+
 def _upstream_path(request: Request) -> str:
-    """The path below /v1 as the client encoded it; a dot segment or a control character could reach
-    upstream paths outside /v1 (with the server's key, when gateway keys are on), so it is refused."""
+    """The path below /v1 as the client encoded it. Anything that could reach upstream paths outside the one
+    the gateway checked (with the server's key, when gateway keys are on) is refused: dot segments, also with
+    parameters (`..;x`), and characters read otherwise further on."""
     decoded = request.url.path.removeprefix("/v1")
-    if any(segment in (".", "..") for segment in decoded.split("/")) or any(ord(c) < 32 or c == "\x7f"
-                                                                             for c in decoded):
-        raise InvalidRequest(f"Invalid URL (the path {decoded!r} is not allowed).", code="invalid_url",
-                             status=404)
     raw: bytes = request.scope.get("raw_path") or request.url.path.encode()
+    if (_REREAD.search(decoded) or b"#" in raw
+            or any(segment.split(";", 1)[0] in (".", "..") for segment in decoded.split("/"))):
+        raise InvalidRequest(f"Invalid URL (the path {decoded[:200]!r} is not allowed).", code="invalid_url",
+                             status=404)
     return raw.decode("latin-1").removeprefix("/v1")
 
 
