@@ -66,6 +66,18 @@ class UpstreamResponse:
         finally:
             await self._response.aclose()
 
+    async def read_within(self, limit: int) -> tuple[bytes, AsyncIterator[bytes] | None]:
+        """The decoded body when it is at most `limit` bytes, else what came so far and the rest as it comes: an
+        answer too big to cache is relayed, never held whole (a client can ask for hundreds of MB of vectors)."""
+        body = self.decoded()
+        chunks, size = [], 0
+        async for chunk in body:
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                return b"".join(chunks), body
+        return b"".join(chunks), None
+
     def stream(self) -> AsyncIterator[bytes]:
         """The body as it is relayed, as it arrives: decoded, or as it came when the gateway cannot decode it
         (and then goes with its content-encoding, `undecodable`). Closing the iterator early closes the upstream

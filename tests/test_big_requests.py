@@ -40,9 +40,16 @@ def test_answers_over_the_entry_limit_are_served_but_not_stored(make_gateway, st
     gateway = make_gateway(store_kind, MAX_ENTRY_BYTES="8192")
     long_question = "Summarise this: " + "the quick brown fox jumps over the lazy dog " * 120  # ~5 kB, echoed back
     assert [ask(gateway, long_question)[0] for _ in range(2)] == ["miss", "miss"]
+    huge_answer = "Repeat this: " + "the quick brown fox jumps over the lazy dog " * 300  # an answer over 8 kB
+    state, _, completion = ask(gateway, huge_answer)
+    assert state == "bypass" and completion.choices[0].message.content.endswith("lazy dog ")
     assert [ask(gateway, PROMPT)[0] for _ in range(2)] == ["miss", "hit"]
     big_input = [f"text number {number} " * 40 for number in range(60)]  # its vectors: far over 8 kB
-    for _ in range(2):
+    for _ in range(2):  # relayed as it comes, neither held whole nor parsed nor stored
         response = httpx.post(f"{gateway.base_url}/embeddings", json={"model": "text-embedding-3-small",
                                                                        "input": big_input})
-        assert response.status_code == 200 and response.headers["x-cache"] == "miss"
+        assert response.status_code == 200 and response.headers["x-cache"] == "bypass"
+        assert len(response.json()["data"]) == 60 and "content-length" not in response.headers
+    small = {"model": "text-embedding-3-small", "input": "a few words", "dimensions": 8}
+    assert [httpx.post(f"{gateway.base_url}/embeddings", json=small).headers["x-cache"] for _ in range(2)] == [
+        "miss", "hit"]

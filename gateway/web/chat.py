@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.cache.policy import Hit, Lookup
+from gateway.cache.scopes import scope_of
 from gateway.errors import CacheUnavailable
 from gateway.flight.local import Flight, Head
 from gateway.web import relay
@@ -52,7 +53,7 @@ class _Miss:
             return
         policy = self.gateway.policy
         if self.judged is not None and self.judged.distance is not None:
-            self.gateway.defer(policy.learning.judge(self.key.route, self.judged.distance,
+            self.gateway.defer(policy.learning.judge(scope_of(self.key), self.judged.distance,
                                                      self.judged.completion, completion))
         if not self.shadowed:
             self.gateway.defer(policy.remember(self.key, completion, self.controls, vector=self.vector,
@@ -102,11 +103,14 @@ async def chat_completions(request: Request, trace: Trace) -> Response:
     except (Uncacheable, CacheUnavailable):
         key = None
     hit = lookup.hit
-    shadowed = hit is not None and hit.layer == "semantic" and gateway.policy.learning.should_shadow()
+    # A semantic hit found under the scope's own threshold is evidence about it; one the client's x-cache-threshold
+    # reached is not, or any caller could loosen a scope at will: it is neither shadowed nor open to a rating.
+    evidence = hit is not None and hit.layer == "semantic" and controls.threshold is None
+    shadowed = evidence and gateway.policy.learning.should_shadow()
     if hit is not None and not shadowed:
         trace.hit(hit.layer, hit.completion.get("usage"), distance=hit.distance,
                   threshold=hit.threshold)
-        if hit.distance is not None:  # what a rating of this hit will be evidence about
+        if evidence:  # what a rating of this hit will be evidence about
             gateway.defer(gateway.policy.learning.served(caller(request).tenant, hit.entry, hit.distance))
         return _hit_response(hit, stream=stream, include_usage=client_usage)
 
@@ -155,7 +159,10 @@ async def _go_upstream(request: Request, body: dict[str, Any], model: str, miss:
         reader = flight.join(gateway.flights.timeout)  # before the pump starts: it stops when nobody reads
         flight.feed(pump(upstream, flight, miss.store, drop_usage=inject_usage))
         return read_along(head, reader, trace, cache_headers(miss.state))
-    payload = await upstream.read()
+    payload, rest = await upstream.read_within(gateway.settings.max_entry_bytes)
+    if rest is not None:  # too big to store or share: relayed as it comes, never parsed on the event loop
+        trace.outcome = "bypass"
+        return relay.overflowing(upstream, payload, rest, cache_headers("bypass"))
     trace.upstream_done()
     if upstream.status != 200:
         return relay.whole(upstream, payload, cache_headers(miss.state))  # errors pass through, never stored

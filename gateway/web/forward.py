@@ -47,7 +47,10 @@ async def embeddings(request: Request, trace: Trace) -> Response:
     trace.upstream_sent()
     upstream = await gateway.upstream.send("POST", "/embeddings", headers=forwarded_headers(request),
                                            content=forwardable(body))
-    payload = await upstream.read()
+    payload, rest = await upstream.read_within(gateway.settings.max_entry_bytes)
+    if rest is not None:  # too big to cache: relayed as it comes, never parsed on the event loop
+        trace.outcome = "bypass"
+        return relay.overflowing(upstream, payload, rest, cache_headers("bypass"))
     trace.upstream_done()
     if upstream.status == 200:
         trace.usage(_usage_of(payload))

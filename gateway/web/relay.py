@@ -65,6 +65,18 @@ def streamed(upstream: UpstreamResponse, body: AsyncIterator[bytes], extra: Mapp
     return response
 
 
+def overflowing(upstream: UpstreamResponse, first: bytes, rest: AsyncIterator[bytes],
+                extra: Mapping[str, str]) -> Response:
+    """An answer found too big to hold as it was read: what came so far, then the rest as it comes."""
+
+    async def body() -> AsyncIterator[bytes]:
+        yield first
+        async for chunk in rest:
+            yield chunk
+
+    return streamed(upstream, body(), extra)
+
+
 def shared(head: Answer, body: AsyncIterator[bytes], extra: Mapping[str, str]) -> Response:
     """A streamed answer read from a single-flight, which owns the upstream request."""
     response = _UpstreamStream(head.status, body, None)
