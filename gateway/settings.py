@@ -104,6 +104,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Nearest neighbours examined per lookup (a candidate whose answer expired falls through)."),
     Setting("MEMORY_MAX_ENTRIES", int_range(1, 10_000_000), 50_000, "an integer >= 1",
             "Entries kept by the embedded store before the least recently used are evicted."),
+    Setting("MEMORY_MAX_BYTES", int_range(1 << 20, 1 << 40), 256 << 20, "an integer of bytes >= 1048576",
+            "Bytes the embedded store keeps per worker (answers, prompts, vectors and cached embeddings answers) "
+            "before the least recently used go; cached embeddings answers go first."),
     Setting("MAX_BODY_BYTES", int_range(1024, 1 << 30), 4 << 20, "an integer of bytes >= 1024",
             "Largest request body accepted (413 above)."),
     Setting("MAX_ENTRY_BYTES", int_range(1024, 1 << 30), 1 << 20, "an integer of bytes >= 1024",
@@ -178,6 +181,7 @@ class Settings:
     max_cacheable_temperature: float
     semantic_candidates: int
     memory_max_entries: int
+    memory_max_bytes: int
     max_body_bytes: int
     body_timeout_secs: float
     max_entry_bytes: int

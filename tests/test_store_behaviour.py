@@ -208,6 +208,26 @@ async def test_memory_store_evicts_the_least_recently_used() -> None:
     assert sorted(candidate.key for candidate in await store.search(TAGS, unit(1), k=5)) == ["a", "c"]
 
 
+async def test_memory_store_keeps_to_its_byte_budget_letting_blobs_go_first() -> None:
+    """Counted in entries alone, 50,000 answers or embeddings answers of a megabyte each would be 50 GB."""
+    store = MemoryStore(max_entries=1000, max_bytes=100_000)
+    await store.open(dim=DIM, embedder="test-embedder")
+    await store.put_blob("vectors", b"v" * 30_000, ttl_ms=60_000)
+    big = Entry("big", TAGS, "prompt", unit(1), b"x" * 40_000)
+    await store.write(big, ttl_ms=60_000)
+    assert await store.get_blob("vectors") is not None
+    await store.write(Entry("bigger", TAGS, "prompt", unit(0, 1), b"y" * 40_000), ttl_ms=60_000)
+    assert await store.get_blob("vectors") is None  # the blob went first
+    assert await store.read_answer("big", refresh=False) is not None  # now the most recently used
+    await store.write(Entry("third", TAGS, "prompt", unit(1, 1), b"z" * 40_000), ttl_ms=60_000)
+    assert await store.read_answer("bigger", refresh=False) is None  # then the least recently used entry
+    assert sorted(candidate.key for candidate in await store.search(TAGS, unit(1), k=5)) == ["big", "third"]
+    assert (await store.health())["bytes"] <= 100_000
+    for key in ("big", "third"):
+        await store.delete(key)
+    assert (await store.health())["bytes"] == 0
+
+
 @pytest.mark.parametrize("built", REDIS_KINDS)
 async def test_redis_refuses_a_cache_built_for_another_embedder_or_vector_type(redis_server, built: str) -> None:
     name = f"test-{uuid.uuid4().hex[:8]}"

@@ -1,5 +1,6 @@
 """The embedded store: the same semantics as Redis (answer-only TTL, exact keys, KNN within a scope) in
-the gateway's own process, bounded by a least-recently-used limit. Each worker has its own."""
+the gateway's own process, bounded by a least-recently-used limit on entries and on the bytes kept (blobs, which
+are cheap to fetch again, are let go first). Each worker has its own."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import numpy as np
 
 from gateway.store.base import Candidate, Entry, Store, Tags
 
+SLOT_OVERHEAD = 512  # bytes a slot costs beyond its prompt, answer and vector (objects, tables, the matrix row)
+
 
 @dataclass
 class _Slot:
@@ -19,6 +22,11 @@ class _Slot:
     answer: bytes | None
     expires_at: float  # time.monotonic() deadline of the answer
     ttl: float  # seconds the answer was written for, renewed by a refreshing read
+
+    @property
+    def size(self) -> int:
+        vector = self.entry.vector.nbytes if self.entry.vector is not None else 0
+        return len(self.entry.prompt) + len(self.entry.answer) + len(self.entry.usage) + vector + SLOT_OVERHEAD
 
 
 class _Neighbours:
@@ -61,8 +69,10 @@ class _Neighbours:
 
 
 class MemoryStore(Store):
-    def __init__(self, max_entries: int) -> None:
+    def __init__(self, max_entries: int, max_bytes: int = 1 << 40) -> None:
         self._max = max_entries
+        self._max_bytes = max_bytes
+        self._bytes = 0  # of every slot and blob kept
         self._slots: OrderedDict[str, _Slot] = OrderedDict()
         self._scopes: dict[Tags, _Neighbours] = {}
         self._blobs: OrderedDict[str, tuple[bytes, float]] = OrderedDict()
@@ -74,6 +84,7 @@ class MemoryStore(Store):
         self._dim, self._embedder = dim, embedder
 
     async def close(self) -> None:
+        self._bytes = 0
         self._slots.clear()
         self._scopes.clear()
         self._blobs.clear()
@@ -101,15 +112,26 @@ class MemoryStore(Store):
 
     async def write(self, entry: Entry, *, ttl_ms: int) -> None:
         old = self._slots.pop(entry.key, None)
+        if old is not None:
+            self._bytes -= old.size
         if old is not None and old.entry.tags != entry.tags:
             self._forget(entry.key, old.entry.tags)
         elif old is not None and old.entry.vector is not None and entry.vector is None:
             entry = Entry(entry.key, entry.tags, entry.prompt, old.entry.vector, entry.answer, entry.usage)
-        self._slots[entry.key] = _Slot(entry, entry.answer, time.monotonic() + ttl_ms / 1000, ttl_ms / 1000)
+        slot = self._slots[entry.key] = _Slot(entry, entry.answer, time.monotonic() + ttl_ms / 1000, ttl_ms / 1000)
+        self._bytes += slot.size
         if entry.vector is not None:
             self._scopes.setdefault(entry.tags, _Neighbours(self._dim)).put(entry.key, entry.vector)
-        while len(self._slots) > self._max:
+        self._evict()
+
+    def _evict(self) -> None:
+        """Least recently used first: blobs while over the byte budget, then entries."""
+        while self._blobs and self._bytes > self._max_bytes:
+            _, (value, _) = self._blobs.popitem(last=False)
+            self._bytes -= len(value)
+        while self._slots and (len(self._slots) > self._max or self._bytes > self._max_bytes):
             key, evicted = self._slots.popitem(last=False)
+            self._bytes -= evicted.size
             self._forget(key, evicted.entry.tags)
 
     def _forget(self, key: str, tags: Tags) -> None:
@@ -127,6 +149,7 @@ class MemoryStore(Store):
         slot = self._slots.pop(key, None)
         if slot is None:
             return False
+        self._bytes -= slot.size
         self._forget(key, slot.entry.tags)
         return True
 
@@ -136,6 +159,7 @@ class MemoryStore(Store):
         for key in doomed:
             await self.delete(key)
         if route is None and user is None:
+            self._bytes -= sum(len(value) for value, _ in self._blobs.values())
             self._blobs.clear()
         return len(doomed)
 
@@ -155,16 +179,22 @@ class MemoryStore(Store):
             return None
         if time.monotonic() >= found[1]:
             del self._blobs[key]
+            self._bytes -= len(found[0])
             return None
         self._blobs.move_to_end(key)
         return found[0]
 
     async def put_blob(self, key: str, value: bytes, *, ttl_ms: int) -> None:
+        old = self._blobs.pop(key, None)
+        if old is not None:
+            self._bytes -= len(old[0])
         self._blobs[key] = (value, time.monotonic() + ttl_ms / 1000)
-        self._blobs.move_to_end(key)
+        self._bytes += len(value)
         while len(self._blobs) > self._max:
-            self._blobs.popitem(last=False)
+            _, (evicted, _) = self._blobs.popitem(last=False)
+            self._bytes -= len(evicted)
+        self._evict()
 
     async def health(self) -> dict[str, Any]:
         return {"backend": "memory", "entries": len(self._slots), "blobs": len(self._blobs),
-                "max_entries": self._max}
+                "max_entries": self._max, "bytes": self._bytes, "max_bytes": self._max_bytes}

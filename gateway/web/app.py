@@ -54,7 +54,7 @@ def make_store(settings: Settings) -> Store:
     if settings.redis_url:
         return RedisStore(settings.redis_url, index=settings.index_name, prefix=settings.key_prefix,
                           timeout_ms=settings.redis_timeout_ms, vector_type=settings.vector_type)
-    return MemoryStore(settings.memory_max_entries)
+    return MemoryStore(settings.memory_max_entries, settings.memory_max_bytes)
 
 
 def make_sink(settings: Settings) -> EventSink:
