@@ -52,6 +52,9 @@ SETTINGS: tuple[Setting, ...] = (
             "stored resources (files, batches, stored completions and responses, assistants, vector stores...), "
             "which every such key shares. `deny`: only stateless endpoints (chat, embeddings, responses, "
             "moderations, audio, images, models) are forwarded; the rest get 403."),
+    Setting("ALLOWED_ORIGINS", name_list, frozenset(), "comma-separated origins (https://app.example), or *",
+            "Web pages allowed to call `/v1/...` and `/admin/...` from a browser (CORS). Empty: requests a browser "
+            "sends for a page (with `Origin` or `Sec-Fetch-*`) are refused, so no page can spend the server's key."),
     Setting("ADMIN_TOKEN", optional_text, None, "any text",
             "Enables the `/admin/...` endpoints for callers presenting it as a bearer token; unset, they don't exist."),
     Setting("UPSTREAM_BASE_URL", url, "https://api.openai.com/v1", "an http(s):// URL",
@@ -158,6 +161,7 @@ class Settings:
     gateway_api_keys: KeyTable
     account_endpoints: str
     admin_token: str | None
+    allowed_origins: frozenset[str]
     upstream_base_url: str
     gen_model: str
     embed_provider: str

@@ -34,6 +34,7 @@ from gateway.upstream import UpstreamClient
 from gateway.web.access import GatewayKeys
 from gateway.web.admin import admin_routes
 from gateway.web.body import BodyDeadlines
+from gateway.web.browsers import BrowserGuard
 from gateway.web.chat import chat_completions
 from gateway.web.context import Gateway
 from gateway.web.dashboard import dashboard_routes
@@ -142,7 +143,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *admin_routes(settings.admin_token),
         *dashboard_routes(),
     ]
-    middleware = [Middleware(SingleFraming)]
+    middleware = [Middleware(SingleFraming), Middleware(BrowserGuard, allowed=settings.allowed_origins)]
     if settings.gateway_api_keys:
         middleware.append(Middleware(GatewayKeys, table=dict(settings.gateway_api_keys),
                                      default_key=settings.openai_api_key,
