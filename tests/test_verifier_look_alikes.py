@@ -1,8 +1,9 @@
 """The hit verifier against look-alikes a sentence embedding scores as near-identical: opposites (comparatives,
 superlatives and affixed words among them), one quantity counted per the other, operators, file names, a
-request for another item than before, and what the embedder's tokenizer drops (invisible characters, accents).
-Each look-alike is rejected both ways; each paraphrase beside it still passes both ways. End to end, a served
-gateway misses on a prompt that differs from a cached one only where the embedder cannot see (distance 0)."""
+request for another item than before, what the embedder's tokenizer drops (invisible characters, accents) or
+cannot represent (emoji, scripts and symbols its vocabulary lacks: one [UNK] for all), symbols and number
+characters. Each look-alike is rejected both ways; each paraphrase beside it still passes both ways. End to end, a
+served gateway misses on a prompt that differs from a cached one only where the embedder cannot see (distance 0)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import httpx
 import pytest
 
 from gateway.cache.verifier import HitVerifier, difference
+from gateway.cache.verifier_glyphs import numerals, symbols
 from gateway.cache.verifier_symbols import glued, operators
+from gateway.cache.verifier_tokens import unknown
 from gateway.embedding.local import LocalEmbedder
 
 REJECTED = [
@@ -68,6 +71,34 @@ REJECTED = [
     ("What does año mean?", "What does ano mean?", "accent"),
     ("How do I pronounce résumé?", "How do I pronounce resume?", "accent"),
     ("Who is José Martí?", "Who is Jose Marti?", "accent"),
+    # what the tokenizer cannot represent: each such word is the same [UNK] (all at distance 0)
+    ("Reply with 👍 if you agree", "Reply with 👎 if you agree", "unknown"),
+    ("What does the 🙃 emoji mean?", "What does the 🤔 emoji mean?", "unknown"),
+    ("Which is sweeter, 🍎 or 🍌?", "Which is sweeter, 🍇 or 🍌?", "unknown"),
+    ("Explain ✔ in this checklist", "Explain ✘ in this checklist", "unknown"),
+    ("How do I pronounce ትግርኛ?", "How do I pronounce አማርኛ?", "unknown"),  # Ethiopic
+    ("What does ສະບາຍດີ mean?", "What does ຂອບໃຈ mean?", "unknown"),  # Lao
+    ("Translate 你好吗 into English", "Translate 谢谢你 into English", "unknown"),  # simplified Chinese
+    ("What is 20 ℃ in kelvin?", "What is 20 ℉ in kelvin?", "unknown"),
+    ("Is the token " + "k" * 120 + " valid?", "Is the token " + "k" * 119 + "j valid?", "unknown"),  # > 100 letters
+    # symbols the embedder barely sees, and how often they occur
+    ("What is the derivative of x²?", "What is the derivative of x³?", "symbol"),
+    ("Does A → B mean B follows?", "Does A ← B mean B follows?", "symbol"),
+    ("Is a ★★★★ hotel expensive?", "Is a ★★ hotel expensive?", "symbol"),
+    ("Which suit is ♠ in bridge?", "Which suit is ♥ in bridge?", "symbol"),
+    ("Is 10⁻³ small?", "Is 10³ small?", "symbol"),
+    ("Is H₂O polar?", "Is H₂O₂ polar?", "symbol"),
+    ("Is a ≯ b here?", "Is a > b here?", "symbol"),  # the tokenizer strips the stroke: distance 0
+    # comparison and arithmetic signs are operators, spelt as in ASCII
+    ("Is 7 ≤ 9?", "Is 7 ≥ 9?", "operator"),
+    ("Is 4 ≤ 5?", "Is 4 < 5?", "operator"),
+    ("Does x ≠ y in this proof?", "Does x = y in this proof?", "operator"),  # distance 0, like "≯"
+    ("What is 6 × 3?", "What is 6 ÷ 3?", "operator"),
+    # fractions and Roman numerals are numbers
+    ("Add ¾ cup of flour", "Add ⅓ cup of flour", "number"),
+    ("Add ½ cup of flour", "Add 1/4 cup of flour", "number"),
+    ("Who was Pope Pius Ⅻ?", "Who was Pope Pius Ⅺ?", "number"),
+    ("Summarise act ⅲ of Hamlet", "Summarise act ⅱ of Hamlet", "number"),
 ]
 
 PARAPHRASES = [
@@ -94,6 +125,27 @@ PARAPHRASES = [
     ("Summarise:\r\n\tthe report", "Summarise:\n  the report"),
     ("Summarise the report", "Summarise\u00a0the report"),
     ("What does año mean in English?", "What is the English meaning of año?"),
+    # symbols spelt another way that other rules read as the same
+    ("What is 2 + 2?", "What is 2+2?"),
+    ("Is 7 ≤ 9?", "Is 7 <= 9?"),
+    ("Does x ≠ y here?", "Does x != y here?"),
+    ("What is 6 × 3?", "What is 6 * 3?"),
+    ("Is 100 °F a fever?", "Is 100 Fahrenheit a fever?"),
+    ("Is 30 °C hot?", "Is 30 degrees Celsius hot?"),
+    ("Is $5 enough for lunch?", "Is 5 dollars enough for lunch?"),
+    ("Is £10 a fair price?", "Is 10 pounds a fair price?"),
+    ("How much is €20 in ¥?", "How much is 20 euros in yen?"),
+    ("Add ¾ cup of flour", "Add 3/4 cup of flour"),
+    ("Add 1½ cups of milk", "Add 1 1/2 cups of milk"),
+    ("Summarise chapter Ⅸ", "Summarise chapter 9"),
+    # the same emoji, symbols and unknown words, reworded around them
+    ("How do I reset my router? 🙏", "How can I reset my router? 🙏"),
+    ("🎉 Congrats! How do I write a thank-you note?", "🎉 Congrats! How should I write a thank-you note?"),
+    ("I ❤️ pizza: what toppings go with it?", "What toppings go with pizza? I ❤️ it"),
+    ("Is a ★★★★ hotel expensive?", "Are ★★★★ hotels expensive?"),
+    ("What does → mean in logic?", "What is the meaning of → in logic?"),
+    ("How do I say አማርኛ in English?", "How is አማርኛ said in English?"),
+    ("What is a closure in JavaScript?", "Explain closures in JavaScript"),  # no symbol at all
 ]
 
 
@@ -118,6 +170,43 @@ def test_operators_are_read_as_runs_and_prose_punctuation_is_not_one() -> None:
     assert operators("i++ and --j, a ?? b, A::B") == {"++", "--", "??", "::"}
 
 
+def test_signs_outside_ascii_are_read_as_the_operators_they_spell() -> None:
+    assert operators("a ≤ b, c ≥ d, e ≠ f, 6 × 3, 6 ÷ 3") == {"<=", ">=", "!=", "*", "÷"}
+
+
+def test_fractions_and_roman_numerals_are_spelt_as_numbers() -> None:
+    assert numerals("Add 1½ cups, ¾ tsp and 1⁄3 cup for chapter Ⅳ or ⅻ") == (
+        "Add 1 1/2  cups,  3/4  tsp and 1/3 cup for chapter  4  or  12 ")
+    assert numerals("No numerals here: x² and ①") == "No numerals here: x² and ①"
+
+
+def test_symbols_are_counted_unless_another_rule_reads_them() -> None:
+    assert symbols("x² ★★ → 72 °F, €5 and ₹9, a ≤ b, 6 × 3 − 1") == (("²", 1), ("→", 1), ("★", 2))
+    assert symbols("Plain text, accents (café), dashes – and “quotes”…") == ()
+
+
+UNREPRESENTABLE = [
+    "Reply with ✅ or ok👍 or ሰላም, please",  # emoji, glued or alone, and a script the vocabulary lacks
+    "汉字 and 中文",  # each ideograph is a word of its own, and some are unknown
+    "Is a≯b or a‗b?",  # cut where the folded text has punctuation; an unknown punctuation mark is [UNK]
+    "An id: " + "x" * 101 + " and " + "y" * 100,  # only the word past 100 characters is [UNK]
+    "Plain words, café, Ελληνικά, русский, 日本語, x² and →",  # none
+    "Hidden​✅ and private✅",  # what the tokenizer drops is not part of the word
+]
+
+
+@pytest.mark.parametrize("text", UNREPRESENTABLE)
+def test_unknown_words_are_the_tokenizers_unknown_pieces(text: str) -> None:
+    tokenizer = LocalEmbedder.load_tokenizer()
+    pieces = tokenizer.encode(text, add_special_tokens=False).tokens
+    assert len(unknown(text)) == pieces.count("[UNK]")
+
+
+def test_unknown_words_are_folded_as_the_tokenizer_reads_them() -> None:
+    assert unknown("Reply with OK👍, ሰላም or 汉字") == ("ok👍", "ሰላም", "字", "汉")  # sorted
+    assert unknown("x" * 100) == () and unknown("X" * 101) == ("x" * 101,)
+
+
 def test_file_names_are_read_whole_and_lowercased() -> None:
     assert glued("Open Invoice.PDF.exe, then .ts files and C++.") == {"invoice.pdf.exe", ".ts", "c++"}
     assert glued("The end. A sentence, 3.5 and 2+2.") == set()
@@ -131,6 +220,7 @@ def embedder() -> LocalEmbedder:
 INVISIBLE_TO_THE_EMBEDDER = [
     ("Is correcthorse a strong passphrase?", "Is correct\u200bhorse a strong passphrase?"),
     ("What does año mean in Spanish?", "What does ano mean in Spanish?"),
+    ("Write a short poem about 🐶", "Write a short poem about 🐱"),  # both [UNK]
 ]
 
 

@@ -3,8 +3,9 @@
 The embedder scores look-alikes that ask something else as near-identical: another number, date, unit or name,
 a negation, an opposite word, another kind of question, another operator or file name, a request for another
 item than before, the same words in other roles ("Convert 72 °F to °C" vs "Convert 72 °C to °F": cosine 0.99),
-or characters its tokenizer drops (a zero-width space, an accent). Each rule in `RULES` rejects one such
-difference. All are lexical, so a verdict costs tens of microseconds; what they cannot see (a synonym that is not
+characters its tokenizer drops (a zero-width space, an accent) or cannot represent (an emoji, a script its
+vocabulary lacks: the same [UNK] for all), or a symbol ("≤" vs "≥", "→" vs "←"). Each rule in `RULES` rejects one
+such difference. All are lexical, so a verdict costs tens of microseconds; what they cannot see (a synonym that is not
 one, a lowercase name, sarcasm) is left to the distance threshold and to a small fitted score over what the
 prompts do not share (`verifier_score`), asked only when no rule objects."""
 
@@ -16,9 +17,10 @@ from itertools import pairwise
 
 from gateway.cache.verifier_opposites import opposed
 from gateway.cache.verifier_reading import Reading, read
-from gateway.cache.verifier_score import Trees, features, vocabulary
+from gateway.cache.verifier_score import Trees, features
 from gateway.cache.verifier_symbols import language_dropped, swapped
 from gateway.cache.verifier_text import accent_dropped
+from gateway.cache.verifier_tokens import vocabulary
 from gateway.cache.verifier_words import (
     COMPATIBLE_KINDS,
     CONNECTORS,
@@ -110,6 +112,15 @@ def _accents(a: Reading, b: Reading) -> bool:
     return accent_dropped(a.marked, b.text) or accent_dropped(b.marked, a.text)
 
 
+def _unknown(a: Reading, b: Reading) -> bool:
+    """Words the embedder reads as the same [UNK]: "reply with ✅" vs "reply with ❌" (distance 0)."""
+    return a.unknown != b.unknown
+
+
+def _symbols(a: Reading, b: Reading) -> bool:
+    return a.symbols != b.symbols
+
+
 def _context(words: tuple[str, ...], i: int) -> tuple[str, str]:
     return (words[i - 1] if i > 0 else "^", words[i + 1] if i + 1 < len(words) else "$")
 
@@ -161,7 +172,8 @@ def _reordered(a: Reading, b: Reading) -> bool:
 
 
 RULES: tuple[tuple[str, Callable[[Reading, Reading], bool]], ...] = (
-    ("invisible", _invisible), ("accent", _accents), ("number", _numbers), ("unit", _units), ("date", _dates),
+    ("invisible", _invisible), ("accent", _accents), ("unknown", _unknown), ("symbol", _symbols),
+    ("number", _numbers), ("unit", _units), ("date", _dates),
     ("negation", _negation), ("question", _question), ("name", _names), ("file", _files), ("operator", _operators),
     ("opposite", _opposites), ("another", _another), ("inverse", _inverse),
     ("order", _swapped), ("order", _reordered),

@@ -1,15 +1,18 @@
 """Reading a prompt for what its answer depends on: numbers, units, dates, negation, names, the kind of question,
 what it counts, whether it asks for another item than before, operators and file names, what the embedder's
-tokenizer drops, and where each content word stands. Sentence embeddings are nearly blind to all of these
-("Convert 72 °F to °C" and "Convert 72 °C to °F" score 0.99), so the hit verifier compares them explicitly."""
+tokenizer drops or cannot represent, symbols, and where each content word stands. Sentence embeddings are nearly
+blind to all of these ("Convert 72 °F to °C" and "Convert 72 °C to °F" score 0.99), so the hit verifier compares
+them explicitly."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
+from gateway.cache.verifier_glyphs import numerals, symbols
 from gateway.cache.verifier_symbols import glued, operators
 from gateway.cache.verifier_text import hidden, marked, normal
+from gateway.cache.verifier_tokens import unknown
 from gateway.cache.verifier_words import (
     AUXILIARIES,
     CLOCK,
@@ -58,9 +61,11 @@ class Reading:
     others: frozenset[str]  # what it asks another of: "another joke" -> "joke", "what else" -> "what"
     operators: frozenset[str]  # "==", "->", "+=" (`verifier_symbols`)
     glued: frozenset[str]  # file and other names spelt with symbols: "invoice.pdf", ".ts", "c++"
-    text: str  # as read: Unicode NFC
+    text: str  # as read: Unicode NFC, fractions and Roman numerals spelt as numbers (`verifier_glyphs`)
     hidden: frozenset[str]  # words holding characters the embedder's tokenizer drops (`verifier_text`)
     marked: frozenset[tuple[str, str]]  # words with accents or other marks: ("ano", "año")
+    unknown: tuple[str, ...]  # words the tokenizer turns into [UNK], sorted (`verifier_tokens`)
+    symbols: tuple[tuple[str, int], ...]  # symbols outside ASCII no other rule reads, counted (`verifier_glyphs`)
 
 
 def singular(word: str) -> str:
@@ -227,7 +232,7 @@ def _others(words: list[str], plain: list[str]) -> frozenset[str]:
 
 
 def read(text: str) -> Reading:
-    text = normal(text)
+    text = numerals(normal(text))
     words, is_name = _tokens(text)
     plain = [singular(word) for word in words]
     names = {word for word, name in zip(plain, is_name, strict=True) if name}
@@ -250,4 +255,6 @@ def read(text: str) -> Reading:
         text=text,
         hidden=hidden(text),
         marked=marked(text),
+        unknown=unknown(text),
+        symbols=symbols(text),
     )

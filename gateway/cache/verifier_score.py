@@ -11,25 +11,18 @@ from __future__ import annotations
 
 import json
 import math
-from functools import cache
 from pathlib import Path
 
 import numpy as np
 
 from gateway.cache.verifier_reading import Reading
+from gateway.cache.verifier_tokens import vocabulary
 from gateway.cache.verifier_words import STOPWORDS
-from gateway.embedding.model_files import tokenizer_path
 
 TREES = Path(__file__).with_name("verifier_trees.json")
 _FIRST_WORD = 1996  # the vocabulary's words start here ("the"), after special tokens and single characters
 _UNSEEN = math.log(30522) + 1.0  # a word the vocabulary splits into pieces is rarer than any it holds whole
 _STEM = 5  # letters that make two words one for matching: "develop" ~ "development", "cure" ~ "cured"
-
-
-@cache
-def vocabulary() -> dict[str, int]:
-    """The embedder's word pieces by number; read once (~30k entries)."""
-    return json.loads(tokenizer_path().read_text(encoding="utf-8"))["model"]["vocab"]
 
 
 def rarity(word: str) -> float:

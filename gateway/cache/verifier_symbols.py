@@ -1,17 +1,20 @@
 """Symbols for the hit verifier: code operators and file or language names, which a sentence embedding reads as
 a few punctuation marks ("What does == mean?" vs "What does === mean?": distance 0.01).
 
-An operator is a run of symbol characters read as one ("!==", "->", "+="), a name is a word glued to dots, pluses
-or hashes ("invoice.pdf.exe", ".ts", "C++"). Prose punctuation is neither: a sentence's "?" or "..." says
-nothing, and an operator written out ("2 plus 2" for "2+2") is no difference either, so the rules object to an
-operator or name swapped for another, not to one that is only left out."""
+An operator is a run of symbol characters read as one ("!==", "->", "+=", "≤" as "<="), a name is a word glued
+to dots, pluses or hashes ("invoice.pdf.exe", ".ts", "C++"). Prose punctuation is neither: a sentence's "?" or
+"..." says nothing, and an operator written out ("2 plus 2" for "2+2") is no difference either, so the rules
+object to an operator or name swapped for another, not to one that is only left out."""
 
 from __future__ import annotations
 
 import re
 
-_RUN = re.compile(r"[!#$%&*+\-./:;<=>?@\\^|~–−]+")  # symbols, read together
-_OPERATOR_CHARS = frozenset("=<>&|+*%^~\\")
+_RUN = re.compile(r"[!#$%&*+\-./:;<=>?@\\^|~–−≤≥≠×÷]+")  # symbols, read together
+_OPERATOR_CHARS = frozenset("=<>&|+*%^~\\÷")
+# Signs outside ASCII read as the operator they spell, so "3 ≤ 4" asks what "3 <= 4" does and not "3 ≥ 4".
+_SPELT = str.maketrans({"≤": "<=", "≥": ">=", "≠": "!=", "×": "*"})
+OPERATOR_SIGNS = frozenset("≤≥≠×÷−")  # the symbols outside ASCII this rule reads
 _DASHES = frozenset({"-", "--", "–", "−"})
 _PROSE = frozenset(".,;:?!")
 _PROSE_END = ".,;:?!"  # sentence punctuation a run may end with ("=?", "==.")
@@ -27,7 +30,7 @@ def operators(text: str) -> frozenset[str]:
     found = set()
     for match in _RUN.finditer(text):
         run, start, end = match.group(), match.start(), match.end()
-        trimmed = run.rstrip(_PROSE_END).lstrip(_PROSE_START)
+        trimmed = run.rstrip(_PROSE_END).lstrip(_PROSE_START).translate(_SPELT)
         if trimmed and not _OPERATOR_CHARS.isdisjoint(trimmed):
             found.add(trimmed)
         elif run in _DASHES and _number_at(text, start, -1) and _number_at(text, end, 1):
