@@ -22,6 +22,8 @@ REJECTED = [
     ("Is Mars larger than Venus?", "Is Mars smaller than Venus?", "opposite"),
     ("What are the pros of working from home?", "What are the cons of working from home?", "opposite"),
     ("Which wild mushrooms are edible?", "Which wild mushrooms are poisonous?", "opposite"),
+    # "no" is a negation, but with another negation on both sides only the opposite tells them apart
+    ("Don't explain, just reply with yes.", "Don't explain, just reply with no.", "opposite"),
     ("What is the least visited country in Europe?", "What is the most visited country in Europe?", "opposite"),
     ("How do I make my coffee stronger?", "How do I make my coffee weaker?", "opposite"),
     ("What time is sunrise in Oslo?", "What time is sunset in Oslo?", "opposite"),

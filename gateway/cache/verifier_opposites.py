@@ -23,6 +23,7 @@ broad/narrow thick/thin deep/shallow heavy/light fat/thin fat/skinny fat/lean ho
 hot/cool hot/iced hot/mild fast/slow quick/slow rapid/slow early/late easy/hard easy/difficult simple/complex
 simple/complicated hard/soft firm/soft cheap/expensive cheap/costly rich/poor wealthy/poor strong/weak
 powerful/weak young/old new/old new/used modern/ancient happy/sad glad/sad right/wrong correct/wrong true/false
+yes/no yes/nope yeah/no
 real/fake genuine/fake natural/artificial natural/synthetic positive/negative optimistic/pessimistic
 active/passive alive/dead live/dead clean/dirty dry/wet loud/quiet loud/soft noisy/quiet loud/silent
 bright/dark bright/dim light/dark full/empty open/closed open/shut safe/dangerous safe/risky safe/harmful
