@@ -92,8 +92,9 @@ SETTINGS: tuple[Setting, ...] = (
             "How Redis keeps vectors: `float32` or `float16` (half the vector memory) in a Query Engine HNSW index; "
             "`int8` in Redis 8's native vector sets (`VADD ... Q8`, a quarter of the memory, no module needed)."),
     Setting("ADAPTIVE_THRESHOLDS", boolean, False, "true or false",
-            "Each route starts at `ADAPTIVE_START_THRESHOLD` and loosens towards `CACHE_DISTANCE_THRESHOLD` only "
-            "as feedback and shadow checks show its hits are right; a wrong hit tightens it at once."),
+            "Each route of each tenant (a shared route: of everyone on it) starts at `ADAPTIVE_START_THRESHOLD` and "
+            "loosens towards `CACHE_DISTANCE_THRESHOLD` only as feedback and shadow checks show its hits are right; "
+            "a wrong hit tightens it at once."),
     Setting("ADAPTIVE_START_THRESHOLD", float_range(0.0, 2.0), 0.03, "a number from 0 to 2",
             "Where an adaptive route's cosine distance threshold starts."),
     Setting("SHADOW_SAMPLE_RATE", float_range(0.0, 1.0), 0.0, "a number from 0 to 1",

@@ -97,7 +97,8 @@ def test_what_this_worker_learnt_per_route_is_shown(make_gateway, fake_upstream)
                           headers={"authorization": "Bearer sk-client-one"})
     assert feedback.status_code == 204
     learnt = httpx.get(f"{gateway.url}/dashboard/data?window=60").json()["learning"]["default"]
-    assert (learnt["good"], learnt["bad"], learnt["precision"]) == (1, 0, 1.0) and learnt["threshold"] > 0
+    assert (learnt["good"], learnt["bad"], learnt["precision"], learnt["scopes"]) == (1, 0, 1.0, 1)
+    assert learnt["threshold"] > 0
     lines = httpx.get(f"{gateway.url}/metrics").text.splitlines()
     assert 'latency_slayer_route_judged_hits_total{route="default",verdict="good"} 1' in lines
     assert 'latency_slayer_route_precision{route="default"} 1.0' in lines

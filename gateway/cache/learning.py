@@ -1,10 +1,11 @@
 """Evidence about semantic hits, and what it changes: client feedback on a served entry, and shadow checks
-that compare a cached answer with a fresh upstream one. Both feed the per-route adaptive thresholds and the
-measured precision per route shown on the dashboard and in /metrics.
+that compare a cached answer with a fresh upstream one. Both feed the adaptive thresholds and the measured
+precision of the scope the hit was served in (a route and a tenant: see `gateway.cache.scopes`), summed per
+route on the dashboard and in /metrics.
 
-A route's state (verdicts and threshold) is kept in the store too, so a wrong hit reported to one worker tightens
-the route in every worker: each adopts it within `SHARE_SECS` of its next lookup on that route. Two verdicts on
-one route in different workers within a round trip of each other can lose one (last write wins)."""
+A scope's state (verdicts and threshold) is kept in the store too, so a wrong hit reported to one worker tightens
+the scope in every worker: each adopts it within `SHARE_SECS` of its next lookup in that scope. Two verdicts in
+one scope in different workers within a round trip of each other can lose one (last write wins)."""
 
 from __future__ import annotations
 
@@ -19,13 +20,15 @@ import orjson
 
 from gateway.cache.adaptive import AdaptiveThresholds
 from gateway.cache.agreement import answers_agree
+from gateway.cache.scopes import Scope, ScopeState, ScopeTable, blob_key
 from gateway.embedding.base import Embedder
 from gateway.errors import StoreError
 from gateway.store.base import Store
 
-SHARE_SECS = 1.0  # how stale another worker's verdicts on a route may be here
+SHARE_SECS = 1.0  # how stale another worker's verdicts in a scope may be here
 RATE_WITHIN_MS = 3600 * 1000  # how long after a semantic hit its caller may rate it
-_STATE_TTL_MS = 365 * 86400 * 1000
+STATE_TTL_MS = 30 * 86400 * 1000  # a scope's stored state is forgotten after this long unused
+RENEW_AFTER_MS = 86400 * 1000  # a scope in use has its stored state rewritten (its TTL renewed) once a day
 
 
 @dataclass(frozen=True)
@@ -36,18 +39,22 @@ class Feedback:
 
 class Learning:
     def __init__(self, store: Store, embedder: Embedder, *, adaptive: AdaptiveThresholds | None,
-                 shadow_rate: float, chance: Callable[[], float] = random.random) -> None:
+                 shadow_rate: float, chance: Callable[[], float] = random.random,
+                 clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self.embedder = embedder
         self.adaptive = adaptive
         self.shadow_rate = shadow_rate
         self._chance = chance
-        # Verdicts per route (good, bad), kept even when thresholds are fixed: measured precision is worth seeing.
-        self.verdicts: dict[str, list[int]] = {}
-        self._synced: dict[str, float] = {}  # route -> when its shared state was last read
+        self._clock = clock  # wall clock: when a stored state was written means the same in every replica
+        # Verdicts are kept even when thresholds are fixed: measured precision is worth seeing.
+        self.scopes = ScopeTable()
 
-    def threshold(self, route: str, configured: float) -> float:
-        return self.adaptive.threshold(route) if self.adaptive is not None else configured
+    def threshold(self, scope: Scope, configured: float) -> float:
+        if self.adaptive is None:
+            return configured
+        state = self.scopes.get(scope)
+        return self.adaptive.start if state is None or state.threshold is None else state.threshold
 
     def ceiling(self, configured: float) -> float:
         return self.adaptive.ceiling if self.adaptive is not None else configured
@@ -56,38 +63,53 @@ class Learning:
         """Whether to check this semantic hit against upstream instead of serving it."""
         return self.shadow_rate > 0 and self._chance() < self.shadow_rate
 
-    async def sync(self, route: str) -> None:
-        """Adopt what every worker has recorded for `route`, at most once per `SHARE_SECS`."""
+    async def sync(self, scope: Scope) -> None:
+        """Adopt what every worker has recorded for `scope`, at most once per `SHARE_SECS`; renew its stored
+        state once a day while it is used, so a threshold learnt long ago is not lost to a quiet month."""
+        if self.adaptive is None:
+            return  # fixed thresholds: no lookup depends on what other workers learnt, so no store read for it
+        state = self.scopes.use(scope)
         now = time.monotonic()
-        if now - self._synced.get(route, -SHARE_SECS) >= SHARE_SECS:
-            self._synced[route] = now
-            await self._load(route)
-
-    async def _load(self, route: str) -> None:
-        try:
-            raw = await self.store.get_blob(f"learning:{route}")
-        except StoreError:
-            return  # this worker's own state serves until the store is back
-        if raw is None:
+        if state.synced is not None and now - state.synced < SHARE_SECS:
             return
-        good, bad, threshold = orjson.loads(raw)
-        self.verdicts[route] = [good, bad]
-        if self.adaptive is not None and threshold is not None:
-            self.adaptive.routes[route] = threshold
+        state.synced = now
+        written_ms = await self._load(scope, state)
+        if written_ms is not None and self._now_ms() - written_ms >= RENEW_AFTER_MS:
+            await self._save(scope, state)
 
-    async def _record(self, route: str, distance: float, good: bool) -> None:
-        await self._load(route)  # start from what every worker knows
-        counts = self.verdicts.setdefault(route, [0, 0])
-        counts[0 if good else 1] += 1
-        threshold = self.adaptive.record(route, distance, good) if self.adaptive is not None else None
+    def _now_ms(self) -> int:
+        return int(self._clock() * 1000)
+
+    async def _load(self, scope: Scope, state: ScopeState) -> int | None:
+        """Adopt the stored state; when it was written, or None when there is none (or the store is down:
+        this worker's own state serves until it is back)."""
+        try:
+            raw = await self.store.get_blob(blob_key(scope))
+        except StoreError:
+            return None
+        return None if raw is None else state.adopt(raw)
+
+    async def _save(self, scope: Scope, state: ScopeState) -> None:
         # If the store fails it is recorded here only; other workers learn it with the next verdict stored.
         with contextlib.suppress(StoreError):
-            await self.store.put_blob(f"learning:{route}", orjson.dumps([*counts, threshold]), ttl_ms=_STATE_TTL_MS)
+            await self.store.put_blob(blob_key(scope), state.blob(self._now_ms()), ttl_ms=STATE_TTL_MS)
 
-    async def judge(self, route: str, distance: float, cached: dict[str, Any], fresh: dict[str, Any]) -> bool:
+    async def _record(self, scope: Scope, distance: float, good: bool) -> None:
+        state = self.scopes.use(scope)
+        await self._load(scope, state)  # start from what every worker knows
+        if good:
+            state.good += 1
+        else:
+            state.bad += 1
+        if self.adaptive is not None:
+            current = self.adaptive.start if state.threshold is None else state.threshold
+            state.threshold = self.adaptive.next(current, distance, good)
+        await self._save(scope, state)
+
+    async def judge(self, scope: Scope, distance: float, cached: dict[str, Any], fresh: dict[str, Any]) -> bool:
         """Compare a cached answer with upstream's fresh one for the same request; record the verdict."""
         good = await answers_agree(cached, fresh, self.embedder)
-        await self._record(route, distance, good)
+        await self._record(scope, distance, good)
         return good
 
     async def served(self, tenant: str, entry: str, distance: float) -> None:
@@ -98,7 +120,8 @@ class Learning:
     async def feedback(self, feedback: Feedback, *, tenant: str, shared: str) -> bool:
         """Apply a client's rating of an entry it may see; False when the entry is not its to rate. A bad rating
         removes the answer; only a semantic hit served to this tenant within the hour counts as a verdict, once,
-        so no caller can move a shared route further than the hits it was actually served."""
+        so no caller can move a scope further than the hits it was actually served. The verdict belongs to the
+        entry's scope: the caller's own, or the shared route's."""
         tags = await self.store.describe(feedback.entry)
         if tags is None or tags.user not in (tenant, shared):
             return False  # unknown, or another tenant's: say nothing about which
@@ -107,15 +130,10 @@ class Learning:
         served = await self.store.get_blob(f"served:{tenant}:{feedback.entry}")
         if served is not None and await self.store.bump(f"rated:{tenant}:{feedback.entry}",
                                                         ttl_ms=RATE_WITHIN_MS) == 1:
-            await self._record(tags.route, float(orjson.loads(served)), feedback.good)
+            await self._record(Scope(tags.route, tags.user), float(orjson.loads(served)), feedback.good)
         return True
 
     def snapshot(self) -> dict[str, dict[str, Any]]:
-        """Per route: judged hits, measured precision, and the adaptive threshold in force."""
-        routes = set(self.verdicts) | set(self.adaptive.routes if self.adaptive is not None else ())
-        snapshot = {}
-        for route in sorted(routes):
-            good, bad = self.verdicts.get(route, (0, 0))
-            snapshot[route] = {"good": good, "bad": bad, "precision": good / (good + bad) if good + bad else None,
-                               "threshold": self.adaptive.threshold(route) if self.adaptive is not None else None}
-        return snapshot
+        """Per route (at most MAX_ROUTES of them, then OTHER), summed over its tenants' scopes known here: judged
+        hits, measured precision, the median adaptive threshold in force, and how many scopes that covers."""
+        return self.scopes.by_route(self.adaptive.start if self.adaptive is not None else None)

@@ -12,6 +12,7 @@ import orjson
 from gateway.cache.guard import OutageGuard
 from gateway.cache.learning import Learning
 from gateway.cache.prompt_vectors import PromptVectors
+from gateway.cache.scopes import scope_of
 from gateway.embedding.base import Embedder
 from gateway.store.base import Entry, Store, Tags
 from gateway.wire.canonical import ChatKey
@@ -34,7 +35,7 @@ class Lookup:
 
     hit: Hit | None = None
     vector: np.ndarray | None = field(default=None, repr=False)
-    # With adaptive thresholds, the nearest live answer beyond the route's threshold but within the ceiling:
+    # With adaptive thresholds, the nearest live answer beyond the scope's threshold but within the ceiling:
     # comparing it with the fresh answer of this miss is evidence about loosening, at no extra upstream cost.
     probe: Hit | None = None
 
@@ -94,11 +95,13 @@ class CachePolicy:
         if key.prompt is None:
             return Lookup()
         vector = await self.prompts.vector(key.prompt, api_key)
-        await self.learning.sync(key.route)
-        threshold = self.learning.threshold(key.route, self.config.threshold)
-        if controls.threshold is not None:
-            threshold = controls.threshold
-        reach = max(threshold, self.learning.ceiling(self.config.threshold))
+        if controls.threshold is None:
+            scope = scope_of(key)
+            await self.learning.sync(scope)
+            threshold = self.learning.threshold(scope, self.config.threshold)
+            reach = max(threshold, self.learning.ceiling(self.config.threshold))
+        else:  # the client's own threshold: nothing found under it is evidence about the scope's, so no probe
+            threshold = reach = controls.threshold
         candidates = await self.store_guard.call(
             lambda: self.store.search(tags_of(key), vector, self.config.candidates))
         probe = None

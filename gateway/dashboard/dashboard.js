@@ -61,7 +61,8 @@ function renderTable(summary) {
   for (const [name, text] of Object.entries(cells)) setText(byData("cell", name), text);
 }
 
-// `learning`: per route, what this worker learnt from feedback and shadow checks, shown under its hit rate.
+// `learning`: per route (summed over its tenants), what this worker learnt from feedback and shadow checks,
+// shown under its hit rate.
 function renderBreakdown(id, rows, label, learning = {}) {
   const table = document.getElementById(id);
   const head = document.createElement("thead");
@@ -120,7 +121,7 @@ function precision(state) {
   if (state.threshold !== null) lines.push(`threshold ${state.threshold.toFixed(3)}`);
   const note = document.createElement("small");
   note.textContent = lines.join(" · ");
-  note.title = "Semantic hits judged by feedback and shadow checks, and the learnt threshold, on this worker";
+  note.title = "Semantic hits judged by feedback and shadow checks, and the median threshold its tenants learnt, on this worker";
   return note;
 }
 

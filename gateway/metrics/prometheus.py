@@ -1,6 +1,6 @@
 """The dashboard's figures in Prometheus' text format (version 0.0.4): one labelled series per window, so
 a scrape sees the same numbers as the dashboard, plus what only this worker knows: its event counters and
-the verdicts and thresholds it learnt per route."""
+the verdicts and thresholds it learnt, summed per route (at most 16 routes and "(other)")."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ class _Family:
 def render(snapshots: Mapping[str, dict[str, Any]], counters: Mapping[str, int],
            learning: Mapping[str, dict[str, Any]] | None = None) -> str:
     """`snapshots`: the aggregate snapshot of each window, by label ("1m", "15m", "1h"); `learning`: per route,
-    the judged hits, measured precision and adaptive threshold (`Learning.snapshot()`)."""
+    the judged hits, measured precision and median adaptive threshold (`Learning.snapshot()`, already bounded)."""
     families = {name: _Family(name, kind, text) for name, kind, text in (
         ("requests", "gauge", "Requests in the window, by outcome."),
         ("hit_ratio", "gauge", "Hits over all requests in the window."),
@@ -66,7 +66,8 @@ def _learning(routes: Mapping[str, dict[str, Any]]) -> tuple[_Family, ...]:
     judged = _Family("route_judged_hits_total", "counter", "Semantic hits judged by feedback or shadow checks "
                                                           "in all workers (as last read here), per route and verdict.")
     precision = _Family("route_precision", "gauge", "Share of the judged hits that were right, per route.")
-    threshold = _Family("route_threshold", "gauge", "The adaptive distance threshold this worker uses, per route.")
+    threshold = _Family("route_threshold", "gauge", "The median adaptive distance threshold of the route's tenants "
+                                                    "(one, on a shared route) this worker uses, per route.")
     for route, state in routes.items():
         judged.add(state["good"], route=route, verdict="good")
         judged.add(state["bad"], route=route, verdict="bad")

@@ -1,5 +1,6 @@
 """`POST /v1/cache/feedback`: a client rates an entry it was served (the `x-cache-key` of a hit). A bad
-rating removes the answer and tightens the entry's route; a good one is evidence for loosening it."""
+rating removes the answer and tightens the entry's scope (the caller's own route, or the shared route); a good
+one is evidence for loosening it."""
 
 from __future__ import annotations
 
