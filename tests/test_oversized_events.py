@@ -44,10 +44,10 @@ def test_an_over_long_event_ends_the_stream_with_an_error_and_stores_nothing(mak
                 others.append(repr(error))
 
     helper = threading.Thread(target=meanwhile)
-    helper.start()
     with httpx.stream("POST", f"{gateway.base_url}/chat/completions", timeout=30, json={
             "model": "gpt-4o-mini", "stream": True, "messages": [{"role": "user", "content": PROMPT}]}) as raw:
         assert raw.status_code == 200  # the stream had started: the error is its last event
+        helper.start()  # only now: the queued answer is this stream's, not one of theirs
         body = raw.read()
     helper.join(30)
     events = list(iter_sse_data(body))
