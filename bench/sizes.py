@@ -23,12 +23,12 @@ import redis
 
 from bench import load, services
 from bench.workload import body
+from gateway.assembly import make_store
 from gateway.cache.policy import tags_of
 from gateway.embedding.local import LocalEmbedder
 from gateway.settings import load_settings
 from gateway.store.base import Entry
-from gateway.store.redis_base import RedisEntries
-from gateway.web.app import make_store
+from gateway.store.redis.entries import RedisEntries
 from gateway.wire.canonical import chat_key, tenant_digest
 from gateway.wire.controls import DEFAULT_ROUTE
 from tests.support.fake_upstream import FakeUpstream

@@ -14,8 +14,8 @@ from gateway.settings import Settings, load_settings
 
 async def _preflight(settings: Settings) -> None:
     """Fail before binding when the cache could only serve garbage (an index of another embedder)."""
+    from gateway.assembly import make_embedder, make_store, open_store
     from gateway.upstream import UpstreamClient
-    from gateway.web.app import make_embedder, make_store, open_store
 
     if not settings.redis_url:
         return

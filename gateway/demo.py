@@ -15,13 +15,13 @@ from typing import Any
 import httpx
 from hypercorn.asyncio import serve
 
+from gateway.assembly import create_app
 from gateway.demo_report import Progress, report
 from gateway.demo_upstream import simulated_upstream
 from gateway.demo_workload import Ask, load_workload, plan
 from gateway.logs import configure_logging
 from gateway.serving import server_config
 from gateway.settings import load_settings
-from gateway.web.app import create_app
 from gateway.web.context import Gateway
 
 DEMO_KEY = "sk-demo-not-a-real-key"

@@ -14,9 +14,9 @@ import pytest
 import redis
 
 from gateway.store.base import Entry, Tags
-from gateway.store.redis_base import SEARCH_EF
-from gateway.store.redis_store import RedisStore, knn_query
-from gateway.store.scope_share import (
+from gateway.store.redis.entries import SEARCH_EF
+from gateway.store.redis.query_engine import RedisStore, knn_query
+from gateway.store.redis.scope_share import (
     COUNT_BELOW,
     KEYS_PER_ENTRY,
     RECOUNT_SECS,

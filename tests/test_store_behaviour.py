@@ -13,9 +13,9 @@ import pytest
 from gateway.errors import StartupError
 from gateway.store.base import Entry, Store, Tags
 from gateway.store.memory import MemoryStore
-from gateway.store.redis_base import RedisEntries
-from gateway.store.redis_store import RedisStore
-from gateway.store.redis_vectorset import VectorSetStore, recent_enough
+from gateway.store.redis.entries import RedisEntries
+from gateway.store.redis.query_engine import RedisStore
+from gateway.store.redis.vector_sets import VectorSetStore, recent_enough
 
 DIM = 8
 TAGS = Tags(model="ft:gpt-4o-mini:org:custom", route="default", user="tenant1", context="ctx1")

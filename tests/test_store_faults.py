@@ -18,9 +18,9 @@ import pytest
 import redis
 
 from gateway.errors import StartupError, StoreError
-from gateway.store.redis_base import RedisEntries
-from gateway.store.redis_store import RedisStore
-from gateway.store.redis_vectorset import VectorSetStore
+from gateway.store.redis.entries import RedisEntries
+from gateway.store.redis.query_engine import RedisStore
+from gateway.store.redis.vector_sets import VectorSetStore
 from tests.support.redis_server import RedisServer
 from tests.support.traffic import wait_until
 from tests.test_chat_cache import PARAPHRASE, ask

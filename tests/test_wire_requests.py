@@ -10,7 +10,7 @@ import orjson
 import pytest
 from starlette.datastructures import Headers
 
-from gateway.store.redis_store import tag_filter
+from gateway.store.redis.query_engine import tag_filter
 from gateway.wire.controls import Controls, parse_controls
 from gateway.wire.json_body import forwardable, parse_json_object, shape
 from gateway.wire.requests import InvalidRequest, validate_chat, validate_embeddings

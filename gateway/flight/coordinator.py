@@ -4,14 +4,24 @@ flights among themselves, as without Redis."""
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from gateway.cache.guard import OutageGuard
 from gateway.errors import CacheUnavailable
-from gateway.flight.local import Flight, LocalFlights
-from gateway.flight.redis_flight import RedisFlights
+from gateway.flight.local import Flight, LocalFlights, Mirror
+
+
+class RemoteFlights(Protocol):
+    """Flights shared with other workers (through Redis): an election per key, and a way to publish or follow."""
+
+    async def claim(self, key: str) -> tuple[str, bool]: ...
+    def mirror(self, key: str, ident: str) -> Mirror: ...
+    async def follow(self, key: str, ident: str, flight: Flight) -> None: ...
+    async def close(self) -> None: ...
 
 
 class Flights:
-    def __init__(self, local: LocalFlights, *, timeout: float, remote: RedisFlights | None = None,
+    def __init__(self, local: LocalFlights, *, timeout: float, remote: RemoteFlights | None = None,
                  retry_secs: float = 1.0) -> None:
         self.local = local
         self.timeout = timeout  # the upstream's: no follower waits longer for progress

@@ -12,9 +12,9 @@ from pathlib import Path
 import httpx
 from hypercorn.asyncio import serve
 
+from gateway.assembly import create_app
 from gateway.serving import server_config
 from gateway.settings import Settings, load_settings
-from gateway.web.app import create_app
 
 
 def settings_for(env: dict[str, str]) -> Settings:

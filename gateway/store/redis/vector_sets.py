@@ -18,7 +18,7 @@ from redis.exceptions import ResponseError
 
 from gateway.errors import StartupError
 from gateway.store.base import Candidate, Entry, Tags
-from gateway.store.redis_base import SEARCH_EF, RedisEntries, store_errors
+from gateway.store.redis.entries import SEARCH_EF, RedisEntries, store_errors
 
 # Create or refill an entry atomically. An entry keeps its vector when refilled without one; one without any
 # vector joins its scope's exact-only set, so a flush by route or tenant still finds it. Each hash records its

@@ -20,9 +20,9 @@ from redis.exceptions import RedisError, ResponseError
 
 from gateway.errors import StartupError, StoreError
 from gateway.store.base import Candidate, Entry, Tags
-from gateway.store.index_definition import VECTOR_FIELD, Definition
-from gateway.store.redis_base import SEARCH_EF, RedisEntries, store_errors
-from gateway.store.scope_share import ScopeShares, worth_counting
+from gateway.store.redis.entries import SEARCH_EF, RedisEntries, store_errors
+from gateway.store.redis.index_definition import VECTOR_FIELD, Definition
+from gateway.store.redis.scope_share import ScopeShares, worth_counting
 
 # Tag values travel as query parameters, never spliced into the query text: a model or route name with
 # punctuation, spaces or a lone `_` can then neither break the query nor widen it.

@@ -25,7 +25,7 @@ from redis.exceptions import RedisError
 
 from gateway.errors import StoreError
 from gateway.store.base import Entry, Store, Tags
-from gateway.store.incidents import Incidents
+from gateway.store.redis.incidents import Incidents
 
 # One round trip for a read that renews the answer for the TTL it was written with (kept in `ttl_ms`),
 # so a hit never stretches a short-lived answer to the default lifetime.
