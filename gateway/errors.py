@@ -1,5 +1,6 @@
-"""The gateway's own exceptions: a small hierarchy that adapters raise and the web layer maps to
-OpenAI-shaped HTTP errors (or to a cache bypass) at one boundary."""
+"""The gateway's own exceptions, one hierarchy: what adapters and pure parts raise, and what the web layer maps to
+OpenAI-shaped HTTP errors (or to a cache bypass) at one boundary (`gateway.web.errors.failure`). Every class here
+has its status there; a test checks that no exception the package defines is left out."""
 
 from __future__ import annotations
 
@@ -14,6 +15,22 @@ class SettingsError(GatewayError):
 
 class StartupError(GatewayError):
     """Start-up cannot go on (e.g. an existing index was built for another embedder); says how to fix it."""
+
+
+class InvalidRequest(GatewayError):
+    """A client error (HTTP 400 unless `status` says otherwise), reported in OpenAI's error shape."""
+
+    def __init__(self, message: str, param: str | None = None, code: str | None = None,
+                 status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.code = code
+        self.status = status
+
+
+class Uncacheable(GatewayError):
+    """The request is valid but cannot be served from the cache safely; it goes upstream as a bypass."""
 
 
 class CacheUnavailable(GatewayError):
@@ -47,3 +64,16 @@ class UpstreamTimeout(UpstreamError):
 
 class UpstreamProtocolError(UpstreamError):
     """The upstream answered something that is not valid HTTP/JSON/SSE (HTTP 502 to the client)."""
+
+
+class EventTooLong(UpstreamProtocolError):
+    """A stream event longer than the gateway reads (HTTP 502, an SSE error event mid-stream)."""
+
+
+class FlightFailed(GatewayError):
+    """The single-flight ended without an answer to share (the leader's upstream failed, its readers all left, or
+    nothing arrived within the upstream's timeout): a follower that relayed nothing yet goes upstream itself."""
+
+
+class SinkError(GatewayError):
+    """The metrics sink could not be written or read; events are dropped (and counted), requests never fail."""

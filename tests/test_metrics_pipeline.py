@@ -13,13 +13,14 @@ from typing import Any
 import pytest
 import redis.asyncio as redis
 
+from gateway.errors import SinkError
 from gateway.metrics import recorder as recorder_module
 from gateway.metrics.events import Event
 from gateway.metrics.memory_sink import MemorySink
 from gateway.metrics.prices import PriceTable
 from gateway.metrics.recorder import EventRecorder
 from gateway.metrics.redis_sink import RedisSink
-from gateway.metrics.sink import EventSink, SinkError
+from gateway.metrics.sink import EventSink
 from gateway.metrics.window import WINDOWS_S, EventWindow
 from tests.test_metrics_aggregate import event
 

@@ -17,7 +17,8 @@ import openai
 import pytest
 import redis
 
-from gateway.flight.local import FlightFailed, Head, LocalFlights
+from gateway.errors import FlightFailed
+from gateway.flight.local import Head, LocalFlights
 from tests.test_chat_cache import client
 from tests.test_metrics_emission import events_of, served
 

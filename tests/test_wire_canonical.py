@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.wire.canonical import MAX_SEMANTIC_PROMPT_CHARS, Uncacheable, chat_key, embeddings_key
+from gateway.errors import Uncacheable
+from gateway.wire.canonical import MAX_SEMANTIC_PROMPT_CHARS, chat_key, embeddings_key
 
 SYSTEM = {"role": "system", "content": "You are terse."}
 ASK = {"role": "user", "content": "What is Redis?"}

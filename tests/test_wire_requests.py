@@ -10,10 +10,11 @@ import orjson
 import pytest
 from starlette.datastructures import Headers
 
+from gateway.errors import InvalidRequest
 from gateway.store.redis.query_engine import tag_filter
 from gateway.wire.controls import Controls, parse_controls
 from gateway.wire.json_body import forwardable, parse_json_object, shape
-from gateway.wire.requests import InvalidRequest, validate_chat, validate_embeddings
+from gateway.wire.requests import validate_chat, validate_embeddings
 
 OK = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
 
@@ -151,7 +152,7 @@ def test_a_body_that_crashed_orjson_when_written_back_is_refused_unread() -> Non
     """orjson corrupts its heap (the process aborts) writing back ~4 MB nested ~250 deep: such a body must be
     refused before anything reads it. In a child process, so that a regression fails this test, not the run."""
     script = ("from gateway.wire.json_body import parse_json_object\n"
-              "from gateway.wire.requests import InvalidRequest\n"
+              "from gateway.errors import InvalidRequest\n"
               "raw = b'{\"model\": \"m\", \"messages\": [], \"x\": [' + b','.join([b'[' * 250 + b']' * 250] * 8300)"
               " + b']}'\n"
               "try:\n    parse_json_object(raw)\nexcept InvalidRequest as error:\n    print(error.code)\n")

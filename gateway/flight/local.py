@@ -14,14 +14,11 @@ from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from gateway.errors import FlightFailed
+
 log = logging.getLogger("latency_slayer.flight")
 
 OPEN, DONE, FAILED = "open", "done", "failed"
-
-
-class FlightFailed(Exception):
-    """The flight ended without an answer to share (the leader's upstream failed, its readers all left, or
-    nothing arrived within the upstream's timeout): a follower that relayed nothing yet goes upstream itself."""
 
 
 # A follower gets the answer, not the leader's account: OpenAI's other response headers belong to whoever paid for

@@ -11,8 +11,9 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from gateway.errors import SinkError
 from gateway.metrics.events import Event, decode, encode
-from gateway.metrics.sink import EventSink, SinkError
+from gateway.metrics.sink import EventSink
 
 # Entry ids carry Redis' clock, events their replica's: start reading a little early, then filter on the event's.
 CLOCK_SLACK_MS = 60_000

@@ -10,10 +10,6 @@ from typing import Any
 from gateway.metrics.events import Event
 
 
-class SinkError(Exception):
-    """The sink could not be written or read; events are dropped (and counted), requests never fail."""
-
-
 class EventSink(ABC):
     @abstractmethod
     async def write(self, events: Sequence[Event]) -> None:

@@ -10,10 +10,11 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
+from gateway.errors import SinkError
 from gateway.metrics.aggregate import SPARKLINE, snapshot
 from gateway.metrics.events import Event
 from gateway.metrics.rolling import RollingWindow
-from gateway.metrics.sink import EventSink, SinkError
+from gateway.metrics.sink import EventSink
 
 WINDOWS_S = (60, 900, 3600)  # what the dashboard offers; the longest is how far back a first read goes
 PAGE = 1_000  # entries per read while catching up: each page is parsed in one go on the event loop

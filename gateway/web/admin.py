@@ -10,13 +10,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from gateway.errors import GatewayError
+from gateway.errors import CacheUnavailable, InvalidRequest
 from gateway.web.context import gateway_of, read_body
 from gateway.web.errors import error_response
 from gateway.wire.canonical import ENTRY_ID, tenant_digest
 from gateway.wire.credentials import bearer_token
 from gateway.wire.json_body import parse_json_object
-from gateway.wire.requests import InvalidRequest
 
 _FLUSH_FIELDS = {"route", "tenant_key", "all"}
 
@@ -51,7 +50,7 @@ def admin_routes(token: str | None) -> list[Route]:
                                       code="invalid_admin_token")
             try:
                 result: Response = await handler(request)
-            except GatewayError as error:  # the store is down: say so instead of a 500
+            except CacheUnavailable as error:  # the store is down: say so instead of a 500
                 return error_response(f"The cache store is unavailable: {error}", status=503,
                                       code="store_unavailable")
             return result

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 
 from starlette.requests import Request
 
-from gateway.wire.requests import InvalidRequest
+from gateway.errors import InvalidRequest
 
 DRAIN_LIMIT = 16 << 20  # an over-limit body up to this size is read and dropped, so the client sees the 413
 SWEEP_SECS = 0.25  # how late past its deadline a body read may be cut off

@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from gateway.cache.policy import Hit, Lookup
 from gateway.cache.scopes import scope_of
-from gateway.errors import CacheUnavailable
+from gateway.errors import CacheUnavailable, Uncacheable
 from gateway.flight.local import Flight, Head
 from gateway.web import relay
 from gateway.web.context import Gateway, cache_headers, caller, forwarded_headers, gateway_of, read_body, tenant_for
@@ -22,7 +22,7 @@ from gateway.web.errors import error_response
 from gateway.web.shared import flight_key, follow, pump, read_along
 from gateway.web.trace import Trace, observed
 from gateway.wire import sse
-from gateway.wire.canonical import ChatKey, Uncacheable, chat_key
+from gateway.wire.canonical import ChatKey, chat_key
 from gateway.wire.completion import as_chunks, as_response, is_complete
 from gateway.wire.controls import Controls, parse_controls
 from gateway.wire.json_body import forwardable, parse_json_object

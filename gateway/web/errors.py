@@ -10,8 +10,24 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from gateway.errors import UpstreamError, UpstreamTimeout, UpstreamUnreachable
-from gateway.wire.requests import InvalidRequest
+from gateway.errors import (
+    CacheUnavailable,
+    EmbedderError,
+    EventTooLong,
+    FlightFailed,
+    GatewayError,
+    InvalidRequest,
+    NotEmbeddable,
+    SettingsError,
+    SinkError,
+    StartupError,
+    StoreError,
+    Uncacheable,
+    UpstreamError,
+    UpstreamProtocolError,
+    UpstreamTimeout,
+    UpstreamUnreachable,
+)
 
 log = logging.getLogger("latency_slayer.web")
 
@@ -30,32 +46,52 @@ def error_response(message: str, *, status: int, param: str | None = None, code:
                     media_type="application/json", headers=headers)
 
 
-def upstream_failure(error: UpstreamError) -> tuple[int, str]:
-    if isinstance(error, UpstreamTimeout):
-        return 504, "upstream_timeout"
-    if isinstance(error, UpstreamUnreachable):
-        return 502, "upstream_unreachable"
-    return 502, "upstream_protocol_error"
+# Every exception of `gateway.errors`, by class, and what a client gets when one ends a request. Those marked
+# "never" are handled before any answer (a bypass, another upstream call, a start-up refusal); should one reach
+# the boundary anyway, the client still gets an answer in OpenAI's shape, and a test keeps this table whole.
+STATUSES: dict[type[GatewayError], tuple[int, str]] = {
+    InvalidRequest: (400, "invalid_request"),  # its own status and code win
+    UpstreamTimeout: (504, "upstream_timeout"),
+    UpstreamUnreachable: (502, "upstream_unreachable"),
+    UpstreamProtocolError: (502, "upstream_protocol_error"),
+    EventTooLong: (502, "upstream_protocol_error"),
+    UpstreamError: (502, "upstream_error"),
+    FlightFailed: (504, "upstream_timeout"),  # a follower whose leader's answer stopped arriving
+    CacheUnavailable: (503, "cache_unavailable"),  # never: the request bypasses the cache
+    StoreError: (503, "store_unavailable"),  # never on a request (a bypass); the admin endpoints answer it
+    EmbedderError: (503, "cache_unavailable"),  # never: the request bypasses the cache
+    NotEmbeddable: (503, "cache_unavailable"),  # never: the request is served from the exact layer only
+    SinkError: (503, "metrics_unavailable"),  # never: events are dropped and counted
+    Uncacheable: (500, "internal_error"),  # never: the request bypasses the cache
+    SettingsError: (500, "internal_error"),  # never: start-up stops
+    StartupError: (500, "internal_error"),  # never: start-up stops
+    GatewayError: (500, "internal_error"),
+}
 
 
-async def on_invalid_request(request: Request, error: Exception) -> Response:
-    assert isinstance(error, InvalidRequest)
+def failure(error: GatewayError) -> tuple[int, str]:
+    """The status and code a client gets for `error`."""
+    if isinstance(error, InvalidRequest):
+        return error.status, error.code or STATUSES[InvalidRequest][1]
+    return next(STATUSES[kind] for kind in type(error).__mro__ if kind in STATUSES)
+
+
+async def on_gateway_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, GatewayError)
+    status, code = failure(error)
     headers = {"x-cache": "bypass"}
-    if error.status in (408, 413):
-        headers["connection"] = "close"  # the rest of the body may still be on its way
-    return error_response(error.message, status=error.status, param=error.param, code=error.code,
-                          headers=headers)
+    if isinstance(error, InvalidRequest):
+        if error.status in (408, 413):
+            headers["connection"] = "close"  # the rest of the body may still be on its way
+        return error_response(error.message, status=status, param=error.param, code=error.code, headers=headers)
+    if status >= 500 and not isinstance(error, UpstreamError | FlightFailed):
+        log.error("%s on %s %s: %s", type(error).__name__, request.method, request.url.path, error)
+    return error_response(str(error), status=status, code=code, headers=headers)
 
 
 async def on_client_gone(request: Request, error: Exception) -> Response:
     """The client hung up while sending its body: nobody is left to answer, and it is no server error."""
     return Response(status_code=400, headers={"connection": "close"})
-
-
-async def on_upstream_error(request: Request, error: Exception) -> Response:
-    assert isinstance(error, UpstreamError)
-    status, code = upstream_failure(error)
-    return error_response(str(error), status=status, code=code, headers={"x-cache": "bypass"})
 
 
 async def on_http_exception(request: Request, error: Exception) -> Response:
@@ -74,8 +110,7 @@ async def on_unexpected(request: Request, error: Exception) -> Response:
 
 HANDLERS = {
     ClientDisconnect: on_client_gone,
-    InvalidRequest: on_invalid_request,
-    UpstreamError: on_upstream_error,
+    GatewayError: on_gateway_error,
     HTTPException: on_http_exception,
     Exception: on_unexpected,
 }

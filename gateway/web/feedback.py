@@ -10,12 +10,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.cache.learning import Feedback
-from gateway.errors import GatewayError
+from gateway.errors import CacheUnavailable, InvalidRequest
 from gateway.web.context import caller, gateway_of, read_body
 from gateway.web.errors import error_response
 from gateway.wire.canonical import ENTRY_ID, SHARED_TENANT
 from gateway.wire.json_body import parse_json_object
-from gateway.wire.requests import InvalidRequest
 
 
 def parse_feedback(body: dict[str, Any]) -> Feedback:
@@ -37,7 +36,7 @@ async def cache_feedback(request: Request) -> Response:
     try:
         applied = await gateway.policy.store_guard.call(
             lambda: learning.feedback(feedback, tenant=tenant, shared=SHARED_TENANT))
-    except GatewayError:
+    except CacheUnavailable:
         return error_response("The cache store is unavailable; try the feedback again later.", status=503,
                               code="store_unavailable")
     if not applied:

@@ -10,7 +10,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gateway.errors import CacheUnavailable
+from gateway.errors import CacheUnavailable, InvalidRequest
 from gateway.web import relay
 from gateway.web.body import declared_length
 from gateway.web.context import (
@@ -25,7 +25,7 @@ from gateway.web.trace import Trace, observed
 from gateway.wire.canonical import embeddings_key
 from gateway.wire.controls import parse_controls
 from gateway.wire.json_body import forwardable, parse_json_object
-from gateway.wire.requests import InvalidRequest, validate_embeddings
+from gateway.wire.requests import validate_embeddings
 
 
 @observed("embeddings")

@@ -13,12 +13,12 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
-from gateway.errors import UpstreamError
-from gateway.flight.local import Flight, FlightFailed, Head, Reader
+from gateway.errors import EventTooLong, FlightFailed, UpstreamError
+from gateway.flight.local import Flight, Head, Reader
 from gateway.upstream import UpstreamResponse
 from gateway.web import relay
 from gateway.web.context import cache_headers
-from gateway.web.errors import error_body, upstream_failure
+from gateway.web.errors import error_body, failure
 from gateway.web.trace import Trace
 from gateway.wire import sse
 from gateway.wire.canonical import ChatKey, digest
@@ -119,7 +119,7 @@ async def pump(upstream: UpstreamResponse, flight: Flight, store: Callable[[dict
         async for chunk in body:
             try:
                 events = parser.feed(chunk)
-            except sse.EventTooLong as error:
+            except EventTooLong as error:
                 flight.publish(stream_error(str(error), "upstream_protocol_error", 502))
                 flight.end(status=502)
                 return
@@ -148,7 +148,7 @@ async def pump(upstream: UpstreamResponse, flight: Flight, store: Callable[[dict
                         continue  # usage was asked for the cache, not by the client
                 flight.publish(event.raw)
     except UpstreamError as error:
-        status, code = upstream_failure(error)
+        status, code = failure(error)
         flight.publish(stream_error(f"The upstream stream broke off: {error}", code, status))
     finally:
         await upstream.close()

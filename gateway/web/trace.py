@@ -13,13 +13,12 @@ from typing import Any
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from gateway.errors import UpstreamError
+from gateway.errors import GatewayError
 from gateway.metrics.events import Event
 from gateway.metrics.recorder import EventRecorder
 from gateway.web.context import gateway_of
-from gateway.web.errors import upstream_failure
+from gateway.web.errors import failure
 from gateway.wire.controls import DEFAULT_ROUTE
-from gateway.wire.requests import InvalidRequest
 
 CLIENT_GONE = 499  # the client closed the connection before the response ended
 
@@ -149,11 +148,8 @@ def observed(event: str) -> Callable[[Handler], Endpoint]:
             trace = Trace(gateway_of(request).events, event)
             try:
                 response = await handler(request, trace)
-            except InvalidRequest as error:
-                trace.finish(error.status)
-                raise
-            except UpstreamError as error:
-                trace.finish(upstream_failure(error)[0])
+            except GatewayError as error:
+                trace.finish(failure(error)[0])
                 raise
             except (asyncio.CancelledError, ClientDisconnect):
                 trace.finish(CLIENT_GONE)

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from gateway.wire.requests import InvalidRequest
+from gateway.errors import InvalidRequest, Uncacheable
 
 # Fields that do not change which answer is right for a request. Sampling parameters are here because a
 # cached answer is one valid sample; `n` is handled separately (n > 1 bypasses the cache).
@@ -32,10 +32,6 @@ SHARED_TENANT = "shared"
 # cost every write and lookup its size, which one caller could push to `MAX_BODY_BYTES` on every request.
 MAX_SEMANTIC_PROMPT_CHARS = 32_768
 ENTRY_ID = re.compile(r"[0-9a-f]{32}")  # an entry's id, `exact` below: what clients may name an entry by
-
-
-class Uncacheable(Exception):
-    """The request is valid but cannot be served from the cache safely; it goes upstream as a bypass."""
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from gateway.wire.requests import InvalidRequest
+from gateway.errors import InvalidRequest
 
 DEFAULT_ROUTE = "default"
 _ROUTE = re.compile(r"^[A-Za-z0-9_.:/-]{1,64}$")

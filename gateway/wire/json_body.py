@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from gateway.wire.requests import InvalidRequest
+from gateway.errors import InvalidRequest
 
 MAX_DEPTH = 64  # nested arrays and objects; real requests (JSON schemas included) stay far below
 MAX_CONTAINERS = 100_000  # arrays and objects in one body; 10,000 messages with their parts fit

@@ -4,21 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.errors import InvalidRequest
+
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 MAX_MESSAGES = 10_000
 MAX_MODEL_CHARS = 256  # the longest real model names (paths of local models) are far shorter
-
-
-class InvalidRequest(Exception):
-    """A client error (HTTP 400 unless `status` says otherwise), reported in OpenAI's error shape."""
-
-    def __init__(self, message: str, param: str | None = None, code: str | None = None,
-                 status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.param = param
-        self.code = code
-        self.status = status
 
 
 def _expect(condition: bool, message: str, param: str) -> None:

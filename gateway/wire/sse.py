@@ -9,6 +9,8 @@ from typing import Any
 
 import orjson
 
+from gateway.errors import EventTooLong
+
 DONE = b"data: [DONE]\n\n"
 # A blank line in any line-ending style ends an event; at most one of these can start at a given byte, so
 # the leftmost match is the earliest end.
@@ -17,10 +19,6 @@ _LONGEST_SEPARATOR = 4
 # Chat chunks are a few hundred bytes, but a Responses API `response.completed` event carries the whole
 # answer: 8 MiB is far above any real event and still bounds what one upstream can make a worker buffer.
 MAX_EVENT_BYTES = 8 << 20
-
-
-class EventTooLong(ValueError):
-    """The upstream sent an event longer than MAX_EVENT_BYTES; the stream cannot be parsed further."""
 
 
 @dataclass(frozen=True)
