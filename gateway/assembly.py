@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 from gateway.cache.adaptive import AdaptiveThresholds
 from gateway.cache.learning import Learning
 from gateway.cache.policy import CachePolicy, PolicyConfig
-from gateway.cache.verifier import HitVerifier
+from gateway.cache.verifier.rules import HitVerifier
 from gateway.embedding.base import Embedder
 from gateway.errors import StoreError
 from gateway.flight.coordinator import Flights

@@ -65,7 +65,15 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _prepare(args: argparse.Namespace) -> int:
     from gateway.embedding.model_files import prepared_model_path
-    from gateway.embedding.prepare import prepare_model
+
+    try:
+        from gateway.embedding.prepare import prepare_model
+    except ModuleNotFoundError as missing:
+        if (missing.name or "").partition(".")[0] != "onnx":
+            raise
+        # A plain `pip install` leaves this build-time extra out: the gateway runs without it.
+        raise StartupError("prepare-model needs the 'prepare' extra (onnx is not installed): "
+                           "pip install 'latency-slayer[prepare]'") from missing
 
     settings = load_settings()
     print(f"prepared {prepare_model(prepared_model_path(settings.latency_slayer_model_dir))}")

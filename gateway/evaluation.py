@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from gateway.cache.policy import CachePolicy, PolicyConfig, Verifier
-from gateway.cache.verifier import HitVerifier
+from gateway.cache.verifier.rules import HitVerifier
 from gateway.embedding.base import Embedder
 from gateway.errors import CacheUnavailable
 from gateway.store.memory import MemoryStore

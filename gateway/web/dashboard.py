@@ -9,6 +9,8 @@ import functools
 import hmac
 from collections.abc import Awaitable, Callable
 from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
 
 import orjson
 from starlette.requests import Request
@@ -61,9 +63,18 @@ def _guarded(endpoint: Endpoint) -> Endpoint:
     return checked
 
 
+def _assets() -> Traversable:
+    # A wheel ships the dashboard as package data, gateway/dashboard/; a checkout (run in place or installed
+    # editable) keeps it in its top-level dashboard/ folder, next to the gateway package.
+    installed = resources.files("gateway") / "dashboard"
+    if installed.joinpath("index.html").is_file():
+        return installed
+    return Path(__file__).resolve().parents[2] / "dashboard"
+
+
 @functools.cache
 def _asset(name: str) -> bytes:
-    return (resources.files("gateway") / "dashboard" / name).read_bytes()
+    return _assets().joinpath(name).read_bytes()
 
 
 async def page(request: Request) -> Response:

@@ -9,11 +9,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from gateway.cache.verifier_glyphs import numerals, symbols
-from gateway.cache.verifier_symbols import glued, operators
-from gateway.cache.verifier_text import hidden, marked, normal
-from gateway.cache.verifier_tokens import unknown
-from gateway.cache.verifier_words import (
+from gateway.cache.verifier.glyphs import numerals, symbols
+from gateway.cache.verifier.symbols import glued, operators
+from gateway.cache.verifier.text import hidden, marked, normal
+from gateway.cache.verifier.tokens import unknown
+from gateway.cache.verifier.words import (
     AUXILIARIES,
     CLOCK,
     DATES,

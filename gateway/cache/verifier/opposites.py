@@ -8,8 +8,8 @@ with an opposing affix need no entry (see `_AFFIXES`)."""
 
 from __future__ import annotations
 
-from gateway.cache.verifier_affixes import affixes_opposed
-from gateway.cache.verifier_reading import Reading, singular
+from gateway.cache.verifier.affixes import affixes_opposed
+from gateway.cache.verifier.reading import Reading, singular
 
 
 def _pairs(text: str) -> tuple[tuple[str, str], ...]:

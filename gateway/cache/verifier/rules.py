@@ -15,13 +15,13 @@ from collections.abc import Callable
 from functools import cache, lru_cache
 from itertools import pairwise
 
-from gateway.cache.verifier_opposites import opposed
-from gateway.cache.verifier_reading import Reading, read
-from gateway.cache.verifier_score import Trees, features
-from gateway.cache.verifier_symbols import language_dropped, swapped
-from gateway.cache.verifier_text import accent_dropped
-from gateway.cache.verifier_tokens import vocabulary
-from gateway.cache.verifier_words import (
+from gateway.cache.verifier.opposites import opposed
+from gateway.cache.verifier.reading import Reading, read
+from gateway.cache.verifier.score import Trees, features
+from gateway.cache.verifier.symbols import language_dropped, swapped
+from gateway.cache.verifier.text import accent_dropped
+from gateway.cache.verifier.tokens import vocabulary
+from gateway.cache.verifier.words import (
     COMPATIBLE_KINDS,
     CONNECTORS,
     DETERMINERS,

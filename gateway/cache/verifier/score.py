@@ -4,7 +4,7 @@ small tree ensemble over the cosine distance and the words the two prompts do no
 The distance alone cannot tell "What are the best restaurants in Vancouver?" from "... in downtown Vancouver?";
 what the prompts do not share, and how rare those words are, tells more. Rarity comes from the embedder's own
 vocabulary, whose word pieces are numbered by frequency, so no word list ships. The trees (100, 8 leaves each)
-were fit on the dev pairs that pass the rules within distance 0.20 and ship as `verifier_trees.json`, with the
+were fit on the dev pairs that pass the rules within distance 0.20 and ship as `trees.json`, with the
 score a candidate needs; the README gives their rates measured out-of-fold. A verdict costs tens of µs."""
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from gateway.cache.verifier_reading import Reading
-from gateway.cache.verifier_tokens import vocabulary
-from gateway.cache.verifier_words import STOPWORDS
+from gateway.cache.verifier.reading import Reading
+from gateway.cache.verifier.tokens import vocabulary
+from gateway.cache.verifier.words import STOPWORDS
 
-TREES = Path(__file__).with_name("verifier_trees.json")
+TREES = Path(__file__).with_name("trees.json")
 _FIRST_WORD = 1996  # the vocabulary's words start here ("the"), after special tokens and single characters
 _UNSEEN = math.log(30522) + 1.0  # a word the vocabulary splits into pieces is rarer than any it holds whole
 _STEM = 5  # letters that make two words one for matching: "develop" ~ "development", "cure" ~ "cured"

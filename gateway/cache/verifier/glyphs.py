@@ -10,8 +10,8 @@ import re
 import unicodedata
 from functools import cache
 
-from gateway.cache.verifier_symbols import OPERATOR_SIGNS
-from gateway.cache.verifier_words import UNITS
+from gateway.cache.verifier.symbols import OPERATOR_SIGNS
+from gateway.cache.verifier.words import UNITS
 
 _SYMBOLS = frozenset({"Sm", "So", "Sc", "Sk", "No", "Nl"})  # math, other, currency, modifier; numbers not digits
 _FRACTION_SLASH = "\u2044"
