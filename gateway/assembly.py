@@ -14,8 +14,8 @@ from gateway.cache.policy import CachePolicy, PolicyConfig
 from gateway.cache.verifier.rules import HitVerifier
 from gateway.embedding.base import Embedder
 from gateway.errors import StoreError
-from gateway.flight.coordinator import Flights
-from gateway.flight.local import LocalFlights
+from gateway.flight.flight import LocalFlights
+from gateway.flight.flights import Flights
 from gateway.metrics.memory_sink import MemorySink
 from gateway.metrics.prices import PriceTable
 from gateway.metrics.recorder import EventRecorder
@@ -31,7 +31,7 @@ from gateway.store.redis.vector_sets import VectorSetStore
 from gateway.upstream import UpstreamClient
 from gateway.web.app import make_app
 from gateway.web.body import BodyDeadlines
-from gateway.web.context import Gateway
+from gateway.web.services import Gateway
 
 log = logging.getLogger("latency_slayer")
 

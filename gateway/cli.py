@@ -9,6 +9,7 @@ import sys
 
 from gateway.errors import SettingsError, StartupError
 from gateway.logs import configure_logging
+from gateway.setting_values import positive
 from gateway.settings import Settings, load_settings
 
 
@@ -80,12 +81,6 @@ def _prepare(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError("must be >= 1")
-    return number
-
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="latency-slayer", description=__doc__)
@@ -94,14 +89,14 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default: loopback only; 0.0.0.0 for every interface)")
     serve.add_argument("--port", type=int, default=8080)
-    serve.add_argument("--workers", type=_positive, default=1)
+    serve.add_argument("--workers", type=positive, default=1)
     serve.set_defaults(run=_serve)
     prepare = commands.add_parser("prepare-model", help="re-quantise the local embedding model once")
     prepare.set_defaults(run=_prepare)
     from gateway.evaluation import add_eval_command  # the embedder loads only when `eval` runs
 
     add_eval_command(commands)
-    from gateway.demo import add_demo_command  # its server imports load only when the CLI runs
+    from gateway.demo.command import add_demo_command  # its server imports load only when the CLI runs
 
     add_demo_command(commands)
     return root

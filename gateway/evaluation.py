@@ -25,6 +25,7 @@ from gateway.cache.policy import CachePolicy, PolicyConfig, Verifier
 from gateway.cache.verifier.rules import HitVerifier
 from gateway.embedding.base import Embedder
 from gateway.errors import CacheUnavailable
+from gateway.setting_values import positive
 from gateway.store.memory import MemoryStore
 from gateway.wire.canonical import ChatKey, chat_key
 from gateway.wire.controls import Controls
@@ -225,19 +226,13 @@ def _threshold(value: str) -> float:
     return number
 
 
-def _positive(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError("must be >= 1")
-    return number
-
 
 def add_eval_command(commands: Any) -> None:
     """Register `eval` on the CLI's subparsers."""
     evaluate = commands.add_parser("eval", help="false-hit rate and hit recall of the cache on labelled prompt pairs")
     evaluate.add_argument("pairs", nargs="+", type=Path, metavar="PAIRS.csv",
                           help="question1 (cached), question2 (arriving), is_duplicate (0 or 1)")
-    evaluate.add_argument("--limit", type=_positive, help="only the first N rows of each file")
+    evaluate.add_argument("--limit", type=positive, help="only the first N rows of each file")
     evaluate.add_argument("--threshold", type=_threshold, help="cosine distance instead of CACHE_DISTANCE_THRESHOLD")
     evaluate.add_argument("--no-verifier", dest="verifier", action="store_false",
                           help="serve semantic hits without the hit verifier")

@@ -80,6 +80,14 @@ def boolean(value: str) -> bool:
     raise ValueError
 
 
+def positive(value: str) -> int:
+    """A whole number of at least 1 (a command-line count)."""
+    number = int(value)
+    if number < 1:
+        raise ValueError
+    return number
+
+
 def name_list(value: str) -> frozenset[str]:
     return frozenset(part.strip() for part in value.split(",") if part.strip())
 
@@ -100,3 +108,29 @@ def key_table(value: str) -> KeyTable:
             for key, upstream in table.items()):
         raise ValueError
     return tuple(sorted((key.strip(), upstream) for key, upstream in table.items()))
+
+
+Prices = tuple[tuple[str, float, float], ...]  # (model name or prefix, input $/1M, output $/1M)
+
+
+def prices(value: str) -> Prices:
+    """`{"model": [input, output], ...}` in dollars per million tokens, inline or in a JSON file at a path."""
+    if not value:
+        return ()
+    try:
+        text = value if value.lstrip().startswith("{") else Path(value).expanduser().read_text(encoding="utf-8")
+    except OSError as error:
+        raise ValueError(str(error)) from error
+    table = json.loads(text)
+    if not isinstance(table, dict):
+        raise ValueError
+    prices = []
+    for model, pair in table.items():
+        if not (isinstance(pair, list) and len(pair) == 2 and all(_is_price(p) for p in pair)):
+            raise ValueError
+        prices.append((model, float(pair[0]), float(pair[1])))
+    return tuple(prices)
+
+
+def _is_price(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0

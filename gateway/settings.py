@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from gateway.errors import SettingsError
-from gateway.metrics.prices import parse_prices
 from gateway.setting_values import (
     KeyTable,
     Parser,
@@ -24,6 +23,7 @@ from gateway.setting_values import (
     optional_path,
     optional_redis_url,
     optional_text,
+    prices,
     text,
     url,
 )
@@ -141,7 +141,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("METRICS_MAXLEN", int_range(100, 10_000_000), 100_000, "an integer 100-10000000",
             "Events kept: the stream is trimmed to about this many (`XADD MAXLEN ~`), the in-process ring to "
             "exactly this many."),
-    Setting("METRICS_PRICES", parse_prices, (), "a JSON object or the path of a JSON file",
+    Setting("METRICS_PRICES", prices, (), "a JSON object or the path of a JSON file",
             "Prices for the cost-saved estimate, `{\"model\": [input, output]}` in US dollars per million tokens; "
             "added to and overriding the built-in list of OpenAI models."),
     Setting("METRICS_TOKEN", optional_text, None, "any text",

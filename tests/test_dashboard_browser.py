@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.demo_workload import load_workload, plan
+from gateway.demo.workload import load_workload, plan
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"

@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gateway.demo_report import report
-from gateway.demo_workload import load_workload, plan
+from gateway.demo.report import report
+from gateway.demo.workload import load_workload, plan
 from gateway.metrics.events import Event
 from tests.test_packaging import _clean_env
 

@@ -16,9 +16,10 @@ from gateway.metrics.aggregate import breakdown, distance_histogram, snapshot, s
 from gateway.metrics.events import Event, decode, encode
 from gateway.metrics.histogram import RELATIVE_ERROR, ROW_ERROR
 from gateway.metrics.labels import MAX_LABEL_CHARS, OTHER
-from gateway.metrics.prices import PriceTable, parse_prices
+from gateway.metrics.prices import PriceTable
 from gateway.metrics.rolling import RollingWindow
 from gateway.metrics.stats import latency_figures, percentile, summary
+from gateway.setting_values import prices as parse_prices
 from gateway.settings import load_settings
 from tests.test_packaging import NO_DOTENV
 

@@ -277,7 +277,7 @@ def test_the_wheel_ships_every_module_the_dashboard_and_the_tokenizer_with_its_l
                if "__pycache__" not in path.parts}
     assert modules - names == set(), "a subpackage is missing from [tool.setuptools] packages in pyproject.toml"
     assert {f"gateway/dashboard/{path.name}" for path in (ROOT / "dashboard").iterdir()} <= names
-    assert {"gateway/demo_workload.json", "gateway/cache/verifier/trees.json"} <= names
+    assert {"gateway/demo/workload.json", "gateway/cache/verifier/trees.json"} <= names
     vendored = "gateway/embedding/all-MiniLM-L6-v2"
     assert {f"{vendored}/tokenizer.json", f"{vendored}/NOTICE", f"{vendored}/LICENSE"} <= names
     # One top-level package: the dashboard's folder is not installed as a package of its own

@@ -18,7 +18,7 @@ import pytest
 import redis
 
 from gateway.errors import FlightFailed
-from gateway.flight.local import Head, LocalFlights
+from gateway.flight.flight import Head, LocalFlights
 from tests.test_chat_cache import client
 from tests.test_metrics_emission import events_of, served
 

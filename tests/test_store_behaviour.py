@@ -18,7 +18,7 @@ from gateway.store.redis.query_engine import RedisStore
 from gateway.store.redis.vector_sets import VectorSetStore, recent_enough
 
 DIM = 8
-TAGS = Tags(model="ft:gpt-4o-mini:org:custom", route="default", user="tenant1", context="ctx1")
+TAGS = Tags(model="ft:gpt-4o-mini:org:custom", route="default", tenant="tenant1", context="ctx1")
 
 
 def unit(*values: float) -> np.ndarray:
@@ -79,8 +79,8 @@ async def test_search_orders_by_cosine_distance_within_the_scope(store: Store, k
 
 
 @pytest.mark.parametrize("other", [
-    Tags("gpt-4o", TAGS.route, TAGS.user, TAGS.context), Tags(TAGS.model, "support", TAGS.user, TAGS.context),
-    Tags(TAGS.model, TAGS.route, "tenant2", TAGS.context), Tags(TAGS.model, TAGS.route, TAGS.user, "ctx2"),
+    Tags("gpt-4o", TAGS.route, TAGS.tenant, TAGS.context), Tags(TAGS.model, "support", TAGS.tenant, TAGS.context),
+    Tags(TAGS.model, TAGS.route, "tenant2", TAGS.context), Tags(TAGS.model, TAGS.route, TAGS.tenant, "ctx2"),
 ])
 async def test_every_tag_partitions_the_search(store: Store, other: Tags) -> None:
     await store.write(entry("mine", unit(1)), ttl_ms=60_000)
@@ -98,9 +98,9 @@ async def test_any_tag_value_is_searchable_and_never_breaks_the_query(store: Sto
 
 
 async def test_tags_are_case_sensitive(store: Store) -> None:
-    await store.write(entry("upper", unit(1), tags=Tags(TAGS.model, "Support", TAGS.user, TAGS.context)),
+    await store.write(entry("upper", unit(1), tags=Tags(TAGS.model, "Support", TAGS.tenant, TAGS.context)),
                       ttl_ms=60_000)
-    assert await store.search(Tags(TAGS.model, "support", TAGS.user, TAGS.context), unit(1), k=5) == []
+    assert await store.search(Tags(TAGS.model, "support", TAGS.tenant, TAGS.context), unit(1), k=5) == []
 
 
 async def test_search_returns_at_most_k(store: Store) -> None:
@@ -170,14 +170,14 @@ async def test_delete_removes_the_whole_entry(store: Store) -> None:
 
 
 async def test_flush_by_route_by_tenant_and_everything(store: Store) -> None:
-    other_route = Tags(TAGS.model, "support", TAGS.user, TAGS.context)
+    other_route = Tags(TAGS.model, "support", TAGS.tenant, TAGS.context)
     other_user = Tags(TAGS.model, TAGS.route, "tenant2", TAGS.context)
     for key, tags in (("mine", TAGS), ("route", other_route), ("user", other_user)):
         await store.write(entry(key, unit(1), tags=tags), ttl_ms=60_000)
     await store.put_blob("blob", b"x", ttl_ms=60_000)
     assert await store.flush(route="support") == 1
     assert await store.read_answer("route", refresh=False) is None
-    assert await store.flush(user="tenant2") == 1
+    assert await store.flush(tenant="tenant2") == 1
     assert await store.read_answer("user", refresh=False) is None
     assert await store.read_answer("mine", refresh=False) == b"answer"
     assert await store.get_blob("blob") == b"x"
@@ -251,7 +251,7 @@ async def test_redis_refuses_a_cache_built_for_another_embedder_or_vector_type(r
 
 
 async def test_flush_by_route_also_removes_entries_without_vector(store: Store) -> None:
-    other_route = Tags(TAGS.model, "support", TAGS.user, TAGS.context)
+    other_route = Tags(TAGS.model, "support", TAGS.tenant, TAGS.context)
     await store.write(entry("exact-only", None, tags=other_route), ttl_ms=60_000)
     await store.write(entry("kept", None), ttl_ms=60_000)
     assert await store.flush(route="support") == 1
@@ -275,7 +275,7 @@ async def test_a_bulk_write_is_the_same_as_writing_one_by_one(store: RedisEntrie
     assert [candidate.key for candidate in await store.search(TAGS, unit(1), k=2)] == ["e0", "e2"]
     assert [candidate.key for candidate in await store.search(other, unit(1), k=1)] == ["e1"]
     assert await store.read_answer("e699", refresh=False) == b"answer"
-    assert await store.flush(user="tenant2") == 350
+    assert await store.flush(tenant="tenant2") == 350
 
 
 async def test_redis_store_recreates_its_index_after_redis_lost_it(redis_server) -> None:

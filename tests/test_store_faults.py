@@ -132,7 +132,7 @@ def _earlier_index(url: str, name: str, *, meta: bool) -> None:
                                "embedding", "VECTOR", "HNSW", "6", "TYPE", "FLOAT32", "DIM", str(DIM),
                                "DISTANCE_METRIC", "COSINE")
         client.hset(f"{name}:a", mapping={"prompt": "prompt a", "model": TAGS.model, "route": TAGS.route,
-                                          "user": TAGS.user, "ctx": TAGS.context, "ttl_ms": 60_000,
+                                          "user": TAGS.tenant, "ctx": TAGS.context, "ttl_ms": 60_000,
                                           "embedding": unit(1).tobytes(), "resp": b"answer"})
         if meta:
             client.hset(f"idx:{name}:meta", mapping={"embedder": "embedder-a", "dim": DIM, "vector_type": "float32"})

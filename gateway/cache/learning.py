@@ -123,14 +123,14 @@ class Learning:
         so no caller can move a scope further than the hits it was actually served. The verdict belongs to the
         entry's scope: the caller's own, or the shared route's."""
         tags = await self.store.describe(feedback.entry)
-        if tags is None or tags.user not in (tenant, shared):
+        if tags is None or tags.tenant not in (tenant, shared):
             return False  # unknown, or another tenant's: say nothing about which
         if not feedback.good:
             await self.store.delete(feedback.entry)
         served = await self.store.get_blob(f"served:{tenant}:{feedback.entry}")
         if served is not None and await self.store.bump(f"rated:{tenant}:{feedback.entry}",
                                                         ttl_ms=RATE_WITHIN_MS) == 1:
-            await self._record(Scope(tags.route, tags.user), float(orjson.loads(served)), feedback.good)
+            await self._record(Scope(tags.route, tags.tenant), float(orjson.loads(served)), feedback.good)
         return True
 
     def snapshot(self) -> dict[str, dict[str, Any]]:

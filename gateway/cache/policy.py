@@ -9,11 +9,11 @@ from typing import Any, Protocol
 import numpy as np
 import orjson
 
-from gateway.cache.guard import OutageGuard
 from gateway.cache.learning import Learning
 from gateway.cache.prompt_vectors import PromptVectors
 from gateway.cache.scopes import scope_of
 from gateway.embedding.base import Embedder
+from gateway.guard import OutageGuard
 from gateway.store.base import Entry, Store, Tags
 from gateway.wire.canonical import ChatKey
 from gateway.wire.completion import is_complete
@@ -58,7 +58,7 @@ class Verifier(Protocol):
 
 
 def tags_of(key: ChatKey) -> Tags:
-    return Tags(model=key.model, route=key.route, user=key.tenant, context=key.context)
+    return Tags(model=key.model, route=key.route, tenant=key.tenant, context=key.context)
 
 
 class CachePolicy:

@@ -10,8 +10,8 @@ from collections import OrderedDict
 
 import numpy as np
 
-from gateway.cache.guard import OutageGuard
 from gateway.embedding.base import Embedder
+from gateway.guard import OutageGuard
 
 RECENT = 4096  # prompts whose vector (~1.5 kB at 384-d) and reach are kept per worker
 

@@ -3,13 +3,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
-from pathlib import Path
 
 from gateway.metrics.labels import MAX_LABEL_CHARS
-
-Prices = tuple[tuple[str, float, float], ...]  # (model name or prefix, input $/1M, output $/1M)
+from gateway.setting_values import Prices
 
 # OpenAI's public list prices (standard tier). A dated snapshot name (gpt-4o-2024-08-06) is priced by its
 # longest listed prefix.
@@ -34,29 +31,6 @@ DEFAULT_PRICES: Prices = (
 )
 
 _MEMO_LIMIT = 1024  # model names come from clients: bound what is remembered about them
-
-
-def parse_prices(value: str) -> Prices:
-    """`{"model": [input, output], ...}` in dollars per million tokens, inline or in a JSON file at a path."""
-    if not value:
-        return ()
-    try:
-        text = value if value.lstrip().startswith("{") else Path(value).expanduser().read_text(encoding="utf-8")
-    except OSError as error:
-        raise ValueError(str(error)) from error
-    table = json.loads(text)
-    if not isinstance(table, dict):
-        raise ValueError
-    prices = []
-    for model, pair in table.items():
-        if not (isinstance(pair, list) and len(pair) == 2 and all(_is_price(p) for p in pair)):
-            raise ValueError
-        prices.append((model, float(pair[0]), float(pair[1])))
-    return tuple(prices)
-
-
-def _is_price(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
 
 
 class PriceTable:

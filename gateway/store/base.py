@@ -16,7 +16,7 @@ class Tags:
 
     model: str
     route: str
-    user: str  # the tenant: a digest of the caller's API key, or "shared"
+    tenant: str  # a digest of the caller's credential, "anonymous", or "shared" (stored as the field `user`)
     context: str  # digest of the conversation before the final user message, tools and parameters
 
 
@@ -68,7 +68,7 @@ class Store(ABC):
         """Remove the whole entry (answer, vector and tags); False when there was none."""
 
     @abstractmethod
-    async def flush(self, *, route: str | None = None, user: str | None = None) -> int:
+    async def flush(self, *, route: str | None = None, tenant: str | None = None) -> int:
         """Remove every entry of a route and/or a tenant (all entries and blobs when both are None)."""
 
     @abstractmethod

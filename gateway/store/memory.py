@@ -153,12 +153,12 @@ class MemoryStore(Store):
         self._forget(key, slot.entry.tags)
         return True
 
-    async def flush(self, *, route: str | None = None, user: str | None = None) -> int:
+    async def flush(self, *, route: str | None = None, tenant: str | None = None) -> int:
         doomed = [key for key, slot in self._slots.items()
-                  if route in (None, slot.entry.tags.route) and user in (None, slot.entry.tags.user)]
+                  if route in (None, slot.entry.tags.route) and tenant in (None, slot.entry.tags.tenant)]
         for key in doomed:
             await self.delete(key)
-        if route is None and user is None:
+        if route is None and tenant is None:
             self._bytes -= sum(len(value) for value, _ in self._blobs.values())
             self._blobs.clear()
         return len(doomed)

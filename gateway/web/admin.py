@@ -11,8 +11,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from gateway.errors import CacheUnavailable, InvalidRequest
-from gateway.web.context import gateway_of, read_body
-from gateway.web.errors import error_response
+from gateway.web.error_responses import error_response
+from gateway.web.request_parts import read_body
+from gateway.web.services import gateway_of
 from gateway.wire.canonical import ENTRY_ID, tenant_digest
 from gateway.wire.credentials import bearer_token
 from gateway.wire.json_body import parse_json_object
@@ -60,7 +61,7 @@ def admin_routes(token: str | None) -> list[Route]:
     async def flush(request: Request) -> Response:
         gateway = gateway_of(request)
         route, tenant = _flush_scope(parse_json_object(await read_body(request)))
-        deleted = await gateway.policy.store.flush(route=route, user=tenant)
+        deleted = await gateway.policy.store.flush(route=route, tenant=tenant)
         return JSONResponse({"deleted": deleted})
 
     async def delete_entry(request: Request) -> Response:

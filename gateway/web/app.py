@@ -15,12 +15,14 @@ from gateway.web.access import GatewayKeys
 from gateway.web.admin import admin_routes
 from gateway.web.browsers import BrowserGuard
 from gateway.web.chat import chat_completions
-from gateway.web.context import Gateway
 from gateway.web.dashboard import dashboard_routes
-from gateway.web.errors import HANDLERS
+from gateway.web.embeddings import embeddings
+from gateway.web.error_responses import HANDLERS
 from gateway.web.feedback import cache_feedback
-from gateway.web.forward import embeddings, healthz, passthrough
 from gateway.web.framing import SingleFraming
+from gateway.web.health import healthz
+from gateway.web.passthrough import passthrough
+from gateway.web.services import Gateway
 
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 

@@ -15,11 +15,12 @@ from starlette.responses import Response
 from gateway.cache.policy import Hit, Lookup
 from gateway.cache.scopes import scope_of
 from gateway.errors import CacheUnavailable, Uncacheable
-from gateway.flight.local import Flight, Head
+from gateway.flight.flight import Flight, Head
 from gateway.web import relay
-from gateway.web.context import Gateway, cache_headers, caller, forwarded_headers, gateway_of, read_body, tenant_for
-from gateway.web.errors import error_response
-from gateway.web.shared import flight_key, follow, pump, read_along
+from gateway.web.error_responses import error_response
+from gateway.web.flight_relay import flight_key, follow, pump, read_along
+from gateway.web.request_parts import cache_headers, caller, forwarded_headers, read_body, tenant_for
+from gateway.web.services import Gateway, gateway_of
 from gateway.web.trace import Trace, observed
 from gateway.wire import sse
 from gateway.wire.canonical import ChatKey, chat_key

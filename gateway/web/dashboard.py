@@ -19,8 +19,8 @@ from starlette.routing import Route
 
 from gateway.metrics import prometheus
 from gateway.metrics.window import WINDOWS_S
-from gateway.web.context import gateway_of
-from gateway.web.errors import error_response
+from gateway.web.error_responses import error_response
+from gateway.web.services import gateway_of
 
 _SCRIPT = "text/javascript; charset=utf-8"
 _ASSETS = {"index.html": "text/html; charset=utf-8", "dashboard.css": "text/css; charset=utf-8",

@@ -11,8 +11,9 @@ from starlette.responses import Response
 
 from gateway.cache.learning import Feedback
 from gateway.errors import CacheUnavailable, InvalidRequest
-from gateway.web.context import caller, gateway_of, read_body
-from gateway.web.errors import error_response
+from gateway.web.error_responses import error_response
+from gateway.web.request_parts import caller, read_body
+from gateway.web.services import gateway_of
 from gateway.wire.canonical import ENTRY_ID, SHARED_TENANT
 from gateway.wire.json_body import parse_json_object
 

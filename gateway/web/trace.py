@@ -16,8 +16,8 @@ from starlette.responses import Response
 from gateway.errors import GatewayError
 from gateway.metrics.events import Event
 from gateway.metrics.recorder import EventRecorder
-from gateway.web.context import gateway_of
-from gateway.web.errors import failure
+from gateway.web.error_responses import failure
+from gateway.web.services import gateway_of
 from gateway.wire.controls import DEFAULT_ROUTE
 
 CLIENT_GONE = 499  # the client closed the connection before the response ended

@@ -127,7 +127,7 @@ class RedisEntries(Store):
 
     def _entry_fields(self, entry: Entry, ttl_ms: int) -> dict[str, Any]:
         """The hash fields every Redis store writes; the answer goes separately, with its TTL."""
-        return {"model": entry.tags.model, "route": entry.tags.route, "user": entry.tags.user,
+        return {"model": entry.tags.model, "route": entry.tags.route, "user": entry.tags.tenant,
                 "ctx": entry.tags.context, "created_at": int(time.time()), "usage": entry.usage, "ttl_ms": ttl_ms}
 
     @abstractmethod

@@ -25,7 +25,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from gateway.flight.local import Flight, Head, LocalFlights
+from gateway.flight.flight import Flight, Head, LocalFlights
 
 log = logging.getLogger("latency_slayer.flight")
 

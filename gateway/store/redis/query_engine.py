@@ -8,7 +8,6 @@ which searches find nothing and a flush deletes nothing, until the index is this
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import time
@@ -23,10 +22,11 @@ from gateway.store.base import Candidate, Entry, Tags
 from gateway.store.redis.entries import SEARCH_EF, RedisEntries, store_errors
 from gateway.store.redis.index_definition import VECTOR_FIELD, Definition
 from gateway.store.redis.scope_share import ScopeShares, worth_counting
+from gateway.tasks import Background
 
 # Tag values travel as query parameters, never spliced into the query text: a model or route name with
 # punctuation, spaces or a lone `_` can then neither break the query nor widen it.
-_TAG_FIELDS = (("model", "model"), ("route", "route"), ("user", "user"), ("ctx", "context"))
+_TAG_FIELDS = (("model", "model"), ("route", "route"), ("user", "tenant"), ("ctx", "context"))
 _DTYPES = {"float32": np.float32, "float16": np.float16}
 VERIFY_SECS = 15.0  # how stale the knowledge that the index is ours may get while lookups find nothing amiss
 _RACED = ("already exists", "unknown index")  # another worker created or dropped the index at the same moment
@@ -62,7 +62,7 @@ class RedisStore(RedisEntries):
         self._verify_secs = verify_secs
         self._verified_at: float | None = None  # None: not known to be ours (never checked, or lost)
         self._shares = ScopeShares()
-        self._background: set[asyncio.Task[None]] = set()
+        self._background = Background()
 
     async def open(self, *, dim: int, embedder: str) -> None:
         self._expect(dim, embedder)
@@ -179,9 +179,7 @@ class RedisStore(RedisEntries):
                 for key, fields in rows]
 
     def _in_background(self, work: Any) -> None:
-        task = asyncio.create_task(work)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        self._background.spawn(work)
 
     def _learn_sizes(self, tags: Tags) -> None:
         """Start learning what picks `tags`' plan when it is due, off the lookup's path."""
@@ -218,8 +216,8 @@ class RedisStore(RedisEntries):
         with store_errors("delete"):
             return bool(await self._writer.delete(self._prefix + key))
 
-    async def flush(self, *, route: str | None = None, user: str | None = None) -> int:
-        query, params = tag_filter({field: value for field, value in (("route", route), ("user", user)) if value})
+    async def flush(self, *, route: str | None = None, tenant: str | None = None) -> int:
+        query, params = tag_filter({field: value for field, value in (("route", route), ("user", tenant)) if value})
         deleted = 0
         with store_errors("flush"):
             await self._verify()  # the keys to delete come from the index: it must be ours now, not 15 s ago
@@ -238,9 +236,7 @@ class RedisStore(RedisEntries):
         return deleted
 
     async def close(self) -> None:
-        for task in self._background:
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
+        await self._background.cancel()
         await super().close()
 
     async def health(self) -> dict[str, Any]:

@@ -94,7 +94,8 @@ def recent_enough(version: str) -> bool:
 
 
 def scope_digest(tags: Tags) -> str:
-    return hashlib.blake2b(orjson.dumps([tags.model, tags.route, tags.user, tags.context]), digest_size=16).hexdigest()
+    scope = orjson.dumps([tags.model, tags.route, tags.tenant, tags.context])
+    return hashlib.blake2b(scope, digest_size=16).hexdigest()
 
 
 def _foreign_reply(error: ResponseError) -> bool:
@@ -176,7 +177,7 @@ class VectorSetStore(RedisEntries):
         vector = b"" if entry.vector is None else entry.vector.astype(np.float32).tobytes()
         fields = [item for pair in self._entry_fields(entry, ttl_ms).items() for item in pair]
         return ([self._prefix + entry.key, *self._scope_keys(scope), self._registry],
-                [entry.key, scope, orjson.dumps([entry.tags.route, entry.tags.user]), ttl_ms, entry.answer,
+                [entry.key, scope, orjson.dumps([entry.tags.route, entry.tags.tenant]), ttl_ms, entry.answer,
                  vector, orjson.dumps({"prompt": entry.prompt}), self._prefix, *fields])
 
     async def write(self, entry: Entry, *, ttl_ms: int) -> None:
@@ -195,18 +196,18 @@ class VectorSetStore(RedisEntries):
         with store_errors("delete"):
             return bool(await self._delete_script(keys=[self._prefix + key], args=[key, self._prefix]))
 
-    async def flush(self, *, route: str | None = None, user: str | None = None) -> int:
+    async def flush(self, *, route: str | None = None, tenant: str | None = None) -> int:
         deleted = 0
         with store_errors("flush"):
             for scope, owner in (await self._writer.hgetall(self._registry)).items():
-                scope_route, scope_user = orjson.loads(owner)
-                if route not in (None, scope_route) or user not in (None, scope_user):
+                scope_route, scope_tenant = orjson.loads(owner)
+                if route not in (None, scope_route) or tenant not in (None, scope_tenant):
                     continue
                 while (removed := await self._drop_page(
                         keys=[*self._scope_keys(scope.decode()), self._registry],
                         args=[scope, self._prefix, DROP_PAGE])) >= 0:
                     deleted += removed
-            if route is None and user is None:
+            if route is None and tenant is None:
                 await self._flush_side_keys()
         return deleted
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from gateway.cache.guard import OutageGuard
 from gateway.errors import CacheUnavailable
-from gateway.flight.local import Flight, LocalFlights, Mirror
+from gateway.flight.flight import Flight, LocalFlights, Mirror
+from gateway.guard import OutageGuard
 
 
 class RemoteFlights(Protocol):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from gateway.errors import FlightFailed
+from gateway.tasks import Background
 
 log = logging.getLogger("latency_slayer.flight")
 
@@ -213,7 +214,7 @@ class LocalFlights:
 
     def __init__(self) -> None:
         self._flights: dict[str, Flight] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = Background()
 
     def join(self, key: str) -> tuple[Flight, bool]:
         """The flight for `key`, and whether the caller leads it (it was not on its way yet)."""
@@ -231,17 +232,7 @@ class LocalFlights:
             del self._flights[flight.key]
 
     def spawn(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        """A background task held until it ends (the loop keeps only weak references to tasks)."""
-        task = asyncio.get_running_loop().create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
-
-    def __len__(self) -> int:
-        return len(self._flights)
+        return self._tasks.spawn(coroutine)
 
     async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.wait(list(self._tasks), timeout=5)
+        await self._tasks.cancel()

@@ -7,22 +7,25 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import http.client
 import socket
 import sys
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
-import httpx
+import orjson
 from hypercorn.asyncio import serve
 
 from gateway.assembly import create_app
-from gateway.demo_report import Progress, report
-from gateway.demo_upstream import simulated_upstream
-from gateway.demo_workload import Ask, load_workload, plan
+from gateway.demo.report import Progress, report
+from gateway.demo.upstream import simulated_upstream
+from gateway.demo.workload import Ask, load_workload, plan
 from gateway.logs import configure_logging
 from gateway.serving import server_config
+from gateway.setting_values import positive
 from gateway.settings import load_settings
-from gateway.web.context import Gateway
+from gateway.web.services import Gateway
 
 DEMO_KEY = "sk-demo-not-a-real-key"
 DEFAULT_PORT = 8090  # not `serve`'s 8080, so the demo runs beside a gateway
@@ -35,18 +38,12 @@ def add_demo_command(commands: Any) -> None:
     demo.add_argument("--host", default="127.0.0.1", help="where the gateway and its dashboard listen")
     demo.add_argument("--port", type=int, default=None,
                       help=f"0 picks a free port (default: {DEFAULT_PORT}, or a free one if it is taken)")
-    demo.add_argument("--requests", type=_positive, default=240, help="how many requests to replay")
-    demo.add_argument("--concurrency", type=_positive, default=2, help="requests in flight at once")
+    demo.add_argument("--requests", type=positive, default=240, help="how many requests to replay")
+    demo.add_argument("--concurrency", type=positive, default=2, help="requests in flight at once")
     demo.add_argument("--miss-ms", type=int, default=900, help="how long the simulated model takes to answer")
     demo.add_argument("--no-wait", action="store_true", help="stop after the summary instead of serving on")
     demo.set_defaults(run=run_demo)
 
-
-def _positive(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError("must be >= 1")
-    return number
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -98,12 +95,12 @@ async def _demo(args: argparse.Namespace, gateway_socket: socket.socket) -> None
     try:
         print(f"Latency Slayer demo: a simulated model answering in ~{args.miss_ms} ms, behind the gateway.")
         print(f"Open the live dashboard now: {url}/", flush=True)
-        async with httpx.AsyncClient(base_url=url, timeout=60) as client:
-            await _until_ready(client)
-            asks = plan(load_workload(), args.requests)
-            print(f"Replaying {len(asks)} requests ({args.concurrency} at a time): repeats, paraphrases, "
-                  "look-alikes and one-offs over 3 routes and 3 models", flush=True)
-            await _replay(client, asks, args.concurrency, Progress(len(asks), sys.stdout))
+        client = urlsplit(url).netloc
+        await _until_ready(client)
+        asks = plan(load_workload(), args.requests)
+        print(f"Replaying {len(asks)} requests ({args.concurrency} at a time): repeats, paraphrases, "
+              "look-alikes and one-offs over 3 routes and 3 models", flush=True)
+        await _replay(client, asks, args.concurrency, Progress(len(asks), sys.stdout))
         gateway: Gateway = app.state.gateway
         await gateway.events.flush()
         events = await gateway.fleet.refresh()
@@ -117,20 +114,34 @@ async def _demo(args: argparse.Namespace, gateway_socket: socket.socket) -> None
         await asyncio.gather(*servers, return_exceptions=True)
 
 
-async def _until_ready(client: httpx.AsyncClient, timeout: float = 120) -> None:
+def _request(netloc: str, method: str, path: str, body: bytes | None = None,
+             headers: dict[str, str] | None = None) -> tuple[int, str | None]:
+    """One request as a client would send it (the status and its x-cache header); a plain blocking one, run on
+    a thread: the demo's few concurrent clients need nothing more, and the gateway's own client is for upstreams."""
+    connection = http.client.HTTPConnection(netloc, timeout=60)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        response.read()
+        return response.status, response.getheader("x-cache")
+    finally:
+        connection.close()
+
+
+async def _until_ready(netloc: str, timeout: float = 120) -> None:
     """The gateway loads its embedding model at start-up: wait for it rather than time it."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if (await client.get("/healthz")).status_code == 200:
+            if (await asyncio.to_thread(_request, netloc, "GET", "/healthz"))[0] == 200:
                 return
-        except httpx.TransportError:
+        except OSError:
             pass  # still starting
         await asyncio.sleep(0.1)
     raise RuntimeError(f"the demo gateway did not start within {timeout:.0f} s")
 
 
-async def _replay(client: httpx.AsyncClient, asks: list[Ask], concurrency: int, progress: Progress) -> None:
+async def _replay(client: str, asks: list[Ask], concurrency: int, progress: Progress) -> None:
     queue: asyncio.Queue[Ask] = asyncio.Queue()
     for ask in asks:
         queue.put_nowait(ask)
@@ -142,9 +153,9 @@ async def _replay(client: httpx.AsyncClient, asks: list[Ask], concurrency: int, 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
 
 
-async def _send(client: httpx.AsyncClient, ask: Ask) -> str:
+async def _send(netloc: str, ask: Ask) -> str:
     body = {"model": ask.model, "messages": [{"role": "user", "content": ask.prompt}], "stream": ask.stream}
-    headers = {"x-route": ask.route, "authorization": f"Bearer {DEMO_KEY}"}
-    async with client.stream("POST", "/v1/chat/completions", json=body, headers=headers) as response:
-        await response.aread()
-        return response.headers.get("x-cache", "error") if response.status_code == 200 else "error"
+    headers = {"x-route": ask.route, "authorization": f"Bearer {DEMO_KEY}", "content-type": "application/json"}
+    status, state = await asyncio.to_thread(_request, netloc, "POST", "/v1/chat/completions", orjson.dumps(body),
+                                            headers)
+    return state or "error" if status == 200 else "error"

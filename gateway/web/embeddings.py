@@ -1,26 +1,18 @@
-"""The other endpoints: `/v1/embeddings` with an exact cache (one metrics event each), every other
-`/v1/...` forwarded untouched (method, query, body, status, headers, streamed bodies), and `/healthz`."""
+"""`POST /v1/embeddings`: forwarded, with an exact cache of whole answers (every field but `user` keyed) and one
+metrics event each; an answer too big to cache is relayed as it arrives."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
-from gateway.errors import CacheUnavailable, InvalidRequest
+from gateway.errors import CacheUnavailable
 from gateway.web import relay
-from gateway.web.body import declared_length
-from gateway.web.context import (
-    body_stream,
-    cache_headers,
-    forwarded_headers,
-    gateway_of,
-    read_body,
-    tenant_for,
-)
+from gateway.web.request_parts import cache_headers, forwarded_headers, read_body, tenant_for
+from gateway.web.services import gateway_of
 from gateway.web.trace import Trace, observed
 from gateway.wire.canonical import embeddings_key
 from gateway.wire.controls import parse_controls
@@ -79,41 +71,3 @@ def _usage_of(payload: bytes) -> Any:
         return orjson.loads(payload[opening:closing + 1])
     except orjson.JSONDecodeError:
         return None
-
-
-# Characters that some part of the way upstream may read as something else: a `#` ends the path for the URL
-# parser (whatever precedes it then counts as a last segment: `..#`), a backslash is a slash to some servers, a
-# `%` left after one decoding is a second encoding someone may decode again, control characters split requests.
-_REREAD = re.compile(r"[\x00-\x1f\x7f#\\%]")
-
-
-def _upstream_path(request: Request) -> str:
-    """The path below /v1 as the client encoded it. Anything that could reach upstream paths outside the one
-    the gateway checked (with the server's key, when gateway keys are on) is refused: dot segments, also with
-    parameters (`..;x`), and characters read otherwise further on."""
-    decoded = request.url.path.removeprefix("/v1")
-    raw: bytes = request.scope.get("raw_path") or request.url.path.encode()
-    if (_REREAD.search(decoded) or b"#" in raw
-            or any(segment.split(";", 1)[0] in (".", "..") for segment in decoded.split("/"))):
-        raise InvalidRequest(f"Invalid URL (the path {decoded[:200]!r} is not allowed).", code="invalid_url",
-                             status=404)
-    return raw.decode("latin-1").removeprefix("/v1")
-
-
-async def passthrough(request: Request) -> Response:
-    gateway = gateway_of(request)
-    upstream = await gateway.upstream.send(
-        request.method, _upstream_path(request), query=request.url.query, headers=forwarded_headers(request),
-        content=body_stream(request) if request.method not in ("GET", "HEAD") else None,
-        content_length=declared_length(request))
-    return relay.streamed(upstream, upstream.stream(), {})
-
-
-async def healthz(request: Request) -> Response:
-    gateway = gateway_of(request)
-    policy = gateway.policy
-    store = {**await gateway.store_health(), "bypassing": policy.store_guard.down}
-    embedder = {"ok": not policy.embedder_guard.down, **policy.embedder.health()}
-    upstream = gateway.upstream.health()
-    status = "ok" if store["ok"] and embedder["ok"] and upstream["open"] else "degraded"
-    return JSONResponse({"status": status, "store": store, "embedder": embedder, "upstream": upstream})

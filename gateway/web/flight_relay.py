@@ -14,11 +14,11 @@ import orjson
 from starlette.responses import Response
 
 from gateway.errors import EventTooLong, FlightFailed, UpstreamError
-from gateway.flight.local import Flight, Head, Reader
+from gateway.flight.flight import Flight, Head, Reader
 from gateway.upstream import UpstreamResponse
 from gateway.web import relay
-from gateway.web.context import cache_headers
-from gateway.web.errors import error_body, failure
+from gateway.web.error_responses import error_body, failure
+from gateway.web.request_parts import cache_headers
 from gateway.web.trace import Trace
 from gateway.wire import sse
 from gateway.wire.canonical import ChatKey, digest

@@ -22,7 +22,7 @@ class Ask:
 
 
 def load_workload() -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads((resources.files("gateway") / "demo_workload.json").read_text("utf-8"))
+    loaded: dict[str, Any] = json.loads((resources.files("gateway.demo") / "workload.json").read_text("utf-8"))
     return loaded
 
 

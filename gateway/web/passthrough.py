@@ -1,0 +1,42 @@
+"""Every other `/v1/...` call, forwarded untouched (method, query, body, status, headers, streamed bodies), for
+paths that cannot be read as another path further on."""
+
+from __future__ import annotations
+
+import re
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.errors import InvalidRequest
+from gateway.web import relay
+from gateway.web.body import declared_length
+from gateway.web.request_parts import body_stream, forwarded_headers
+from gateway.web.services import gateway_of
+
+# Characters that some part of the way upstream may read as something else: a `#` ends the path for the URL
+# parser (whatever precedes it then counts as a last segment: `..#`), a backslash is a slash to some servers, a
+# `%` left after one decoding is a second encoding someone may decode again, control characters split requests.
+_REREAD = re.compile(r"[\x00-\x1f\x7f#\\%]")
+
+
+def _upstream_path(request: Request) -> str:
+    """The path below /v1 as the client encoded it. Anything that could reach upstream paths outside the one
+    the gateway checked (with the server's key, when gateway keys are on) is refused: dot segments, also with
+    parameters (`..;x`), and characters read otherwise further on."""
+    decoded = request.url.path.removeprefix("/v1")
+    raw: bytes = request.scope.get("raw_path") or request.url.path.encode()
+    if (_REREAD.search(decoded) or b"#" in raw
+            or any(segment.split(";", 1)[0] in (".", "..") for segment in decoded.split("/"))):
+        raise InvalidRequest(f"Invalid URL (the path {decoded[:200]!r} is not allowed).", code="invalid_url",
+                             status=404)
+    return raw.decode("latin-1").removeprefix("/v1")
+
+
+async def passthrough(request: Request) -> Response:
+    gateway = gateway_of(request)
+    upstream = await gateway.upstream.send(
+        request.method, _upstream_path(request), query=request.url.query, headers=forwarded_headers(request),
+        content=body_stream(request) if request.method not in ("GET", "HEAD") else None,
+        content_length=declared_length(request))
+    return relay.streamed(upstream, upstream.stream(), {})

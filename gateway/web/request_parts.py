@@ -1,0 +1,47 @@
+"""The pieces of a Starlette request that the cache and the upstream call need: its body (within bounds), who
+is calling and as which tenant, the headers that go upstream, and the cache headers that come back."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from starlette.requests import Request
+
+from gateway.web.access import Caller, caller_of, upstream_headers
+from gateway.web.body import streamed
+from gateway.web.services import gateway_of
+from gateway.wire.canonical import SHARED_TENANT
+
+
+async def read_body(request: Request) -> bytes:
+    gateway = gateway_of(request)
+    return await gateway.deadlines.read(request, gateway.settings.max_body_bytes)
+
+
+def body_stream(request: Request) -> AsyncIterator[bytes]:
+    return streamed(request, gateway_of(request).settings.body_timeout_secs)
+
+
+def caller(request: Request) -> Caller:
+    return caller_of(request, gateway_of(request).settings.openai_api_key)
+
+
+def tenant_for(request: Request, route: str) -> str:
+    """The tenant whose entries this request may see: the caller's own, or everyone's on a shared route."""
+    return SHARED_TENANT if route in gateway_of(request).settings.shared_routes else caller(request).tenant
+
+
+def forwarded_headers(request: Request) -> list[tuple[bytes, bytes]]:
+    return upstream_headers(request, caller(request))
+
+
+def cache_headers(state: str, *, layer: str | None = None, distance: float | None = None,
+                  entry: str | None = None) -> dict[str, str]:
+    headers = {"x-cache": state}
+    if layer is not None:
+        headers["x-cache-layer"] = layer
+    if distance is not None:
+        headers["x-cache-distance"] = f"{distance:.4f}"
+    if entry is not None:
+        headers["x-cache-key"] = entry
+    return headers
