@@ -70,12 +70,12 @@ def upstream_headers(request: Request, caller: Caller) -> list[tuple[bytes, byte
     """The client's headers as they go upstream, with the credential the caller's upstream call carries: its own
     (minus empty ones, which would override the configured key with nothing), else the gateway's key."""
     headers = without_credentials(request.headers.raw)
-    if not caller.own_credential:  # the server's account: its organization and project are not the caller's to pick
-        headers = [(name, value) for name, value in headers if name.lower() not in _ACCOUNT_HEADERS]
     if caller.own_credential:
         presented = credentials_of(request.headers.raw).presented
-        headers += [(name.encode("latin-1"), value.encode("latin-1")) for name, value in presented]
-    elif caller.upstream_key:
+        return headers + [(name.encode("latin-1"), value.encode("latin-1")) for name, value in presented]
+    # The server's account: its organization and project are not the caller's to pick.
+    headers = [(name, value) for name, value in headers if name.lower() not in _ACCOUNT_HEADERS]
+    if caller.upstream_key:
         headers.append((b"authorization", f"Bearer {caller.upstream_key}".encode()))
     return headers
 
