@@ -24,7 +24,7 @@ import redis
 from bench import load, services
 from bench.workload import body
 from gateway.assembly import make_store
-from gateway.cache.policy import tags_of
+from gateway.cache.layers import tags_of
 from gateway.embedding.local import LocalEmbedder
 from gateway.settings import load_settings
 from gateway.store.base import Entry

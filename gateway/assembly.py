@@ -9,8 +9,9 @@ import logging
 from starlette.applications import Starlette
 
 from gateway.cache.adaptive import AdaptiveThresholds
+from gateway.cache.layers import CacheLayers, PolicyConfig
 from gateway.cache.learning import Learning
-from gateway.cache.policy import CachePolicy, PolicyConfig
+from gateway.cache.policy import CachePolicy
 from gateway.cache.verifier.rules import HitVerifier
 from gateway.embedding.base import Embedder
 from gateway.errors import StoreError
@@ -31,6 +32,7 @@ from gateway.store.redis.vector_sets import VectorSetStore
 from gateway.upstream import UpstreamClient
 from gateway.web.app import make_app
 from gateway.web.body import BodyDeadlines
+from gateway.web.error_responses import failure
 from gateway.web.services import Gateway
 
 log = logging.getLogger("latency_slayer")
@@ -98,16 +100,17 @@ async def build_gateway(settings: Settings) -> Gateway:
     learning = Learning(store, embedder, adaptive=adaptive, shadow_rate=settings.shadow_sample_rate)
     # The verifier's fitted score knows only the local model's distances.
     verifier = HitVerifier(scored=settings.embed_provider == "local") if settings.cache_verifier else None
-    policy = CachePolicy(store, embedder, config, retry_secs=settings.store_retry_secs, learning=learning,
+    layers = CacheLayers(store, embedder, config, retry_secs=settings.store_retry_secs, learning=learning,
                          verifier=verifier)
+    policy = CachePolicy(layers, learning, make_flights(settings), single_flight=settings.single_flight,
+                         miss_delay_ms=settings.miss_delay_ms, failure=failure)
     sink = make_sink(settings)
     events = EventRecorder(sink, prices=PriceTable(settings.metrics_prices), retry_secs=settings.store_retry_secs)
     events.start()
     deadlines = BodyDeadlines(settings.body_timeout_secs)
     deadlines.start()
     return Gateway(settings=settings, policy=policy, upstream=upstream, events=events,
-                   fleet=EventWindow(sink, max_events=settings.metrics_maxlen), flights=make_flights(settings),
-                   deadlines=deadlines)
+                   fleet=EventWindow(sink, max_events=settings.metrics_maxlen), deadlines=deadlines)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

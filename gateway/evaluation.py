@@ -1,5 +1,5 @@
 """`latency-slayer eval`: how often the cache would serve a wrong answer, and how often a right one, measured on
-labelled prompt pairs through the real cache path: the same `CachePolicy`, in-process store, local embedder and
+labelled prompt pairs through the real cache path: the same `CacheLayers`, in-process store, local embedder and
 hit verifier as the gateway, with each pair in its own scope so that pairs never see each other.
 
 A pair is `question1` (asked earlier, its answer cached), `question2` (arriving now) and `is_duplicate` (1: the
@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from gateway.cache.policy import CachePolicy, PolicyConfig, Verifier
+from gateway.cache.layers import CacheLayers, PolicyConfig, Verifier
 from gateway.cache.verifier.rules import HitVerifier
 from gateway.embedding.base import Embedder
 from gateway.errors import CacheUnavailable
@@ -144,8 +144,8 @@ async def measure(pairs: Sequence[Pair], embedder: Embedder, config: PolicyConfi
     store = MemoryStore(max_entries=16)
     await store.open(dim=embedder.dim, embedder=embedder.name)
     shared = _Remembering(embedder)
-    tested = CachePolicy(store, shared, config, retry_secs=0, verifier=verifier)
-    wide = CachePolicy(store, shared, config, retry_secs=0)
+    tested = CacheLayers(store, shared, config, retry_secs=0, verifier=verifier)
+    wide = CacheLayers(store, shared, config, retry_secs=0)
     judge = HitVerifier()
     outcomes = []
     for number, pair in enumerate(pairs):

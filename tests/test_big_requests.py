@@ -30,7 +30,7 @@ def test_huge_prompts_from_one_caller_never_make_another_bypass(make_gateway, fa
         thread.join()
     states += [ask(gateway, key="sk-victim")[0] for _ in range(5)]
     assert states == ["hit"] * 30
-    assert not gateway.gateway.policy.store_guard.down
+    assert not gateway.gateway.policy.layers.store_guard.down
     with redis.Redis.from_url(gateway.settings.redis_url) as client:
         sizes = [client.memory_usage(found) or 0 for found in client.scan_iter(match=f"{gateway.settings.key_prefix}*")]
     assert max(sizes) < gateway.settings.max_entry_bytes  # nothing of the flood was stored

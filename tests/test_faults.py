@@ -39,7 +39,7 @@ def _wrong_answers(outcomes: list[Outcome]) -> list[str]:
 
 
 def _entries(served) -> int:  # type: ignore[no-untyped-def]
-    health = served.run(served.gateway.policy.store.health())
+    health = served.run(served.gateway.policy.layers.store.health())
     return int(health.get("documents", health.get("entries", 0)))
 
 

@@ -140,4 +140,4 @@ def test_feedback_naming_anything_but_an_entry_is_refused_and_harms_nobody(make_
     response = rate(gateway, {"id": entry, "rating": "bad"})
     assert response.status_code == 400 and response.json()["error"]["param"] == "id"
     assert ask(gateway)[0] == "hit"  # the store was not tripped into bypassing for everyone
-    assert not gateway.gateway.policy.store_guard.down
+    assert not gateway.gateway.policy.layers.store_guard.down

@@ -168,6 +168,6 @@ def test_an_embeddings_refusal_for_one_caller_bypasses_that_request_only(make_ga
     ask(gateway, PROMPT, key="sk-good")
     fake_upstream.fail_next(status, path="/v1/embeddings")
     assert ask(gateway, "a question too long to embed", key="sk-bad")[0] == "bypass"
-    assert not gateway.gateway.policy.embedder_guard.down
+    assert not gateway.gateway.policy.layers.embedder_guard.down
     state, headers, _ = ask(gateway, PARAPHRASE, key="sk-good", headers={"x-cache-threshold": "2"})
     assert state == "hit" and headers["x-cache-layer"] == "semantic"

@@ -187,7 +187,7 @@ CONTROL_HEADERS = ["x-cache-ttl", "x-cache-threshold", "x-route", "cache-control
 
 def _entries(served) -> int:  # type: ignore[no-untyped-def]
     served.drain()
-    health = served.run(served.gateway.policy.store.health())
+    health = served.run(served.gateway.policy.layers.store.health())
     return int(health.get("documents", health.get("entries", 0)))
 
 
@@ -503,12 +503,12 @@ def test_strange_but_valid_requests_are_cached_like_any_other(fuzzed, fake_upstr
         body = {"model": model, "messages": [{"role": "user", "content": prompt}]}
         # Threshold 0: two random prompts must not meet in the semantic layer, this is about exact storage.
         headers = {"x-route": route, "authorization": f"Bearer {key}", "x-cache-threshold": "0"}
-        failures = served.gateway.policy.store_guard.failures
+        failures = served.gateway.policy.layers.store_guard.failures
         first = http.post("/v1/chat/completions", json=body, headers=headers)
         assert first.status_code == 200, first.text[:300]
         # The store is healthy: a strange model, route or prompt must not make it fail. It would be a silent
         # bypass for this request, and for everyone else too while the outage guard rests the store.
-        assert served.gateway.policy.store_guard.failures == failures, f"the store failed on {model=} {route=}"
+        assert served.gateway.policy.layers.store_guard.failures == failures, f"the store failed on {model=} {route=}"
         assert first.headers["x-cache"] == "miss", (first.headers["x-cache"], model, route)
         served.drain()
         second = http.post("/v1/chat/completions", json=body, headers=headers)
@@ -544,7 +544,7 @@ def test_one_callers_odd_request_does_not_switch_the_cache_off_for_everyone(
         gateway.drain()
         states = [tenant.post("/chat/completions", json=body).headers["x-cache"] for body in (
             known, paraphrase, {**known, "messages": [{"role": "user", "content": f"Fresh {uuid.uuid4().hex}"}]})]
-    guards = gateway.gateway.policy
+    guards = gateway.gateway.policy.layers
     assert states == ["hit", "hit", "miss"], (
         f"after another tenant's request with {case}: {states} (store failures {guards.store_guard.failures}, "
         f"embedder failures {guards.embedder_guard.failures})")

@@ -59,3 +59,12 @@ def test_only_the_assembly_names_concrete_classes() -> None:
     # `eval` measures the cache path itself, on the in-process store and the local model, whatever is configured;
     # `prepare-model` checks the model file it writes against the shipped one, with the local embedder itself.
     assert naming <= {"gateway.assembly", "gateway.evaluation", "gateway.embedding.prepare"}
+
+
+def test_endpoints_reach_the_cache_only_through_its_policy() -> None:
+    """The cache decides, the endpoint relays: the web layer names the cache policy, never its layers, learning,
+    stores or embedders, so every rule about when the cache is used stays in one place."""
+    reached = {name.rsplit(".", 1)[0] if name not in MODULES else name
+               for module, names in MODULES.items() if module.startswith("gateway.web.")
+               for name in names if name.startswith(("gateway.cache.", "gateway.store.", "gateway.embedding."))}
+    assert reached == {"gateway.cache.policy"}

@@ -7,7 +7,7 @@ import pytest
 from gateway.cache.adaptive import AdaptiveThresholds
 from gateway.cache.agreement import answers_agree
 from gateway.cache.learning import RENEW_AFTER_MS, Feedback, Learning
-from gateway.cache.policy import CachePolicy, PolicyConfig
+from gateway.cache.layers import CacheLayers, PolicyConfig
 from gateway.cache.scopes import MAX_ROUTES, MAX_SCOPES, Scope, ScopeState, ScopeTable, blob_key
 from gateway.embedding.local import LocalEmbedder
 from gateway.metrics.labels import OTHER
@@ -68,12 +68,12 @@ def key(prompt: str, tenant: str = "t1", route: str = "faq"):
     return chat_key({"messages": [{"role": "user", "content": prompt}]}, model="m", route=route, tenant=tenant)
 
 
-async def policy_with(embedder, *, adaptive: AdaptiveThresholds | None = None, **config) -> CachePolicy:
+async def policy_with(embedder, *, adaptive: AdaptiveThresholds | None = None, **config) -> CacheLayers:
     store = MemoryStore(max_entries=100)
     await store.open(dim=embedder.dim, embedder=embedder.name)
     learning = Learning(store, embedder, adaptive=adaptive, shadow_rate=0.0)
     settings = {"threshold": 0.2, "ttl_secs": 60, "sliding": True, "candidates": 5, **config}
-    return CachePolicy(store, embedder, PolicyConfig(**settings), retry_secs=1, learning=learning)
+    return CacheLayers(store, embedder, PolicyConfig(**settings), retry_secs=1, learning=learning)
 
 
 async def test_feedback_bad_removes_the_answer_and_tightens_the_route(embedder) -> None:

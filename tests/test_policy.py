@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gateway.cache.policy import CachePolicy, PolicyConfig
+from gateway.cache.layers import CacheLayers, PolicyConfig
 from gateway.embedding.local import LocalEmbedder
 from gateway.store.memory import MemoryStore
 from gateway.wire.canonical import chat_key
@@ -41,11 +41,11 @@ async def embedder():
     await embedder.close()
 
 
-async def make(embedder, **options) -> CachePolicy:
+async def make(embedder, **options) -> CacheLayers:
     store = MemoryStore(max_entries=100)
     await store.open(dim=embedder.dim, embedder=embedder.name)
     config = PolicyConfig(threshold=0.2, ttl_secs=60, sliding=True, candidates=5)
-    return CachePolicy(store, embedder, config, retry_secs=1, **options)
+    return CacheLayers(store, embedder, config, retry_secs=1, **options)
 
 
 async def test_a_repeated_prompt_is_embedded_once(embedder) -> None:

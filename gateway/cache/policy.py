@@ -1,166 +1,237 @@
-"""The cache rules, once, above every store: exact layer first, then the semantic layer (nearest live
-answer within the distance threshold, in the same scope), TTLs, and what is worth storing."""
+"""The cache policy, in two verbs every endpoint uses. `decide` looks a request up and says what to do with it:
+serve a cached answer (a `Hit`), follow an identical request already on its way upstream (`Following`), or go
+upstream (a `Miss`, with all the miss needs). `settle` takes a miss's answer once it is whole: judged against the
+cached answer it was compared with, stored if it is worth it, and handed to the requests following it (a
+streamed answer settles itself as it arrives, through `settle_stream`). Writes run off the request path.
+
+Endpoints only parse their wire format, build an `Ask`, relay, and render: every rule about when the cache is
+used lives here (shadow sampling, ratings, admission, which misses share an upstream call, the miss delay)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+import asyncio
+import contextlib
+from collections.abc import Coroutine
+from dataclasses import dataclass, replace
+from types import TracebackType
+from typing import Any
 
 import numpy as np
-import orjson
 
-from gateway.cache.learning import Learning
-from gateway.cache.prompt_vectors import PromptVectors
+from gateway.cache.layers import CacheLayers, Hit, Lookup
+from gateway.cache.learning import Feedback, Learning
 from gateway.cache.scopes import scope_of
-from gateway.embedding.base import Embedder
-from gateway.guard import OutageGuard
-from gateway.store.base import Entry, Store, Tags
-from gateway.wire.canonical import ChatKey
+from gateway.errors import CacheUnavailable, FlightFailed
+from gateway.flight.capture import Failure, StreamAnswer, UpstreamBody, capture
+from gateway.flight.flight import Flight, Head, Reader
+from gateway.flight.flights import Flights
+from gateway.tasks import Background
+from gateway.wire.canonical import SHARED_TENANT, ChatKey, digest
 from gateway.wire.completion import is_complete
 from gateway.wire.controls import Controls
 
-
-@dataclass(frozen=True)
-class Hit:
-    completion: dict[str, Any]
-    layer: str  # "exact" or "semantic"
-    entry: str
-    distance: float | None = None
-    threshold: float | None = None  # the distance threshold a semantic hit was served under
-
-
-@dataclass
-class Lookup:
-    """The outcome of a lookup; a miss keeps the prompt's vector so storing does not embed twice."""
-
-    hit: Hit | None = None
-    vector: np.ndarray | None = field(default=None, repr=False)
-    # With adaptive thresholds, the nearest live answer beyond the scope's threshold but within the ceiling:
-    # comparing it with the fresh answer of this miss is evidence about loosening, at no extra upstream cost.
-    probe: Hit | None = None
+__all__ = ["Ask", "CachePolicy", "Feedback", "Following", "Hit", "Miss", "Recall"]
 
 
 @dataclass(frozen=True)
-class PolicyConfig:
-    threshold: float
-    ttl_secs: int
-    sliding: bool
-    candidates: int
-    admit_after: int = 1  # store an answer only once its exact request was asked this often
-    max_temperature: float | None = None  # answers asked for at a higher temperature are not stored
-    max_entry_bytes: int = 1 << 20  # larger answers (with their prompt) are served but not stored
+class Ask:
+    """One request, as the cache sees it."""
+
+    key: ChatKey | None  # None: the cache must not serve it; it goes upstream as a bypass
+    controls: Controls
+    caller: str  # the caller's own tenant, which a rating of a served hit must come from
+    api_key: str | None  # the caller's upstream key, for a remote embedder
+    temperature: Any
+    stream: bool
+    variant: bytes = b""  # what else decides the bytes a client is sent: only requests alike share a flight
 
 
-class Verifier(Protocol):
-    """A second opinion on a semantic candidate: does its cached prompt ask what the query asks?"""
+@dataclass(frozen=True)
+class Following:
+    """An identical request's upstream answer, which this one is sent too: whole (`body`), or as it arrives
+    (`reader`, the caller's to close). `head` carries only what a follower may see of the leader's answer."""
 
-    def accepts(self, query: str, cached: str, distance: float) -> bool: ...
+    head: Head
+    body: bytes | None
+    reader: Reader | None
+    usage: Any
 
 
-def tags_of(key: ChatKey) -> Tags:
-    return Tags(model=key.model, route=key.route, tenant=key.tenant, context=key.context)
+class Miss:
+    """A request that goes upstream, and what settling its answer needs. Used as a context manager around the
+    upstream call: a miss that ends with nothing published lets its followers go upstream themselves."""
+
+    def __init__(self, ask: Ask, lookup: Lookup, *, shadowed: bool, admitted: bool) -> None:
+        self.ask = ask
+        self.key = ask.key
+        self.vector: np.ndarray | None = lookup.vector
+        self.shadowed = shadowed  # the cached answer exists: only compare, never store again
+        self.judged = lookup.hit if shadowed else lookup.probe
+        # What may share an upstream call is what could be served from the cache: a fresh answer for a request
+        # that asked for one too random to store is its own.
+        self.shareable = not shadowed and admitted
+        self.flight: Flight | None = None
+
+    @property
+    def state(self) -> str:
+        """The `x-cache` a miss is sent: `bypass` when the cache took no part."""
+        return "miss" if self.key is not None else "bypass"
+
+    def __enter__(self) -> Miss:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        if self.flight is not None and self.flight.head is None:
+            self.flight.fail()  # nothing to share (an error, a cancelled request)
+
+
+@dataclass(frozen=True)
+class Recall:
+    """An exact-layer lookup of a whole response body: the body, if cached, and the `x-cache` state otherwise."""
+
+    body: bytes | None
+    state: str
 
 
 class CachePolicy:
-    def __init__(self, store: Store, embedder: Embedder, config: PolicyConfig, *, retry_secs: float,
-                 verifier: Verifier | None = None, learning: Learning | None = None) -> None:
-        self.store = store
-        self.embedder = embedder
-        self.verifier = verifier
-        self.config = config
-        self.learning = learning or Learning(store, embedder, adaptive=None, shadow_rate=0.0)
-        self.store_guard = OutageGuard("cache store", retry_secs)
-        # Writes rest on their own: a write that fails or outlasts the timeout (a big one, say) must not make every
-        # other caller's lookups bypass the cache.
-        self.write_guard = OutageGuard("cache store writes", retry_secs)
-        self.embedder_guard = OutageGuard("embedder", retry_secs)
-        self.prompts = PromptVectors(embedder, self.embedder_guard)
+    def __init__(self, layers: CacheLayers, learning: Learning, flights: Flights, *, single_flight: bool,
+                 miss_delay_ms: int, failure: Failure) -> None:
+        self.layers = layers
+        self._failure = failure  # what a client is told of an error, for a stream that breaks off
+        self.learning = learning
+        self.flights = flights
+        self._single_flight = single_flight
+        self._miss_delay = miss_delay_ms / 1000
+        self._writes = Background()
 
-    async def _answer(self, entry: str, *, refresh: bool = True) -> dict[str, Any] | None:
-        refresh = refresh and self.config.sliding
-        raw = await self.store_guard.call(lambda: self.store.read_answer(entry, refresh=refresh))
-        if raw is None:
-            return None
+    async def decide(self, ask: Ask) -> Hit | Following | Miss:
+        key, lookup = ask.key, Lookup()
+        if key is not None and ask.controls.lookup:
+            try:
+                lookup = await self.layers.lookup(key, ask.controls, api_key=ask.api_key)
+            except CacheUnavailable:
+                key, ask = None, replace(ask, key=None)
+        hit = lookup.hit
+        # A semantic hit found under the scope's own threshold is evidence about it; one the client's
+        # x-cache-threshold reached is not, or any caller could loosen a scope at will: it is neither shadowed
+        # nor open to a rating.
+        evidence = hit is not None and hit.layer == "semantic" and ask.controls.threshold is None
+        shadowed = evidence and self.learning.should_shadow()
+        if hit is not None and not shadowed:
+            if evidence:  # what a rating of this hit will be evidence about
+                self.defer(self.learning.served(ask.caller, hit.entry, hit.distance or 0.0))
+            return hit
+        miss = Miss(ask, lookup, shadowed=shadowed, admitted=self.layers.admits(_number(ask.temperature)))
+        if self._single_flight and key is not None and ask.controls.lookup and miss.shareable:
+            following = await self._share(miss, key)
+            if following is not None:
+                return following
+        miss.flight = miss.flight or self.flights.private()
+        if self._miss_delay:
+            with miss:
+                await asyncio.sleep(self._miss_delay)
+        return miss
+
+    async def _share(self, miss: Miss, key: ChatKey) -> Following | None:
+        """Join the flight of identical misses: lead it (the miss goes upstream), or follow its leader's answer.
+        A failed leader is replaced by one of its followers, once; then each goes alone."""
+        shared_key = digest(key.exact.encode(), miss.ask.variant)
+        for _ in range(2):
+            flight, leading = await self.flights.join(shared_key)
+            if leading:
+                miss.flight = flight
+                return None
+            # A follower asked too, so admission counts it: with ADMIT_AFTER_ASKS=2, two identical concurrent
+            # requests are two asks. (One whose leader fails and who then leads counts twice: rare, errs to caching.)
+            with contextlib.suppress(CacheUnavailable):
+                await self.layers.note_ask(key, miss.ask.controls)
+            following = await self._follow(flight, stream=miss.ask.stream)
+            if following is not None:
+                return following
+        return None
+
+    async def _follow(self, flight: Flight, *, stream: bool) -> Following | None:
+        """The flight's answer, or None when it failed before anything was relayed."""
+        reader = flight.join(self.flights.timeout)
         try:
-            completion = orjson.loads(raw)
-        except orjson.JSONDecodeError:
+            head = await reader.head()
+            body = None if stream else await reader.whole()
+        except FlightFailed:
+            reader.close()
             return None
-        return completion if is_complete(completion) else None
+        except BaseException:
+            reader.close()
+            raise
+        if body is None:
+            return Following(head.for_followers(), None, reader, None)
+        reader.close()
+        return Following(head.for_followers(), body, None, flight.usage)
 
-    async def lookup(self, key: ChatKey, controls: Controls, *, api_key: str | None) -> Lookup:
-        """Raises CacheUnavailable when the store or the embedder fails: the caller bypasses."""
-        completion = await self._answer(key.exact)
-        if completion is not None:
-            return Lookup(Hit(completion, "exact", key.exact))
-        if key.prompt is None:
-            return Lookup()
-        vector = await self.prompts.vector(key.prompt, api_key)
-        if controls.threshold is None:
-            scope = scope_of(key)
-            await self.learning.sync(scope)
-            threshold = self.learning.threshold(scope, self.config.threshold)
-            reach = max(threshold, self.learning.ceiling(self.config.threshold))
-        else:  # the client's own threshold: nothing found under it is evidence about the scope's, so no probe
-            threshold = reach = controls.threshold
-        candidates = await self.store_guard.call(
-            lambda: self.store.search(tags_of(key), vector, self.config.candidates))
-        probe = None
-        for candidate in candidates:
-            if candidate.distance > reach:
-                break
-            if candidate.key == key.exact or self.prompts.differ_unread(key.prompt, candidate.prompt):
-                continue  # its answer was just found expired by the exact layer; or it differs past the vector's reach
-            if self.verifier is not None and not self.verifier.accepts(key.prompt, candidate.prompt,
-                                                                     candidate.distance):
-                continue
-            if candidate.distance > threshold:
-                if probe is None and (completion := await self._answer(candidate.key, refresh=False)):
-                    probe = Hit(completion, "semantic", candidate.key, candidate.distance)
-                continue
-            completion = await self._answer(candidate.key)
-            if completion is not None:  # an expired answer falls through to the next candidate
-                return Lookup(Hit(completion, "semantic", candidate.key, candidate.distance, threshold), vector)
-        return Lookup(vector=vector, probe=probe)
+    def settle(self, miss: Miss, answer: dict[str, Any] | None, *, head: Head | None = None,
+               body: bytes = b"") -> None:
+        """A miss's answer, once whole (None: it is not, or it is none the cache may keep). Given the `head` and
+        `body` it was sent with, a complete answer is handed to the requests following the miss."""
+        key = miss.key
+        if key is not None and answer is not None:
+            judged = miss.judged
+            if judged is not None and judged.distance is not None:
+                self.defer(self.learning.judge(scope_of(key), judged.distance, judged.completion, answer))
+            if not miss.shadowed:
+                self.defer(self.layers.remember(key, answer, miss.ask.controls, vector=miss.vector,
+                                                api_key=miss.ask.api_key, temperature=_number(miss.ask.temperature)))
+        if head is not None and miss.flight is not None and answer is not None and is_complete(answer):
+            miss.flight.start(head)
+            miss.flight.publish(body)
+            miss.flight.end(usage=answer.get("usage"))
 
-    def admits(self, temperature: float | None) -> bool:
-        """Whether an answer asked for at this temperature may be stored."""
-        limit = self.config.max_temperature
-        return limit is None or temperature is None or temperature <= limit
+    def settle_stream(self, miss: Miss, head: Head, upstream: UpstreamBody, answer: StreamAnswer) -> Reader:
+        """Relay a streamed miss through its flight, read from upstream by a task of its own that settles the
+        answer when it ends cleanly; the reader is the miss's own client's (the caller closes it)."""
+        flight = miss.flight
+        assert flight is not None
+        flight.start(head)
+        reader = flight.join(self.flights.timeout)  # before the task starts: it stops when nobody reads
+        flight.feed(capture(upstream, flight, answer, lambda whole: self.settle(miss, whole), self._failure))
+        return reader
 
-    def _ttl_ms(self, controls: Controls) -> int:
-        return (controls.ttl_secs or self.config.ttl_secs) * 1000
+    async def rate(self, feedback: Feedback, *, caller: str) -> bool:
+        """A client's rating of a semantic hit it was served; False when it names none. Raises CacheUnavailable."""
+        return await self.layers.store_guard.call(
+            lambda: self.learning.feedback(feedback, tenant=caller, shared=SHARED_TENANT))
 
-    async def note_ask(self, key: ChatKey, controls: Controls) -> int | None:
-        """Count one more ask of this exact request when admission counts asks (else None); the count so far.
-        Raises CacheUnavailable."""
-        if self.config.admit_after <= 1:
-            return None
-        ttl_ms = self._ttl_ms(controls)
-        return await self.write_guard.call(lambda: self.store.bump(key.exact, ttl_ms=ttl_ms))
+    async def recall(self, key: str | None, controls: Controls) -> Recall:
+        """The exact layer alone, for whole response bodies (embeddings)."""
+        if key is None:
+            return Recall(None, "bypass")
+        if not controls.lookup:
+            return Recall(None, "miss")
+        try:
+            return Recall(await self.layers.recall_blob(key), "miss")
+        except CacheUnavailable:
+            return Recall(None, "bypass")
 
-    async def remember(self, key: ChatKey, completion: dict[str, Any], controls: Controls, *,
-                       vector: np.ndarray | None, api_key: str | None, temperature: float | None = None) -> bool:
-        """Store a finished answer; False when it is not worth storing. Raises CacheUnavailable."""
-        if not controls.store or not is_complete(completion) or not self.admits(temperature):
-            return False
-        answer = orjson.dumps(completion)
-        if len(answer) + len(key.prompt or "") > self.config.max_entry_bytes:
-            return False
-        asks = await self.note_ask(key, controls)
-        if asks is not None and asks < self.config.admit_after:
-            return False  # a one-off question: keep it out of the index
-        ttl_ms = self._ttl_ms(controls)
-        if vector is None and key.prompt is not None:
-            vector = await self.prompts.vector(key.prompt, api_key)
-        entry = Entry(key=key.exact, tags=tags_of(key), prompt=key.prompt or "", vector=vector,
-                      answer=answer, usage=orjson.dumps(completion.get("usage")))
-        await self.write_guard.call(lambda: self.store.write(entry, ttl_ms=ttl_ms))
-        return True
+    def keep(self, key: str, body: bytes, controls: Controls) -> None:
+        self.defer(self.layers.keep_blob(key, body, controls))
 
-    async def recall_blob(self, key: str) -> bytes | None:
-        return await self.store_guard.call(lambda: self.store.get_blob(key))
+    def defer(self, write: Coroutine[Any, Any, Any]) -> None:
+        """Run a cache write after the response, off the request path; its failure is only a bypass."""
+        self._writes.spawn(_quietly(write))
 
-    async def keep_blob(self, key: str, value: bytes, controls: Controls) -> None:
-        if controls.store and len(value) <= self.config.max_entry_bytes:
-            ttl_ms = self._ttl_ms(controls)
-            await self.write_guard.call(lambda: self.store.put_blob(key, value, ttl_ms=ttl_ms))
+    async def drain(self) -> None:
+        await self._writes.wait(timeout=5)
+
+    async def close(self) -> None:
+        await self.drain()
+        await self.flights.close()
+        await self.layers.store.close()
+        await self.layers.embedder.close()
+
+
+def _number(value: Any) -> float | None:
+    return value if isinstance(value, (int, float)) else None
+
+
+async def _quietly(write: Coroutine[Any, Any, Any]) -> None:
+    with contextlib.suppress(CacheUnavailable):  # the guard has logged the outage once
+        await write

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.web.error_responses import error_body
 from gateway.wire.canonical import tenant_digest
 from gateway.wire.credentials import ANONYMOUS, credentials_of, without_credentials
+from gateway.wire.errors import error_body
 
 CALLER = "latency_slayer.caller"  # scope entry: the Caller, worked out once per request
 

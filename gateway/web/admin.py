@@ -7,13 +7,12 @@ import hmac
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.errors import CacheUnavailable, InvalidRequest
-from gateway.web.error_responses import error_response
-from gateway.web.request_parts import read_body
-from gateway.web.services import gateway_of
+from gateway.web.request_parts import gateway_of, read_body
+from gateway.web.responses import ErrorResponse, JSONResponse
 from gateway.wire.canonical import ENTRY_ID, tenant_digest
 from gateway.wire.credentials import bearer_token
 from gateway.wire.json_body import parse_json_object
@@ -47,12 +46,12 @@ def admin_routes(token: str | None) -> list[Route]:
     def guarded(handler: Any) -> Any:
         async def endpoint(request: Request) -> Response:
             if not _authorised(request, token):
-                return error_response("This admin endpoint needs the gateway's ADMIN_TOKEN.", status=401,
+                return ErrorResponse("This admin endpoint needs the gateway's ADMIN_TOKEN.", status=401,
                                       code="invalid_admin_token")
             try:
                 result: Response = await handler(request)
             except CacheUnavailable as error:  # the store is down: say so instead of a 500
-                return error_response(f"The cache store is unavailable: {error}", status=503,
+                return ErrorResponse(f"The cache store is unavailable: {error}", status=503,
                                       code="store_unavailable")
             return result
 
@@ -61,26 +60,26 @@ def admin_routes(token: str | None) -> list[Route]:
     async def flush(request: Request) -> Response:
         gateway = gateway_of(request)
         route, tenant = _flush_scope(parse_json_object(await read_body(request)))
-        deleted = await gateway.policy.store.flush(route=route, tenant=tenant)
+        deleted = await gateway.policy.layers.store.flush(route=route, tenant=tenant)
         return JSONResponse({"deleted": deleted})
 
     async def delete_entry(request: Request) -> Response:
         entry = request.path_params["entry"]
-        removed = ENTRY_ID.fullmatch(entry) and await gateway_of(request).policy.store.delete(entry)
+        removed = ENTRY_ID.fullmatch(entry) and await gateway_of(request).policy.layers.store.delete(entry)
         if not removed:
-            return error_response("No cache entry has this id.", status=404, code="entry_not_found")
+            return ErrorResponse("No cache entry has this id.", status=404, code="entry_not_found")
         return Response(status_code=204)
 
     async def stats(request: Request) -> Response:
         gateway = gateway_of(request)
-        policy = gateway.policy
+        layers = gateway.policy.layers
         return JSONResponse({
-            "store": await policy.store.health(),
-            "bypassing": {"store": policy.store_guard.down, "embedder": policy.embedder_guard.down},
-            "embedder": policy.embedder.health(),
-            "policy": {"threshold": policy.config.threshold, "ttl_secs": policy.config.ttl_secs,
-                       "sliding": policy.config.sliding, "candidates": policy.config.candidates},
-            "routes": policy.learning.snapshot(),  # judged hits, measured precision, adaptive thresholds
+            "store": await layers.store.health(),
+            "bypassing": {"store": layers.store_guard.down, "embedder": layers.embedder_guard.down},
+            "embedder": layers.embedder.health(),
+            "policy": {"threshold": layers.config.threshold, "ttl_secs": layers.config.ttl_secs,
+                       "sliding": layers.config.sliding, "candidates": layers.config.candidates},
+            "routes": gateway.policy.learning.snapshot(),  # judged hits, measured precision, adaptive thresholds
         })
 
     return [

@@ -23,6 +23,7 @@ from gateway.web.framing import SingleFraming
 from gateway.web.health import healthz
 from gateway.web.passthrough import passthrough
 from gateway.web.services import Gateway
+from gateway.web.trace import Observed
 
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
@@ -48,7 +49,9 @@ def make_app(settings: Settings, build: Callable[[Settings], Awaitable[Gateway]]
         *admin_routes(settings.admin_token),
         *dashboard_routes(),
     ]
-    middleware = [Middleware(SingleFraming), Middleware(BrowserGuard, allowed=settings.allowed_origins)]
+    # Observed is outermost: a request's event ends when its response's last byte leaves the app.
+    middleware = [Middleware(Observed), Middleware(SingleFraming),
+                  Middleware(BrowserGuard, allowed=settings.allowed_origins)]
     if settings.gateway_api_keys:
         middleware.append(Middleware(GatewayKeys, table=dict(settings.gateway_api_keys),
                                      default_key=settings.openai_api_key,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.web.error_responses import error_body
+from gateway.wire.errors import error_body
 
 GUARDED = ("/v1/", "/admin/")
 _EXPOSED = b"x-cache, x-cache-layer, x-cache-distance, x-cache-key"

@@ -19,8 +19,8 @@ from starlette.routing import Route
 
 from gateway.metrics import prometheus
 from gateway.metrics.window import WINDOWS_S
-from gateway.web.error_responses import error_response
-from gateway.web.services import gateway_of
+from gateway.web.request_parts import gateway_of
+from gateway.web.responses import ErrorResponse
 
 _SCRIPT = "text/javascript; charset=utf-8"
 _ASSETS = {"index.html": "text/html; charset=utf-8", "dashboard.css": "text/css; charset=utf-8",
@@ -55,7 +55,7 @@ def _guarded(endpoint: Endpoint) -> Endpoint:
         token = gateway_of(request).settings.metrics_token
         # Constant time: how long a refusal takes says nothing about how much of a guess was right.
         if token and not hmac.compare_digest(_presented(request.headers.get("authorization", "")), token.encode()):
-            return error_response("The dashboard and /metrics need the gateway's METRICS_TOKEN, as a bearer token "
+            return ErrorResponse("The dashboard and /metrics need the gateway's METRICS_TOKEN, as a bearer token "
                                   "or as the password of HTTP Basic authentication.", status=401,
                                   code="invalid_metrics_token", headers=_CHALLENGE)
         return await endpoint(request)
@@ -84,7 +84,7 @@ async def page(request: Request) -> Response:
 async def asset(request: Request) -> Response:
     name = request.path_params["name"]
     if name not in _ASSETS or name == "index.html":
-        return error_response(f"Unknown request URL: GET {request.url.path}.", status=404, code="unknown_url")
+        return ErrorResponse(f"Unknown request URL: GET {request.url.path}.", status=404, code="unknown_url")
     return Response(_asset(name), media_type=_ASSETS[name], headers=_FRESH)
 
 
@@ -93,7 +93,7 @@ async def data(request: Request) -> Response:
     raw = request.query_params.get("window", str(DEFAULT_WINDOW_S))
     window = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 6 else 0  # not "²", nor 5,000 digits
     if window not in WINDOWS_S:
-        return error_response(f"Invalid 'window': expected one of {', '.join(map(str, WINDOWS_S))} seconds.",
+        return ErrorResponse(f"Invalid 'window': expected one of {', '.join(map(str, WINDOWS_S))} seconds.",
                               status=400, param="window")
     [body], stale = await gateway.fleet.figures((window,), threshold=gateway.settings.cache_distance_threshold)
     body.update(windows=WINDOWS_S, stale=stale, sink=gateway.events.sink.describe(),

@@ -9,46 +9,41 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.errors import CacheUnavailable
-from gateway.web import relay
-from gateway.web.request_parts import cache_headers, forwarded_headers, read_body, tenant_for
-from gateway.web.services import gateway_of
-from gateway.web.trace import Trace, observed
+from gateway.web.request_parts import cache_headers, forwarded_headers, gateway_of, read_body, tenant_for
+from gateway.web.responses import RelayedResponse, RelayedStream
+from gateway.web.trace import trace_of
 from gateway.wire.canonical import embeddings_key
 from gateway.wire.controls import parse_controls
 from gateway.wire.json_body import forwardable, parse_json_object
 from gateway.wire.requests import validate_embeddings
 
 
-@observed("embeddings")
-async def embeddings(request: Request, trace: Trace) -> Response:
+async def embeddings(request: Request) -> Response:
+    trace = trace_of(request, "embeddings")
     gateway = gateway_of(request)
     body = parse_json_object(await read_body(request))
     validate_embeddings(body)
     controls = parse_controls(request.headers)
     trace.model, trace.route = body["model"], controls.route
-    key: str | None = embeddings_key(body, tenant=tenant_for(request, controls.route))
-    try:
-        cached = await gateway.policy.recall_blob(key) if controls.lookup and key else None
-    except CacheUnavailable:
-        key, cached = None, None
-    if cached is not None:
-        trace.hit("exact", _usage_of(cached))
-        return Response(cached, media_type="application/json", headers=cache_headers("hit", layer="exact"))
-    state = trace.outcome = "miss" if key else "bypass"
+    key = embeddings_key(body, tenant=tenant_for(request, controls.route))
+    recall = await gateway.policy.recall(key, controls)
+    if recall.body is not None:
+        trace.hit("exact", _usage_of(recall.body))
+        return Response(recall.body, media_type="application/json", headers=cache_headers("hit", layer="exact"))
+    state = trace.outcome = recall.state
     trace.upstream_sent()
     upstream = await gateway.upstream.send("POST", "/embeddings", headers=forwarded_headers(request),
                                            content=forwardable(body))
     payload, rest = await upstream.read_within(gateway.settings.max_entry_bytes)
     if rest is not None:  # too big to cache: relayed as it comes, never parsed on the event loop
         trace.outcome = "bypass"
-        return relay.overflowing(upstream, payload, rest, cache_headers("bypass"))
+        return RelayedStream.overflowing(upstream, payload, rest, cache_headers("bypass"))
     trace.upstream_done()
     if upstream.status == 200:
         trace.usage(_usage_of(payload))
-        if key is not None and _is_embedding_list(payload):
-            gateway.defer(gateway.policy.keep_blob(key, payload, controls))
-    return relay.whole(upstream, payload, cache_headers(state))
+        if state == "miss" and _is_embedding_list(payload):
+            gateway.policy.keep(key, payload, controls)
+    return RelayedResponse(upstream, payload, cache_headers(state))
 
 
 def _is_embedding_list(payload: bytes) -> bool:

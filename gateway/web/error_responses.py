@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 
-import orjson
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
@@ -28,23 +27,9 @@ from gateway.errors import (
     UpstreamTimeout,
     UpstreamUnreachable,
 )
+from gateway.web.responses import ErrorResponse
 
 log = logging.getLogger("latency_slayer.web")
-
-_TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: "invalid_request_error",
-          405: "invalid_request_error", 413: "invalid_request_error"}
-
-
-def error_body(message: str, *, status: int, param: str | None = None, code: str | None = None) -> bytes:
-    kind = _TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
-    return orjson.dumps({"error": {"message": message, "type": kind, "param": param, "code": code}})
-
-
-def error_response(message: str, *, status: int, param: str | None = None, code: str | None = None,
-                   headers: dict[str, str] | None = None) -> Response:
-    return Response(error_body(message, status=status, param=param, code=code), status_code=status,
-                    media_type="application/json", headers=headers)
-
 
 # Every exception of `gateway.errors`, by class, and what a client gets when one ends a request. Those marked
 # "never" are handled before any answer (a bypass, another upstream call, a start-up refusal); should one reach
@@ -83,10 +68,10 @@ async def on_gateway_error(request: Request, error: Exception) -> Response:
     if isinstance(error, InvalidRequest):
         if error.status in (408, 413):
             headers["connection"] = "close"  # the rest of the body may still be on its way
-        return error_response(error.message, status=status, param=error.param, code=error.code, headers=headers)
+        return ErrorResponse(error.message, status=status, param=error.param, code=error.code, headers=headers)
     if status >= 500 and not isinstance(error, UpstreamError | FlightFailed):
         log.error("%s on %s %s: %s", type(error).__name__, request.method, request.url.path, error)
-    return error_response(str(error), status=status, code=code, headers=headers)
+    return ErrorResponse(str(error), status=status, code=code, headers=headers)
 
 
 async def on_client_gone(request: Request, error: Exception) -> Response:
@@ -99,12 +84,12 @@ async def on_http_exception(request: Request, error: Exception) -> Response:
     message = {404: f"Unknown request URL: {request.method} {request.url.path}.",
                405: f"Method {request.method} is not allowed for {request.url.path}."}.get(
         error.status_code, str(error.detail))
-    return error_response(message, status=error.status_code, code="unknown_url" if error.status_code == 404 else None)
+    return ErrorResponse(message, status=error.status_code, code="unknown_url" if error.status_code == 404 else None)
 
 
 async def on_unexpected(request: Request, error: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
-    return error_response("The gateway failed unexpectedly; the error is logged.", status=500,
+    return ErrorResponse("The gateway failed unexpectedly; the error is logged.", status=500,
                           code="internal_error")
 
 

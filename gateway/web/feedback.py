@@ -9,12 +9,11 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.cache.learning import Feedback
+from gateway.cache.policy import Feedback
 from gateway.errors import CacheUnavailable, InvalidRequest
-from gateway.web.error_responses import error_response
-from gateway.web.request_parts import caller, read_body
-from gateway.web.services import gateway_of
-from gateway.wire.canonical import ENTRY_ID, SHARED_TENANT
+from gateway.web.request_parts import caller, gateway_of, read_body
+from gateway.web.responses import ErrorResponse
+from gateway.wire.canonical import ENTRY_ID
 from gateway.wire.json_body import parse_json_object
 
 
@@ -32,15 +31,12 @@ def parse_feedback(body: dict[str, Any]) -> Feedback:
 async def cache_feedback(request: Request) -> Response:
     gateway = gateway_of(request)
     feedback = parse_feedback(parse_json_object(await read_body(request)))
-    tenant = caller(request).tenant
-    learning = gateway.policy.learning
     try:
-        applied = await gateway.policy.store_guard.call(
-            lambda: learning.feedback(feedback, tenant=tenant, shared=SHARED_TENANT))
+        applied = await gateway.policy.rate(feedback, caller=caller(request).tenant)
     except CacheUnavailable:
-        return error_response("The cache store is unavailable; try the feedback again later.", status=503,
+        return ErrorResponse("The cache store is unavailable; try the feedback again later.", status=503,
                               code="store_unavailable")
     if not applied:
-        return error_response("No cache entry with this id was served to your key.", status=404,
+        return ErrorResponse("No cache entry with this id was served to your key.", status=404,
                               param="id", code="entry_not_found")
     return Response(status_code=204)

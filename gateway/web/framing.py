@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.web.error_responses import error_body
+from gateway.wire.errors import error_body
 
 
 def ambiguous(headers: list[tuple[bytes, bytes]]) -> bool:

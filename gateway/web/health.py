@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
-from gateway.web.services import gateway_of
+from gateway.web.request_parts import gateway_of
+from gateway.web.responses import JSONResponse
 
 
 async def healthz(request: Request) -> Response:
     gateway = gateway_of(request)
-    policy = gateway.policy
-    store = {**await gateway.store_health(), "bypassing": policy.store_guard.down}
-    embedder = {"ok": not policy.embedder_guard.down, **policy.embedder.health()}
+    layers = gateway.policy.layers
+    store = {**await gateway.store_health(), "bypassing": layers.store_guard.down}
+    embedder = {"ok": not layers.embedder_guard.down, **layers.embedder.health()}
     upstream = gateway.upstream.health()
     status = "ok" if store["ok"] and embedder["ok"] and upstream["open"] else "degraded"
     return JSONResponse({"status": status, "store": store, "embedder": embedder, "upstream": upstream})

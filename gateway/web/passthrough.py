@@ -9,10 +9,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.errors import InvalidRequest
-from gateway.web import relay
 from gateway.web.body import declared_length
-from gateway.web.request_parts import body_stream, forwarded_headers
-from gateway.web.services import gateway_of
+from gateway.web.request_parts import body_stream, forwarded_headers, gateway_of
+from gateway.web.responses import RelayedStream
 
 # Characters that some part of the way upstream may read as something else: a `#` ends the path for the URL
 # parser (whatever precedes it then counts as a last segment: `..#`), a backslash is a slash to some servers, a
@@ -39,4 +38,4 @@ async def passthrough(request: Request) -> Response:
         request.method, _upstream_path(request), query=request.url.query, headers=forwarded_headers(request),
         content=body_stream(request) if request.method not in ("GET", "HEAD") else None,
         content_length=declared_length(request))
-    return relay.streamed(upstream, upstream.stream(), {})
+    return RelayedStream(upstream, {})

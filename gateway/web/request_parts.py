@@ -1,5 +1,6 @@
-"""The pieces of a Starlette request that the cache and the upstream call need: its body (within bounds), who
-is calling and as which tenant, the headers that go upstream, and the cache headers that come back."""
+"""The pieces of a Starlette request that the cache and the upstream call need: the worker's Gateway, its body
+(within bounds), who is calling and as which tenant (decided here once), the headers that go upstream, and the
+cache headers that come back."""
 
 from __future__ import annotations
 
@@ -9,8 +10,13 @@ from starlette.requests import Request
 
 from gateway.web.access import Caller, caller_of, upstream_headers
 from gateway.web.body import streamed
-from gateway.web.services import gateway_of
+from gateway.web.services import Gateway
 from gateway.wire.canonical import SHARED_TENANT
+
+
+def gateway_of(request: Request) -> Gateway:
+    gateway: Gateway = request.app.state.gateway
+    return gateway
 
 
 async def read_body(request: Request) -> bytes:

@@ -1,25 +1,20 @@
-"""One request's figures for the metrics stream. An endpoint wrapped by `observed` fills its `Trace` as it
-learns things (scope, hit, upstream timing, usage); the wrapper emits it as one event when the response is
-ready, or, for a relayed stream, when the last byte went out. Emitting only queues a tuple."""
+"""One request's figures for the metrics stream. An endpoint takes its request's `Trace` (`trace_of`) and fills it
+as it learns things (scope, hit, upstream timing, usage); the `Observed` middleware emits it as one event when the
+response's last byte goes out, or when it ends any other way. Emitting only queues a tuple."""
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
-from starlette.requests import ClientDisconnect, Request
-from starlette.responses import Response
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.errors import GatewayError
 from gateway.metrics.events import Event
 from gateway.metrics.recorder import EventRecorder
-from gateway.web.error_responses import failure
-from gateway.web.services import gateway_of
 from gateway.wire.controls import DEFAULT_ROUTE
 
+TRACE = "latency_slayer.trace"  # scope entry: the request's Trace
 CLIENT_GONE = 499  # the client closed the connection before the response ended
 
 
@@ -29,15 +24,15 @@ def _count(value: Any) -> int:
 
 class Trace:
     __slots__ = ("_done", "_recorder", "_start", "_upstream_start", "completion_tokens", "distance", "event",
-                 "layer", "model", "open", "outcome", "prompt_tokens", "route", "status", "stream", "threshold",
-                 "ttfb_ms", "upstream_ms")
+                 "gone", "layer", "model", "outcome", "prompt_tokens", "route", "sent", "status", "stream",
+                 "threshold", "ttfb_ms", "upstream_ms")
 
-    def __init__(self, recorder: EventRecorder, event: str) -> None:
+    def __init__(self, recorder: EventRecorder) -> None:
         self._recorder = recorder
         self._start = time.perf_counter()
         self._upstream_start: float | None = None
         self._done = False
-        self.event = event
+        self.event: str | None = None  # none: the request is not one the metrics count
         self.model = ""
         self.route = DEFAULT_ROUTE
         self.stream = False
@@ -49,8 +44,9 @@ class Trace:
         self.ttfb_ms: float | None = None
         self.prompt_tokens = 0
         self.completion_tokens = 0
-        self.status = 200  # of a relayed stream, which may break after its 200 went out
-        self.open = False  # a relayed stream ends the trace itself
+        self.sent = 200  # the status the response started with
+        self.status: int | None = None  # the answer's own, when it differs: a stream may break after its 200
+        self.gone = False  # the client hung up
 
     def _elapsed_ms(self, since: float) -> float:
         return (time.perf_counter() - since) * 1000
@@ -71,23 +67,23 @@ class Trace:
         if self._upstream_start is not None and self.upstream_ms is None:
             self.upstream_ms = self._elapsed_ms(self._upstream_start)
 
-    def relayed(self, body: AsyncGenerator[bytes, None]) -> _Relayed:
-        """`body`, timing its first byte and ending the trace when it ends rather than when it is returned."""
-        self.open = True
-        return _Relayed(self, body)
-
     def first_byte(self) -> None:
         if self.ttfb_ms is None:
             self.ttfb_ms = self._elapsed_ms(self._start)
 
-    def end_stream(self, status: int) -> None:
-        self.upstream_done()
-        self.finish(status)
+    def answered(self, status: int, usage: Any) -> None:
+        """How a relayed stream ended: its answer's own status and usage."""
+        self.status = status
+        self.usage(usage)
 
-    def finish(self, status: int) -> None:
-        if self._done:
+    def finish(self, status: int | None = None) -> None:
+        """Emit the event, once: with `status` if given, else the answer's or the response's own."""
+        if self._done or self.event is None:
             return
         self._done = True
+        self.upstream_done()
+        if status is None:
+            status = CLIENT_GONE if self.gone else self.status or self.sent
         outcome = self.outcome if status < 400 else "error"
         saved = self.prompt_tokens + self.completion_tokens if outcome == "hit" else 0
         recorder = self._recorder
@@ -101,66 +97,47 @@ class Trace:
             self.prompt_tokens, self.completion_tokens, saved, cost, recorder.source))
 
 
-class _Relayed:
-    """A relayed body that ends its trace however it ends: relayed to the last byte, broken off, or closed
-    before it was ever read (a client that left before the first byte). An async generator could not do
-    the last: closing one that never started runs none of its code."""
+def trace_of(request: Request, event: str) -> Trace:
+    """The request's trace, from now on emitted as one `event` of the metrics stream."""
+    trace: Trace = request.scope[TRACE]
+    trace.event = event
+    return trace
 
-    def __init__(self, trace: Trace, body: AsyncGenerator[bytes, None]) -> None:
-        self._trace = trace
-        self._body = body
 
-    def __aiter__(self) -> _Relayed:
-        return self
+class Observed:
+    """Pure ASGI middleware: gives each request a Trace and emits it once its response ended, reading the status,
+    the first byte and the last from the response's own messages. A response that never sent its last byte, or
+    whose client hung up, ended with the client gone; one that raised, with a server error."""
 
-    async def __anext__(self) -> bytes:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        trace = scope[TRACE] = Trace(scope["app"].state.gateway.events)
+
+        async def listen() -> Message:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                trace.gone = True
+            return message
+
+        async def watch(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                trace.sent = message["status"]
+            elif message["type"] == "http.response.body":
+                if trace.stream and message.get("body"):
+                    trace.first_byte()
+                if not message.get("more_body", False):
+                    trace.finish()
+            await send(message)
+
         try:
-            chunk = await self._body.__anext__()
-        except StopAsyncIteration:
-            self._trace.end_stream(self._trace.status)
-            raise
-        except (asyncio.CancelledError, GeneratorExit):
-            self._trace.end_stream(CLIENT_GONE)
-            raise
+            await self.app(scope, listen, watch)
         except Exception:
-            self._trace.end_stream(500)
+            trace.finish(500)
             raise
-        self._trace.first_byte()
-        return chunk
-
-    async def aclose(self) -> None:
-        try:
-            await self._body.aclose()
         finally:
-            self._trace.end_stream(CLIENT_GONE)  # a no-op when the body had already ended
-
-
-Handler = Callable[[Request, Trace], Awaitable[Response]]
-Endpoint = Callable[[Request], Awaitable[Response]]
-
-
-def observed(event: str) -> Callable[[Handler], Endpoint]:
-    """Give the handler a Trace and emit it once, whatever the handler ends with."""
-
-    def wrap(handler: Handler) -> Endpoint:
-        @functools.wraps(handler)
-        async def endpoint(request: Request) -> Response:
-            trace = Trace(gateway_of(request).events, event)
-            try:
-                response = await handler(request, trace)
-            except GatewayError as error:
-                trace.finish(failure(error)[0])
-                raise
-            except (asyncio.CancelledError, ClientDisconnect):
-                trace.finish(CLIENT_GONE)
-                raise
-            except Exception:
-                trace.finish(500)
-                raise
-            if not trace.open:
-                trace.finish(response.status_code)
-            return response
-
-        return endpoint
-
-    return wrap
+            trace.finish(CLIENT_GONE)  # a no-op when its last byte went out

@@ -1,0 +1,167 @@
+"""The cache's two layers above every store: the exact layer first, then the semantic layer (the nearest live
+answer within the scope's distance threshold, confirmed by the verifier), TTLs, and what is worth storing.
+`gateway.cache.policy` decides when to use them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import orjson
+
+from gateway.cache.learning import Learning
+from gateway.cache.prompt_vectors import PromptVectors
+from gateway.cache.scopes import scope_of
+from gateway.embedding.base import Embedder
+from gateway.guard import OutageGuard
+from gateway.store.base import Entry, Store, Tags
+from gateway.wire.canonical import ChatKey
+from gateway.wire.completion import is_complete
+from gateway.wire.controls import Controls
+
+
+@dataclass(frozen=True)
+class Hit:
+    completion: dict[str, Any]
+    layer: str  # "exact" or "semantic"
+    entry: str
+    distance: float | None = None
+    threshold: float | None = None  # the distance threshold a semantic hit was served under
+
+
+@dataclass
+class Lookup:
+    """The outcome of a lookup; a miss keeps the prompt's vector so storing does not embed twice."""
+
+    hit: Hit | None = None
+    vector: np.ndarray | None = field(default=None, repr=False)
+    # With adaptive thresholds, the nearest live answer beyond the scope's threshold but within the ceiling:
+    # comparing it with the fresh answer of this miss is evidence about loosening, at no extra upstream cost.
+    probe: Hit | None = None
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    threshold: float
+    ttl_secs: int
+    sliding: bool
+    candidates: int
+    admit_after: int = 1  # store an answer only once its exact request was asked this often
+    max_temperature: float | None = None  # answers asked for at a higher temperature are not stored
+    max_entry_bytes: int = 1 << 20  # larger answers (with their prompt) are served but not stored
+
+
+class Verifier(Protocol):
+    """A second opinion on a semantic candidate: does its cached prompt ask what the query asks?"""
+
+    def accepts(self, query: str, cached: str, distance: float) -> bool: ...
+
+
+def tags_of(key: ChatKey) -> Tags:
+    return Tags(model=key.model, route=key.route, tenant=key.tenant, context=key.context)
+
+
+class CacheLayers:
+    def __init__(self, store: Store, embedder: Embedder, config: PolicyConfig, *, retry_secs: float,
+                 verifier: Verifier | None = None, learning: Learning | None = None) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.verifier = verifier
+        self.config = config
+        self.learning = learning or Learning(store, embedder, adaptive=None, shadow_rate=0.0)
+        self.store_guard = OutageGuard("cache store", retry_secs)
+        # Writes rest on their own: a write that fails or outlasts the timeout (a big one, say) must not make every
+        # other caller's lookups bypass the cache.
+        self.write_guard = OutageGuard("cache store writes", retry_secs)
+        self.embedder_guard = OutageGuard("embedder", retry_secs)
+        self.prompts = PromptVectors(embedder, self.embedder_guard)
+
+    async def _answer(self, entry: str, *, refresh: bool = True) -> dict[str, Any] | None:
+        refresh = refresh and self.config.sliding
+        raw = await self.store_guard.call(lambda: self.store.read_answer(entry, refresh=refresh))
+        if raw is None:
+            return None
+        try:
+            completion = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return None
+        return completion if is_complete(completion) else None
+
+    async def lookup(self, key: ChatKey, controls: Controls, *, api_key: str | None) -> Lookup:
+        """Raises CacheUnavailable when the store or the embedder fails: the caller bypasses."""
+        completion = await self._answer(key.exact)
+        if completion is not None:
+            return Lookup(Hit(completion, "exact", key.exact))
+        if key.prompt is None:
+            return Lookup()
+        vector = await self.prompts.vector(key.prompt, api_key)
+        if controls.threshold is None:
+            scope = scope_of(key)
+            await self.learning.sync(scope)
+            threshold = self.learning.threshold(scope, self.config.threshold)
+            reach = max(threshold, self.learning.ceiling(self.config.threshold))
+        else:  # the client's own threshold: nothing found under it is evidence about the scope's, so no probe
+            threshold = reach = controls.threshold
+        candidates = await self.store_guard.call(
+            lambda: self.store.search(tags_of(key), vector, self.config.candidates))
+        probe = None
+        for candidate in candidates:
+            if candidate.distance > reach:
+                break
+            if candidate.key == key.exact or self.prompts.differ_unread(key.prompt, candidate.prompt):
+                continue  # its answer was just found expired by the exact layer; or it differs past the vector's reach
+            if self.verifier is not None and not self.verifier.accepts(key.prompt, candidate.prompt,
+                                                                     candidate.distance):
+                continue
+            if candidate.distance > threshold:
+                if probe is None and (completion := await self._answer(candidate.key, refresh=False)):
+                    probe = Hit(completion, "semantic", candidate.key, candidate.distance)
+                continue
+            completion = await self._answer(candidate.key)
+            if completion is not None:  # an expired answer falls through to the next candidate
+                return Lookup(Hit(completion, "semantic", candidate.key, candidate.distance, threshold), vector)
+        return Lookup(vector=vector, probe=probe)
+
+    def admits(self, temperature: float | None) -> bool:
+        """Whether an answer asked for at this temperature may be stored."""
+        limit = self.config.max_temperature
+        return limit is None or temperature is None or temperature <= limit
+
+    def _ttl_ms(self, controls: Controls) -> int:
+        return (controls.ttl_secs or self.config.ttl_secs) * 1000
+
+    async def note_ask(self, key: ChatKey, controls: Controls) -> int | None:
+        """Count one more ask of this exact request when admission counts asks (else None); the count so far.
+        Raises CacheUnavailable."""
+        if self.config.admit_after <= 1:
+            return None
+        ttl_ms = self._ttl_ms(controls)
+        return await self.write_guard.call(lambda: self.store.bump(key.exact, ttl_ms=ttl_ms))
+
+    async def remember(self, key: ChatKey, completion: dict[str, Any], controls: Controls, *,
+                       vector: np.ndarray | None, api_key: str | None, temperature: float | None = None) -> bool:
+        """Store a finished answer; False when it is not worth storing. Raises CacheUnavailable."""
+        if not controls.store or not is_complete(completion) or not self.admits(temperature):
+            return False
+        answer = orjson.dumps(completion)
+        if len(answer) + len(key.prompt or "") > self.config.max_entry_bytes:
+            return False
+        asks = await self.note_ask(key, controls)
+        if asks is not None and asks < self.config.admit_after:
+            return False  # a one-off question: keep it out of the index
+        ttl_ms = self._ttl_ms(controls)
+        if vector is None and key.prompt is not None:
+            vector = await self.prompts.vector(key.prompt, api_key)
+        entry = Entry(key=key.exact, tags=tags_of(key), prompt=key.prompt or "", vector=vector,
+                      answer=answer, usage=orjson.dumps(completion.get("usage")))
+        await self.write_guard.call(lambda: self.store.write(entry, ttl_ms=ttl_ms))
+        return True
+
+    async def recall_blob(self, key: str) -> bytes | None:
+        return await self.store_guard.call(lambda: self.store.get_blob(key))
+
+    async def keep_blob(self, key: str, value: bytes, controls: Controls) -> None:
+        if controls.store and len(value) <= self.config.max_entry_bytes:
+            ttl_ms = self._ttl_ms(controls)
+            await self.write_guard.call(lambda: self.store.put_blob(key, value, ttl_ms=ttl_ms))

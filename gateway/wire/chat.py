@@ -1,0 +1,108 @@
+"""The chat-completions wire format as the gateway reads and writes it: a request's body and headers become a
+`ChatRequest` (what it asks, its cache controls, the key of what it may be served); the request as it goes
+upstream; a streamed answer read event by event; a cached answer written back as JSON or as SSE. Pure functions
+and values: no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from gateway.errors import Uncacheable, UpstreamProtocolError
+from gateway.wire import sse
+from gateway.wire.canonical import ChatKey, chat_key
+from gateway.wire.completion import CompletionAssembler, as_chunks, as_response
+from gateway.wire.controls import Controls, parse_controls
+from gateway.wire.errors import error_event
+from gateway.wire.json_body import forwardable, parse_json_object
+from gateway.wire.requests import validate_chat
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    body: dict[str, Any]  # as read: what goes upstream
+    controls: Controls
+    model: str  # the body's, else the gateway's default
+    stream: bool
+    client_usage: bool  # a streamed answer's client asked for its usage chunk
+
+    @property
+    def temperature(self) -> Any:
+        return self.body.get("temperature")
+
+    @property
+    def variant(self) -> bytes:
+        """What else decides the bytes a client is sent for the same answer."""
+        return (b"sse" if self.stream else b"json") + (b"usage" if self.client_usage else b"")
+
+    def key(self, tenant: str) -> ChatKey | None:
+        """The key of what this request may be served, among `tenant`'s entries; None when the cache must not
+        serve it (several choices, audio output)."""
+        try:
+            return chat_key(self.body, model=self.model, route=self.controls.route, tenant=tenant)
+        except Uncacheable:
+            return None
+
+    def upstream_body(self, *, want_usage: bool) -> bytes:
+        """The request as sent upstream: as the gateway read it, with the model if it was defaulted, and the
+        usage chunk when the cache needs it (`ChatStream(drop_usage=True)` keeps it from a client that did not ask)."""
+        changes: dict[str, Any] = {}
+        if "model" not in self.body:
+            changes["model"] = self.model
+        if want_usage:
+            changes["stream_options"] = {**(self.body.get("stream_options") or {}), "include_usage": True}
+        return forwardable({**self.body, **changes} if changes else self.body)
+
+
+def read_chat(raw: bytes, headers: Mapping[str, str], *, default_model: str) -> ChatRequest:
+    """Raises InvalidRequest, in OpenAI's wording, for a body or a cache header the gateway cannot use."""
+    body = parse_json_object(raw)
+    validate_chat(body)
+    controls = parse_controls(headers)
+    return ChatRequest(body, controls, body.get("model") or default_model, bool(body.get("stream")),
+                       bool((body.get("stream_options") or {}).get("include_usage")))
+
+
+def cached_json(completion: dict[str, Any]) -> bytes:
+    return orjson.dumps(as_response(completion))
+
+
+def cached_events(completion: dict[str, Any], *, include_usage: bool) -> bytes:
+    return b"".join(sse.encode(chunk) for chunk in as_chunks(completion, include_usage=include_usage)) + sse.DONE
+
+
+class ChatStream:
+    """How a streamed chat answer is read as it is relayed (`gateway.flight.capture.StreamAnswer`): its chunks
+    rebuild the completion, `[DONE]` ends it, and a usage chunk the gateway asked for itself is not relayed."""
+
+    def __init__(self, *, drop_usage: bool) -> None:
+        self._assembler = CompletionAssembler()
+        self._drop_usage = drop_usage
+        self.ended = False
+
+    def take(self, event: sse.Event) -> bool:
+        """Read one event; whether the client is sent it. Raises UpstreamProtocolError."""
+        if event.data == "[DONE]":
+            self.ended = True
+            return True
+        if not event.data:
+            return True  # comments and keep-alives
+        try:
+            payload = orjson.loads(event.data)
+        except orjson.JSONDecodeError:
+            raise UpstreamProtocolError("The upstream API sent an event that is not valid JSON.") from None
+        if isinstance(payload, dict):
+            self._assembler.feed(payload)
+            if self._drop_usage and payload.get("choices") == [] and payload.get("usage") is not None:
+                return False  # usage was asked for the cache, not by the client
+        return True
+
+    def result(self) -> dict[str, Any] | None:
+        return self._assembler.result()
+
+    @staticmethod
+    def error(message: str, *, status: int, code: str) -> bytes:
+        return error_event(message, status=status, code=code)
