@@ -89,6 +89,15 @@ def test_identical_concurrent_misses_make_one_upstream_call(make_gateway, fake_u
     assert fake_upstream.calls() == 1
 
 
+def test_misses_held_by_a_miss_delay_still_share_one_upstream_call(make_gateway, fake_upstream) -> None:
+    """MISS_DELAY_MS (the demo's simulated upstream time) holds the leader before it goes upstream: those that
+    arrive meanwhile follow it, they do not go upstream themselves."""
+    gateway = make_gateway("memory", MISS_DELAY_MS="300")
+    results = together([lambda: ask(gateway)] * 4)
+    assert states(results) == [("hit", "flight")] * 3 + [("miss", None)], results
+    assert fake_upstream.calls() == 1
+
+
 def test_followers_count_as_asks_for_admission(make_gateway, fake_upstream, store_kind) -> None:
     """ADMIT_AFTER_ASKS=2 stores what was asked twice: two at once are twice, though one call went upstream."""
     gateway = make_gateway(store_kind, ADMIT_AFTER_ASKS="2")

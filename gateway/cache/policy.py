@@ -129,8 +129,11 @@ class CachePolicy:
                 return following
         miss.flight = miss.flight or self.flights.private()
         if self._miss_delay:
-            with miss:
+            try:
                 await asyncio.sleep(self._miss_delay)
+            except BaseException:
+                miss.flight.fail()  # cancelled while it waited: its followers must not wait for it
+                raise
         return miss
 
     async def _share(self, miss: Miss, key: ChatKey) -> Following | None:
