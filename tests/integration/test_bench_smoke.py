@@ -1,9 +1,9 @@
-"""A short run of the benchmark, so `bench/` cannot rot between the releases it measures, and the parts of it
-whose mistakes would quietly change what it measures."""
+"""A short run of the benchmark, so `bench/` cannot rot between the releases it measures, and its load driver
+sending each body once (the workload's other parts whose mistakes would quietly change what it measures:
+unit/test_bench_workload.py)."""
 
 from __future__ import annotations
 
-import itertools
 import re
 import subprocess
 import sys
@@ -12,7 +12,7 @@ from pathlib import Path
 import orjson
 
 from bench import load
-from bench.workload import PAIRS, body, fresh_paraphrases, mix, novel_prompts, questions
+from bench.workload import body
 from tests.support.fake_upstream import FakeUpstream
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,21 +45,6 @@ def test_quick_benchmark_run_measures_every_class_of_request(tmp_path: Path) -> 
     text = (tmp_path / "results.md").read_text()
     assert "| exact-hit p50 at concurrency 1 <= 1 ms |" in text and "| paraphrases never seen before | 16 |" in text
     assert re.search(r"\] (\d+)/\1 \d+:\d\d done", completed.stderr)  # the progress bar reached its end
-
-
-def test_fresh_paraphrases_are_never_repeated_nor_a_cached_text() -> None:
-    texts = list(itertools.islice(fresh_paraphrases("a"), 20_000))
-    assert len(set(texts)) == len(texts)
-    assert not set(texts) & {text for pair in PAIRS for text in pair}
-    assert list(itertools.islice(fresh_paraphrases("a"), 5)) == texts[:5]  # every service gets the same texts
-
-
-def test_novel_prompts_differ_and_the_mix_is_mostly_repeats() -> None:
-    novel = list(itertools.islice(novel_prompts("n"), 5000))
-    assert len(set(novel)) == len(novel)
-    bodies = mix("m", 2000, fresh_paraphrases("f"), novel_prompts("n"))
-    repeats = sum(1 for b in bodies if b in {body(q) for q in questions()})
-    assert 0.45 < repeats / len(bodies) < 0.55  # the rest: 20 % fresh paraphrases, 30 % novel
 
 
 def test_wrk_sends_each_body_once_until_they_run_out() -> None:

@@ -30,7 +30,7 @@ def test_two_workers_share_one_stream_and_one_dashboard(tmp_path: Path, fake_ups
     port = free_port()
     stream = f"events:fleet-{uuid.uuid4().hex[:8]}"
     env = clean_env(UPSTREAM_BASE_URL=fake_upstream.base_url, LOG_LEVEL="warning", REDIS_URL=redis_server.url,
-                     INDEX_NAME=f"idx:fleet-{port}", KEY_PREFIX=f"fleet-{port}:", METRICS_STREAM=stream)
+                    INDEX_NAME=f"idx:fleet-{port}", KEY_PREFIX=f"fleet-{port}:", METRICS_STREAM=stream)
     fake_upstream.latency = 0.05  # requests overlap, so both workers get some
     process = cli("serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2", env=env, cwd=tmp_path)
     url = f"http://127.0.0.1:{port}"

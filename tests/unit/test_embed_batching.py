@@ -1,27 +1,18 @@
 """Micro-batched local embeddings (EMBED_BATCH_WAIT_MS): concurrent prompts share one model run and each gets
-the vector it would get alone, within the int8 model's per-batch quantisation shift; errors stay per prompt."""
+the vector it would get alone, within the int8 model's per-batch quantisation shift; errors stay per prompt
+(through a served gateway: integration/test_embed_batching_served.py)."""
 
 from __future__ import annotations
 
 import asyncio
 
-import httpx
 import numpy as np
 import pytest
 
 from gateway.embedding.local import LocalEmbedder
 from gateway.errors import EmbedderError
+from tests.support.prompts import PROMPTS
 
-PROMPTS = [
-    "How do I reset my password?",
-    "What is the capital of Australia?",
-    "Explain the difference between TCP and UDP in two sentences.",
-    "Write a haiku about autumn.",
-    "hi",
-    "I was charged twice for the same subscription this month, can you refund one of the payments?",
-    "How long should I boil an egg?",
-    "Why is the sky blue?",
-]
 # The prepared model quantises activations per batch, so a prompt's vector moves a little with its company
 # (measured: cosine >= 0.99 to the prompt embedded alone); a wrong pairing of results would score ~0.1-0.5.
 SAME_VECTOR = 0.985
@@ -95,18 +86,3 @@ def test_a_bad_prompt_fails_alone_and_a_cancelled_caller_harms_nobody(alone: dic
     assert isinstance(blank, EmbedderError)
     assert isinstance(first, np.ndarray) and float(first @ alone[PROMPTS[0]]) >= SAME_VECTOR
     assert isinstance(second, np.ndarray) and float(second @ alone[PROMPTS[1]]) >= SAME_VECTOR
-
-
-async def test_the_setting_batches_a_gateway_s_concurrent_lookups(make_gateway) -> None:
-    gateway = make_gateway("memory", EMBED_BATCH_WAIT_MS="40")
-    async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as client:
-        before = (await client.get("/healthz")).json()["embedder"]
-        assert before["batch_wait_ms"] == 40
-        replies = await asyncio.gather(*(
-            client.post("/v1/chat/completions", json={"model": "gpt-4o-mini", "messages": [
-                {"role": "user", "content": f"{text} (batch test {i})"}]})
-            for i, text in enumerate(PROMPTS)))
-        after = (await client.get("/healthz")).json()["embedder"]
-    assert [reply.status_code for reply in replies] == [200] * len(PROMPTS)
-    assert {reply.headers["x-cache"] for reply in replies} == {"miss"}
-    assert after["model_runs"] - before["model_runs"] < len(PROMPTS)

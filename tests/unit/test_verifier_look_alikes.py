@@ -2,12 +2,11 @@
 superlatives and affixed words among them), one quantity counted per the other, operators, file names, a
 request for another item than before, what the embedder's tokenizer drops (invisible characters, accents) or
 cannot represent (emoji, scripts and symbols its vocabulary lacks: one [UNK] for all), symbols and number
-characters. Each look-alike is rejected both ways; each paraphrase beside it still passes both ways. End to end, a
-served gateway misses on a prompt that differs from a cached one only where the embedder cannot see (distance 0)."""
+characters. Each look-alike is rejected both ways; each paraphrase beside it still passes both ways (end to end, where
+the embedder cannot see the difference: integration/test_look_alikes_served.py)."""
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from gateway.cache.verifier.glyphs import numerals, symbols
@@ -212,38 +211,3 @@ def test_unknown_words_are_folded_as_the_tokenizer_reads_them() -> None:
 def test_file_names_are_read_whole_and_lowercased() -> None:
     assert glued("Open Invoice.PDF.exe, then .ts files and C++.") == {"invoice.pdf.exe", ".ts", "c++"}
     assert glued("The end. A sentence, 3.5 and 2+2.") == set()
-
-
-@pytest.fixture(scope="module")
-def embedder() -> LocalEmbedder:
-    return LocalEmbedder()
-
-
-INVISIBLE_TO_THE_EMBEDDER = [
-    ("Is correcthorse a strong passphrase?", "Is correct\u200bhorse a strong passphrase?"),
-    ("What does año mean in Spanish?", "What does ano mean in Spanish?"),
-    ("Write a short poem about 🐶", "Write a short poem about 🐱"),  # both [UNK]
-]
-
-
-@pytest.mark.parametrize(("cached", "asked"), INVISIBLE_TO_THE_EMBEDDER)
-def test_the_embedder_sees_no_difference(cached: str, asked: str, embedder) -> None:
-    assert float(embedder.embed_batch([cached])[0] @ embedder.embed_batch([asked])[0]) > 0.9999
-
-
-def _ask(gateway, prompt: str) -> str:
-    answer = httpx.post(f"{gateway.base_url}/chat/completions", headers={"authorization": "Bearer sk-client"},
-                        json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": prompt}]}, timeout=30)
-    assert answer.status_code == 200
-    gateway.drain()
-    return answer.headers["x-cache"]
-
-
-@pytest.mark.parametrize(("cached", "asked"), INVISIBLE_TO_THE_EMBEDDER)
-def test_a_served_gateway_misses_where_only_the_user_sees_a_difference(make_gateway, fake_upstream, cached: str,
-                                                                        asked: str) -> None:
-    gateway = make_gateway("memory")
-    assert _ask(gateway, cached) == "miss"
-    assert _ask(gateway, asked) == "miss"
-    assert _ask(gateway, cached.upper()) == "hit"  # case is no difference: served at distance 0
-    assert fake_upstream.calls() == 2
