@@ -13,7 +13,7 @@ import time
 import pytest
 
 from tests.support.clients import ask, stream
-from tests.support.tracking_upstream import TrackingUpstream
+from tests.support.fake_upstream import FakeUpstream
 from tests.support.traffic import loop_tasks, open_sockets, wait_until
 
 
@@ -58,13 +58,13 @@ def _hang_up(port: int, prompt: str, when: str, n: int) -> None:
 @pytest.mark.parametrize(("when", "count"), [("before-answer", 120), ("mid-stream", 240)])
 def test_clients_hanging_up_close_the_upstream_store_nothing_and_leak_nothing(
         make_gateway, store_kind: str, when: str, count: int) -> None:
-    with TrackingUpstream(events=200, event_delay=0.02) as upstream:  # a whole answer takes 4 s
+    with FakeUpstream(chunk_delay=0.02, extra_words=200) as upstream:  # a whole answer takes 4 s
         gateway = make_gateway(store_kind, UPSTREAM_BASE_URL=upstream.base_url)
         # Warm every pool (client, upstream, Redis) so that the baseline holds its steady connections.
         ask(gateway, "warm-up question", key="sk-hangup")
-        upstream.event_delay = 0
+        upstream.chunk_delay = 0
         stream(gateway, "warm-up stream", key="sk-hangup")
-        upstream.event_delay = 0.02
+        upstream.chunk_delay = 0.02
         errors: list[BaseException] = []
 
         def hang_up_many(thread: int, round_name: str) -> None:
@@ -86,19 +86,19 @@ def test_clients_hanging_up_close_the_upstream_store_nothing_and_leak_nothing(
         # A first burst grows the connection pools (Redis, upstream) to their size under this concurrency;
         # a leak is what a second, identical burst adds on top.
         burst("warm-up")
-        wait_until(lambda: all(r.ended is not None for r in upstream.records), 6)
+        wait_until(lambda: all(r.ended is not None for r in upstream.streams), 6)
         gateway.drain()
         entries, sockets, tasks = _entries(gateway), open_sockets(), loop_tasks(gateway)
-        streams_before = len(upstream.records)
+        streams_before = len(upstream.streams)
         elapsed = burst("measured")
         assert not errors, errors[:3]
 
         # Give the gateway the time a whole upstream answer takes to notice, close and clean up; then measure.
-        wait_until(lambda: all(r.ended is not None for r in upstream.records[streams_before:]), 6)
+        wait_until(lambda: all(r.ended is not None for r in upstream.streams[streams_before:]), 6)
         tasks_settled = wait_until(lambda: loop_tasks(gateway) <= tasks, 3)
         sockets_settled = wait_until(lambda: open_sockets() <= sockets + 1, 3)
         gateway.drain()
-        records = upstream.records[streams_before:]
+        records = upstream.streams[streams_before:]
         ran_out = [r.prompt for r in records if r.finished]
         # A client that leaves before its request is read may never cost an upstream stream at all.
         lifetimes = sorted(r.ended - r.started for r in records if r.ended is not None) or [0.0]
@@ -116,5 +116,5 @@ def test_clients_hanging_up_close_the_upstream_store_nothing_and_leak_nothing(
         # Nothing leaked on the gateway, nothing partial was stored.
         assert tasks_settled and sockets_settled, summary
         assert _entries(gateway) == entries, summary
-        upstream.event_delay = 0
+        upstream.chunk_delay = 0
         assert stream(gateway, "hang-up measured question 1-5", key="sk-hangup")[0] == "miss"

@@ -1,5 +1,6 @@
 """The fake upstream's injected behaviours (a failure, a broken stream, a malformed body, a delay), each consumed
-once, its latencies, and forgetting what it recorded."""
+once, its latencies, forgetting what it recorded, and its record of each stream: run to its end, or cut short by a
+client that hung up, seen the moment it did."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 
 from tests.integration.harness.calls import ask, client
 from tests.support.fake_upstream import FakeUpstream, iter_sse_data
+from tests.support.traffic import wait_until
 
 
 def test_fail_next_is_consumed_once(fake_upstream: FakeUpstream) -> None:
@@ -113,3 +115,19 @@ def test_reset_clears_records_and_behaviours(fake_upstream: FakeUpstream) -> Non
         sdk.chat.completions.create(model="m", messages=ask("x"))
     assert fake_upstream.calls() == 1
 
+
+def test_streams_record_a_client_that_hung_up_the_moment_it_did(fake_upstream: FakeUpstream) -> None:
+    fake_upstream.chunk_delay, fake_upstream.extra_words = 0.5, 20
+    body = {"model": "m", "messages": ask("tracked"), "stream": True}
+    with httpx.stream("POST", f"{fake_upstream.base_url}/chat/completions", json=body, timeout=5) as response:
+        next(response.iter_lines())  # the first event, then hang up
+        assert fake_upstream.open_connections == 1
+    hung_up = time.monotonic()
+    assert wait_until(lambda: fake_upstream.streams[0].ended is not None and fake_upstream.open_connections == 0, 2)
+    record = fake_upstream.streams[0]
+    assert record.prompt == "tracked" and record.gone_early and not record.finished
+    assert record.ended is not None and record.ended - hung_up < 0.3  # seen while waiting, not at a next write
+    fake_upstream.chunk_delay = 0
+    whole = httpx.post(f"{fake_upstream.base_url}/chat/completions", json=body, timeout=5).text
+    assert whole.count("data:") == 1 + 4 + 20 + 2  # role, "answer N to: tracked", w0..w19, finish, [DONE]
+    assert fake_upstream.streams[1].finished and not fake_upstream.streams[1].gone_early
