@@ -1,0 +1,234 @@
+"""One behaviour suite, run against every store: the in-process one and Redis 8 with each vector type (FLOAT32 and
+FLOAT16 in a Query Engine index, int8 in native vector sets)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+
+from gateway.errors import StartupError
+from gateway.store.base import Store, Tags
+from gateway.store.memory import MemoryStore
+from gateway.store.redis.entries import RedisEntries
+from tests.support.stores import DIM, REDIS_KINDS, TAGS, entry, redis_store, unit
+
+# How far a stored distance may be from the exact cosine distance: quantisation costs precision.
+PRECISION = {"memory": 1e-4, "redis": 1e-4, "redis-float16": 5e-4, "redis-int8": 1e-3}
+
+
+@pytest.fixture(params=["memory", *REDIS_KINDS])
+def kind(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+async def store(request: pytest.FixtureRequest, kind: str) -> AsyncIterator[Store]:
+    if kind == "memory":
+        opened: Store = MemoryStore(max_entries=100)
+    else:
+        opened = redis_store(kind, request.getfixturevalue("redis_server").url, f"test-{uuid.uuid4().hex[:8]}")
+    await opened.open(dim=DIM, embedder="test-embedder")
+    yield opened
+    await opened.close()
+
+
+async def test_written_answer_is_read_back(store: Store) -> None:
+    await store.write(entry("a", unit(1)), ttl_ms=60_000)
+    assert await store.read_answer("a", refresh=False) == b"answer"
+    assert await store.read_answer("missing", refresh=False) is None
+
+
+async def test_search_orders_by_cosine_distance_within_the_scope(store: Store, kind: str) -> None:
+    await store.write(entry("near", unit(1, 0.1)), ttl_ms=60_000)
+    await store.write(entry("far", unit(0, 1)), ttl_ms=60_000)
+    await store.write(entry("other-tenant", unit(1)), ttl_ms=60_000)  # overwritten below with other tags
+    await store.write(entry("other-tenant", unit(1), tags=Tags(TAGS.model, TAGS.route, "tenant2", "ctx1")),
+                      ttl_ms=60_000)
+    found = await store.search(TAGS, unit(1), k=5)
+    assert [candidate.key for candidate in found] == ["near", "far"]
+    assert found[0].distance == pytest.approx(1 - float(unit(1, 0.1)[0]), abs=PRECISION[kind])
+    assert found[1].distance == pytest.approx(1.0, abs=PRECISION[kind])
+    assert [candidate.prompt for candidate in found] == ["prompt near", "prompt far"]
+
+
+@pytest.mark.parametrize("other", [
+    Tags("gpt-4o", TAGS.route, TAGS.tenant, TAGS.context), Tags(TAGS.model, "support", TAGS.tenant, TAGS.context),
+    Tags(TAGS.model, TAGS.route, "tenant2", TAGS.context), Tags(TAGS.model, TAGS.route, TAGS.tenant, "ctx2"),
+])
+async def test_every_tag_partitions_the_search(store: Store, other: Tags) -> None:
+    await store.write(entry("mine", unit(1)), ttl_ms=60_000)
+    assert await store.search(other, unit(1), k=5) == []
+
+
+@pytest.mark.parametrize("odd", [
+    Tags("_", "_", "u", "c"), Tags("model with spaces, and comma", "a/b.c:d-e", "u", "c"),
+    Tags("gpt-4o\x7f", "default", "u", "c"), Tags("{$vec}", "(@route:{x})", "*", "|"),
+])
+async def test_any_tag_value_is_searchable_and_never_breaks_the_query(store: Store, odd: Tags) -> None:
+    await store.write(entry("odd", unit(1), tags=odd), ttl_ms=60_000)
+    assert [candidate.key for candidate in await store.search(odd, unit(1), k=5)] == ["odd"]
+    assert await store.search(TAGS, unit(1), k=5) == []
+
+
+async def test_tags_are_case_sensitive(store: Store) -> None:
+    await store.write(entry("upper", unit(1), tags=Tags(TAGS.model, "Support", TAGS.tenant, TAGS.context)),
+                      ttl_ms=60_000)
+    assert await store.search(Tags(TAGS.model, "support", TAGS.tenant, TAGS.context), unit(1), k=5) == []
+
+
+async def test_search_returns_at_most_k(store: Store) -> None:
+    for index in range(6):
+        await store.write(entry(f"e{index}", unit(1, index / 10)), ttl_ms=60_000)
+    found = await store.search(TAGS, unit(1), k=3)
+    assert [candidate.key for candidate in found] == ["e0", "e1", "e2"]
+
+
+async def test_only_the_answer_expires_and_a_refill_revives_the_same_entry(store: Store) -> None:
+    await store.write(entry("a", unit(1)), ttl_ms=300)
+    await asyncio.sleep(0.5)
+    assert await store.read_answer("a", refresh=False) is None
+    assert [candidate.key for candidate in await store.search(TAGS, unit(1), k=5)] == ["a"]  # vector kept
+    await store.write(entry("a", None, answer=b"fresh"), ttl_ms=60_000)  # refill without re-embedding
+    assert await store.read_answer("a", refresh=False) == b"fresh"
+    assert [candidate.key for candidate in await store.search(TAGS, unit(1), k=5)] == ["a"]
+
+
+async def test_a_read_with_refresh_slides_the_ttl(store: Store) -> None:
+    await store.write(entry("a", unit(1)), ttl_ms=600)
+    for _ in range(4):
+        await asyncio.sleep(0.25)
+        assert await store.read_answer("a", refresh=True) == b"answer"
+    await asyncio.sleep(0.8)
+    assert await store.read_answer("a", refresh=True) is None
+
+
+async def test_a_read_without_refresh_keeps_the_fixed_lifetime(store: Store) -> None:
+    await store.write(entry("a", unit(1)), ttl_ms=600)
+    for _ in range(2):
+        await asyncio.sleep(0.25)
+        assert await store.read_answer("a", refresh=False) == b"answer"
+    await asyncio.sleep(0.3)
+    assert await store.read_answer("a", refresh=False) is None
+
+
+async def test_an_entry_without_vector_is_exact_only(store: Store) -> None:
+    await store.write(entry("exact-only", None), ttl_ms=60_000)
+    assert await store.read_answer("exact-only", refresh=False) == b"answer"
+    assert await store.search(TAGS, unit(1), k=5) == []
+
+
+async def test_blobs_round_trip_and_expire(store: Store) -> None:
+    await store.put_blob("b", b"\x00body", ttl_ms=300)
+    assert await store.get_blob("b") == b"\x00body"
+    assert await store.get_blob("nope") is None
+    await asyncio.sleep(0.5)
+    assert await store.get_blob("b") is None
+
+
+async def test_describe_gives_the_tags_even_after_the_answer_expired(store: Store) -> None:
+    await store.write(entry("a", unit(1)), ttl_ms=200)
+    assert await store.describe("a") == TAGS
+    await asyncio.sleep(0.3)
+    assert await store.read_answer("a", refresh=False) is None
+    assert await store.describe("a") == TAGS
+    assert await store.describe("nope") is None
+
+
+async def test_delete_removes_the_whole_entry(store: Store) -> None:
+    await store.write(entry("a", unit(1)), ttl_ms=60_000)
+    assert await store.delete("a") is True
+    assert await store.read_answer("a", refresh=False) is None
+    assert await store.search(TAGS, unit(1), k=5) == []
+    assert await store.delete("a") is False
+
+
+async def test_flush_by_route_by_tenant_and_everything(store: Store) -> None:
+    other_route = Tags(TAGS.model, "support", TAGS.tenant, TAGS.context)
+    other_user = Tags(TAGS.model, TAGS.route, "tenant2", TAGS.context)
+    for key, tags in (("mine", TAGS), ("route", other_route), ("user", other_user)):
+        await store.write(entry(key, unit(1), tags=tags), ttl_ms=60_000)
+    await store.put_blob("blob", b"x", ttl_ms=60_000)
+    assert await store.flush(route="support") == 1
+    assert await store.read_answer("route", refresh=False) is None
+    assert await store.flush(tenant="tenant2") == 1
+    assert await store.read_answer("user", refresh=False) is None
+    assert await store.read_answer("mine", refresh=False) == b"answer"
+    assert await store.get_blob("blob") == b"x"
+    assert await store.flush() == 1
+    assert await store.read_answer("mine", refresh=False) is None and await store.get_blob("blob") is None
+
+
+async def test_bump_counts_within_a_window(store: Store) -> None:
+    assert [await store.bump("q", ttl_ms=400) for _ in range(3)] == [1, 2, 3]
+    assert await store.bump("other", ttl_ms=400) == 1
+    await asyncio.sleep(0.6)
+    assert await store.bump("q", ttl_ms=400) == 1
+
+
+async def test_health_reports_the_backend(store: Store) -> None:
+    state = await store.health()
+    assert state["backend"] in {"memory", "redis"}
+
+
+@pytest.mark.parametrize("built", REDIS_KINDS)
+async def test_redis_refuses_a_cache_built_for_another_embedder_or_vector_type(redis_server, built: str) -> None:
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    first = redis_store(built, redis_server.url, name)
+    await first.open(dim=DIM, embedder="test-embedder")
+    await first.write(entry("a", unit(1)), ttl_ms=60_000)
+    await first.close()
+    drop = r"FT\.DROPINDEX" if built != "redis-int8" else r"--scan --pattern"
+    for kind in REDIS_KINDS:
+        for dim, embedder in ((DIM * 2, "test-embedder"), (DIM, "another-embedder"), (DIM, "test-embedder")):
+            if kind == built and (dim, embedder) == (DIM, "test-embedder"):
+                continue  # the one way to open it again
+            second = redis_store(kind, redis_server.url, name)
+            with pytest.raises(StartupError, match=rf"{drop} .*INDEX_NAME"):
+                await second.open(dim=dim, embedder=embedder)
+            await second.close()
+    again = redis_store(built, redis_server.url, name)
+    await again.open(dim=DIM, embedder="test-embedder")
+    assert [candidate.key for candidate in await again.search(TAGS, unit(1), k=5)] == ["a"]
+    await again.close()
+
+
+async def test_flush_by_route_also_removes_entries_without_vector(store: Store) -> None:
+    other_route = Tags(TAGS.model, "support", TAGS.tenant, TAGS.context)
+    await store.write(entry("exact-only", None, tags=other_route), ttl_ms=60_000)
+    await store.write(entry("kept", None), ttl_ms=60_000)
+    assert await store.flush(route="support") == 1
+    assert await store.describe("exact-only") is None
+    assert await store.describe("kept") == TAGS
+
+
+async def test_a_vector_added_later_makes_an_exact_only_entry_searchable(store: Store) -> None:
+    await store.write(entry("a", None), ttl_ms=60_000)
+    await store.write(entry("a", unit(1)), ttl_ms=60_000)
+    assert [candidate.key for candidate in await store.search(TAGS, unit(1), k=5)] == ["a"]
+    assert await store.flush(route=TAGS.route) == 1
+    assert await store.search(TAGS, unit(1), k=5) == []
+
+
+@pytest.mark.parametrize("kind", REDIS_KINDS)
+async def test_a_bulk_write_is_the_same_as_writing_one_by_one(store: RedisEntries) -> None:
+    other = Tags(TAGS.model, TAGS.route, "tenant2", TAGS.context)
+    entries = [entry(f"e{index}", unit(1, index / 100), tags=other if index % 2 else TAGS) for index in range(700)]
+    await store.write_many(entries, ttl_ms=60_000)
+    assert [candidate.key for candidate in await store.search(TAGS, unit(1), k=2)] == ["e0", "e2"]
+    assert [candidate.key for candidate in await store.search(other, unit(1), k=1)] == ["e1"]
+    assert await store.read_answer("e699", refresh=False) == b"answer"
+    assert await store.flush(tenant="tenant2") == 350
+
+
+async def test_redis_store_recreates_its_index_after_redis_lost_it(redis_server) -> None:
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    store = redis_store("redis", redis_server.url, name)
+    await store.open(dim=DIM, embedder="test-embedder")
+    await store._redis.execute_command("FT.DROPINDEX", f"idx:{name}", "DD")  # what a restart without disk does
+    assert await store.search(TAGS, unit(1), k=5) == []  # recreated on the spot, not an error
+    await store.write(entry("a", unit(1)), ttl_ms=60_000)
+    assert [candidate.key for candidate in await store.search(TAGS, unit(1), k=5)] == ["a"]
+    await store.close()

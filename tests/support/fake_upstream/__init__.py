@@ -1,0 +1,30 @@
+"""A fake OpenAI API: a real HTTP/1.1 server on 127.0.0.1 in a background thread.
+
+It is deliberately independent of the gateway's code so that the gateway is tested against wire
+behaviour (keep-alive, chunked SSE, abrupt disconnects), not against its own assumptions.
+
+One module per concern: `upstream` (the FakeUpstream a test holds: lifecycle, records, queued behaviours),
+`server` (the HTTP server and its connections), `handler` (reading a request, picking its answer), `responses`
+(writing it, misbehaviours included), `chat`, `embeddings`, `encodings`, `shapes` (paths, models, errors, SSE),
+`records` and `behaviours`. What tests import comes from here.
+"""
+
+from __future__ import annotations
+
+from tests.support.fake_upstream.embeddings import fake_embedding
+from tests.support.fake_upstream.encodings import encode_body
+from tests.support.fake_upstream.records import RecordedRequest, StreamRecord
+from tests.support.fake_upstream.shapes import CHAT_PATH, EMBEDDINGS_PATH, MODELS, iter_sse_data
+from tests.support.fake_upstream.upstream import FakeUpstream
+
+__all__ = [
+    "CHAT_PATH",
+    "EMBEDDINGS_PATH",
+    "MODELS",
+    "FakeUpstream",
+    "RecordedRequest",
+    "StreamRecord",
+    "encode_body",
+    "fake_embedding",
+    "iter_sse_data",
+]

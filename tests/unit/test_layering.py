@@ -1,0 +1,70 @@
+"""The dependency rules, read from the source: each adapter's I/O library in its one place, nothing below the web
+layer importing it, settings importing nothing above them, and concrete classes named only where things are
+assembled."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[2] / "gateway"
+
+
+def imports(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+MODULES = {path.relative_to(PACKAGE.parent).with_suffix("").as_posix().replace("/", "."): imports(path)
+           for path in PACKAGE.rglob("*.py")}
+
+
+def users_of(library: str) -> set[str]:
+    return {module for module, names in MODULES.items()
+            if any(name == library or name.startswith(library + ".") for name in names)}
+
+
+def test_each_io_library_lives_in_its_adapter() -> None:
+    assert users_of("httpx") == {"gateway.upstream"}
+    assert {module for module in users_of("redis") if not module.startswith("gateway.store.redis.")} == {
+        "gateway.metrics.redis_sink"}
+
+
+def test_nothing_below_the_web_layer_imports_it() -> None:
+    below = ("gateway.store", "gateway.embedding", "gateway.metrics", "gateway.cache", "gateway.flight",
+             "gateway.wire")
+    assert {module for module in users_of("gateway.web") if module.startswith(below)} == set()
+
+
+def test_settings_import_nothing_above_them() -> None:
+    for module in ("gateway.settings", "gateway.setting_values", "gateway.errors"):
+        above = {name for name in MODULES[module]
+                 if name.startswith("gateway.") and not name.startswith(("gateway.errors", "gateway.setting_values"))}
+        assert above == set(), module
+
+
+CONCRETE = ("MemoryStore", "RedisStore", "VectorSetStore", "LocalEmbedder", "RemoteEmbedder", "MemorySink",
+            "RedisSink", "RedisFlights")
+
+
+def test_only_the_assembly_names_concrete_classes() -> None:
+    naming = {module for module, names in MODULES.items()
+              if any(name.rsplit(".", 1)[-1] in CONCRETE for name in names)}
+    # `eval` measures the cache path itself, on the in-process store and the local model, whatever is configured;
+    # `prepare-model` checks the model file it writes against the shipped one, with the local embedder itself.
+    assert naming <= {"gateway.assembly", "gateway.evaluation", "gateway.embedding.prepare"}
+
+
+def test_endpoints_reach_the_cache_only_through_its_policy() -> None:
+    """The cache decides, the endpoint relays: the web layer names the cache policy, never its layers, learning,
+    stores or embedders, so every rule about when the cache is used stays in one place."""
+    reached = {name.rsplit(".", 1)[0] if name not in MODULES else name
+               for module, names in MODULES.items() if module.startswith("gateway.web.")
+               for name in names if name.startswith(("gateway.cache.", "gateway.store.", "gateway.embedding."))}
+    assert reached == {"gateway.cache.policy"}
