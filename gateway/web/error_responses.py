@@ -28,6 +28,7 @@ from gateway.errors import (
     UpstreamUnreachable,
 )
 from gateway.web.responses import ErrorResponse
+from gateway.web.trace import CLIENT_GONE
 
 log = logging.getLogger("latency_slayer.web")
 
@@ -75,8 +76,9 @@ async def on_gateway_error(request: Request, error: Exception) -> Response:
 
 
 async def on_client_gone(request: Request, error: Exception) -> Response:
-    """The client hung up while sending its body: nobody is left to answer, and it is no server error."""
-    return Response(status_code=400, headers={"connection": "close"})
+    """The client hung up while sending its body: nobody is left to read an answer, and it is no server error.
+    The status is the one the request's event records (nginx's "client closed request")."""
+    return Response(status_code=CLIENT_GONE, headers={"connection": "close"})
 
 
 async def on_http_exception(request: Request, error: Exception) -> Response:

@@ -10,12 +10,12 @@ from starlette.requests import Request
 
 from gateway.web.access import Caller, caller_of, upstream_headers
 from gateway.web.body import streamed
-from gateway.web.services import Gateway
+from gateway.web.services import GATEWAY, Gateway
 from gateway.wire.canonical import SHARED_TENANT
 
 
 def gateway_of(request: Request) -> Gateway:
-    gateway: Gateway = request.app.state.gateway
+    gateway: Gateway = request.scope[GATEWAY]
     return gateway
 
 

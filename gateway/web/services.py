@@ -18,6 +18,7 @@ from gateway.upstream import UpstreamClient
 from gateway.web.body import BodyDeadlines
 
 HEALTH_SECS = 1.0
+GATEWAY = "latency_slayer.gateway"  # scope entry: the worker's Gateway, put there once per request
 
 
 @dataclass

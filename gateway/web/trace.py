@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.metrics.events import Event
 from gateway.metrics.recorder import EventRecorder
+from gateway.web.services import GATEWAY
 from gateway.wire.controls import DEFAULT_ROUTE
 
 TRACE = "latency_slayer.trace"  # scope entry: the request's Trace
@@ -24,7 +25,7 @@ def _count(value: Any) -> int:
 
 class Trace:
     __slots__ = ("_done", "_recorder", "_start", "_upstream_start", "completion_tokens", "distance", "event",
-                 "gone", "layer", "model", "outcome", "prompt_tokens", "route", "sent", "status", "stream",
+                 "layer", "model", "outcome", "prompt_tokens", "route", "sent", "status", "stream",
                  "threshold", "ttfb_ms", "upstream_ms")
 
     def __init__(self, recorder: EventRecorder) -> None:
@@ -46,7 +47,6 @@ class Trace:
         self.completion_tokens = 0
         self.sent = 200  # the status the response started with
         self.status: int | None = None  # the answer's own, when it differs: a stream may break after its 200
-        self.gone = False  # the client hung up
 
     def _elapsed_ms(self, since: float) -> float:
         return (time.perf_counter() - since) * 1000
@@ -83,7 +83,7 @@ class Trace:
         self._done = True
         self.upstream_done()
         if status is None:
-            status = CLIENT_GONE if self.gone else self.status or self.sent
+            status = self.status or self.sent
         outcome = self.outcome if status < 400 else "error"
         saved = self.prompt_tokens + self.completion_tokens if outcome == "hit" else 0
         recorder = self._recorder
@@ -105,9 +105,9 @@ def trace_of(request: Request, event: str) -> Trace:
 
 
 class Observed:
-    """Pure ASGI middleware: gives each request a Trace and emits it once its response ended, reading the status,
-    the first byte and the last from the response's own messages. A response that never sent its last byte, or
-    whose client hung up, ended with the client gone; one that raised, with a server error."""
+    """Pure ASGI middleware: gives each request the worker's Gateway and a Trace, and emits the trace once its
+    response ended, reading the status, the first byte and the last from the response's own messages. A response
+    that never sent its last byte ended with the client gone; one that raised, with a server error."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -116,13 +116,8 @@ class Observed:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        trace = scope[TRACE] = Trace(scope["app"].state.gateway.events)
-
-        async def listen() -> Message:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                trace.gone = True
-            return message
+        gateway = scope[GATEWAY] = scope["app"].state.gateway
+        trace = scope[TRACE] = Trace(gateway.events)
 
         async def watch(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -135,7 +130,7 @@ class Observed:
             await send(message)
 
         try:
-            await self.app(scope, listen, watch)
+            await self.app(scope, receive, watch)
         except Exception:
             trace.finish(500)
             raise

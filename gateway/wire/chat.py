@@ -21,7 +21,7 @@ from gateway.wire.json_body import forwardable, parse_json_object
 from gateway.wire.requests import validate_chat
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: built on every request, and a frozen init costs a hit ~1 µs
 class ChatRequest:
     body: dict[str, Any]  # as read: what goes upstream
     controls: Controls

@@ -3,6 +3,7 @@ timings; nothing secret in it; and a metrics outage that never fails a request."
 
 from __future__ import annotations
 
+import socket
 import time
 
 import httpx
@@ -77,6 +78,22 @@ def test_a_client_leaving_mid_stream_is_an_error_event(make_gateway, fake_upstre
     [left] = events
     assert (left.outcome, left.status, left.stream) == ("error", 499, True)
     assert left.ttfb_ms is not None and left.upstream_ms is not None
+
+
+def test_a_client_leaving_while_sending_its_body_is_a_499_event(make_gateway, fake_upstream) -> None:
+    """It is the client's doing, not the gateway's: recorded as 499 (client closed request), never a 400 or 500."""
+    gateway = served(make_gateway, "memory")
+    with socket.create_connection(("127.0.0.1", gateway.port)) as raw:
+        raw.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+                    b"authorization: Bearer sk-client-one\r\ncontent-length: 1000\r\n\r\n{\"model\": ")
+        time.sleep(0.2)
+    deadline = time.monotonic() + 5
+    while not (events := events_of(gateway)):
+        assert time.monotonic() < deadline, "no event for the abandoned request"
+        time.sleep(0.05)
+    [left] = events
+    assert (left.event, left.outcome, left.status) == ("chat", "error", 499)
+    assert fake_upstream.calls() == 0
 
 
 @pytest.mark.parametrize("store", ["memory", "redis"])
