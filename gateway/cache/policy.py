@@ -2,10 +2,13 @@
 serve a cached answer (a `Hit`), follow an identical request already on its way upstream (`Following`), or go
 upstream (a `Miss`, with all the miss needs). `settle` takes a miss's answer once it is whole: judged against the
 cached answer it was compared with, stored if it is worth it, and handed to the requests following it (a
-streamed answer settles itself as it arrives, through `settle_stream`). Writes run off the request path.
+streamed miss goes through `settle_stream`: relayed through its flight as it arrives, settled when it ends
+cleanly). Writes run off the request path.
 
-Endpoints only parse their wire format, build an `Ask`, relay, and render: every rule about when the cache is
-used lives here (shadow sampling, ratings, admission, which misses share an upstream call, the miss delay)."""
+Endpoints only parse their wire format, build an `Ask`, relay, and render; what happens to a request in the cache
+is decided here (shadow sampling, ratings, counting followers' asks, which misses share an upstream call, the miss
+delay), what is worth storing in `CacheLayers.remember`. Whole response bodies cached by their exact key alone
+(embeddings) use `recall` and `keep`."""
 
 from __future__ import annotations
 
@@ -43,7 +46,7 @@ class Ask:
     api_key: str | None  # the caller's upstream key, for a remote embedder
     temperature: Any
     stream: bool
-    variant: bytes = b""  # what else decides the bytes a client is sent: only requests alike share a flight
+    variant: tuple[bytes, ...] = ()  # what else decides the bytes a client is sent: only requests alike share a flight
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,7 @@ class Miss:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
+                 traceback: TracebackType | None) -> None:
         if self.flight is not None and self.flight.head is None:
             self.flight.fail()  # nothing to share (an error, a cancelled request)
 
@@ -139,7 +142,7 @@ class CachePolicy:
     async def _share(self, miss: Miss, key: ChatKey) -> Following | None:
         """Join the flight of identical misses: lead it (the miss goes upstream), or follow its leader's answer.
         A failed leader is replaced by one of its followers, once; then each goes alone."""
-        shared_key = digest(key.exact.encode(), miss.ask.variant)
+        shared_key = digest(key.exact.encode(), *miss.ask.variant)
         for _ in range(2):
             flight, leading = await self.flights.join(shared_key)
             if leading:

@@ -58,13 +58,14 @@ async def capture(upstream: UpstreamBody, flight: Flight, answer: StreamAnswer, 
             try:
                 ended = _publish(parser.feed(chunk), flight, answer, settle)
             except UpstreamProtocolError as error:  # what it sent cannot be read: nothing after it can be either
-                _break_off(flight, answer, failure, error, str(error))
+                _break_off(flight, answer, failure, error, str(error), usage=None)
                 return
             if ended:
                 await _read_out(body)
                 return
     except UpstreamError as error:
-        _break_off(flight, answer, failure, error, f"The upstream stream broke off: {error}")
+        _break_off(flight, answer, failure, error, f"The upstream stream broke off: {error}",
+                   usage=_usage(answer.result()))
         return
     finally:
         await upstream.close()
@@ -87,10 +88,11 @@ def _publish(events: list[sse.Event], flight: Flight, answer: StreamAnswer, sett
     return False
 
 
-def _break_off(flight: Flight, answer: StreamAnswer, failure: Failure, error: GatewayError, message: str) -> None:
+def _break_off(flight: Flight, answer: StreamAnswer, failure: Failure, error: GatewayError, message: str, *,
+               usage: Any) -> None:
     status, code = failure(error)
     flight.publish(answer.error(message, status=status, code=code))
-    flight.end(status=status, usage=_usage(answer.result()))
+    flight.end(status=status, usage=usage)
 
 
 async def _read_out(body: AsyncIterator[bytes]) -> None:

@@ -49,7 +49,7 @@ def make_app(settings: Settings, build: Callable[[Settings], Awaitable[Gateway]]
         *admin_routes(settings.admin_token),
         *dashboard_routes(),
     ]
-    # Observed is outermost: a request's event ends when its response's last byte leaves the app.
+    # Observed is outermost: a request's event ends as its response's last bytes leave the app.
     middleware = [Middleware(Observed), Middleware(SingleFraming),
                   Middleware(BrowserGuard, allowed=settings.allowed_origins)]
     if settings.gateway_api_keys:

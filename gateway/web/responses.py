@@ -36,7 +36,7 @@ class JSONResponse(Response):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return content if isinstance(content, bytes) else orjson.dumps(content)
+        return content if isinstance(content, bytes) else orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
 class ErrorResponse(Response):
@@ -74,7 +74,7 @@ class RelayedResponse(Response):
         self.raw_headers = [*_raw(head.headers, extra), (b"content-length", str(len(body)).encode())]
 
 
-class _ClosedStream(StreamingResponse):
+class _AlwaysClosed(StreamingResponse):
     """A streamed body that is always closed: a client that leaves before the first byte cancels the response
     before the body is ever iterated, so a body's own clean-up would never run."""
 
@@ -93,7 +93,7 @@ class _ClosedStream(StreamingResponse):
         raise NotImplementedError
 
 
-class RelayedStream(_ClosedStream):
+class RelayedStream(_AlwaysClosed):
     """An upstream answer relayed as it arrives. `body` defaults to the upstream's as it came, in its
     content-encoding when the gateway cannot decode it."""
 
@@ -123,10 +123,12 @@ class RelayedStream(_ClosedStream):
         await self._upstream.close()
 
 
-Ended = Callable[[int, Any], None]  # told the answer's final status and usage just before its last byte goes out
+# Told how the answer ended, just before its last bytes are handed on: its final status and usage, or None when
+# it did not end whole (its client left first).
+Ended = Callable[[int | None, Any], None]
 
 
-class FlightStream(_ClosedStream):
+class FlightStream(_AlwaysClosed):
     """A single-flight's answer as it arrives, for one of its readers (the flight owns the upstream request). It
     ends with the answer's last chunk, so a client that hangs up once it has read that (synchronous SDK clients
     do, before the chunked terminator) got the whole answer; one that stops arriving ends with an error event."""
@@ -135,6 +137,12 @@ class FlightStream(_ClosedStream):
         super().__init__(head, reader, extra)
         self._reader = reader
         self._ended = ended
+        self._told = False
+
+    def _end(self, status: int | None, usage: Any) -> None:
+        if not self._told:
+            self._told = True
+            self._ended(status, usage)
 
     async def stream_response(self, send: Send) -> None:
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
@@ -143,16 +151,18 @@ class FlightStream(_ClosedStream):
             async for chunk in reader:
                 last = reader.finished
                 if last:
-                    self._ended(flight.status, flight.usage)
+                    self._end(flight.status, flight.usage)
                 await send({"type": "http.response.body", "body": chunk, "more_body": not last})
                 if last:
                     return
         except FlightFailed:
-            self._ended(504, None)
+            reader.close()  # at once: if it was the flight's last reader, the upstream request is closed now
+            self._end(504, None)
             await send({"type": "http.response.body", "body": STALLED, "more_body": False})
             return
-        self._ended(flight.status, flight.usage)
+        self._end(flight.status, flight.usage)
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def close(self) -> None:
         self._reader.close()
+        self._end(None, None)

@@ -1,6 +1,7 @@
 """One request's figures for the metrics stream. An endpoint takes its request's `Trace` (`trace_of`) and fills it
-as it learns things (scope, hit, upstream timing, usage); the `Observed` middleware emits it as one event when the
-response's last byte goes out, or when it ends any other way. Emitting only queues a tuple."""
+as it learns things (scope, hit, upstream timing, usage); the `Observed` middleware emits it as one event as the
+response's last bytes are handed to the server, or when the response ends any other way. Emitting only queues a
+tuple."""
 
 from __future__ import annotations
 
@@ -71,17 +72,19 @@ class Trace:
         if self.ttfb_ms is None:
             self.ttfb_ms = self._elapsed_ms(self._start)
 
-    def answered(self, status: int, usage: Any) -> None:
-        """How a relayed stream ended: its answer's own status and usage."""
-        self.status = status
-        self.usage(usage)
+    def answered(self, status: int | None, usage: Any) -> None:
+        """A relayed stream ended: the upstream's time runs to here. With its answer's own status and usage, or
+        None when it did not end whole (its client left)."""
+        self.upstream_done()
+        if status is not None:
+            self.status = status
+            self.usage(usage)
 
     def finish(self, status: int | None = None) -> None:
         """Emit the event, once: with `status` if given, else the answer's or the response's own."""
         if self._done or self.event is None:
             return
         self._done = True
-        self.upstream_done()
         if status is None:
             status = self.status or self.sent
         outcome = self.outcome if status < 400 else "error"
@@ -105,9 +108,10 @@ def trace_of(request: Request, event: str) -> Trace:
 
 
 class Observed:
-    """Pure ASGI middleware: gives each request the worker's Gateway and a Trace, and emits the trace once its
-    response ended, reading the status, the first byte and the last from the response's own messages. A response
-    that never sent its last byte ended with the client gone; one that raised, with a server error."""
+    """Pure ASGI middleware: gives each request the worker's Gateway (`request_parts.gateway_of` reads it) and a
+    Trace, and emits the trace as the response ends, reading the status, the first byte and the last from the
+    response's own messages. A response that never sent its last byte ended with the client gone; one that
+    raised, with a server error."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app

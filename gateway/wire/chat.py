@@ -34,9 +34,9 @@ class ChatRequest:
         return self.body.get("temperature")
 
     @property
-    def variant(self) -> bytes:
+    def variant(self) -> tuple[bytes, ...]:
         """What else decides the bytes a client is sent for the same answer."""
-        return (b"sse" if self.stream else b"json") + (b"usage" if self.client_usage else b"")
+        return b"sse" if self.stream else b"json", b"usage" if self.client_usage else b""
 
     def key(self, tenant: str) -> ChatKey | None:
         """The key of what this request may be served, among `tenant`'s entries; None when the cache must not

@@ -80,6 +80,17 @@ def test_a_client_leaving_mid_stream_is_an_error_event(make_gateway, fake_upstre
     assert left.ttfb_ms is not None and left.upstream_ms is not None
 
 
+@pytest.mark.parametrize("streamed", [False, True], ids=["json", "stream"])
+def test_an_upstream_that_never_answered_adds_no_upstream_time(make_gateway, fake_upstream, streamed: bool) -> None:
+    """The dashboard's upstream latency is the time of answers: a timed-out call is an error event without one."""
+    gateway = served(make_gateway, "memory", UPSTREAM_TIMEOUT_SECS="0.3")
+    fake_upstream.delay_next(3.0)
+    with pytest.raises(openai.APIStatusError):
+        (stream if streamed else ask)(gateway)
+    [failed] = events_of(gateway)
+    assert (failed.outcome, failed.status, failed.stream, failed.upstream_ms) == ("error", 504, streamed, None)
+
+
 def test_a_client_leaving_while_sending_its_body_is_a_499_event(make_gateway, fake_upstream) -> None:
     """It is the client's doing, not the gateway's: recorded as 499 (client closed request), never a 400 or 500."""
     gateway = served(make_gateway, "memory")
