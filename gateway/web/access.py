@@ -4,11 +4,12 @@ Open mode (no `GATEWAY_API_KEYS`): the client's own credential, in whatever form
 names its tenant; a client with none is forwarded with `OPENAI_API_KEY` and joins the one anonymous tenant.
 
 Gateway-key mode: a pure-ASGI middleware admits only the gateway's own keys (as a bearer token, `api-key` or
-`x-api-key`) on `/v1/...`, removes them, and calls the upstream with the key the access table gives that gateway
-key, else `OPENAI_API_KEY`, so real keys stay on the server. Each gateway key is its own tenant. Keys that share
-the server's upstream account may reach only its stateless endpoints (`STATELESS`): files, batches, stored
-completions and responses, assistants, vector stores... are account-wide upstream, so another key could list,
-read or delete them. `ACCOUNT_ENDPOINTS=allow` lifts that; a key with its own upstream key is never limited."""
+`x-api-key`) on `/v1/...` and `/chat`, removes them, and calls the upstream with the key the access table gives
+that gateway key, else `OPENAI_API_KEY`, so real keys stay on the server. Each gateway key is its own tenant.
+Keys that share the server's upstream account may reach only its stateless endpoints (`STATELESS`): files,
+batches, stored completions and responses, assistants, vector stores... are account-wide upstream, so another key
+could list, read or delete them. `ACCOUNT_ENDPOINTS=allow` lifts that; a key with its own upstream key is never
+limited."""
 
 from __future__ import annotations
 
@@ -25,13 +26,15 @@ from gateway.wire.credentials import ANONYMOUS, credentials_of, without_credenti
 from gateway.wire.errors import error_body
 
 CALLER = "latency_slayer.caller"  # scope entry: the Caller, worked out once per request
+# Where a request reaches an upstream (`/chat`: the original design's interface), so gateway keys are asked for.
+API_PATHS = ("/v1/", "/chat")
 
 # What a key on the shared upstream account may call: answers computed from the request alone, which leave
 # nothing on the account that another key could read back.
 STATELESS = (
     ("POST", re.compile(r"/v1/(chat/completions|completions|embeddings|moderations|messages|messages/count_tokens"
                         r"|responses|responses/input_tokens|audio/(speech|transcriptions|translations)"
-                        r"|images/(generations|edits|variations)|cache/feedback)")),
+                        r"|images/(generations|edits|variations)|cache/feedback)|/chat")),
     ("GET", re.compile(r"/v1/models(/[^/]+)?")),
 )
 
@@ -99,7 +102,7 @@ class GatewayKeys:
         return found
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+        if scope["type"] != "http" or not scope["path"].startswith(API_PATHS):
             await self.app(scope, receive, send)
             return
         key = credentials_of(scope["headers"]).key

@@ -22,6 +22,7 @@ from gateway.web.feedback import cache_feedback
 from gateway.web.framing import SingleFraming
 from gateway.web.health import healthz
 from gateway.web.passthrough import passthrough
+from gateway.web.seed_chat import seed_chat
 from gateway.web.services import Gateway
 from gateway.web.trace import Observed
 
@@ -45,6 +46,7 @@ def make_app(settings: Settings, build: Callable[[Settings], Awaitable[Gateway]]
         Route("/v1/embeddings", embeddings, methods=["POST"]),
         Route("/v1/cache/feedback", cache_feedback, methods=["POST"]),
         Route("/v1/{path:path}", passthrough, methods=ALL_METHODS),
+        Route("/chat", seed_chat, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         *admin_routes(settings.admin_token),
         *dashboard_routes(),

@@ -11,7 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.wire.errors import error_body
 
-GUARDED = ("/v1/", "/admin/")
+GUARDED = ("/v1/", "/admin/", "/chat")
 _EXPOSED = b"x-cache, x-cache-layer, x-cache-distance, x-cache-key"
 
 

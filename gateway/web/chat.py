@@ -28,6 +28,11 @@ async def chat_completions(request: Request) -> Response:
     trace = trace_of(request, "chat")
     gateway = gateway_of(request)
     chat = read_chat(await read_body(request), request.headers, default_model=gateway.settings.gen_model)
+    return await answer_chat(request, gateway, chat, trace)
+
+
+async def answer_chat(request: Request, gateway: Gateway, chat: ChatRequest, trace: Trace) -> Response:
+    """The chat path from a request read: `POST /v1/chat/completions`, and the aliases that read another shape."""
     trace.model, trace.route, trace.stream = chat.model, chat.controls.route, chat.stream
     who = caller(request)
     ask = Ask(chat.key(tenant_for(request, chat.controls.route)), chat.controls, who.tenant, who.upstream_key,

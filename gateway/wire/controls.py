@@ -41,12 +41,16 @@ def _threshold(value: str) -> float:
     return number
 
 
+def parse_route(value: str, where: str, param: str, code: str) -> str:
+    route = value.strip() or DEFAULT_ROUTE
+    if not _ROUTE.match(route):
+        raise InvalidRequest(f"Invalid {where}: expected 1-64 letters, digits or . _ : / -.", param=param, code=code)
+    return route
+
+
 def parse_controls(headers: Mapping[str, str]) -> Controls:
     """`headers` must look names up case-insensitively (Starlette's `Headers` does)."""
-    route = headers.get("x-route", DEFAULT_ROUTE).strip() or DEFAULT_ROUTE
-    if not _ROUTE.match(route):
-        raise InvalidRequest("Invalid header 'x-route': expected 1-64 letters, digits or . _ : / -.",
-                             param="x-route", code="invalid_header")
+    route = parse_route(headers.get("x-route", DEFAULT_ROUTE), "header 'x-route'", "x-route", "invalid_header")
     directives = {part.strip().lower() for part in headers.get("cache-control", "").split(",")}
     ttl = headers.get("x-cache-ttl")
     threshold = headers.get("x-cache-threshold")
