@@ -109,13 +109,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MEMORY_MAX_ENTRIES", int_range(1, 10_000_000), 50_000, "an integer >= 1",
             "Entries kept by the embedded store before the least recently used are evicted."),
     Setting("MEMORY_MAX_BYTES", int_range(1 << 20, 1 << 40), 256 << 20, "an integer of bytes >= 1048576",
-            "Bytes the embedded store keeps per worker (answers, prompts, vectors and cached embeddings answers) "
-            "before the least recently used go; cached embeddings answers go first."),
+            "Bytes the embedded store keeps per worker (answers, prompts, vectors and cached embeddings vectors) "
+            "before the least recently used go; cached embeddings vectors go first."),
     Setting("MAX_BODY_BYTES", int_range(1024, 1 << 30), 4 << 20, "an integer of bytes >= 1024",
             "Largest request body accepted (413 above)."),
     Setting("MAX_ENTRY_BYTES", int_range(1024, 1 << 30), 1 << 20, "an integer of bytes >= 1024",
-            "Largest answer (with its prompt) the cache stores, and largest cached embeddings answer; bigger ones "
-            "are served but not stored, so one caller's huge answers cannot slow every other caller's lookups."),
+            "Largest answer (with its prompt) the cache stores, and largest cached vector of one embeddings input; "
+            "bigger ones are served but not stored, so one caller's huge answers cannot slow every other caller's "
+            "lookups."),
+    Setting("MAX_MERGED_BYTES", int_range(1024, 1 << 30), 32 << 20, "an integer of bytes >= 1024",
+            "Largest embeddings answer the gateway holds whole: to store its inputs' vectors, or to put it together "
+            "from cached and fresh ones. A batch expected to be bigger goes upstream whole and is relayed as it "
+            "arrives, nothing stored."),
     Setting("BODY_TIMEOUT_SECS", float_range(0.1, 3600), 30.0, "seconds, 0.1-3600",
             "A request body still arriving this long after its request started is refused with 408 and its "
             "connection closed, so slow senders cannot hold connections open."),
@@ -190,6 +195,7 @@ class Settings:
     max_body_bytes: int
     body_timeout_secs: float
     max_entry_bytes: int
+    max_merged_bytes: int
     upstream_connect_timeout_secs: float
     upstream_timeout_secs: float
     upstream_http2: bool

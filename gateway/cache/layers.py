@@ -158,10 +158,11 @@ class CacheLayers:
         await self.write_guard.call(lambda: self.store.write(entry, ttl_ms=ttl_ms))
         return True
 
-    async def recall_blob(self, key: str) -> bytes | None:
-        return await self.store_guard.call(lambda: self.store.get_blob(key))
+    async def recall_blobs(self, keys: list[str]) -> list[bytes | None]:
+        return await self.store_guard.call(lambda: self.store.get_blobs(keys))
 
-    async def keep_blob(self, key: str, value: bytes, controls: Controls) -> None:
-        if controls.store and len(value) <= self.config.max_entry_bytes:
+    async def keep_blobs(self, items: list[tuple[str, bytes]], controls: Controls) -> None:
+        kept = [(key, value) for key, value in items if len(value) <= self.config.max_entry_bytes]
+        if controls.store and kept:
             ttl_ms = self._ttl_ms(controls)
-            await self.write_guard.call(lambda: self.store.put_blob(key, value, ttl_ms=ttl_ms))
+            await self.write_guard.call(lambda: self.store.put_blobs(kept, ttl_ms=ttl_ms))

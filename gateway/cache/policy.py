@@ -7,8 +7,8 @@ cleanly). Writes run off the request path.
 
 Endpoints only parse their wire format, build an `Ask`, relay, and render; what happens to a request in the cache
 is decided here (shadow sampling, ratings, counting followers' asks, which misses share an upstream call, the miss
-delay), what is worth storing in `CacheLayers.remember`. Whole response bodies cached by their exact key alone
-(embeddings) use `recall` and `keep`."""
+delay), what is worth storing in `CacheLayers.remember`. Answers kept part by part by their exact keys alone
+(each input's vector of an embeddings request) use `recall` and `keep`."""
 
 from __future__ import annotations
 
@@ -91,9 +91,10 @@ class Miss:
 
 @dataclass(frozen=True)
 class Recall:
-    """An exact-layer lookup of a whole response body: the body, if cached, and the `x-cache` state otherwise."""
+    """The exact layer's answer for each part of a request kept part by part (each input of an embeddings
+    request): what it holds for each key (None where nothing), and the `x-cache` state a miss goes upstream as."""
 
-    body: bytes | None
+    parts: list[bytes | None]
     state: str
 
 
@@ -206,19 +207,19 @@ class CachePolicy:
         return await self.layers.store_guard.call(
             lambda: self.learning.feedback(feedback, tenant=caller, shared=SHARED_TENANT))
 
-    async def recall(self, key: str | None, controls: Controls) -> Recall:
-        """The exact layer alone, for whole response bodies (embeddings)."""
-        if key is None:
-            return Recall(None, "bypass")
+    async def recall(self, keys: list[str] | None, controls: Controls) -> Recall:
+        """The exact layer alone, part by part; `keys` None: the request cannot be kept so (a bypass)."""
+        if keys is None:
+            return Recall([], "bypass")
         if not controls.lookup:
-            return Recall(None, "miss")
+            return Recall([None] * len(keys), "miss")
         try:
-            return Recall(await self.layers.recall_blob(key), "miss")
+            return Recall(await self.layers.recall_blobs(keys), "miss")
         except CacheUnavailable:
-            return Recall(None, "bypass")
+            return Recall([None] * len(keys), "bypass")
 
-    def keep(self, key: str, body: bytes, controls: Controls) -> None:
-        self.defer(self.layers.keep_blob(key, body, controls))
+    def keep(self, parts: list[tuple[str, bytes]], controls: Controls) -> None:
+        self.defer(self.layers.keep_blobs(parts, controls))
 
     def defer(self, write: Coroutine[Any, Any, Any]) -> None:
         """Run a cache write after the response, off the request path; its failure is only a bypass."""

@@ -4,6 +4,7 @@ thresholds, scope or layers, which live once in `gateway.cache.policy` above eve
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,6 +81,14 @@ class Store(ABC):
 
     @abstractmethod
     async def put_blob(self, key: str, value: bytes, *, ttl_ms: int) -> None: ...
+
+    @abstractmethod
+    async def get_blobs(self, keys: Sequence[str]) -> list[bytes | None]:
+        """Each key's blob (None where there is none), in one round trip."""
+
+    @abstractmethod
+    async def put_blobs(self, items: Sequence[tuple[str, bytes]], *, ttl_ms: int) -> None:
+        """Keep each (key, blob), in one round trip."""
 
     @abstractmethod
     async def health(self) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -194,6 +195,13 @@ class MemoryStore(Store):
             _, (evicted, _) = self._blobs.popitem(last=False)
             self._bytes -= len(evicted)
         self._evict()
+
+    async def get_blobs(self, keys: Sequence[str]) -> list[bytes | None]:
+        return [await self.get_blob(key) for key in keys]
+
+    async def put_blobs(self, items: Sequence[tuple[str, bytes]], *, ttl_ms: int) -> None:
+        for key, value in items:
+            await self.put_blob(key, value, ttl_ms=ttl_ms)
 
     async def health(self) -> dict[str, Any]:
         return {"backend": "memory", "entries": len(self._slots), "blobs": len(self._blobs),

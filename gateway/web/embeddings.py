@@ -1,68 +1,68 @@
-"""`POST /v1/embeddings`: forwarded, with an exact cache of whole answers (every field but `user` keyed) and one
-metrics event each; an answer too big to cache is relayed as it arrives."""
+"""`POST /v1/embeddings`: each input's vector cached on its own (every field but `user` keyed), so a batch whose
+inputs were all seen is answered without going upstream (`x-cache: hit`), and one with some new inputs sends only
+those upstream and is answered with every vector in the order asked (`x-cache: partial`). One metrics event each."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.web.request_parts import cache_headers, forwarded_headers, gateway_of, read_body, tenant_for
-from gateway.web.responses import RelayedResponse, RelayedStream
+from gateway.web.responses import ErrorResponse, JSONResponse, RelayedResponse, RelayedStream
 from gateway.web.trace import trace_of
-from gateway.wire.canonical import embeddings_key
-from gateway.wire.controls import parse_controls
-from gateway.wire.json_body import forwardable, parse_json_object
-from gateway.wire.requests import validate_embeddings
+from gateway.wire.canonical import embedding_keys
+from gateway.wire.embeddings import Vector, merged, read_embeddings, vectors_of
 
 
 async def embeddings(request: Request) -> Response:
     trace = trace_of(request, "embeddings")
     gateway = gateway_of(request)
-    body = parse_json_object(await read_body(request))
-    validate_embeddings(body)
-    controls = parse_controls(request.headers)
-    trace.model, trace.route = body["model"], controls.route
-    key = embeddings_key(body, tenant=tenant_for(request, controls.route))
-    recall = await gateway.policy.recall(key, controls)
-    if recall.body is not None:
-        trace.hit("exact", _usage_of(recall.body))
-        return Response(recall.body, media_type="application/json", headers=cache_headers("hit", layer="exact"))
-    state = trace.outcome = recall.state
+    batch = read_embeddings(await read_body(request), request.headers)
+    trace.model, trace.route = batch.model, batch.controls.route
+    inputs = batch.inputs
+    keys = embedding_keys(batch.body, inputs, tenant=tenant_for(request, batch.controls.route)) if inputs else None
+    recall = await gateway.policy.recall(keys, batch.controls)
+    cached = [Vector.loads(part) if part is not None else None for part in recall.parts]
+    held = [len(part) for part in recall.parts if part is not None]
+    # An answer is put together whole: only when it is expected to fit (every vector the size of the cached ones,
+    # with room to spare); else the whole batch goes upstream and is relayed as it comes.
+    if inputs and held and sum(held) / len(held) * len(inputs) * 1.5 > gateway.settings.max_merged_bytes:
+        cached = [None] * len(inputs)
+    missing = [index for index, vector in enumerate(cached) if vector is None]
+    if inputs and not missing:
+        vectors = [vector for vector in cached if vector is not None]
+        trace.hit("exact", {"prompt_tokens": sum(vector.tokens for vector in vectors)})
+        return JSONResponse(merged(vectors), headers=cache_headers("hit", layer="exact"))
+    trace.outcome = recall.state
     trace.upstream_sent()
     upstream = await gateway.upstream.send("POST", "/embeddings", headers=forwarded_headers(request),
-                                           content=forwardable(body))
-    payload, rest = await upstream.read_within(gateway.settings.max_entry_bytes)
-    if rest is not None:  # too big to cache: relayed as it comes, never parsed on the event loop
-        trace.outcome = "bypass"
-        return RelayedStream.overflowing(upstream, payload, rest, cache_headers("bypass"))
+                                           content=batch.upstream_body(missing))
+    payload, rest = await upstream.read_within(gateway.settings.max_merged_bytes)
+    whole = inputs is None or len(missing) == len(inputs)
+    if rest is not None:
+        if whole:  # too big to hold: relayed as it comes, never parsed on the event loop
+            trace.outcome = "bypass"
+            return RelayedStream.overflowing(upstream, payload, rest, cache_headers("bypass"))
+        await upstream.close()
+        return _unmergeable("The upstream's answer for the inputs not cached is larger than MAX_MERGED_BYTES.")
     trace.upstream_done()
-    if upstream.status == 200:
-        trace.usage(_usage_of(payload))
-        if state == "miss" and _is_embedding_list(payload):
-            gateway.policy.keep(key, payload, controls)
-    return RelayedResponse(upstream, payload, cache_headers(state))
+    if upstream.status != 200 or inputs is None:
+        return RelayedResponse(upstream, payload, cache_headers(recall.state))  # errors pass through, never stored
+    fresh = vectors_of(payload, [inputs[index] for index in missing])
+    trace.usage({"prompt_tokens": sum(vector.tokens for vector in fresh)} if fresh else None)
+    if fresh is None:
+        if whole:
+            return RelayedResponse(upstream, payload, cache_headers(recall.state))
+        return _unmergeable("The upstream's answer for the inputs not cached is not a list of their embeddings.")
+    if keys is not None and recall.state == "miss":
+        gateway.policy.keep([(keys[index], vector.dumps()) for index, vector in zip(missing, fresh, strict=True)],
+                            batch.controls)
+    if whole:
+        return RelayedResponse(upstream, payload, cache_headers(recall.state))
+    answered = dict(zip(missing, fresh, strict=True))
+    vectors = [vector if vector is not None else answered[index] for index, vector in enumerate(cached)]
+    return JSONResponse(merged(vectors), headers=cache_headers("partial", layer="exact"))
 
 
-def _is_embedding_list(payload: bytes) -> bool:
-    try:
-        parsed = orjson.loads(payload)
-    except orjson.JSONDecodeError:
-        return False
-    return isinstance(parsed, dict) and isinstance(parsed.get("data"), list)
-
-
-def _usage_of(payload: bytes) -> Any:
-    """The `usage` object of an embeddings answer, found from its end: parsing a whole list of vectors only
-    to count its tokens would cost a hit more than its lookup did."""
-    start = payload.rfind(b'"usage"')
-    opening = payload.find(b"{", start) if start >= 0 else -1
-    closing = payload.find(b"}", opening) if opening >= 0 else -1
-    if closing < 0:
-        return None
-    try:
-        return orjson.loads(payload[opening:closing + 1])
-    except orjson.JSONDecodeError:
-        return None
+def _unmergeable(message: str) -> Response:
+    return ErrorResponse(message, status=502, code="upstream_protocol_error", headers=cache_headers("bypass"))

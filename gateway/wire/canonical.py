@@ -108,8 +108,11 @@ def chat_key(body: dict[str, Any], *, model: str, route: str, tenant: str) -> Ch
     return ChatKey(model=model, route=route, tenant=tenant, context=context, exact=exact, prompt=prompt)
 
 
-def embeddings_key(body: dict[str, Any], *, tenant: str) -> str:
-    """Exact key of an embeddings request: every field but the neutral ones (an absent encoding is "float")."""
-    fields = {name: value for name, value in body.items() if name not in NEUTRAL_EMBEDDING_FIELDS and value is not None}
+def embedding_keys(body: dict[str, Any], inputs: list[Any], *, tenant: str) -> list[str]:
+    """Exact key of each input's vector: the input itself and every other field but the neutral ones (an absent
+    encoding is "float"), so a vector is found again whichever batch it came in."""
+    fields = {name: value for name, value in body.items()
+              if name not in NEUTRAL_EMBEDDING_FIELDS and name != "input" and value is not None}
     fields.setdefault("encoding_format", "float")
-    return digest(b"embeddings", tenant.encode(), _dumps(fields))
+    request = digest(b"embeddings", tenant.encode(), _dumps(fields)).encode()
+    return [digest(request, _dumps(item)) for item in inputs]

@@ -37,7 +37,7 @@ def test_huge_prompts_from_one_caller_never_make_another_bypass(make_gateway, fa
 
 
 def test_answers_over_the_entry_limit_are_served_but_not_stored(make_gateway, store_kind, fake_upstream) -> None:
-    gateway = make_gateway(store_kind, MAX_ENTRY_BYTES="8192")
+    gateway = make_gateway(store_kind, MAX_ENTRY_BYTES="8192", MAX_MERGED_BYTES="8192")
     long_question = "Summarise this: " + "the quick brown fox jumps over the lazy dog " * 120  # ~5 kB, echoed back
     assert [ask(gateway, long_question)[0] for _ in range(2)] == ["miss", "miss"]
     huge_answer = "Repeat this: " + "the quick brown fox jumps over the lazy dog " * 300  # an answer over 8 kB

@@ -128,6 +128,15 @@ async def test_blobs_round_trip_and_expire(store: Store) -> None:
     assert await store.get_blob("b") is None
 
 
+async def test_blobs_in_batches_round_trip_in_order_and_expire(store: Store) -> None:
+    assert await store.get_blobs([]) == [] and await store.put_blobs([], ttl_ms=300) is None
+    await store.put_blobs([("x", b"\x00one"), ("y", b"two")], ttl_ms=300)
+    await store.put_blob("z", b"three", ttl_ms=60_000)
+    assert await store.get_blobs(["y", "nope", "x", "z"]) == [b"two", None, b"\x00one", b"three"]
+    await asyncio.sleep(0.5)
+    assert await store.get_blobs(["x", "y", "z"]) == [None, None, b"three"]
+
+
 async def test_describe_gives_the_tags_even_after_the_answer_expired(store: Store) -> None:
     await store.write(entry("a", unit(1)), ttl_ms=200)
     assert await store.describe("a") == TAGS

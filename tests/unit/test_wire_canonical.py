@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from gateway.errors import Uncacheable
-from gateway.wire.canonical import MAX_SEMANTIC_PROMPT_CHARS, chat_key, embeddings_key
+from gateway.wire.canonical import MAX_SEMANTIC_PROMPT_CHARS, chat_key, embedding_keys
+from gateway.wire.embeddings import inputs_of
 
 SYSTEM = {"role": "system", "content": "You are terse."}
 ASK = {"role": "user", "content": "What is Redis?"}
@@ -91,7 +92,7 @@ def test_requests_the_cache_cannot_serve_are_uncacheable(body: dict) -> None:
 @pytest.mark.parametrize(("left", "right", "same"), [
     ({"model": "m", "input": "a"}, {"model": "m", "input": "a", "encoding_format": "float"}, True),
     ({"model": "m", "input": "a"}, {"model": "m", "input": "a", "user": "x"}, True),
-    ({"model": "m", "input": "a"}, {"model": "m", "input": ["a"]}, False),
+    ({"model": "m", "input": "a"}, {"model": "m", "input": ["a"]}, True),  # one input, one vector
     ({"model": "m", "input": "a"}, {"model": "m", "input": "a", "dimensions": 8}, False),
     ({"model": "m", "input": "a"}, {"model": "m", "input": "a", "encoding_format": "base64"}, False),
     ({"model": "m", "input": "a"}, {"model": "n", "input": "a"}, False),
@@ -101,9 +102,22 @@ def test_requests_the_cache_cannot_serve_are_uncacheable(body: dict) -> None:
     ({"model": "m", "input": "a"}, {"model": "m", "input": "a", "truncate_prompt_tokens": 4}, False),
     ({"model": "m", "input": "a", "normalize": None}, {"model": "m", "input": "a"}, True),
 ])
-def test_embeddings_key(left: dict, right: dict, same: bool) -> None:
-    assert (embeddings_key(left, tenant="t") == embeddings_key(right, tenant="t")) is same
-    assert embeddings_key(left, tenant="t") != embeddings_key(left, tenant="u")
+def test_embedding_keys(left: dict, right: dict, same: bool) -> None:
+    def input_key(body: dict, tenant: str = "t") -> str:
+        [only] = embedding_keys(body, inputs_of(body["input"]) or [], tenant=tenant)
+        return only
+
+    assert (input_key(left) == input_key(right)) is same
+    assert input_key(left) != input_key(left, tenant="u")
+
+
+def test_an_input_has_one_key_whichever_batch_it_came_in() -> None:
+    body = {"model": "m", "input": ["a", "b"], "dimensions": 8}
+    first = embedding_keys(body, ["a", "b"], tenant="t")
+    assert embedding_keys({**body, "input": ["b", "c", "a"]}, ["b", "c", "a"], tenant="t") == [
+        first[1], embedding_keys(body, ["c"], tenant="t")[0], first[0]]
+    assert len(set(first)) == 2 and embedding_keys(body, [[1, 2]], tenant="t") != embedding_keys(
+        body, ["[1, 2]"], tenant="t")
 
 
 def test_a_huge_final_message_is_matched_exactly_only() -> None:

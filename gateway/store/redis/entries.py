@@ -193,6 +193,22 @@ class RedisEntries(Store):
         with store_errors("write"):
             await self._writer.set(self._prefix + "blob:" + key, value, px=ttl_ms)
 
+    async def get_blobs(self, keys: Sequence[str]) -> list[bytes | None]:
+        if not keys:
+            return []
+        with store_errors("read"):
+            values: list[bytes | None] = await self._redis.mget([self._prefix + "blob:" + key for key in keys])
+        return values
+
+    async def put_blobs(self, items: Sequence[tuple[str, bytes]], *, ttl_ms: int) -> None:
+        if not items:
+            return
+        with store_errors("write"):
+            async with self._writer.pipeline(transaction=False) as pipe:
+                for key, value in items:
+                    pipe.set(self._prefix + "blob:" + key, value, px=ttl_ms)
+                await pipe.execute()
+
     async def close(self) -> None:
         await self._redis.aclose()
         await self._writer.aclose()
