@@ -117,7 +117,7 @@ SETTINGS: tuple[Setting, ...] = (
             "Largest answer (with its prompt) the cache stores, and largest cached vector of one embeddings input; "
             "bigger ones are served but not stored, so one caller's huge answers cannot slow every other caller's "
             "lookups."),
-    Setting("MAX_MERGED_BYTES", int_range(1024, 1 << 30), 32 << 20, "an integer of bytes >= 1024",
+    Setting("MAX_MERGED_BYTES", int_range(1024, 1 << 30), 4 << 20, "an integer of bytes >= 1024",
             "Largest embeddings answer the gateway holds whole: to store its inputs' vectors, or to put it together "
             "from cached and fresh ones. A batch expected to be bigger goes upstream whole and is relayed as it "
             "arrives, nothing stored."),

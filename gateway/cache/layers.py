@@ -4,6 +4,7 @@ answer within the scope's distance threshold, confirmed by the verifier), TTLs, 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -19,6 +20,8 @@ from gateway.store.base import Entry, Store, Tags
 from gateway.wire.canonical import ChatKey
 from gateway.wire.completion import is_complete
 from gateway.wire.controls import Controls
+
+BLOBS_PER_READ = 32  # keys per store read: a reply of a few MB at most, well within the store's timeout
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,9 @@ class CacheLayers:
         # other caller's lookups bypass the cache.
         self.write_guard = OutageGuard("cache store writes", retry_secs)
         self.embedder_guard = OutageGuard("embedder", retry_secs)
+        # Lookups of stored parts (embeddings vectors) rest on their own too: a batch slow to read must not make
+        # every other caller's chat lookups bypass the cache.
+        self.parts_guard = OutageGuard("cache store (embeddings)", retry_secs)
         self.prompts = PromptVectors(embedder, self.embedder_guard)
 
     async def _answer(self, entry: str, *, refresh: bool = True) -> dict[str, Any] | None:
@@ -158,8 +164,23 @@ class CacheLayers:
         await self.write_guard.call(lambda: self.store.write(entry, ttl_ms=ttl_ms))
         return True
 
-    async def recall_blobs(self, keys: list[str]) -> list[bytes | None]:
-        return await self.store_guard.call(lambda: self.store.get_blobs(keys))
+    async def recall_blobs(self, keys: list[str], *, limit: int) -> list[bytes | None] | None:
+        """Each key's blob, read a few at a time (a key asked twice is read once); None as soon as the whole is
+        expected to pass `limit` bytes (the blobs found so far, in proportion), so a request naming one big blob
+        thousands of times costs a read of it, not of thousands. Raises CacheUnavailable."""
+        unique = list(dict.fromkeys(keys))
+        found: dict[str, bytes] = {}
+        size = 0
+        for start in range(0, len(unique), BLOBS_PER_READ):
+            chunk = unique[start:start + BLOBS_PER_READ]
+            values = await self.parts_guard.call(functools.partial(self.store.get_blobs, chunk))
+            for key, value in zip(chunk, values, strict=True):
+                if value is not None:
+                    found[key] = value
+                    size += len(value)
+            if found and size / len(found) * len(keys) > limit:
+                return None
+        return [found.get(key) for key in keys]
 
     async def keep_blobs(self, items: list[tuple[str, bytes]], controls: Controls) -> None:
         kept = [(key, value) for key, value in items if len(value) <= self.config.max_entry_bytes]

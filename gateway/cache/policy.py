@@ -92,7 +92,8 @@ class Miss:
 @dataclass(frozen=True)
 class Recall:
     """The exact layer's answer for each part of a request kept part by part (each input of an embeddings
-    request): what it holds for each key (None where nothing), and the `x-cache` state a miss goes upstream as."""
+    request): what it holds for each key (None where nothing, or everywhere when the whole would be too big to
+    put together), and the `x-cache` state a miss goes upstream as."""
 
     parts: list[bytes | None]
     state: str
@@ -207,16 +208,19 @@ class CachePolicy:
         return await self.layers.store_guard.call(
             lambda: self.learning.feedback(feedback, tenant=caller, shared=SHARED_TENANT))
 
-    async def recall(self, keys: list[str] | None, controls: Controls) -> Recall:
-        """The exact layer alone, part by part; `keys` None: the request cannot be kept so (a bypass)."""
+    async def recall(self, keys: list[str] | None, controls: Controls, *, limit: int) -> Recall:
+        """The exact layer alone, part by part, for an answer put together whole within `limit` bytes; `keys`
+        None: the request cannot be kept so (a bypass)."""
         if keys is None:
             return Recall([], "bypass")
+        nothing: list[bytes | None] = [None] * len(keys)
         if not controls.lookup:
-            return Recall([None] * len(keys), "miss")
+            return Recall(nothing, "miss")
         try:
-            return Recall(await self.layers.recall_blobs(keys), "miss")
+            parts = await self.layers.recall_blobs(keys, limit=limit)
         except CacheUnavailable:
-            return Recall([None] * len(keys), "bypass")
+            return Recall(nothing, "bypass")
+        return Recall(nothing if parts is None else parts, "miss")
 
     def keep(self, parts: list[tuple[str, bytes]], controls: Controls) -> None:
         self.defer(self.layers.keep_blobs(parts, controls))

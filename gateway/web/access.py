@@ -26,8 +26,13 @@ from gateway.wire.credentials import ANONYMOUS, credentials_of, without_credenti
 from gateway.wire.errors import error_body
 
 CALLER = "latency_slayer.caller"  # scope entry: the Caller, worked out once per request
-# Where a request reaches an upstream (`/chat`: the original design's interface), so gateway keys are asked for.
-API_PATHS = ("/v1/", "/chat")
+
+
+def reaches_upstream(path: str) -> bool:
+    """Whether a request to `path` reaches an upstream, so that gateway keys are asked for (`/chat`: the original
+    design's interface; only that path, so that `/chat/completions` without `/v1` is a plain 404)."""
+    return path.startswith("/v1/") or path == "/chat"
+
 
 # What a key on the shared upstream account may call: answers computed from the request alone, which leave
 # nothing on the account that another key could read back.
@@ -102,7 +107,7 @@ class GatewayKeys:
         return found
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(API_PATHS):
+        if scope["type"] != "http" or not reaches_upstream(scope["path"]):
             await self.app(scope, receive, send)
             return
         key = credentials_of(scope["headers"]).key

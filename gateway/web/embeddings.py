@@ -1,17 +1,21 @@
 """`POST /v1/embeddings`: each input's vector cached on its own (every field but `user` keyed), so a batch whose
 inputs were all seen is answered without going upstream (`x-cache: hit`), and one with some new inputs sends only
-those upstream and is answered with every vector in the order asked (`x-cache: partial`). One metrics event each."""
+those upstream and is answered with every vector in the order asked (`x-cache: partial`). An answer is held whole
+(to store its vectors, or to put it together) only within `MAX_MERGED_BYTES`; a bigger one is relayed as it comes.
+One metrics event each."""
 
 from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gateway.upstream import UpstreamResponse
 from gateway.web.request_parts import cache_headers, forwarded_headers, gateway_of, read_body, tenant_for
 from gateway.web.responses import ErrorResponse, JSONResponse, RelayedResponse, RelayedStream
+from gateway.web.services import Gateway
 from gateway.web.trace import trace_of
 from gateway.wire.canonical import embedding_keys
-from gateway.wire.embeddings import Vector, merged, read_embeddings, vectors_of
+from gateway.wire.embeddings import EmbeddingsRequest, Vector, merged, read_embeddings, vectors_of
 
 
 async def embeddings(request: Request) -> Response:
@@ -21,13 +25,9 @@ async def embeddings(request: Request) -> Response:
     trace.model, trace.route = batch.model, batch.controls.route
     inputs = batch.inputs
     keys = embedding_keys(batch.body, inputs, tenant=tenant_for(request, batch.controls.route)) if inputs else None
-    recall = await gateway.policy.recall(keys, batch.controls)
+    limit = gateway.settings.max_merged_bytes
+    recall = await gateway.policy.recall(keys, batch.controls, limit=limit)
     cached = [Vector.loads(part) if part is not None else None for part in recall.parts]
-    held = [len(part) for part in recall.parts if part is not None]
-    # An answer is put together whole: only when it is expected to fit (every vector the size of the cached ones,
-    # with room to spare); else the whole batch goes upstream and is relayed as it comes.
-    if inputs and held and sum(held) / len(held) * len(inputs) * 1.5 > gateway.settings.max_merged_bytes:
-        cached = [None] * len(inputs)
     missing = [index for index, vector in enumerate(cached) if vector is None]
     if inputs and not missing:
         vectors = [vector for vector in cached if vector is not None]
@@ -35,9 +35,13 @@ async def embeddings(request: Request) -> Response:
         return JSONResponse(merged(vectors), headers=cache_headers("hit", layer="exact"))
     trace.outcome = recall.state
     trace.upstream_sent()
-    upstream = await gateway.upstream.send("POST", "/embeddings", headers=forwarded_headers(request),
-                                           content=batch.upstream_body(missing))
-    payload, rest = await upstream.read_within(gateway.settings.max_merged_bytes)
+    upstream = await _send(gateway, request, batch, missing)
+    if inputs and len(missing) < len(inputs) and upstream.status == 400:
+        # Its error names positions in the list of inputs sent: the client is told of its own list.
+        await upstream.close()
+        missing = list(range(len(inputs)))
+        upstream = await _send(gateway, request, batch, missing)
+    payload, rest = await upstream.read_within(limit)
     whole = inputs is None or len(missing) == len(inputs)
     if rest is not None:
         if whole:  # too big to hold: relayed as it comes, never parsed on the event loop
@@ -48,7 +52,7 @@ async def embeddings(request: Request) -> Response:
     trace.upstream_done()
     if upstream.status != 200 or inputs is None:
         return RelayedResponse(upstream, payload, cache_headers(recall.state))  # errors pass through, never stored
-    fresh = vectors_of(payload, [inputs[index] for index in missing])
+    fresh = vectors_of(payload, [inputs[index] for index in missing], base64=batch.base64)
     trace.usage({"prompt_tokens": sum(vector.tokens for vector in fresh)} if fresh else None)
     if fresh is None:
         if whole:
@@ -62,6 +66,11 @@ async def embeddings(request: Request) -> Response:
     answered = dict(zip(missing, fresh, strict=True))
     vectors = [vector if vector is not None else answered[index] for index, vector in enumerate(cached)]
     return JSONResponse(merged(vectors), headers=cache_headers("partial", layer="exact"))
+
+
+async def _send(gateway: Gateway, request: Request, batch: EmbeddingsRequest, missing: list[int]) -> UpstreamResponse:
+    return await gateway.upstream.send("POST", "/embeddings", headers=forwarded_headers(request),
+                                       content=batch.upstream_body(missing))
 
 
 def _unmergeable(message: str) -> Response:

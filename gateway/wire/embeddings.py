@@ -23,6 +23,9 @@ def _is_tokens(value: Any) -> bool:
 # OpenAI's limit of inputs per request: a longer list is refused upstream, and looking up each of its inputs
 # would cost the store a round trip as large as the list.
 MAX_INPUTS = 2048
+# Fields of compatible APIs that make each vector depend on the whole batch (Jina's late chunking): such a
+# request is never answered input by input.
+BATCH_DEPENDENT = frozenset({"late_chunking"})
 
 
 def inputs_of(value: Any) -> list[Any] | None:
@@ -43,6 +46,10 @@ class EmbeddingsRequest:
     model: str
     inputs: list[Any] | None
 
+    @property
+    def base64(self) -> bool:
+        return self.body.get("encoding_format") == "base64"
+
     def upstream_body(self, missing: list[int]) -> bytes:
         """The request for the inputs at `missing` (all of them: the request as read)."""
         if self.inputs is None or len(missing) == len(self.inputs):
@@ -54,7 +61,9 @@ def read_embeddings(raw: bytes, headers: Mapping[str, str]) -> EmbeddingsRequest
     """Raises InvalidRequest, in OpenAI's wording, for a body or a cache header the gateway cannot use."""
     body = parse_json_object(raw)
     validate_embeddings(body)
-    return EmbeddingsRequest(body, parse_controls(headers), body["model"], inputs_of(body["input"]))
+    together = any(body.get(name) for name in BATCH_DEPENDENT)
+    return EmbeddingsRequest(body, parse_controls(headers), body["model"],
+                             None if together else inputs_of(body["input"]))
 
 
 @dataclass(frozen=True)
@@ -87,8 +96,17 @@ def _shares(total: int, weights: list[int]) -> list[int]:
     return shares
 
 
-def vectors_of(payload: bytes, inputs: list[Any]) -> list[Vector] | None:
-    """The answer to `inputs`, one Vector each, in their order; None unless it is a whole, well-formed answer.
+def _is_vector(value: Any, *, base64: bool) -> bool:
+    if base64:
+        return isinstance(value, str) and bool(value)
+    return isinstance(value, list) and bool(value) and all(
+        isinstance(number, (int, float)) and not isinstance(number, bool) for number in value)
+
+
+def vectors_of(payload: bytes, inputs: list[Any], *, base64: bool) -> list[Vector] | None:
+    """The answer to `inputs`, one Vector each, in their order; None unless it is a whole, well-formed answer:
+    one vector per input, each in the encoding asked for (`base64`: a string, else a list of numbers), all of
+    one length, so nothing malformed is ever stored or served.
     The upstream counts tokens per request only: each input is given a share by its length, so what the inputs
     of one request are said to cost adds up to what that request cost."""
     try:
@@ -98,15 +116,21 @@ def vectors_of(payload: bytes, inputs: list[Any]) -> list[Vector] | None:
     data = answer.get("data") if isinstance(answer, dict) else None
     if not isinstance(data, list) or len(data) != len(inputs):
         return None
-    by_index = {item.get("index"): item for item in data if isinstance(item, dict)}
-    if set(by_index) != set(range(len(inputs))) or any("embedding" not in item for item in by_index.values()):
+    by_index = {item.get("index"): item for item in data
+                if isinstance(item, dict) and isinstance(item.get("index"), int) and not isinstance(
+                    item.get("index"), bool)}
+    if set(by_index) != set(range(len(inputs))):
+        return None
+    embeddings = [by_index[index].get("embedding") for index in range(len(inputs))]
+    if not all(_is_vector(embedding, base64=base64) for embedding in embeddings) or len(
+            {len(embedding) for embedding in embeddings}) != 1:
         return None
     usage = answer.get("usage") if isinstance(answer.get("usage"), dict) else {}
     total = usage.get("prompt_tokens")
     total = total if isinstance(total, int) and not isinstance(total, bool) and total >= 0 else 0
     model = answer.get("model") if isinstance(answer.get("model"), str) else ""
     shares = _shares(total, [len(item) for item in inputs])
-    return [Vector(by_index[index]["embedding"], shares[index], model) for index in range(len(inputs))]
+    return [Vector(embedding, share, model) for embedding, share in zip(embeddings, shares, strict=True)]
 
 
 def merged(vectors: list[Vector]) -> bytes:

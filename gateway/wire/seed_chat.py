@@ -27,9 +27,12 @@ def read_seed_chat(body: dict[str, Any], headers: Mapping[str, str], *, default_
             raise InvalidRequest(f"Invalid type for '{name}': expected a string.", param=name, code="invalid_type")
     chat = {name: body[name] for name in ("model", "messages", "user") if body.get(name) is not None}
     validate_chat(chat)
-    controls = parse_controls(headers)
-    if body.get("route") is not None:
-        controls = replace(controls, route=parse_route(body["route"], "'route'", "route", "invalid_value"))
+    if body.get("route") is None:
+        controls = parse_controls(headers)
+    else:  # the body's route stands for the header, which is not read
+        route = parse_route(body["route"], "'route'", "route", "invalid_value")
+        controls = replace(parse_controls({name.lower(): value for name, value in headers.items()
+                                           if name.lower() != "x-route"}), route=route)
     return ChatRequest(chat, controls, chat.get("model") or default_model, stream=False, client_usage=False)
 
 
@@ -37,8 +40,9 @@ def seed_answer(completion: dict[str, Any], *, route: str, state: str | None, la
                 distance: str | None) -> dict[str, Any]:
     """The answer in the interface's shape, from a chat completion and the cache headers it was sent with: an exact
     hit is at distance 0, an identical request's answer (single-flight) and a miss have none."""
-    choices = completion.get("choices") or [{}]
-    message = choices[0].get("message") or {}
+    choices = completion.get("choices")
+    first = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else {}
+    message = first.get("message") if isinstance(first.get("message"), dict) else {}
     cached = state == "hit"
     hit_distance = float(distance) if distance is not None else 0.0 if layer == "exact" else None
     return {"id": completion.get("id"), "model": completion.get("model"), "route": route,

@@ -74,6 +74,16 @@ def test_the_user_field_is_neutral(make_gateway, fake_upstream) -> None:
     assert embed(gateway, ["same text"], user="two")[0] == "hit"
 
 
+def test_a_refusal_of_the_new_inputs_is_asked_again_for_the_whole_batch(make_gateway, fake_upstream) -> None:
+    """An upstream 400 names positions in the list it was sent: the client is given one about its own list."""
+    gateway = make_gateway("memory")
+    embed(gateway, ["seen"])
+    fake_upstream.fail_next(400, path=PATH)
+    state, answer = embed(gateway, ["seen", "unseen"])
+    assert state == "miss" and sent_inputs(fake_upstream) == ["seen", "unseen"] and fake_upstream.calls(PATH) == 3
+    assert [item.embedding for item in answer.data] == [fake_embedding("seen", 8), fake_embedding("unseen", 8)]
+
+
 def test_an_upstream_error_for_the_new_inputs_passes_through_and_nothing_is_stored(make_gateway,
                                                                                  fake_upstream) -> None:
     gateway = make_gateway("memory")

@@ -62,6 +62,11 @@ def test_gateway_keys_guard_it_like_the_v1_api(make_gateway, fake_upstream) -> N
     assert fake_upstream.calls() == 0
     assert seed(gateway, key="gw-alice").status_code == 200
     assert fake_upstream.last().headers["authorization"] != "Bearer gw-alice"
+    # only /chat itself: a client that left /v1 out of its base URL gets a plain 404, whatever its key
+    for key in (None, "gw-alice"):
+        lost = httpx.post(gateway.url + "/chat/completions", json={}, timeout=30,
+                          headers={"authorization": f"Bearer {key}"} if key else {})
+        assert lost.status_code == 404 and lost.json()["error"]["code"] == "unknown_url"
 
 
 @pytest.mark.parametrize(("fields", "param"), [

@@ -87,3 +87,16 @@ async def test_recent_prompts_are_remembered_by_digest_not_kept_whole(embedder) 
     policy = await make(embedder)
     await policy.lookup(key("x" * 20_000 + " what now?"), Controls(), api_key=None)
     assert all(isinstance(digest, bytes) and len(digest) == 16 for digest in policy.prompts._vectors)
+
+
+async def test_stored_parts_are_read_once_per_key_and_only_while_the_whole_fits(embedder) -> None:
+    """A request naming one stored part thousands of times reads it once; a whole expected to pass the limit
+    (the parts found so far, in proportion) is not read further, nor put together."""
+    layers = await make(embedder)
+    await layers.keep_blobs([("a", b"x" * 100), ("b", b"y" * 100)], Controls())
+    assert await layers.recall_blobs(["a", "b", "a", "c"], limit=1000) == [b"x" * 100, b"y" * 100, b"x" * 100, None]
+    assert await layers.recall_blobs(["a"] * 2048, limit=100_000) is None  # 2048 x 100 bytes: too big
+    assert await layers.recall_blobs(["a"] * 9, limit=1000) == [b"x" * 100] * 9
+    assert await layers.recall_blobs(["a"] * 11, limit=1000) is None
+    await layers.keep_blobs([("big", b"z" * 5000)], Controls(store=False))  # no-store keeps nothing
+    assert await layers.recall_blobs(["big"], limit=10_000) == [None]

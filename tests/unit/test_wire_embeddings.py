@@ -42,28 +42,46 @@ def _answer(data: list, tokens: int = 10, model: str = "m-2") -> bytes:
 
 
 def test_an_answer_taken_apart_in_the_order_asked_with_tokens_that_add_up() -> None:
-    data = [{"index": 1, "embedding": [0.5]}, {"index": 0, "embedding": [0.25]}, {"index": 2, "embedding": "AAAA"}]
-    vectors = vectors_of(_answer(data, tokens=10), ["a", "bbbbbb", "ccc"])
+    data = [{"index": 1, "embedding": [0.5]}, {"index": 0, "embedding": [0.25]}, {"index": 2, "embedding": [1]}]
+    vectors = vectors_of(_answer(data, tokens=10), ["a", "bbbbbb", "ccc"], base64=False)
     assert vectors is not None
-    assert [vector.embedding for vector in vectors] == [[0.25], [0.5], "AAAA"]
+    assert [vector.embedding for vector in vectors] == [[0.25], [0.5], [1]]
     assert sum(vector.tokens for vector in vectors) == 10 and [v.tokens for v in vectors] == [1, 6, 3]
     assert {vector.model for vector in vectors} == {"m-2"}
 
 
-@pytest.mark.parametrize("payload", [
-    b"not json", b"[]", _answer([{"index": 0, "embedding": [1.0]}]),  # one vector for two inputs
-    _answer([{"index": 0, "embedding": [1.0]}, {"index": 0, "embedding": [1.0]}]),
-    _answer([{"index": 0, "embedding": [1.0]}, {"index": 1}]),
-    _answer([{"index": 0, "embedding": [1.0]}, "x"]),
+def _pair(first: object, second: object, *, index: object = 1) -> bytes:
+    return _answer([{"index": 0, "embedding": first}, {"index": index, "embedding": second}])
+
+
+@pytest.mark.parametrize(("payload", "base64"), [
+    (b"not json", False), (b"[]", False), (_answer([{"index": 0, "embedding": [1.0]}]), False),  # one for two
+    (_pair([1.0], [1.0], index=0), False),
+    (_answer([{"index": 0, "embedding": [1.0]}, {"index": 1}]), False),
+    (_answer([{"index": 0, "embedding": [1.0]}, "x"]), False),
+    (_pair([1.0], [1.0], index=[1]), False), (_pair([1.0], [1.0], index=True), False),
+    (_pair([1.0], None), False), (_pair([1.0], []), False), (_pair([1.0], [1.0, 2.0]), False),  # one length
+    (_pair([1.0], ["1"]), False), (_pair([1.0], [True]), False), (_pair([1.0], "AAAA"), False),
+    (_pair("AAAA", [1.0, 2.0]), True), (_pair("AAAA", ""), True), (_pair("AAAA", "AAAAAAAA"), True),
 ])
-def test_anything_but_a_whole_answer_is_no_answer(payload: bytes) -> None:
-    assert vectors_of(payload, ["a", "b"]) is None
+def test_anything_but_a_whole_well_formed_answer_is_no_answer(payload: bytes, base64: bool) -> None:
+    assert vectors_of(payload, ["a", "b"], base64=base64) is None
+
+
+def test_base64_vectors_are_strings_of_one_length() -> None:
+    vectors = vectors_of(_pair("AAAA", "BBBB"), ["a", "b"], base64=True)
+    assert vectors is not None and [vector.embedding for vector in vectors] == ["AAAA", "BBBB"]
+
+
+def test_a_batch_whose_vectors_depend_on_each_other_is_not_read_input_by_input() -> None:
+    assert read_embeddings(b'{"model": "m", "input": ["a", "b"], "late_chunking": true}', {}).inputs is None
+    assert read_embeddings(b'{"model": "m", "input": ["a", "b"], "late_chunking": false}', {}).inputs == ["a", "b"]
 
 
 @pytest.mark.parametrize("usage", [None, {"prompt_tokens": -3}, {"prompt_tokens": "7"}, {"prompt_tokens": True}])
 def test_a_missing_or_odd_token_count_counts_nothing(usage) -> None:
     payload = orjson.dumps({"data": [{"index": 0, "embedding": [1.0]}], "usage": usage})
-    assert vectors_of(payload, ["a"]) == [Vector([1.0], 0, "")]
+    assert vectors_of(payload, ["a"], base64=False) == [Vector([1.0], 0, "")]
 
 
 def test_vectors_are_stored_and_read_back_and_put_together() -> None:

@@ -18,6 +18,8 @@ MESSAGES = [{"role": "user", "content": "Explain the features of GPT5."}]
     ({"route": "faq", "messages": MESSAGES}, {"x-route": "other"}, "default-model", "faq", {"messages": MESSAGES}),
     ({"messages": MESSAGES}, {"x-route": "other"}, "default-model", "other", {"messages": MESSAGES}),
     ({"route": " ", "messages": MESSAGES, "user": None}, {}, "default-model", "default", {"messages": MESSAGES}),
+    ({"route": "faq", "messages": MESSAGES}, {"x-route": "not a route"}, "default-model", "faq",
+     {"messages": MESSAGES}),  # the body's route stands for the header, which is not read
 ])
 def test_a_body_it_takes_is_a_chat_request(body, headers, model, route, sent) -> None:
     chat = read_seed_chat(body, headers, default_model="default-model")
@@ -58,3 +60,9 @@ def test_the_answer_says_whether_and_how_near_it_was_cached(state, layer, distan
     assert answer == {"id": "chatcmpl-1", "model": "gpt-5", "route": "faq", "answer": "Hello.", "tool_calls": None,
                       "cached": cached, "layer": shown_layer, "hit_distance": hit_distance,
                       "usage": {"total_tokens": 9}}
+
+
+@pytest.mark.parametrize("choices", [None, [], [None], "abc", {"x": 1}, [{"message": "hi"}], [{"message": None}]])
+def test_an_odd_completion_still_gets_an_answer_in_the_interface_shape(choices) -> None:
+    answer = seed_answer({"id": "x", "choices": choices}, route="r", state="miss", layer=None, distance=None)
+    assert (answer["answer"], answer["tool_calls"], answer["cached"]) == (None, None, False)
