@@ -120,8 +120,10 @@ def test_streams_record_a_client_that_hung_up_the_moment_it_did(fake_upstream: F
     fake_upstream.chunk_delay, fake_upstream.extra_words = 0.5, 20
     body = {"model": "m", "messages": ask("tracked"), "stream": True}
     with httpx.stream("POST", f"{fake_upstream.base_url}/chat/completions", json=body, timeout=5) as response:
-        next(response.iter_lines())  # the first event, then hang up
+        lines = response.iter_lines()
+        next(lines)  # the first event (a dropped iterator would close the response at once, and race the check)
         assert fake_upstream.open_connections == 1
+        lines.close()  # then hang up
     hung_up = time.monotonic()
     assert wait_until(lambda: fake_upstream.streams[0].ended is not None and fake_upstream.open_connections == 0, 2)
     record = fake_upstream.streams[0]

@@ -44,7 +44,10 @@ class Responder(BaseHTTPRequestHandler):
         if seconds <= 0:
             return
         deadline = time.monotonic() + seconds
-        readable, _, _ = select.select([self.connection], [], [], seconds)
+        # poll, not select: a test process holding many sockets gives this one a descriptor above select's 1024.
+        poller = select.poll()
+        poller.register(self.connection, select.POLLIN)
+        readable = poller.poll(seconds * 1000)
         if self.server.owner._stopping.is_set():
             raise ClientGone
         if readable:
