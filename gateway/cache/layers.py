@@ -183,7 +183,8 @@ class CacheLayers:
         return [found.get(key) for key in keys]
 
     async def keep_blobs(self, items: list[tuple[str, bytes]], controls: Controls) -> None:
-        kept = [(key, value) for key, value in items if len(value) <= self.config.max_entry_bytes]
+        # A batch may name one input many times: each key is written once.
+        kept = [(key, value) for key, value in dict(items).items() if len(value) <= self.config.max_entry_bytes]
         if controls.store and kept:
             ttl_ms = self._ttl_ms(controls)
             await self.write_guard.call(lambda: self.store.put_blobs(kept, ttl_ms=ttl_ms))

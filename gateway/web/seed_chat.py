@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from gateway.web.chat import answer_chat
 from gateway.web.request_parts import gateway_of, read_body
@@ -24,7 +24,7 @@ async def seed_chat(request: Request) -> Response:
     body = parse_json_object(await read_body(request))
     chat = read_seed_chat(body, request.headers, default_model=gateway.settings.gen_model)
     answered = await answer_chat(request, gateway, chat, trace)
-    if answered.status_code != 200 or not hasattr(answered, "body"):
+    if answered.status_code != 200 or isinstance(answered, StreamingResponse):  # an error, or relayed as it came
         return answered
     completion = orjson.loads(answered.body)
     if not isinstance(completion, dict):
