@@ -92,7 +92,7 @@ async def test_vector_sets_of_another_embedder_are_never_searched_even_with_no_r
 def evicting_redis() -> Iterator[RedisServer]:
     if os.environ.get("TEST_REDIS_URL"):
         pytest.skip("TEST_REDIS_URL is set: this test starts its own Redis")
-    with RedisServer(extra_args=["--maxmemory-policy", "allkeys-lru"]) as server:
+    with RedisServer(extra_args=["--maxmemory-policy", "allkeys-lru", "--maxmemory-samples", "10"]) as server:
         yield server
 
 
@@ -103,14 +103,19 @@ async def test_an_evicted_meta_key_still_refuses_another_embedder(evicting_redis
     await _build(kind, url, name)
     with _raw(url) as client:
         ours = list(client.scan_iter(f"{name}:*"))  # what lookups use: entry hash, or vector set and registry
+        # Redis' LRU clock counts seconds and eviction samples keys, so the idle times are tiered a whole clock
+        # step apart: the meta key idlest, then the junk, while what lookups use is touched; otherwise the meta
+        # key can be the last idle key left, and what frees it frees ours too.
+        time.sleep(2.1)
         with client.pipeline(transaction=False) as pipe:
             for number in range(48):
                 pipe.set(f"junk:{number}", b"x" * 65_536)
             pipe.execute()
-        time.sleep(2.5)  # Redis' LRU clock counts seconds: the meta key and the junk are now idle, ...
+        client.touch(*ours)
+        time.sleep(2.1)
         for _ in range(100):
-            client.touch(*ours)  # ... what lookups use is not, and memory runs short
-            client.config_set("maxmemory", int(client.info("memory")["used_memory"]) - 262_144)
+            client.touch(*ours)
+            client.config_set("maxmemory", int(client.info("memory")["used_memory"]) - 65_536)
             if not client.exists(f"idx:{name}:meta"):
                 break
         assert not client.exists(f"idx:{name}:meta"), "allkeys-lru never evicted the meta key"
