@@ -27,7 +27,7 @@ from gateway.embedding.base import Embedder
 from gateway.errors import CacheUnavailable
 from gateway.setting_values import positive
 from gateway.store.memory import MemoryStore
-from gateway.wire.canonical import ChatKey, chat_key
+from gateway.wire.canonical import RequestKey, chat_key
 from gateway.wire.controls import Controls
 
 BASELINE_THRESHOLD = 0.10  # what peers ship: cosine similarity 0.90, no verifier
@@ -132,7 +132,7 @@ class _Remembering:
         return self.inner.health()
 
 
-def _key(prompt: str, route: str) -> ChatKey:
+def _key(prompt: str, route: str) -> RequestKey:
     return chat_key({"messages": [{"role": "user", "content": prompt}]}, model="eval", route=route, tenant="eval")
 
 

@@ -17,8 +17,8 @@ from gateway.cache.scopes import scope_of
 from gateway.embedding.base import Embedder
 from gateway.guard import OutageGuard
 from gateway.store.base import Entry, Store, Tags
-from gateway.wire.canonical import ChatKey
-from gateway.wire.completion import is_complete
+from gateway.wire.answers import AnswerShape
+from gateway.wire.canonical import SHARED_TENANT, RequestKey
 from gateway.wire.controls import Controls
 
 BLOBS_PER_READ = 32  # keys per store read: a reply of a few MB at most, well within the store's timeout
@@ -61,7 +61,7 @@ class Verifier(Protocol):
     def accepts(self, query: str, cached: str, distance: float) -> bool: ...
 
 
-def tags_of(key: ChatKey) -> Tags:
+def tags_of(key: RequestKey) -> Tags:
     return Tags(model=key.model, route=key.route, tenant=key.tenant, context=key.context)
 
 
@@ -83,7 +83,7 @@ class CacheLayers:
         self.parts_guard = OutageGuard("cache store (embeddings)", retry_secs)
         self.prompts = PromptVectors(embedder, self.embedder_guard)
 
-    async def _answer(self, entry: str, *, refresh: bool = True) -> dict[str, Any] | None:
+    async def _answer(self, entry: str, answers: AnswerShape, *, refresh: bool = True) -> dict[str, Any] | None:
         refresh = refresh and self.config.sliding
         raw = await self.store_guard.call(lambda: self.store.read_answer(entry, refresh=refresh))
         if raw is None:
@@ -92,11 +92,11 @@ class CacheLayers:
             completion = orjson.loads(raw)
         except orjson.JSONDecodeError:
             return None
-        return completion if is_complete(completion) else None
+        return completion if answers.complete(completion) else None
 
-    async def lookup(self, key: ChatKey, controls: Controls, *, api_key: str | None) -> Lookup:
+    async def lookup(self, key: RequestKey, controls: Controls, *, api_key: str | None) -> Lookup:
         """Raises CacheUnavailable when the store or the embedder fails: the caller bypasses."""
-        completion = await self._answer(key.exact)
+        completion = await self._answer(key.exact, key.answers)
         if completion is not None:
             return Lookup(Hit(completion, "exact", key.exact))
         if key.prompt is None:
@@ -121,10 +121,10 @@ class CacheLayers:
                                                                      candidate.distance):
                 continue
             if candidate.distance > threshold:
-                if probe is None and (completion := await self._answer(candidate.key, refresh=False)):
+                if probe is None and (completion := await self._answer(candidate.key, key.answers, refresh=False)):
                     probe = Hit(completion, "semantic", candidate.key, candidate.distance)
                 continue
-            completion = await self._answer(candidate.key)
+            completion = await self._answer(candidate.key, key.answers)
             if completion is not None:  # an expired answer falls through to the next candidate
                 return Lookup(Hit(completion, "semantic", candidate.key, candidate.distance, threshold), vector)
         return Lookup(vector=vector, probe=probe)
@@ -137,7 +137,7 @@ class CacheLayers:
     def _ttl_ms(self, controls: Controls) -> int:
         return (controls.ttl_secs or self.config.ttl_secs) * 1000
 
-    async def note_ask(self, key: ChatKey, controls: Controls) -> int | None:
+    async def note_ask(self, key: RequestKey, controls: Controls) -> int | None:
         """Count one more ask of this exact request when admission counts asks (else None); the count so far.
         Raises CacheUnavailable."""
         if self.config.admit_after <= 1:
@@ -145,11 +145,13 @@ class CacheLayers:
         ttl_ms = self._ttl_ms(controls)
         return await self.write_guard.call(lambda: self.store.bump(key.exact, ttl_ms=ttl_ms))
 
-    async def remember(self, key: ChatKey, completion: dict[str, Any], controls: Controls, *,
+    async def remember(self, key: RequestKey, completion: dict[str, Any], controls: Controls, *,
                        vector: np.ndarray | None, api_key: str | None, temperature: float | None = None) -> bool:
         """Store a finished answer; False when it is not worth storing. Raises CacheUnavailable."""
-        if not controls.store or not is_complete(completion) or not self.admits(temperature):
+        if not controls.store or not key.answers.complete(completion) or not self.admits(temperature):
             return False
+        if key.tenant == SHARED_TENANT and key.answers.private(completion):
+            return False  # another tenant's account could not read it
         answer = orjson.dumps(completion)
         if len(answer) + len(key.prompt or "") > self.config.max_entry_bytes:
             return False

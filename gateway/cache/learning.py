@@ -24,6 +24,7 @@ from gateway.cache.scopes import Scope, ScopeState, ScopeTable, blob_key
 from gateway.embedding.base import Embedder
 from gateway.errors import StoreError
 from gateway.store.base import Store
+from gateway.wire.answers import Reply
 
 SHARE_SECS = 1.0  # how stale another worker's verdicts in a scope may be here
 RATE_WITHIN_MS = 3600 * 1000  # how long after a semantic hit its caller may rate it
@@ -106,7 +107,7 @@ class Learning:
             state.threshold = self.adaptive.next(current, distance, good)
         await self._save(scope, state)
 
-    async def judge(self, scope: Scope, distance: float, cached: dict[str, Any], fresh: dict[str, Any]) -> bool:
+    async def judge(self, scope: Scope, distance: float, cached: Reply, fresh: Reply) -> bool:
         """Compare a cached answer with upstream's fresh one for the same request; record the verdict."""
         good = await answers_agree(cached, fresh, self.embedder)
         await self._record(scope, distance, good)

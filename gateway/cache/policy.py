@@ -29,8 +29,7 @@ from gateway.flight.capture import Failure, StreamAnswer, UpstreamBody, capture
 from gateway.flight.flight import Flight, Head, Reader
 from gateway.flight.flights import Flights
 from gateway.tasks import Background
-from gateway.wire.canonical import SHARED_TENANT, ChatKey, digest
-from gateway.wire.completion import is_complete
+from gateway.wire.canonical import SHARED_TENANT, RequestKey, digest
 from gateway.wire.controls import Controls
 
 __all__ = ["Ask", "CachePolicy", "Feedback", "Following", "Hit", "Miss", "Recall"]
@@ -40,7 +39,7 @@ __all__ = ["Ask", "CachePolicy", "Feedback", "Following", "Hit", "Miss", "Recall
 class Ask:
     """One request, as the cache sees it."""
 
-    key: ChatKey | None  # None: the cache must not serve it; it goes upstream as a bypass
+    key: RequestKey | None  # None: the cache must not serve it; it goes upstream as a bypass
     controls: Controls
     caller: str  # the caller's own tenant, which a rating of a served hit must come from
     api_key: str | None  # the caller's upstream key, for a remote embedder
@@ -141,7 +140,7 @@ class CachePolicy:
                 raise
         return miss
 
-    async def _share(self, miss: Miss, key: ChatKey) -> Following | None:
+    async def _share(self, miss: Miss, key: RequestKey) -> Following | None:
         """Join the flight of identical misses: lead it (the miss goes upstream), or follow its leader's answer.
         A failed leader is replaced by one of its followers, once; then each goes alone."""
         shared_key = digest(key.exact.encode(), *miss.ask.variant)
@@ -184,11 +183,13 @@ class CachePolicy:
         if key is not None and answer is not None:
             judged = miss.judged
             if judged is not None and judged.distance is not None:
-                self.defer(self.learning.judge(scope_of(key), judged.distance, judged.completion, answer))
+                self.defer(self.learning.judge(scope_of(key), judged.distance, key.answers.reply(judged.completion),
+                                               key.answers.reply(answer)))
             if not miss.shadowed:
                 self.defer(self.layers.remember(key, answer, miss.ask.controls, vector=miss.vector,
                                                 api_key=miss.ask.api_key, temperature=_number(miss.ask.temperature)))
-        if head is not None and miss.flight is not None and answer is not None and is_complete(answer):
+        if (head is not None and miss.flight is not None and answer is not None and key is not None
+                and key.answers.complete(answer)):
             miss.flight.start(head)
             miss.flight.publish(body)
             miss.flight.end(usage=answer.get("usage"))

@@ -1,5 +1,5 @@
 """What learning keeps per scope: the verdicts on its semantic hits and its adaptive threshold. A scope is a
-route and a tenant (`ChatKey.tenant`: the caller's digest, or "shared" on a shared route), the same scope its
+route and a tenant (`RequestKey.tenant`: the caller's digest, or "shared" on a shared route), the same scope its
 entries live in, so nothing one tenant learns moves another's threshold, and everyone on a shared route,
 who shares its entries, learns together.
 
@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from gateway.metrics.labels import MAX_NAMES, OTHER
-from gateway.wire.canonical import ChatKey
+from gateway.wire.canonical import RequestKey
 
 MAX_SCOPES = 10_000  # scopes one worker keeps in memory
 MAX_ROUTES = MAX_NAMES  # routes the summary shows apart (those with the most verdicts); the rest as OTHER
@@ -29,7 +29,7 @@ class Scope(NamedTuple):
     tenant: str
 
 
-def scope_of(key: ChatKey) -> Scope:
+def scope_of(key: RequestKey) -> Scope:
     return Scope(key.route, key.tenant)
 
 

@@ -20,6 +20,9 @@ TRACE = "latency_slayer.trace"  # scope entry: the request's Trace
 CLIENT_GONE = 499  # the client closed the connection before the response ended
 
 
+_INPUT_TOKENS = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
+
+
 def _count(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
@@ -53,9 +56,16 @@ class Trace:
         return (time.perf_counter() - since) * 1000
 
     def usage(self, usage: Any) -> None:
-        if isinstance(usage, dict):
+        """Token counts in each API's spelling: chat's prompt and completion tokens, or the input and output
+        tokens of the Responses API and of Anthropic (which counts input read from or written to its cache apart)."""
+        if not isinstance(usage, dict):
+            return
+        if "prompt_tokens" in usage or "completion_tokens" in usage:
             self.prompt_tokens = _count(usage.get("prompt_tokens"))
             self.completion_tokens = _count(usage.get("completion_tokens"))
+        else:
+            self.prompt_tokens = sum(_count(usage.get(name)) for name in _INPUT_TOKENS)
+            self.completion_tokens = _count(usage.get("output_tokens"))
 
     def hit(self, layer: str, usage: Any, *, distance: float | None = None, threshold: float | None = None) -> None:
         self.outcome, self.layer, self.distance, self.threshold = "hit", layer, distance, threshold

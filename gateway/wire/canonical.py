@@ -13,6 +13,8 @@ from typing import Any
 import orjson
 
 from gateway.errors import InvalidRequest, Uncacheable
+from gateway.wire.answers import AnswerShape
+from gateway.wire.completion import CHAT_ANSWERS
 
 # Fields that do not change which answer is right for a request. Sampling parameters are here because a
 # cached answer is one valid sample; `n` is handled separately (n > 1 bypasses the cache).
@@ -35,15 +37,16 @@ ENTRY_ID = re.compile(r"[0-9a-f]{32}")  # an entry's id, `exact` below: what cli
 
 
 @dataclass(frozen=True)
-class ChatKey:
-    """The identity of a chat request in the cache."""
+class RequestKey:
+    """The identity of a request in the cache."""
 
     model: str
     route: str
     tenant: str
-    context: str  # digest of everything in scope except the final user message's text
+    context: str  # digest of everything in scope except the final user turn's text
     exact: str  # digest of the whole scope: the exact layer's key
     prompt: str | None  # the final user message's text; None when only the exact layer is safe
+    answers: AnswerShape = CHAT_ANSWERS  # the shape of the answers it is served
 
 
 def digest(*parts: bytes) -> str:
@@ -87,7 +90,7 @@ def _normal_message(message: dict[str, Any]) -> dict[str, Any]:
     return normal
 
 
-def chat_key(body: dict[str, Any], *, model: str, route: str, tenant: str) -> ChatKey:
+def chat_key(body: dict[str, Any], *, model: str, route: str, tenant: str) -> RequestKey:
     """Key a validated chat request. Raises `Uncacheable` for requests the cache must not serve."""
     choices = body.get("n")
     if choices is not None and choices != 1:
@@ -97,15 +100,24 @@ def chat_key(body: dict[str, Any], *, model: str, route: str, tenant: str) -> Ch
     messages = [_normal_message(message) for message in body["messages"]]
     params = {name: value for name, value in body.items() if name not in NEUTRAL_FIELDS and value is not None}
     final = messages[-1]
-    prompt = final.get("content") if final.get("role") == "user" else None
-    if (not isinstance(prompt, str) or not prompt.strip() or set(final) - {"role", "content"}
-            or len(prompt) > MAX_SEMANTIC_PROMPT_CHARS):
+    prompt = final.get("content") if final.get("role") == "user" and not set(final) - {"role", "content"} else None
+    return request_key(CHAT_ANSWERS, model=model, route=route, tenant=tenant, params=params, turns=messages,
+                       prompt=prompt)
+
+
+def request_key(answers: AnswerShape, *, model: str, route: str, tenant: str, params: dict[str, Any], turns: list[Any],
+                prompt: Any) -> RequestKey:
+    """Key a request of one API, whose `answers` have its shape (two APIs never share an answer):
+    `params` are its fields in scope, `turns` its conversation, whose last turn asks `prompt`, the text the semantic
+    layer compares (anything but a non-blank string of at most `MAX_SEMANTIC_PROMPT_CHARS`: only the exact layer)."""
+    if not isinstance(prompt, str) or not prompt.strip() or len(prompt) > MAX_SEMANTIC_PROMPT_CHARS:
         prompt = None  # images, audio, names, a blank, a non-user final turn or a huge one: only an exact repeat
-    head = messages[:-1] if prompt is not None else messages
-    scope = (model.encode(), route.encode(), tenant.encode())
+    head = turns[:-1] if prompt is not None else turns
+    scope = (answers.kind.encode(), model.encode(), route.encode(), tenant.encode())
     context = digest(*scope, _dumps(params), _dumps(head))
-    exact = digest(context.encode(), _dumps(messages[-1]) if prompt is not None else b"")
-    return ChatKey(model=model, route=route, tenant=tenant, context=context, exact=exact, prompt=prompt)
+    exact = digest(context.encode(), _dumps(turns[-1]) if prompt is not None else b"")
+    return RequestKey(model=model, route=route, tenant=tenant, context=context, exact=exact, prompt=prompt,
+                      answers=answers)
 
 
 def embedding_keys(body: dict[str, Any], inputs: list[Any], *, tenant: str) -> list[str]:

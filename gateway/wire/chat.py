@@ -13,7 +13,7 @@ import orjson
 
 from gateway.errors import Uncacheable, UpstreamProtocolError
 from gateway.wire import sse
-from gateway.wire.canonical import ChatKey, chat_key
+from gateway.wire.canonical import RequestKey, chat_key
 from gateway.wire.completion import CompletionAssembler, as_chunks, as_response
 from gateway.wire.controls import Controls, parse_controls
 from gateway.wire.errors import error_event
@@ -38,7 +38,7 @@ class ChatRequest:
         """What else decides the bytes a client is sent for the same answer."""
         return b"sse" if self.stream else b"json", b"usage" if self.client_usage else b""
 
-    def key(self, tenant: str) -> ChatKey | None:
+    def key(self, tenant: str) -> RequestKey | None:
         """The key of what this request may be served, among `tenant`'s entries; None when the cache must not
         serve it (several choices, audio output)."""
         try:

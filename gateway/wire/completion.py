@@ -8,6 +8,8 @@ import secrets
 import time
 from typing import Any
 
+from gateway.wire.answers import Reply, tool_call
+
 _WORDS = re.compile(r"\s*\S+")
 _WORDS_PER_CHUNK = 4
 
@@ -95,6 +97,27 @@ def is_complete(completion: Any) -> bool:
         isinstance(choice, dict) and isinstance(choice.get("message"), dict) and choice.get("finish_reason")
         for choice in completion["choices"]
     )
+
+
+class ChatAnswers:
+    """A `chat.completion` as the cache reads it (`gateway.wire.answers.AnswerShape`): its first choice says it."""
+
+    kind = "chat"
+    complete = staticmethod(is_complete)
+
+    @staticmethod
+    def reply(answer: dict[str, Any]) -> Reply:
+        message = ((answer.get("choices") or [{}])[0] or {}).get("message") or {}
+        calls = tuple(tool_call((item.get("function") or {}).get("name"), (item.get("function") or {}).get("arguments"))
+                      for item in message.get("tool_calls") or ())
+        return Reply((message.get("content") or "").strip(), calls)
+
+    @staticmethod
+    def private(answer: dict[str, Any]) -> bool:
+        return False  # a chat completion carries no reasoning only its tenant's account can read
+
+
+CHAT_ANSWERS = ChatAnswers()
 
 
 def as_response(completion: dict[str, Any]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from gateway.embedding.local import LocalEmbedder
 from gateway.metrics.labels import OTHER
 from gateway.store.memory import MemoryStore
 from gateway.wire.canonical import SHARED_TENANT, chat_key
+from gateway.wire.completion import CHAT_ANSWERS
 from gateway.wire.controls import Controls
 
 
@@ -52,16 +53,20 @@ async def embedder():
     await embedder.close()
 
 
+def reply(content: str | None = None, calls: list | None = None):
+    return CHAT_ANSWERS.reply(completion(content, calls))
+
+
 async def test_answers_agree_by_meaning_and_tool_calls_exactly(embedder) -> None:
-    assert await answers_agree(completion("Paris is the capital of France."),
-                               completion("The capital of France is Paris."), embedder)
-    assert not await answers_agree(completion("Paris is the capital of France."),
-                                   completion("Use the reset link in the settings page."), embedder)
-    assert await answers_agree(completion(calls=[("kb", '{"q": "a", "n": 1}')]),
-                               completion(calls=[("kb", '{"n": 1, "q": "a"}')]), embedder)
-    assert not await answers_agree(completion(calls=[("kb", '{"q": "a"}')]),
-                                   completion(calls=[("kb", '{"q": "b"}')]), embedder)
-    assert not await answers_agree(completion("text"), completion(calls=[("kb", "{}")]), embedder)
+    assert await answers_agree(reply("Paris is the capital of France."),
+                               reply("The capital of France is Paris."), embedder)
+    assert not await answers_agree(reply("Paris is the capital of France."),
+                                   reply("Use the reset link in the settings page."), embedder)
+    assert await answers_agree(reply(calls=[("kb", '{"q": "a", "n": 1}')]),
+                               reply(calls=[("kb", '{"n": 1, "q": "a"}')]), embedder)
+    assert not await answers_agree(reply(calls=[("kb", '{"q": "a"}')]),
+                                   reply(calls=[("kb", '{"q": "b"}')]), embedder)
+    assert not await answers_agree(reply("text"), reply(calls=[("kb", "{}")]), embedder)
 
 
 def key(prompt: str, tenant: str = "t1", route: str = "faq"):
@@ -100,7 +105,8 @@ async def test_a_near_miss_probe_becomes_evidence_for_loosening(embedder) -> Non
     lookup = await policy.lookup(key("How can I reset my password?"), Controls(), api_key=None)
     assert lookup.hit is None and lookup.probe is not None  # too far for a strict route, close enough to learn
     fresh = completion("Use the reset link.")
-    assert await policy.learning.judge(Scope("faq", "t1"), lookup.probe.distance, lookup.probe.completion, fresh)
+    assert await policy.learning.judge(Scope("faq", "t1"), lookup.probe.distance,
+                                        CHAT_ANSWERS.reply(lookup.probe.completion), CHAT_ANSWERS.reply(fresh))
     assert policy.learning.threshold(Scope("faq", "t1"), 0.3) > lookup.probe.distance
     assert (await policy.lookup(key("How can I reset my password?"), Controls(), api_key=None)).hit is not None
 
@@ -118,7 +124,8 @@ async def test_admission_after_two_asks_and_by_temperature(embedder) -> None:
                                          temperature=1.2)
 
 
-RIGHT, WRONG = completion("Paris is the capital of France."), completion("Use the reset link in the settings page.")
+RIGHT, WRONG = (CHAT_ANSWERS.reply(completion("Paris is the capital of France.")),
+                CHAT_ANSWERS.reply(completion("Use the reset link in the settings page.")))
 
 
 async def test_a_worker_keeps_a_bounded_number_of_scopes_and_reads_a_forgotten_one_back(embedder) -> None:
