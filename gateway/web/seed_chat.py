@@ -8,7 +8,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from gateway.web.chat import answer_chat
+from gateway.web.cached_call import answer
 from gateway.web.request_parts import gateway_of, read_body
 from gateway.web.responses import JSONResponse
 from gateway.web.trace import trace_of
@@ -23,7 +23,7 @@ async def seed_chat(request: Request) -> Response:
     gateway = gateway_of(request)
     body = parse_json_object(await read_body(request))
     chat = read_seed_chat(body, request.headers, default_model=gateway.settings.gen_model)
-    answered = await answer_chat(request, gateway, chat, trace)
+    answered = await answer(request, gateway, chat, trace, upstream=gateway.upstream)
     if answered.status_code != 200 or isinstance(answered, StreamingResponse):  # an error, or relayed as it came
         return answered
     completion = orjson.loads(answered.body)

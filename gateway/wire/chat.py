@@ -28,6 +28,7 @@ class ChatRequest:
     model: str  # the body's, else the gateway's default
     stream: bool
     client_usage: bool  # a streamed answer's client asked for its usage chunk
+    path = "/chat/completions"
 
     @property
     def temperature(self) -> Any:
@@ -46,15 +47,27 @@ class ChatRequest:
         except Uncacheable:
             return None
 
-    def upstream_body(self, *, want_usage: bool) -> bytes:
+    def _injects_usage(self, caching: bool) -> bool:
+        """The cache stores a stream's usage: asked for upstream when the client did not, and not relayed to it."""
+        return caching and self.stream and not self.client_usage
+
+    def upstream_body(self, *, caching: bool) -> bytes:
         """The request as sent upstream: as the gateway read it, with the model if it was defaulted, and the
-        usage chunk when the cache needs it (`ChatStream(drop_usage=True)` keeps it from a client that did not ask)."""
+        usage chunk when the cache needs it."""
         changes: dict[str, Any] = {}
         if "model" not in self.body:
             changes["model"] = self.model
-        if want_usage:
+        if self._injects_usage(caching):
             changes["stream_options"] = {**(self.body.get("stream_options") or {}), "include_usage": True}
         return forwardable({**self.body, **changes} if changes else self.body)
+
+    def stream_answer(self, *, caching: bool) -> ChatStream:
+        return ChatStream(drop_usage=self._injects_usage(caching))
+
+    def cached(self, answer: dict[str, Any]) -> bytes:
+        if self.stream:
+            return cached_events(answer, include_usage=self.client_usage)
+        return cached_json(answer)
 
 
 def read_chat(raw: bytes, headers: Mapping[str, str], *, default_model: str) -> ChatRequest:

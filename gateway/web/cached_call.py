@@ -1,0 +1,125 @@
+"""The path every cached API shares (chat completions, and each API whose answers the cache keeps whole): ask the
+cache policy what to do with a request read by its wire format, and answer: a cached answer written back by that
+wire format (JSON or SSE), an identical request's answer as it arrives, or the upstream's answer relayed (a stream
+event by event) and handed back to the policy to settle."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.cache.policy import Ask, Following, Hit, Miss
+from gateway.flight.capture import StreamAnswer
+from gateway.flight.flight import Head
+from gateway.upstream import UpstreamClient
+from gateway.web.request_parts import cache_headers, caller, forwarded_headers, tenant_for
+from gateway.web.responses import (
+    ErrorResponse,
+    EventStreamResponse,
+    FlightStream,
+    JSONResponse,
+    RelayedResponse,
+    RelayedStream,
+)
+from gateway.web.services import Gateway
+from gateway.web.trace import Trace
+from gateway.wire.canonical import RequestKey
+from gateway.wire.controls import Controls
+
+
+class CachedCall(Protocol):
+    """A request as its wire format read it, with what the cache path needs of that format."""
+
+    controls: Controls
+    model: str
+    stream: bool
+    path: str  # where it goes, relative to the upstream's base URL
+
+    @property
+    def temperature(self) -> Any: ...
+
+    @property
+    def variant(self) -> tuple[bytes, ...]:
+        """What else decides the bytes a client is sent for the same answer (JSON or SSE, a usage chunk...)."""
+        ...
+
+    def key(self, tenant: str) -> RequestKey | None:
+        """The key of what it may be served among `tenant`'s entries; None when the cache must not serve it."""
+        ...
+
+    def upstream_body(self, *, caching: bool) -> bytes:
+        """The request as sent upstream; `caching`: its answer is for the cache too, which may need more of it
+        than the client asked for (a stream's usage)."""
+        ...
+
+    def stream_answer(self, *, caching: bool) -> StreamAnswer:
+        """How its streamed answer is read as it is relayed (not relaying what only the cache asked for)."""
+        ...
+
+    def cached(self, answer: dict[str, Any]) -> bytes:
+        """A cached answer written back as a fresh one: JSON, or the SSE stream it would have come as."""
+        ...
+
+
+async def answer(request: Request, gateway: Gateway, call: CachedCall, trace: Trace, *,
+                 upstream: UpstreamClient) -> Response:
+    trace.model, trace.route, trace.stream = call.model, call.controls.route, call.stream
+    who = caller(request)
+    ask = Ask(call.key(tenant_for(request, call.controls.route)), call.controls, who.tenant, who.upstream_key,
+              call.temperature, call.stream, call.variant)
+
+    decision = await gateway.policy.decide(ask)
+    if isinstance(decision, Hit):
+        trace.hit(decision.layer, decision.completion.get("usage"), distance=decision.distance,
+                  threshold=decision.threshold)
+        headers = cache_headers("hit", layer=decision.layer, distance=decision.distance, entry=decision.entry)
+        if call.stream:
+            return EventStreamResponse(call.cached(decision.completion), headers)
+        return JSONResponse(call.cached(decision.completion), headers=headers)
+    if isinstance(decision, Following):
+        trace.hit("flight", decision.usage)  # a stream's usage is known at its end
+        return _followed(decision, trace)
+    trace.outcome = decision.state
+    with decision:
+        return await _go_upstream(request, gateway, call, decision, trace, upstream)
+
+
+def _followed(following: Following, trace: Trace) -> Response:
+    """An identical request's answer: `x-cache: hit` with `x-cache-layer: flight` (it bought nothing upstream),
+    byte for byte the leader's answer, not its account's headers."""
+    headers = cache_headers("hit", layer="flight")
+    if following.reader is not None:
+        return FlightStream(following.head, following.reader, headers, ended=trace.answered)
+    return RelayedResponse(following.head, following.body or b"", headers)
+
+
+async def _go_upstream(request: Request, gateway: Gateway, call: CachedCall, miss: Miss, trace: Trace,
+                       upstream: UpstreamClient) -> Response:
+    caching = miss.key is not None
+    trace.upstream_sent()
+    sent = await upstream.send("POST", call.path, headers=forwarded_headers(request),
+                               content=call.upstream_body(caching=caching))
+    head = Head(sent.status, sent.headers)
+    if call.stream and sent.status == 200 and sent.content_type.startswith("text/event-stream"):
+        reader = gateway.policy.settle_stream(miss, head, sent, call.stream_answer(caching=caching))
+        return FlightStream(head, reader, cache_headers(miss.state), ended=trace.answered)
+    payload, rest = await sent.read_within(gateway.settings.max_entry_bytes)
+    if rest is not None:  # too big to store or share: relayed as it comes, never parsed on the event loop
+        trace.outcome = "bypass"
+        return RelayedStream.overflowing(sent, payload, rest, cache_headers("bypass"))
+    trace.upstream_done()
+    if sent.status != 200:
+        return RelayedResponse(sent, payload, cache_headers(miss.state))  # errors pass through, never stored
+    try:
+        whole = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return ErrorResponse("The upstream API answered with a body that is not valid JSON.", status=502,
+                             code="upstream_protocol_error", headers=cache_headers("bypass"))
+    if isinstance(whole, dict):
+        trace.usage(whole.get("usage"))
+    gateway.policy.settle(miss, whole if isinstance(whole, dict) and not call.stream else None, head=head,
+                          body=payload)
+    return RelayedResponse(sent, payload, cache_headers(miss.state))
