@@ -86,6 +86,13 @@ SETTINGS: tuple[Setting, ...] = (
             "Extra delay added to misses only, to demonstrate the cold path."),
     Setting("SHARED_ROUTES", name_list, frozenset(), "comma-separated route names",
             "Routes whose entries are shared by every API key (e.g. a public FAQ); all others are per key."),
+    Setting("HOSTED_TOOL_ROUTES", name_list, frozenset(), "comma-separated route names",
+            "Routes whose Responses API requests are cached even when they offer tools the provider runs "
+            "(`web_search`, `file_search`, `code_interpreter`, `mcp`...), whose answers depend on the world; "
+            "elsewhere such requests bypass the cache."),
+    Setting("RESPONSES_KEEP_SECS", int_range(60, 10 * 365 * 86400), 30 * 86400, "an integer of seconds >= 60",
+            "How long the gateway keeps a Responses API answer it served from the cache under an id of its own, "
+            "so that `previous_response_id` and `GET /v1/responses/{id}` work with that id (for its caller only)."),
     Setting("INDEX_NAME", text, "idx:latency_slayer", "an index name", "RediSearch index of the cache."),
     Setting("KEY_PREFIX", text, "cache:", "a key prefix", "Prefix of the cache's hash keys."),
     Setting("VECTOR_TYPE", choice("float32", "float16", "int8"), "float32", "float32, float16 or int8",
@@ -181,6 +188,8 @@ class Settings:
     resp_ttl_sliding: bool
     miss_delay_ms: int
     shared_routes: frozenset[str]
+    hosted_tool_routes: frozenset[str]
+    responses_keep_secs: int
     index_name: str
     key_prefix: str
     vector_type: str

@@ -42,6 +42,9 @@ STATELESS = (
                         r"|images/(generations|edits|variations)|cache/feedback)|/chat")),
     ("GET", re.compile(r"/v1/models(/[^/]+)?")),
 )
+# Answers the gateway may hold itself: a response it served from the cache under an id of its own is its caller's
+# alone, so any caller may read it; what the upstream account holds under other ids stays out of reach.
+GATEWAY_HELD = (("GET", re.compile(r"/v1/responses/[^/]+(/input_items)?")),)
 
 
 # Headers that choose, or prove, an upstream account beside the key: a caller on the gateway's key may not send them.
@@ -53,10 +56,20 @@ class Caller:
     tenant: str  # what the cache partitions by: a digest of the credential, or ANONYMOUS
     upstream_key: str | None  # the key upstream calls are made with, when the gateway supplies it
     own_credential: bool  # the client's credential goes upstream as it was sent (open mode)
+    account_wide: bool = True  # may reach what the upstream account holds for every key (see STATELESS)
 
 
 def stateless(method: str, path: str) -> bool:
     return any(method == allowed and pattern.fullmatch(path) for allowed, pattern in STATELESS)
+
+
+def gateway_held(method: str, path: str) -> bool:
+    return any(method == allowed and pattern.fullmatch(path) for allowed, pattern in GATEWAY_HELD)
+
+
+def account_denied(method: str, path: str) -> str:
+    return (f"{method} {path} reaches resources shared by every key of this gateway's upstream account, so it is "
+            "not available with a gateway key.")
 
 
 def open_caller(scope: Scope, default_key: str | None) -> Caller:
@@ -116,13 +129,14 @@ class GatewayKeys:
             await _refuse(send, 401, "Incorrect API key provided for this gateway.", "invalid_api_key",
                           [(b"www-authenticate", b"Bearer")])
             return
-        if own_upstream is None and not self._account_endpoints and not stateless(scope["method"], scope["path"]):
-            await _refuse(send, 403, f"{scope['method']} {scope['path']} reaches resources shared by every key of "
-                          "this gateway's upstream account, so it is not available with a gateway key.",
-                          "account_endpoint_denied", [])
+        account_wide = own_upstream is not None or self._account_endpoints
+        method, path = scope["method"], scope["path"]
+        if not account_wide and not stateless(method, path) and not gateway_held(method, path):
+            await _refuse(send, 403, account_denied(method, path), "account_endpoint_denied", [])
             return
         assert key is not None
-        caller = Caller(tenant_digest(key), own_upstream or self._default_key, own_credential=False)
+        caller = Caller(tenant_digest(key), own_upstream or self._default_key, own_credential=False,
+                        account_wide=account_wide)
         await self.app({**scope, CALLER: caller}, receive, send)
 
 

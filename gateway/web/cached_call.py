@@ -5,6 +5,7 @@ event by event) and handed back to the policy to settle."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 import orjson
@@ -64,8 +65,9 @@ class CachedCall(Protocol):
         ...
 
 
-async def answer(request: Request, gateway: Gateway, call: CachedCall, trace: Trace, *,
-                 upstream: UpstreamClient) -> Response:
+async def answer(request: Request, gateway: Gateway, call: CachedCall, trace: Trace, *, upstream: UpstreamClient,
+                 served: Callable[[dict[str, Any]], Awaitable[None]] | None = None) -> Response:
+    """`served`: told of a cached answer before the client is sent it (what an API must keep of what it served)."""
     trace.model, trace.route, trace.stream = call.model, call.controls.route, call.stream
     who = caller(request)
     ask = Ask(call.key(tenant_for(request, call.controls.route)), call.controls, who.tenant, who.upstream_key,
@@ -76,6 +78,8 @@ async def answer(request: Request, gateway: Gateway, call: CachedCall, trace: Tr
         trace.hit(decision.layer, decision.completion.get("usage"), distance=decision.distance,
                   threshold=decision.threshold)
         headers = cache_headers("hit", layer=decision.layer, distance=decision.distance, entry=decision.entry)
+        if served is not None:
+            await served(decision.completion)
         if call.stream:
             return EventStreamResponse(call.cached(decision.completion), headers)
         return JSONResponse(call.cached(decision.completion), headers=headers)

@@ -51,7 +51,7 @@ def validate_chat(body: dict[str, Any]) -> None:
     for index, message in enumerate(messages):
         _check_message(index, message)
     if "model" in body:
-        _check_model(body["model"])
+        check_model(body["model"])
     _expect(isinstance(body.get("stream", False), bool) or body.get("stream") is None,
             "Invalid type for 'stream': expected a boolean.", "stream")
     choices = body.get("n")
@@ -71,7 +71,7 @@ def validate_chat(body: dict[str, Any]) -> None:
                 f"Invalid type for '{name}': expected a number.", name)
 
 
-def _check_model(model: Any) -> None:
+def check_model(model: Any) -> None:
     _expect(isinstance(model, str) and model.strip() != "", "Invalid type for 'model': expected a non-empty string.",
             "model")
     _expect(len(model) <= MAX_MODEL_CHARS, f"Invalid 'model': at most {MAX_MODEL_CHARS} characters.", "model")
@@ -84,7 +84,7 @@ def validate_embeddings(body: dict[str, Any]) -> None:
     if not isinstance(body.get("model"), str) or not body["model"]:
         raise InvalidRequest("Missing required parameter: 'model'.", param="model",
                              code="missing_required_parameter")
-    _check_model(body["model"])
+    check_model(body["model"])
     value = body["input"]
     _expect(isinstance(value, (str, list)), "Invalid type for 'input': expected a string or an array.", "input")
     dimensions = body.get("dimensions")

@@ -1,0 +1,205 @@
+"""The Responses API wire format, on tables: what shares a key, what the cache must not serve, a cached answer
+written back (as JSON and as the events that stream it), a streamed answer read, and the chaining of ids the
+gateway issues."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from gateway.errors import InvalidRequest, UpstreamProtocolError
+from gateway.wire import sse
+from gateway.wire.canonical import chat_key
+from gateway.wire.response_events import RESPONSE_ANSWERS, ResponseStream, replayed
+from gateway.wire.responses_api import Served, chained, input_items, read_responses, responses_key, served_record
+
+ASK = "What is Redis?"
+TOOL = {"type": "function", "name": "search_kb", "parameters": {"type": "object"}}
+
+
+def key(body: dict, **options):
+    return responses_key(body, model="gpt-4.1", route="default", tenant="t1", **options)
+
+
+def test_the_final_user_input_is_the_prompt_and_the_context_leaves_it_out() -> None:
+    first, second = key({"input": ASK}), key({"input": "Explain Redis"})
+    assert first.prompt == ASK and first.context == second.context and first.exact != second.exact
+
+
+SAME_EXACT = [
+    ({"input": [{"role": "user", "content": [{"type": "input_text", "text": ASK}]}]}, {"input": ASK}),
+    ({"input": [{"type": "message", "role": "user", "content": ASK}]}, {"input": ASK}),
+    ({"input": ASK, "temperature": 0.3, "top_p": 0.9, "stream": True, "store": False, "metadata": {"a": "b"},
+      "user": "u1", "service_tier": "flex", "prompt_cache_key": "k", "safety_identifier": "s"}, {"input": ASK}),
+    ({"input": ASK, "tools": None, "instructions": None}, {"input": ASK}),
+]
+
+
+@pytest.mark.parametrize(("left", "right"), SAME_EXACT)
+def test_spellings_and_neutral_fields_share_a_key(left: dict, right: dict) -> None:
+    assert key(left).exact == key(right).exact
+
+
+EARLIER = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]
+IN_SCOPE = [
+    {"instructions": "Answer in French."},
+    {"input": [*EARLIER, {"role": "user", "content": ASK}]},
+    {"tools": [TOOL]},
+    {"tools": [TOOL], "tool_choice": "required"},
+    {"text": {"format": {"type": "json_object"}}},
+    {"reasoning": {"effort": "high"}},
+    {"max_output_tokens": 20},
+    {"previous_response_id": "resp_abc"},
+    {"prompt": {"id": "pmpt_1", "version": "2"}},
+    {"include": ["message.output_text.logprobs"]},
+    {"truncation": "auto"},
+]
+
+
+@pytest.mark.parametrize("change", IN_SCOPE)
+def test_every_other_field_partitions_the_context(change: dict) -> None:
+    assert key({"input": ASK, **change}).context != key({"input": ASK}).context
+
+
+@pytest.mark.parametrize("body", [
+    {"input": ASK, "background": True},
+    {"input": ASK, "conversation": "conv_1"},
+    {"input": ASK, "tools": [{"type": "web_search"}]},
+    {"input": ASK, "tools": [TOOL, {"type": "file_search", "vector_store_ids": ["vs_1"]}]},
+    {"input": ASK, "tools": [{"type": "mcp", "server_label": "x", "server_url": "https://example.com"}]},
+])
+def test_what_the_cache_must_not_serve(body: dict) -> None:
+    request = read_responses(orjson.dumps(body), {}, default_model="m")
+    assert request.key("t1") is None
+
+
+def test_a_route_may_cache_hosted_tools() -> None:
+    body = {"input": ASK, "tools": [{"type": "web_search"}]}
+    assert read_responses(orjson.dumps(body), {"x-route": "news"}, default_model="m",
+                          hosted_tool_routes=frozenset({"news"})).key("t1") is not None
+
+
+def test_only_a_plain_final_user_turn_is_compared_by_meaning() -> None:
+    call_output = {"type": "function_call_output", "call_id": "c1", "output": "42"}
+    assert key({"input": [{"role": "user", "content": ASK}, call_output]}).prompt is None
+    assert key({"input": [{"role": "user", "content": [{"type": "input_image", "image_url": "x"}]}]}).prompt is None
+    assert key({"prompt": {"id": "pmpt_1"}}).prompt is None
+
+
+def test_two_apis_never_share_an_answer() -> None:
+    chat = chat_key({"messages": [{"role": "user", "content": ASK}]}, model="gpt-4.1", route="default", tenant="t1")
+    assert chat.exact != key({"input": ASK}).exact and chat.context != key({"input": ASK}).context
+
+
+@pytest.mark.parametrize(("body", "param"), [
+    ({"input": 3}, "input"), ({"input": ["text"]}, "input[0]"), ({"input": ASK, "stream": "yes"}, "stream"),
+    ({"input": ASK, "tools": {}}, "tools"), ({"input": ASK, "model": ""}, "model"),
+    ({"input": ASK, "previous_response_id": 7}, "previous_response_id"), ({"input": ASK, "text": "x"}, "text"),
+])
+def test_bad_bodies_are_refused_naming_the_field(body: dict, param: str) -> None:
+    with pytest.raises(InvalidRequest) as refused:
+        read_responses(orjson.dumps(body), {}, default_model="m")
+    assert refused.value.param == param
+
+
+MESSAGE = {"type": "message", "id": "msg_1", "status": "completed", "role": "assistant",
+           "content": [{"type": "output_text", "text": "Redis is an in-memory data store, used as a cache.",
+                        "annotations": [], "logprobs": []}]}
+CALL = {"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "search_kb",
+        "arguments": '{"query": "what is redis", "limit": 3}', "status": "completed"}
+REASONING = {"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": "gAAAA"}
+ANSWER = {"id": "resp_up", "object": "response", "created_at": 1, "status": "completed", "model": "gpt-4.1",
+          "output": [MESSAGE, CALL], "usage": {"input_tokens": 5, "output_tokens": 9, "total_tokens": 14},
+          "metadata": {"first": "asker"}, "store": False, "temperature": 1.0, "previous_response_id": None}
+
+
+def test_what_an_answer_says_and_whether_it_is_whole() -> None:
+    reply = RESPONSE_ANSWERS.reply(ANSWER)
+    assert reply.text.startswith("Redis is") and reply.calls == (("search_kb", {"query": "what is redis",
+                                                                                  "limit": 3}),)
+    assert RESPONSE_ANSWERS.complete(ANSWER)
+    for broken in ({**ANSWER, "status": "incomplete"}, {**ANSWER, "object": "chat.completion"},
+                   {**ANSWER, "output": "x"}, None, {"error": {"message": "x"}}):
+        assert not RESPONSE_ANSWERS.complete(broken)
+    assert not RESPONSE_ANSWERS.private(ANSWER)
+    assert RESPONSE_ANSWERS.private({**ANSWER, "output": [REASONING, MESSAGE]})
+
+
+def _request(body: dict):
+    return read_responses(orjson.dumps(body), {}, default_model="gpt-4.1")
+
+
+def test_a_cached_answer_is_served_under_a_fresh_id_echoing_this_request() -> None:
+    request = _request({"input": ASK, "metadata": {"mine": "1"}, "temperature": 0.2})
+    served = orjson.loads(request.cached(ANSWER))
+    assert served["id"] == request.served_id != "resp_up" and served["id"].startswith("resp_")
+    assert served["output"] == ANSWER["output"] and served["usage"] == ANSWER["usage"]
+    assert (served["metadata"], served["temperature"], served["store"]) == ({"mine": "1"}, 0.2, True)
+    assert _request({"input": ASK}).served_id != request.served_id
+
+
+def _events(raw: bytes) -> list[dict]:
+    events = sse.SSEParser().feed(raw)
+    assert all(event.raw.startswith(b"event: ") for event in events)
+    return [orjson.loads(event.data) for event in events]
+
+
+def test_a_cached_answer_streams_as_the_api_streams_it() -> None:
+    events = _events(_request({"input": ASK, "stream": True}).cached(ANSWER))
+    kinds = [event["type"] for event in events]
+    assert kinds[:3] == ["response.created", "response.in_progress", "response.output_item.added"]
+    assert kinds[-1] == "response.completed" and kinds.count("response.output_item.done") == 2
+    assert [event["sequence_number"] for event in events] == list(range(len(events)))
+    text = "".join(event["delta"] for event in events if event["type"] == "response.output_text.delta")
+    arguments = "".join(e["delta"] for e in events if e["type"] == "response.function_call_arguments.delta")
+    assert text == MESSAGE["content"][0]["text"] and arguments == CALL["arguments"]
+    assert kinds.count("response.output_text.delta") > 1 and events[0]["response"]["output"] == []
+    assert events[-1]["response"]["output"] == ANSWER["output"]
+
+
+def _stream_of(events: list[dict]) -> ResponseStream:
+    reading = ResponseStream()
+    for event in sse.SSEParser().feed(b"".join(b"event: x\ndata: " + orjson.dumps(e) + b"\n\n" for e in events)):
+        assert reading.take(event)
+    return reading
+
+
+def test_a_streamed_answer_is_whole_at_response_completed_only() -> None:
+    done = _stream_of([{"type": "response.created", "response": {}}, {"type": "response.completed",
+                                                                     "response": ANSWER}])
+    assert done.ended and done.result() == ANSWER
+    for end in ("response.failed", "response.incomplete", "error"):
+        broken = _stream_of([{"type": "response.created"}, {"type": end, "response": {**ANSWER, "status": "x"}}])
+        assert broken.ended and broken.result() is None
+    assert not _stream_of([{"type": "response.output_text.delta", "delta": "x"}]).ended
+    with pytest.raises(UpstreamProtocolError):
+        ResponseStream().take(sse.Event("{not json", b""))
+    assert orjson.loads(ResponseStream.error("broke", status=502, code="upstream_error").split(b"data: ")[1])[
+        "type"] == "error"
+
+
+def test_a_gateway_id_is_written_out_as_its_conversation() -> None:
+    first = _request({"input": [{"role": "user", "content": ASK}], "previous_response_id": "resp_upstream"})
+    kept = Served.loads(served_record(first, {**ANSWER, "output": [REASONING, {**REASONING, "encrypted_content":
+                                                                                None}, MESSAGE, CALL]}).dumps())
+    assert kept is not None and kept.response["id"] == first.served_id
+    follow = _request({"input": [{"type": "function_call_output", "call_id": "call_1", "output": "42"}],
+                       "previous_response_id": first.served_id, "instructions": "Be brief."})
+    sent = orjson.loads(chained(follow, kept).upstream_body(caching=True))
+    assert sent["previous_response_id"] == "resp_upstream" and sent["instructions"] == "Be brief."
+    assert sent["input"] == [
+        {"role": "user", "content": ASK},
+        REASONING,  # with its encrypted content; the one without is left out
+        {"role": "assistant", "content": MESSAGE["content"][0]["text"]},
+        {"type": "function_call", "call_id": "call_1", "name": "search_kb", "arguments": CALL["arguments"]},
+        {"type": "function_call_output", "call_id": "call_1", "output": "42"},
+    ]
+    assert chained(follow, kept).previous_id == first.served_id  # what the client named is what it is echoed
+    assert Served.loads(b"{") is None and Served.loads(b'{"response": 1}') is None
+
+
+def test_the_input_items_of_a_gateway_id() -> None:
+    kept = served_record(_request({"input": [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}]}),
+                         ANSWER)
+    listed = input_items(kept)
+    assert [item["content"] for item in listed["data"]] == ["b", "a"] and listed["has_more"] is False
