@@ -8,7 +8,7 @@ from typing import Any
 
 @dataclass
 class Behaviour:
-    kind: str  # "fail" | "delay" | "break_stream" | "malformed" | "encode" | "events"
+    kind: str  # "fail" | "delay" | "break_stream" | "malformed" | "encode" | "events" | "response_failed"
     path: str
     status: int = 200
     body: dict[str, Any] | None = None

@@ -1,5 +1,5 @@
 """How the fake upstream reads a request and picks its answer: recorded first, then the behaviour queued for its
-path (if any), then chat, embeddings, the model list, or an echo of anything else under /v1."""
+path (if any), then chat, embeddings, the model list, the Responses API, or an echo of anything else under /v1."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from tests.support.fake_upstream.chat import plan_chat, validate_chat
 from tests.support.fake_upstream.embeddings import answer_embeddings
 from tests.support.fake_upstream.records import RecordedRequest
 from tests.support.fake_upstream.responses import Responder
+from tests.support.fake_upstream.responses_api import serve_responses, serves_responses
 from tests.support.fake_upstream.server import ClientGone
 from tests.support.fake_upstream.shapes import CHAT_PATH, EMBEDDINGS_PATH, default_error, models, openai_error
 
@@ -93,6 +94,8 @@ class Handler(Responder):
             self._send_json(*answer_embeddings(req.json))
         elif req.path == "/v1/models" and req.method == "GET":
             self._send_json(200, models())
+        elif serves_responses(req.path):
+            serve_responses(self, req, behaviour)
         else:
             self._echo(req, behaviour)
 

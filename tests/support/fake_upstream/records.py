@@ -1,4 +1,4 @@
-"""What the fake upstream keeps of what happened: every request as it arrived, and every streamed chat answer with
+"""What the fake upstream keeps of what happened: every request as it arrived, and every streamed answer with
 when it started and how it ended (run to its end, or cut short by a client that hung up)."""
 
 from __future__ import annotations
@@ -27,5 +27,5 @@ class StreamRecord:
     prompt: str  # the last user message's text
     started: float  # time.monotonic() when the answer's headers were sent
     ended: float | None = None  # when the stream finished or the client was seen gone
-    finished: bool = False  # every event and [DONE] were sent
+    finished: bool = False  # every event (and chat's [DONE]) were sent
     gone_early: bool = False  # the client closed the connection before the end

@@ -9,6 +9,7 @@ from typing import Any
 
 CHAT_PATH = "/v1/chat/completions"
 EMBEDDINGS_PATH = "/v1/embeddings"
+RESPONSES_PATH = "/v1/responses"
 MODELS = ("gpt-4o-mini", "gpt-4o", "text-embedding-3-small")
 
 

@@ -12,8 +12,9 @@ from typing import Any
 from tests.support.fake_upstream.behaviours import Behaviour
 from tests.support.fake_upstream.handler import Handler
 from tests.support.fake_upstream.records import RecordedRequest, StreamRecord
+from tests.support.fake_upstream.responses_api import ResponseStore
 from tests.support.fake_upstream.server import Server
-from tests.support.fake_upstream.shapes import CHAT_PATH
+from tests.support.fake_upstream.shapes import CHAT_PATH, RESPONSES_PATH
 
 
 class FakeUpstream:
@@ -33,7 +34,9 @@ class FakeUpstream:
         # idle timeout is that short (a request sent in between meets a closing connection).
         self.close_after_answer: float | None = None
         self.stream_linger = 0.0  # seconds between a stream's last event and its end (an upstream slow to close)
-        self.extra_words = extra_words  # words ("w0 w1 ...") after each chat answer's text: a stream that much longer
+        self.extra_words = extra_words  # words ("w0 w1 ...") after each text answer: a stream that much longer
+        # What POST /v1/responses stored (not per process: another fake knows none of it, as another account).
+        self.stored_responses = ResponseStore()
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._streams: list[StreamRecord] = []
@@ -128,8 +131,8 @@ class FakeUpstream:
 
     @property
     def streams(self) -> list[StreamRecord]:
-        """Every streamed chat answer so far, oldest first: when it started, and whether it ran to its end or its
-        client hung up first (seen at once while the stream waits `chunk_delay` between chunks)."""
+        """Every streamed chat or Responses API answer so far, oldest first: when it started, and whether it ran to
+        its end or its client hung up first (seen at once while the stream waits `chunk_delay` between chunks)."""
         with self._lock:
             return list(self._streams)
 
@@ -177,6 +180,12 @@ class FakeUpstream:
         """Send `after_events` SSE events of the next answer on `path`, then drop the TCP connection
         without the chunked terminator. A non-streamed answer is cut halfway through its body instead."""
         self._queue(Behaviour("break_stream", path, after_events=after_events))
+
+    def fail_response_next(self, after_events: int = 4, path: str = RESPONSES_PATH) -> None:
+        """The next Responses API answer on `path` fails as a model failure shows: a stream sends `after_events`
+        events, then `response.failed` (status "failed", `error` set) and ends well; a whole answer is a 200 with
+        that failed response object. Either way the failed response is what GET returns for it."""
+        self._queue(Behaviour("response_failed", path, after_events=after_events))
 
     def malformed_next(self, kind: str = "json", path: str = CHAT_PATH) -> None:
         """ "json": a 200 whose JSON body is cut short; "sse": a 200 stream with a non-JSON `data:` line."""
