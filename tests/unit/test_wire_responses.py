@@ -10,7 +10,7 @@ import pytest
 from gateway.errors import InvalidRequest, UpstreamProtocolError
 from gateway.wire import sse
 from gateway.wire.canonical import chat_key
-from gateway.wire.response_events import RESPONSE_ANSWERS, ResponseStream, replayed
+from gateway.wire.response_events import RESPONSE_ANSWERS, ResponseStream
 from gateway.wire.responses_api import Served, chained, input_items, read_responses, responses_key, served_record
 
 ASK = "What is Redis?"
