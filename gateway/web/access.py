@@ -43,8 +43,11 @@ STATELESS = (
     ("GET", re.compile(r"/v1/models(/[^/]+)?")),
 )
 # Answers the gateway may hold itself: a response it served from the cache under an id of its own is its caller's
-# alone, so any caller may read it; what the upstream account holds under other ids stays out of reach.
-GATEWAY_HELD = (("GET", re.compile(r"/v1/responses/[^/]+(/input_items)?")),)
+# alone, so any caller may read or delete it; what the upstream account holds under other ids stays out of reach.
+GATEWAY_HELD = (
+    ("GET", re.compile(r"/v1/responses/[^/]+(/input_items)?")),
+    ("DELETE", re.compile(r"/v1/responses/[^/]+")),
+)
 
 
 # Headers that choose, or prove, an upstream account beside the key: a caller on the gateway's key may not send them.

@@ -1,7 +1,7 @@
 """The Responses API: `POST /v1/responses` answered through the cache (`gateway.web.cached_call`), and the ids
 the gateway issues for cached answers (`gateway.wire.responses_api`): a request naming one as its
 `previous_response_id` goes upstream with that conversation written out, and `GET /v1/responses/{id}` (with its
-`/input_items`) of one is answered by the gateway; every other id is the upstream's."""
+`/input_items`) and `DELETE` of one are answered by the gateway; every other id is the upstream's."""
 
 from __future__ import annotations
 
@@ -71,3 +71,14 @@ async def retrieve_response(request: Request) -> Response:
 async def list_input_items(request: Request) -> Response:
     held = await _held(request)
     return held if isinstance(held, Response) else JSONResponse(input_items(held))
+
+
+async def delete_response(request: Request) -> Response:
+    held = await _held(request)
+    if isinstance(held, Response):
+        return held
+    response_id = held.response.get("id")
+    # What was kept is overwritten with nothing, which reads as never kept: the id is then unknown, as upstream.
+    await gateway_of(request).policy.note(_noted_as(caller(request).tenant, request.path_params["response_id"]), b"",
+                                          ttl_secs=60)
+    return JSONResponse({"id": response_id, "object": "response", "deleted": True})

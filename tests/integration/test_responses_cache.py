@@ -129,6 +129,10 @@ def test_retrieving_what_the_gateway_served(gateway, fake_upstream) -> None:
     assert [item.content[0].text if isinstance(item.content, list) else item.content
             for item in items.data] == [PROMPT, "Hi"]
     assert client(gateway).responses.retrieve(miss.id).id == miss.id  # the upstream's own id: forwarded
+    deleted = client(gateway).responses.delete(hit.id)
+    assert deleted is None or getattr(deleted, "deleted", True)
+    with pytest.raises(openai.NotFoundError):
+        client(gateway).responses.retrieve(hit.id)
     kept_nothing = create(gateway, store=False)[2]  # a hit the client asked not to be stored
     with pytest.raises(openai.NotFoundError):
         client(gateway).responses.retrieve(kept_nothing.id)
@@ -201,3 +205,17 @@ def test_the_async_client_hits_too(gateway, fake_upstream) -> None:
             return states
 
     assert asyncio.run(twice()) == ["miss", "hit"]
+
+
+def test_a_gateway_key_reads_its_own_cached_answers_only(make_gateway, fake_upstream) -> None:
+    gateway = make_gateway("memory", GATEWAY_API_KEYS="gw-alice,gw-bob", OPENAI_API_KEY="sk-server")
+    _, _, miss = create(gateway, key="gw-alice")
+    _, _, hit = create(gateway, key="gw-alice")
+    assert client(gateway, "gw-alice").responses.retrieve(hit.id).output_text == hit.output_text
+    with pytest.raises(openai.PermissionDeniedError):  # the upstream account's, shared by every gateway key
+        client(gateway, "gw-alice").responses.retrieve(miss.id)
+    with pytest.raises(openai.PermissionDeniedError):  # bob never was served it: to him it is the account's
+        client(gateway, "gw-bob").responses.retrieve(hit.id)
+    with pytest.raises(openai.PermissionDeniedError):
+        client(gateway, "gw-bob").responses.delete(hit.id)
+    client(gateway, "gw-alice").responses.delete(hit.id)
