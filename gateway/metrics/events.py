@@ -17,7 +17,7 @@ LAYERS = ("exact", "semantic", "flight")
 
 class Event(NamedTuple):
     ts: int  # milliseconds since the epoch, when the request ended
-    event: str  # the endpoint: "chat" or "embeddings"
+    event: str  # the endpoint: "chat", "completions" or "embeddings"
     outcome: str  # one of OUTCOMES
     layer: str | None  # "exact" or "semantic", on hits
     stream: bool

@@ -24,6 +24,7 @@ from gateway.web.health import healthz
 from gateway.web.passthrough import passthrough
 from gateway.web.seed_chat import seed_chat
 from gateway.web.services import Gateway
+from gateway.web.text_completions import text_completions
 from gateway.web.trace import Observed
 
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
@@ -44,6 +45,7 @@ def make_app(settings: Settings, build: Callable[[Settings], Awaitable[Gateway]]
     routes = [
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
         Route("/v1/embeddings", embeddings, methods=["POST"]),
+        Route("/v1/completions", text_completions, methods=["POST"]),
         Route("/v1/cache/feedback", cache_feedback, methods=["POST"]),
         Route("/v1/{path:path}", passthrough, methods=ALL_METHODS),
         Route("/chat", seed_chat, methods=["POST"]),
