@@ -17,7 +17,7 @@ LAYERS = ("exact", "semantic", "flight")
 
 class Event(NamedTuple):
     ts: int  # milliseconds since the epoch, when the request ended
-    event: str  # the endpoint: "chat", "responses", "embeddings"... (its API)
+    event: str  # the endpoint: "chat", "responses", "completions", "embeddings"... (its API)
     outcome: str  # one of OUTCOMES
     layer: str | None  # "exact" or "semantic", on hits
     stream: bool

@@ -25,6 +25,7 @@ from gateway.web.passthrough import passthrough
 from gateway.web.responses_api import create_response, delete_response, list_input_items, retrieve_response
 from gateway.web.seed_chat import seed_chat
 from gateway.web.services import Gateway
+from gateway.web.text_completions import text_completions
 from gateway.web.trace import Observed
 
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
@@ -49,6 +50,7 @@ def make_app(settings: Settings, build: Callable[[Settings], Awaitable[Gateway]]
         Route("/v1/responses/{response_id}", retrieve_response, methods=["GET"]),
         Route("/v1/responses/{response_id}", delete_response, methods=["DELETE"]),
         Route("/v1/responses/{response_id}/input_items", list_input_items, methods=["GET"]),
+        Route("/v1/completions", text_completions, methods=["POST"]),
         Route("/v1/cache/feedback", cache_feedback, methods=["POST"]),
         Route("/v1/{path:path}", passthrough, methods=ALL_METHODS),
         Route("/chat", seed_chat, methods=["POST"]),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -87,12 +87,21 @@ def cached_events(completion: dict[str, Any], *, include_usage: bool) -> bytes:
     return b"".join(sse.encode(chunk) for chunk in as_chunks(completion, include_usage=include_usage)) + sse.DONE
 
 
+class ChunkAssembler(Protocol):
+    """Rebuilds a whole answer from its stream's chunks; `result()` is None until it is whole."""
+
+    def feed(self, chunk: dict[str, Any]) -> None: ...
+
+    def result(self) -> dict[str, Any] | None: ...
+
+
 class ChatStream:
     """How a streamed chat answer is read as it is relayed (`gateway.flight.capture.StreamAnswer`): its chunks
-    rebuild the completion, `[DONE]` ends it, and a usage chunk the gateway asked for itself is not relayed."""
+    rebuild the completion, `[DONE]` ends it, and a usage chunk the gateway asked for itself is not relayed.
+    OpenAI's legacy text completions stream alike, only their chunks rebuild another `assembler`'s answer."""
 
-    def __init__(self, *, drop_usage: bool) -> None:
-        self._assembler = CompletionAssembler()
+    def __init__(self, *, drop_usage: bool, assembler: ChunkAssembler | None = None) -> None:
+        self._assembler = assembler or CompletionAssembler()
         self._drop_usage = drop_usage
         self.ended = False
 

@@ -14,8 +14,8 @@ _WORDS = re.compile(r"\s*\S+")
 _WORDS_PER_CHUNK = 4
 
 
-def new_id() -> str:
-    return "chatcmpl-" + secrets.token_urlsafe(18).replace("-", "a").replace("_", "b")
+def new_id(prefix: str = "chatcmpl-") -> str:
+    return prefix + secrets.token_urlsafe(18).replace("-", "a").replace("_", "b")
 
 
 class CompletionAssembler:
@@ -125,12 +125,13 @@ def as_response(completion: dict[str, Any]) -> dict[str, Any]:
     return {**completion, "id": new_id(), "created": int(time.time())}
 
 
-def _pieces(text: str) -> list[str]:
+def pieces(text: str) -> list[str]:
+    """A text cut into the few-word pieces a replayed stream sends it in."""
     words = _WORDS.findall(text)
-    pieces = ["".join(words[at:at + _WORDS_PER_CHUNK]) for at in range(0, len(words), _WORDS_PER_CHUNK)]
-    if pieces:
-        pieces[-1] += text[len("".join(pieces)):]  # trailing whitespace the regex left out
-    return pieces or ([text] if text else [])
+    parts = ["".join(words[at:at + _WORDS_PER_CHUNK]) for at in range(0, len(words), _WORDS_PER_CHUNK)]
+    if parts:
+        parts[-1] += text[len("".join(parts)):]  # trailing whitespace the regex left out
+    return parts or ([text] if text else [])
 
 
 def _choice_deltas(choice: dict[str, Any]) -> list[dict[str, Any]]:
@@ -139,8 +140,8 @@ def _choice_deltas(choice: dict[str, Any]) -> list[dict[str, Any]]:
     deltas: list[dict[str, Any]] = [{"role": message.get("role", "assistant"), "content": opening}]
     if message.get("refusal"):
         deltas[0] = {"role": message.get("role", "assistant"), "content": None, "refusal": ""}
-        deltas += [{"refusal": piece} for piece in _pieces(message["refusal"])]
-    deltas += [{"content": piece} for piece in _pieces(message.get("content") or "")]
+        deltas += [{"refusal": piece} for piece in pieces(message["refusal"])]
+    deltas += [{"content": piece} for piece in pieces(message.get("content") or "")]
     for field in ("reasoning_content", "reasoning", "annotations", "audio"):
         if message.get(field):
             deltas.append({field: message[field]})
@@ -149,7 +150,7 @@ def _choice_deltas(choice: dict[str, Any]) -> list[dict[str, Any]]:
         deltas.append({"tool_calls": [{"index": index, "id": call.get("id"), "type": call.get("type", "function"),
                                        "function": {"name": function.get("name", ""), "arguments": ""}}]})
         deltas += [{"tool_calls": [{"index": index, "function": {"arguments": piece}}]}
-                   for piece in _pieces(function.get("arguments") or "")]
+                   for piece in pieces(function.get("arguments") or "")]
     return deltas
 
 

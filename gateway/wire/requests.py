@@ -52,23 +52,53 @@ def validate_chat(body: dict[str, Any]) -> None:
         _check_message(index, message)
     if "model" in body:
         check_model(body["model"])
+    _check_sampling(body, objects=("stream_options", "response_format", "metadata"))
+    _expect(body.get("tools") is None or isinstance(body["tools"], list),
+            "Invalid type for 'tools': expected an array.", "tools")
+    modalities = body.get("modalities")
+    _expect(modalities is None or (isinstance(modalities, list) and all(isinstance(m, str) for m in modalities)),
+            "Invalid type for 'modalities': expected an array of strings.", "modalities")
+
+
+def _check_sampling(body: dict[str, Any], *, objects: tuple[str, ...]) -> None:
+    """What chat and legacy completions share and the cache reads: the stream flag, how many choices, `objects`
+    and the sampling numbers. A string the upstream might read as a boolean or a number must not pass, or the
+    gateway would key and relay a request other than the one the upstream answers."""
     _expect(isinstance(body.get("stream", False), bool) or body.get("stream") is None,
             "Invalid type for 'stream': expected a boolean.", "stream")
     choices = body.get("n")
     _expect(choices is None or (_is_int(choices) and choices >= 1),
             "Invalid value for 'n': expected an integer >= 1.", "n")
-    _expect(body.get("tools") is None or isinstance(body["tools"], list),
-            "Invalid type for 'tools': expected an array.", "tools")
-    for name in ("stream_options", "response_format", "metadata"):
+    for name in objects:
         _expect(body.get(name) is None or isinstance(body[name], dict),
                 f"Invalid type for '{name}': expected an object.", name)
-    modalities = body.get("modalities")
-    _expect(modalities is None or (isinstance(modalities, list) and all(isinstance(m, str) for m in modalities)),
-            "Invalid type for 'modalities': expected an array of strings.", "modalities")
     for name in ("temperature", "top_p", "presence_penalty", "frequency_penalty"):
         value = body.get(name)
         _expect(value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)),
                 f"Invalid type for '{name}': expected a number.", name)
+
+
+def validate_text_completion(body: dict[str, Any]) -> None:
+    """A legacy completions request: a model and a prompt (a string, or an array the upstream reads: of strings,
+    of tokens or of token arrays), and the fields that decide how the cache serves it, each of its type."""
+    for name in ("model", "prompt"):
+        if body.get(name) is None:
+            raise InvalidRequest(f"Missing required parameter: '{name}'.", param=name,
+                                 code="missing_required_parameter")
+    check_model(body["model"])
+    prompt = body["prompt"]
+    _expect(isinstance(prompt, str) or (isinstance(prompt, list) and len(prompt) > 0),
+            "Invalid type for 'prompt': expected a string or a non-empty array of strings, of tokens or of token "
+            "arrays.", "prompt")
+    _check_sampling(body, objects=("stream_options", "metadata", "logit_bias"))
+    best_of = body.get("best_of")
+    _expect(best_of is None or (_is_int(best_of) and best_of >= 1),
+            "Invalid value for 'best_of': expected an integer >= 1.", "best_of")
+    _expect(body.get("echo") is None or isinstance(body["echo"], bool),
+            "Invalid type for 'echo': expected a boolean.", "echo")
+    logprobs = body.get("logprobs")
+    _expect(logprobs is None or (_is_int(logprobs) and logprobs >= 0),
+            "Invalid value for 'logprobs': expected an integer >= 0.", "logprobs")
 
 
 def check_model(model: Any) -> None:

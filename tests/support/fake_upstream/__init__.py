@@ -5,10 +5,10 @@ behaviour (keep-alive, chunked SSE, abrupt disconnects), not against its own ass
 
 One module per concern: `upstream` (the FakeUpstream a test holds: lifecycle, records, queued behaviours),
 `server` (the HTTP server and its connections), `handler` (reading a request, picking its answer), `responses`
-(writing it, misbehaviours included), `chat`, `embeddings`, `encodings`, `shapes` (paths, models, errors, SSE),
-`records` and `behaviours`; the Responses API in `responses_api` (endpoints, stored responses), `responses_input`
-(validation, the conversation) and `responses_output` (the answer, whole or as events). What tests import comes
-from here.
+(writing it, misbehaviours included), `chat`, `completions` (legacy), `embeddings`, `encodings`, `shapes` (paths,
+models, errors, SSE), `records` and `behaviours`; the Responses API in `responses_api` (endpoints, stored responses),
+`responses_input` (validation, the conversation) and `responses_output` (the answer, whole or as events). What tests
+import comes from here.
 """
 
 from __future__ import annotations
@@ -16,11 +16,19 @@ from __future__ import annotations
 from tests.support.fake_upstream.embeddings import fake_embedding
 from tests.support.fake_upstream.encodings import encode_body
 from tests.support.fake_upstream.records import RecordedRequest, StreamRecord
-from tests.support.fake_upstream.shapes import CHAT_PATH, EMBEDDINGS_PATH, MODELS, RESPONSES_PATH, iter_sse_data
+from tests.support.fake_upstream.shapes import (
+    CHAT_PATH,
+    COMPLETIONS_PATH,
+    EMBEDDINGS_PATH,
+    MODELS,
+    RESPONSES_PATH,
+    iter_sse_data,
+)
 from tests.support.fake_upstream.upstream import FakeUpstream
 
 __all__ = [
     "CHAT_PATH",
+    "COMPLETIONS_PATH",
     "EMBEDDINGS_PATH",
     "MODELS",
     "RESPONSES_PATH",

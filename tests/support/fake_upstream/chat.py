@@ -21,7 +21,7 @@ _answer_counter = itertools.count(1)
 _answer_lock = threading.Lock()
 
 
-def _next_answer_number() -> int:
+def next_answer_number() -> int:
     with _answer_lock:
         return next(_answer_counter)
 
@@ -42,7 +42,7 @@ def words(text: str) -> int:
     return len(text.split())
 
 
-def _split_words(text: str) -> list[str]:
+def split_words(text: str) -> list[str]:
     # Every piece keeps its leading whitespace so that "".join(pieces) == text exactly.
     pieces = re.findall(r"\s*\S+", text)
     rest = text[len("".join(pieces)) :]
@@ -124,7 +124,7 @@ class ChatPlan:
             call = choice["tool_call"]
             if call is None:
                 chunk(index, {"role": "assistant", "content": "", "refusal": None})
-                for word in _split_words(choice["content"] or ""):
+                for word in split_words(choice["content"] or ""):
                     chunk(index, {"content": word})
             else:
                 head = {"index": 0, "id": call["id"], "type": "function"}
@@ -168,7 +168,7 @@ def plan_chat(request: dict[str, Any], extra_words: int = 0) -> ChatPlan:
             last_user = _message_text(message)
             break
     prompt_tokens = sum(words(_message_text(m)) for m in messages)
-    number = _next_answer_number()
+    number = next_answer_number()
     tool_name = _tool_name(request)
     choices = []
     for i in range(max(1, int(request.get("n") or 1))):

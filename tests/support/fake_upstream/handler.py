@@ -1,22 +1,32 @@
 """How the fake upstream reads a request and picks its answer: recorded first, then the behaviour queued for its
-path (if any), then chat, embeddings, the model list, the Responses API, or an echo of anything else under /v1."""
+path (if any), then chat, legacy completions, embeddings, the model list, the Responses API, or an echo of anything
+else under /v1."""
 
 from __future__ import annotations
 
 import contextlib
 import itertools
 import json
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 from tests.support.fake_upstream.behaviours import Behaviour
 from tests.support.fake_upstream.chat import plan_chat, validate_chat
+from tests.support.fake_upstream.completions import plan_completion, validate_completion
 from tests.support.fake_upstream.embeddings import answer_embeddings
 from tests.support.fake_upstream.records import RecordedRequest
 from tests.support.fake_upstream.responses import Responder
 from tests.support.fake_upstream.responses_api import serve_responses, serves_responses
 from tests.support.fake_upstream.server import ClientGone
-from tests.support.fake_upstream.shapes import CHAT_PATH, EMBEDDINGS_PATH, default_error, models, openai_error
+from tests.support.fake_upstream.shapes import (
+    CHAT_PATH,
+    COMPLETIONS_PATH,
+    EMBEDDINGS_PATH,
+    default_error,
+    models,
+    openai_error,
+)
 
 
 class Handler(Responder):
@@ -89,7 +99,9 @@ class Handler(Responder):
         if not req.path.startswith("/v1/") and req.path != "/v1":
             self._send_json(404, openai_error(f"Unknown path {req.path}", "invalid_request_error"))
         elif req.path == CHAT_PATH and req.method == "POST":
-            self._chat(req, behaviour)
+            self._planned(req, behaviour, validate_chat, plan_chat)
+        elif req.path == COMPLETIONS_PATH and req.method == "POST":
+            self._planned(req, behaviour, validate_completion, plan_completion)
         elif req.path == EMBEDDINGS_PATH and req.method == "POST":
             self._send_json(*answer_embeddings(req.json))
         elif req.path == "/v1/models" and req.method == "GET":
@@ -99,16 +111,18 @@ class Handler(Responder):
         else:
             self._echo(req, behaviour)
 
-    def _chat(self, req: RecordedRequest, behaviour: Behaviour | None) -> None:
+    def _planned(self, req: RecordedRequest, behaviour: Behaviour | None, validate: Callable[[Any], Any],
+                 plan_for: Callable[[dict[str, Any], int], Any]) -> None:
+        """A chat or legacy completions answer, as `validate` and `plan_for` read the request."""
         if req.json is None and req.body:
             error = openai_error("We could not parse the JSON body of your request.", "invalid_request_error")
         else:
-            error = validate_chat(req.json)
+            error = validate(req.json)
         if error is not None:
             self._send_json(400, error)
             return
         assert isinstance(req.json, dict)
-        plan = plan_chat(req.json, self.server.owner.extra_words)
+        plan = plan_for(req.json, self.server.owner.extra_words)
         breaking = behaviour is not None and behaviour.kind == "break_stream"
         extra = self.server.owner.chat_headers
         if not req.json.get("stream"):

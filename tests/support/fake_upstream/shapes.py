@@ -1,4 +1,4 @@
-"""What the fake's answers look like on the wire, apart from chat and embeddings: its paths and model list,
+"""What the fake's answers look like on the wire, apart from chat, completions and embeddings: its paths and model list,
 OpenAI's error shape (the injected failures' default bodies among them), and the `data:` payloads of an SSE body as
 a test reads it by hand."""
 
@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 CHAT_PATH = "/v1/chat/completions"
+COMPLETIONS_PATH = "/v1/completions"
 EMBEDDINGS_PATH = "/v1/embeddings"
 RESPONSES_PATH = "/v1/responses"
 MODELS = ("gpt-4o-mini", "gpt-4o", "text-embedding-3-small")
