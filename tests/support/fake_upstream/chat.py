@@ -52,7 +52,7 @@ def split_words(text: str) -> list[str]:
     return pieces
 
 
-def _split_in(text: str, parts: int) -> list[str]:
+def split_in(text: str, parts: int) -> list[str]:
     size = max(1, -(-len(text) // parts))
     return [text[i : i + size] for i in range(0, len(text), size)] or [""]
 
@@ -130,7 +130,7 @@ class ChatPlan:
                 head = {"index": 0, "id": call["id"], "type": "function"}
                 head["function"] = {"name": call["function"]["name"], "arguments": ""}
                 chunk(index, {"role": "assistant", "content": None, "tool_calls": [head], "refusal": None})
-                for piece in _split_in(call["function"]["arguments"], 3):
+                for piece in split_in(call["function"]["arguments"], 3):
                     chunk(index, {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
             chunk(index, {}, choice["finish_reason"])
         if include_usage:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from tests.support.fake_upstream.chat import _next_answer_number, _split_in, _split_words, words
+from tests.support.fake_upstream.chat import next_answer_number, split_in, split_words, words
 from tests.support.fake_upstream.responses_input import input_tokens, item_text, last_user_text, user_turns
 
 FAILURE = {"code": "server_error", "message": "The model failed to generate a response."}
@@ -101,7 +101,7 @@ class ResponsePlan:
         if item["type"] == "function_call":
             yield {"type": "response.output_item.added", "output_index": 0,
                    "item": {**item, "arguments": "", "status": "in_progress"}}
-            for piece in _split_in(item["arguments"], 3):
+            for piece in split_in(item["arguments"], 3):
                 yield {"type": "response.function_call_arguments.delta", **at, "delta": piece}
             yield {"type": "response.function_call_arguments.done", **at, "arguments": item["arguments"]}
         else:
@@ -110,7 +110,7 @@ class ResponsePlan:
                    "item": {**item, "content": [], "status": "in_progress"}}
             at["content_index"] = 0
             yield {"type": "response.content_part.added", **at, "part": {**part, "text": ""}}
-            for word in _split_words(part["text"]):
+            for word in split_words(part["text"]):
                 yield {"type": "response.output_text.delta", **at, "delta": word, "logprobs": []}
             yield {"type": "response.output_text.done", **at, "text": part["text"], "logprobs": []}
             yield {"type": "response.content_part.done", **at, "part": part}
@@ -124,7 +124,7 @@ def _sse(body: dict[str, Any]) -> bytes:
 
 def plan_response(request: dict[str, Any], items: list[dict[str, Any]], extra_words: int = 0) -> ResponsePlan:
     """The answer to a valid request whose conversation (stored turns, then its input) is `items`."""
-    number = _next_answer_number()
+    number = next_answer_number()
     prompt = last_user_text(items)
     tool = _tool_to_call(request, items)
     if tool is not None:
