@@ -180,16 +180,17 @@ class CachePolicy:
         """A miss's answer, once whole (None: it is not, or it is none the cache may keep). Given the `head` and
         `body` it was sent with, a complete answer is handed to the requests following the miss."""
         key = miss.key
-        if key is not None and answer is not None:
-            judged = miss.judged
-            if judged is not None and judged.distance is not None:
-                self.defer(self.learning.judge(scope_of(key), judged.distance, key.answers.reply(judged.completion),
-                                               key.answers.reply(answer)))
-            if not miss.shadowed:
-                self.defer(self.layers.remember(key, answer, miss.ask.controls, vector=miss.vector,
-                                                api_key=miss.ask.api_key, temperature=_number(miss.ask.temperature)))
-        if (head is not None and miss.flight is not None and answer is not None and key is not None
-                and key.answers.complete(answer)):
+        # Only a whole answer of the request's API is compared, kept or shared: an upstream's 200 may hold anything.
+        if key is None or answer is None or not key.answers.complete(answer):
+            return
+        judged = miss.judged
+        if judged is not None and judged.distance is not None:
+            self.defer(self.learning.judge(scope_of(key), judged.distance, key.answers.reply(judged.completion),
+                                           key.answers.reply(answer)))
+        if not miss.shadowed:
+            self.defer(self.layers.remember(key, answer, miss.ask.controls, vector=miss.vector,
+                                            api_key=miss.ask.api_key, temperature=_number(miss.ask.temperature)))
+        if head is not None and miss.flight is not None:
             miss.flight.start(head)
             miss.flight.publish(body)
             miss.flight.end(usage=answer.get("usage"))

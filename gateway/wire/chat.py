@@ -103,6 +103,7 @@ class ChatStream:
     def __init__(self, *, drop_usage: bool, assembler: ChunkAssembler | None = None) -> None:
         self._assembler = assembler or CompletionAssembler()
         self._drop_usage = drop_usage
+        self._unreadable = False  # a chunk did not fit the API's shape: relayed, but there is no answer to keep
         self.ended = False
 
     def take(self, event: sse.Event) -> bool:
@@ -117,13 +118,16 @@ class ChatStream:
         except orjson.JSONDecodeError:
             raise UpstreamProtocolError("The upstream API sent an event that is not valid JSON.") from None
         if isinstance(payload, dict):
-            self._assembler.feed(payload)
+            try:
+                self._assembler.feed(payload)
+            except (TypeError, AttributeError, ValueError, KeyError):
+                self._unreadable = True
             if self._drop_usage and payload.get("choices") == [] and payload.get("usage") is not None:
                 return False  # usage was asked for the cache, not by the client
         return True
 
     def result(self) -> dict[str, Any] | None:
-        return self._assembler.result()
+        return None if self._unreadable else self._assembler.result()
 
     @staticmethod
     def error(message: str, *, status: int, code: str) -> bytes:

@@ -9,6 +9,7 @@ import orjson
 import pytest
 
 from gateway.wire import sse
+from gateway.wire.chat import ChatStream
 from gateway.wire.completion import CompletionAssembler, as_chunks, as_response, is_complete
 
 STREAM = (b'data: {"a": 1}\n\n'
@@ -142,3 +143,19 @@ def test_a_replayed_response_gets_a_fresh_id_and_keeps_the_answer() -> None:
     replay = as_response(TEXT)
     assert replay["id"] != TEXT["id"] and replay["id"].startswith("chatcmpl-")
     assert replay["choices"] == TEXT["choices"] and replay["usage"] == TEXT["usage"]
+
+
+@pytest.mark.parametrize("odd", [
+    {"choices": ["x"]},
+    {"choices": [{"index": [1], "delta": {"content": "a"}}]},
+    {"choices": [{"index": 0, "delta": {"tool_calls": 5}}]},
+    {"choices": [{"index": 0, "delta": {"tool_calls": [{"function": {"name": 3}}]}}]},
+    {"choices": [{"index": 0, "delta": {"content": "a"}, "logprobs": "x", "finish_reason": "stop"}]},
+])
+def test_a_chunk_outside_the_api_shape_is_relayed_and_nothing_is_kept(odd: dict) -> None:
+    reading = ChatStream(drop_usage=False)
+    chunks = [{"choices": [{"index": 0, "delta": {"content": "Hi"}, "finish_reason": None}]}, odd,
+              {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}]
+    for event in sse.SSEParser().feed(b"".join(sse.encode(chunk) for chunk in chunks) + sse.DONE):
+        assert reading.take(event)
+    assert reading.ended and reading.result() is None
