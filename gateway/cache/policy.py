@@ -227,23 +227,23 @@ class CachePolicy:
     def keep(self, parts: list[tuple[str, bytes]], controls: Controls) -> None:
         self.defer(self.layers.keep_blobs(parts, controls))
 
-    async def note(self, name: str, value: bytes, *, ttl_secs: int) -> bool:
-        """Keep `value` under `name`: something the gateway issued that a later request may name (a response id),
+    async def note(self, items: list[tuple[str, bytes]], *, ttl_secs: int) -> bool:
+        """Keep each value under its name: what the gateway issued that a later request may name (a response id),
         kept before the client is answered, so it can name it at once. False when the store could not."""
         layers = self.layers
         try:
-            await layers.write_guard.call(lambda: layers.store.put_blob(name, value, ttl_ms=ttl_secs * 1000))
+            await layers.write_guard.call(lambda: layers.store.put_blobs(items, ttl_ms=ttl_secs * 1000))
         except CacheUnavailable:
             return False
         return True
 
-    async def noted(self, name: str) -> bytes | None:
-        """What was kept under `name`; None also when the store cannot say."""
+    async def noted(self, names: list[str]) -> list[bytes | None]:
+        """What was kept under each name; None also when the store cannot say."""
         layers = self.layers
         try:
-            return await layers.store_guard.call(lambda: layers.store.get_blob(name))
+            return await layers.store_guard.call(lambda: layers.store.get_blobs(names))
         except CacheUnavailable:
-            return None
+            return [None] * len(names)
 
     def defer(self, write: Coroutine[Any, Any, Any]) -> None:
         """Run a cache write after the response, off the request path; its failure is only a bypass."""

@@ -5,7 +5,6 @@ event by event) and handed back to the policy to settle."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 import orjson
@@ -65,30 +64,51 @@ class CachedCall(Protocol):
         ...
 
 
+class Reissued(Protocol):
+    """For an API whose answers carry what a client may name later (the Responses API's ids): each client is sent
+    an answer of its own, a follower of an identical request too, and what it was sent is kept first."""
+
+    def answer_in(self, body: bytes) -> dict[str, Any] | None:
+        """The answer an upstream's body (JSON, or a whole stream) holds; None: none to serve (relayed as it is)."""
+        ...
+
+    async def served(self, answer: dict[str, Any]) -> None:
+        """Keep what the client is about to be sent of `answer`."""
+        ...
+
+
 async def answer(request: Request, gateway: Gateway, call: CachedCall, trace: Trace, *, upstream: UpstreamClient,
-                 served: Callable[[dict[str, Any]], Awaitable[None]] | None = None) -> Response:
-    """`served`: told of a cached answer before the client is sent it (what an API must keep of what it served)."""
+                 reissued: Reissued | None = None) -> Response:
     trace.model, trace.route, trace.stream = call.model, call.controls.route, call.stream
     who = caller(request)
+    # A follower served an answer of its own waits for the leader's whole answer, streamed or not.
     ask = Ask(call.key(tenant_for(request, call.controls.route)), call.controls, who.tenant, who.upstream_key,
-              call.temperature, call.stream, call.variant)
+              call.temperature, call.stream and reissued is None, call.variant)
 
     decision = await gateway.policy.decide(ask)
     if isinstance(decision, Hit):
         trace.hit(decision.layer, decision.completion.get("usage"), distance=decision.distance,
                   threshold=decision.threshold)
         headers = cache_headers("hit", layer=decision.layer, distance=decision.distance, entry=decision.entry)
-        if served is not None:
-            await served(decision.completion)
-        if call.stream:
-            return EventStreamResponse(call.cached(decision.completion), headers)
-        return JSONResponse(call.cached(decision.completion), headers=headers)
+        return await _serve(call, decision.completion, headers, reissued)
     if isinstance(decision, Following):
         trace.hit("flight", decision.usage)  # a stream's usage is known at its end
+        whole = reissued.answer_in(decision.body or b"") if reissued is not None else None
+        if whole is not None:
+            return await _serve(call, whole, cache_headers("hit", layer="flight"), reissued)
         return _followed(decision, trace)
     trace.outcome = decision.state
     with decision:
         return await _go_upstream(request, gateway, call, decision, trace, upstream)
+
+
+async def _serve(call: CachedCall, whole: dict[str, Any], headers: dict[str, str],
+                 reissued: Reissued | None) -> Response:
+    if reissued is not None:
+        await reissued.served(whole)
+    if call.stream:
+        return EventStreamResponse(call.cached(whole), headers)
+    return JSONResponse(call.cached(whole), headers=headers)
 
 
 def _followed(following: Following, trace: Trace) -> Response:

@@ -1,5 +1,6 @@
 """The Responses API: `POST /v1/responses` answered through the cache (`gateway.web.cached_call`), and the ids
-the gateway issues for cached answers (`gateway.wire.responses_api`): a request naming one as its
+the gateway issues for the answers it serves itself (`gateway.wire.responses_api`: cached answers, and an identical
+request's answer): what was served under one is kept for its caller, so a request naming it as its
 `previous_response_id` goes upstream with that conversation written out, and `GET /v1/responses/{id}` (with its
 `/input_items`) and `DELETE` of one are answered by the gateway; every other id is the upstream's."""
 
@@ -16,24 +17,52 @@ from gateway.web.access import account_denied
 from gateway.web.cached_call import answer
 from gateway.web.passthrough import passthrough
 from gateway.web.request_parts import caller, gateway_of, read_body
-from gateway.web.responses import JSONResponse
+from gateway.web.responses import ErrorResponse, JSONResponse
 from gateway.web.trace import trace_of
-from gateway.wire.responses_api import Served, chained, input_items, read_responses, served_record
+from gateway.wire.response_events import answer_in
+from gateway.wire.responses_api import (
+    ResponsesRequest,
+    Served,
+    chained,
+    input_items,
+    kept_as,
+    read_responses,
+    served_record,
+)
 
 # What an id the gateway may have issued looks like; anything else (a megabyte of id, say) is never looked up.
 _RESPONSE_ID = re.compile(r"resp_[0-9A-Za-z]{1,64}")
-
-
-def _noted_as(tenant: str, response_id: str) -> str:
-    return f"responses:{tenant}:{response_id}"
 
 
 async def _served(request: Request, response_id: str) -> Served | None:
     """What the gateway served its caller under `response_id`, if it issued that id to that caller."""
     if not _RESPONSE_ID.fullmatch(response_id):
         return None
-    raw = await gateway_of(request).policy.noted(_noted_as(caller(request).tenant, response_id))
-    return Served.loads(raw) if raw is not None else None
+    policy, tenant = gateway_of(request).policy, caller(request).tenant
+    raw, = await policy.noted([kept_as(tenant, response_id)])
+    record = Served.parts_of(raw) if raw else None
+    if record is None:
+        return None
+    output, given = await policy.noted([record["output"], record["input"]])
+    return Served.assembled(record, output, given)
+
+
+class _Kept:
+    """A Responses request's answers served by the gateway (`gateway.web.cached_call.Reissued`), each kept
+    under the id it is served with: the upstream keeps what it answers unless told `store: false`; so does the
+    gateway (`Cache-Control: no-store` concerns the cache, not this)."""
+
+    def __init__(self, request: Request, call: ResponsesRequest) -> None:
+        self._request, self._call = request, call
+
+    answer_in = staticmethod(answer_in)
+
+    async def served(self, whole: dict[str, Any]) -> None:
+        if self._call.asked.get("store") is False:
+            return
+        gateway = gateway_of(self._request)
+        await gateway.policy.note(served_record(self._call, whole).kept(caller(self._request).tenant),
+                                  ttl_secs=gateway.settings.responses_keep_secs)
 
 
 async def create_response(request: Request) -> Response:
@@ -44,13 +73,7 @@ async def create_response(request: Request) -> Response:
                           hosted_tool_routes=settings.hosted_tool_routes)
     if call.previous_id is not None and (earlier := await _served(request, call.previous_id)) is not None:
         call = chained(call, earlier)
-
-    async def keep(cached: dict[str, Any]) -> None:
-        if call.asked.get("store") is not False and call.controls.store:  # kept as the upstream would keep it
-            await gateway.policy.note(_noted_as(caller(request).tenant, call.served_id),
-                                      served_record(call, cached).dumps(), ttl_secs=settings.responses_keep_secs)
-
-    return await answer(request, gateway, call, trace, upstream=gateway.upstream, served=keep)
+    return await answer(request, gateway, call, trace, upstream=gateway.upstream, reissued=_Kept(request, call))
 
 
 async def _held(request: Request) -> Served | Response:
@@ -77,8 +100,10 @@ async def delete_response(request: Request) -> Response:
     held = await _held(request)
     if isinstance(held, Response):
         return held
-    response_id = held.response.get("id")
-    # What was kept is overwritten with nothing, which reads as never kept: the id is then unknown, as upstream.
-    await gateway_of(request).policy.note(_noted_as(caller(request).tenant, request.path_params["response_id"]), b"",
-                                          ttl_secs=60)
+    response_id = request.path_params["response_id"]
+    gateway = gateway_of(request)
+    # The record is overwritten with nothing, which reads as never kept: the id is then unknown, as upstream.
+    if not await gateway.policy.note([(kept_as(caller(request).tenant, response_id), b"")], ttl_secs=60):
+        return ErrorResponse("The response could not be deleted now; try again.", status=503,
+                             code="cache_unavailable")
     return JSONResponse({"id": response_id, "object": "response", "deleted": True})

@@ -27,9 +27,10 @@ class ResponseAnswers:
 
     @staticmethod
     def complete(answer: Any) -> bool:
+        """A completed response whose items have the shapes the gateway writes back (a replay, a chained input)."""
         return (isinstance(answer, dict) and answer.get("object") == "response"
                 and answer.get("status") == "completed" and isinstance(answer.get("output"), list)
-                and all(isinstance(item, dict) for item in answer["output"]))
+                and all(_well_formed(item) for item in answer["output"]))
 
     @staticmethod
     def reply(answer: dict[str, Any]) -> Reply:
@@ -43,12 +44,29 @@ class ResponseAnswers:
 
     @staticmethod
     def private(answer: dict[str, Any]) -> bool:
-        """Encrypted reasoning is readable only by the account that made it."""
-        return any(item.get("type") == "reasoning" and item.get("encrypted_content")
-                   for item in answer.get("output") or ())
+        """Encrypted content (reasoning, compaction) is readable only by the account that made it."""
+        return any(item.get("encrypted_content") for item in answer.get("output") or ())
 
 
 RESPONSE_ANSWERS = ResponseAnswers()
+
+
+def _strings(value: dict[str, Any], *names: str) -> bool:
+    return all(isinstance(value.get(name), str) for name in names)
+
+
+def _well_formed(item: Any) -> bool:
+    if not isinstance(item, dict) or not isinstance(item.get("type"), str):
+        return False
+    if item["type"] == "message":
+        content = item.get("content")
+        return isinstance(content, list) and all(
+            isinstance(part, dict) and isinstance(part.get("type"), str)
+            and (part["type"] != "output_text" or _strings(part, "text"))
+            and (part["type"] != "refusal" or _strings(part, "refusal")) for part in content)
+    if item["type"] == "function_call":
+        return _strings(item, "name", "arguments", "call_id")
+    return True
 
 
 class ResponseStream:
@@ -58,6 +76,7 @@ class ResponseStream:
 
     def __init__(self) -> None:
         self._answer: dict[str, Any] | None = None
+        self._sequence = -1  # the last event's number: an error event the gateway ends a stream with follows it
         self.ended = False
 
     def take(self, event: sse.Event) -> bool:
@@ -68,6 +87,8 @@ class ResponseStream:
         except orjson.JSONDecodeError:
             raise UpstreamProtocolError("The upstream API sent an event that is not valid JSON.") from None
         kind = payload.get("type") if isinstance(payload, dict) else None
+        if isinstance(payload, dict) and isinstance(payload.get("sequence_number"), int):
+            self._sequence = payload["sequence_number"]
         if kind in _ENDS:
             self.ended = True
             if kind == "response.completed" and isinstance(payload.get("response"), dict):
@@ -77,10 +98,10 @@ class ResponseStream:
     def result(self) -> dict[str, Any] | None:
         return self._answer
 
-    @staticmethod
-    def error(message: str, *, status: int, code: str) -> bytes:
+    def error(self, message: str, *, status: int, code: str) -> bytes:
         """The error event the Responses API ends a broken stream with."""
-        return _event({"type": "error", "code": code, "message": message, "param": None})
+        return _event({"type": "error", "code": code, "message": message, "param": None,
+                       "sequence_number": self._sequence + 1})
 
 
 def _event(payload: dict[str, Any]) -> bytes:
@@ -148,3 +169,19 @@ def replayed(response: dict[str, Any]) -> bytes:
         yield {"type": "response.completed", "response": response}
 
     return b"".join(_event({**payload, "sequence_number": number}) for number, payload in enumerate(events()))
+
+
+def answer_in(body: bytes) -> dict[str, Any] | None:
+    """The completed response an upstream's answer holds (the JSON object, or a stream's `response.completed`
+    one); None for anything else."""
+    try:
+        if not body.lstrip().startswith(b"{"):
+            reading = ResponseStream()
+            for event in sse.SSEParser().feed(body):
+                reading.take(event)
+            value = reading.result()
+        else:
+            value = orjson.loads(body)
+    except (orjson.JSONDecodeError, UpstreamProtocolError):
+        return None
+    return value if RESPONSE_ANSWERS.complete(value) else None

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from gateway.errors import InvalidRequest, Uncacheable
-from gateway.wire.canonical import RequestKey, request_key
+from gateway.wire.canonical import SHARED_TENANT, RequestKey, digest, request_key
 from gateway.wire.controls import Controls, parse_controls
 from gateway.wire.json_body import forwardable, parse_json_object
 from gateway.wire.requests import check_model
@@ -36,6 +36,9 @@ ECHOED_FIELDS = ("metadata", "store", "temperature", "top_p", "user", "service_t
 # provider and depend on the world (a search, files, a container, an MCP server, a generated image).
 CLIENT_TOOLS = frozenset({"function", "custom", "local_shell", "shell", "apply_patch"})
 MAX_ITEMS = 10_000
+# A cached answer's conversation is kept for chaining as long as its id is (`Served`): one longer than this is
+# answered upstream, never from the cache, so no request can make the gateway keep more than this per hit.
+MAX_KEPT_INPUT_BYTES = 1 << 20
 
 
 def new_response_id() -> str:
@@ -87,7 +90,15 @@ class ResponsesRequest:
             echoed["store"] = True
         if echoed["metadata"] is None:
             echoed["metadata"] = {}
-        return {**answer, **echoed, "id": self.served_id, "created_at": int(time.time())}
+        now = int(time.time())
+        # Reasoning the upstream keeps by id is its account's, and only if the first request stored it: a client
+        # giving it back (`input += output`) would be refused. Reasoning with its encrypted content stands alone.
+        output = [item for item in answer.get("output") or ()
+                  if item.get("type") != "reasoning" or item.get("encrypted_content")]
+        served = {**answer, **echoed, "id": self.served_id, "created_at": now, "output": output}
+        if served.get("completed_at") is not None:
+            served["completed_at"] = now
+        return served
 
     def cached(self, answer: dict[str, Any]) -> bytes:
         response = self.served(answer)
@@ -122,9 +133,9 @@ def _validate(body: dict[str, Any]) -> None:
                     f"input[{index}]")
     _expect(isinstance(body.get("stream", False), bool) or body.get("stream") is None,
             "Invalid type for 'stream': expected a boolean.", "stream")
-    _expect(body.get("tools") is None or (isinstance(body["tools"], list)
-                                          and all(isinstance(tool, dict) for tool in body["tools"])),
-            "Invalid type for 'tools': expected an array of objects.", "tools")
+    _expect(body.get("tools") is None or (isinstance(body["tools"], list) and all(
+        isinstance(tool, dict) and isinstance(tool.get("type"), str) for tool in body["tools"])),
+            "Invalid type for 'tools': expected an array of objects, each with a string 'type'.", "tools")
     for name in ("previous_response_id", "instructions"):
         _expect(body.get(name) is None or isinstance(body[name], str),
                 f"Invalid type for '{name}': expected a string.", name)
@@ -166,17 +177,41 @@ def _normal_item(item: Any) -> Any:
     return normal
 
 
+def _names_account_objects(body: dict[str, Any]) -> bool:
+    """Whether the request names objects an upstream account keeps (an earlier response, items, files): what it
+    means depends on whose account reads it."""
+    if body.get("previous_response_id") is not None:
+        return True
+    for item in _items(body.get("input")):
+        if isinstance(item, dict) and (item.get("type") == "item_reference" or any(
+                isinstance(part, dict) and part.get("file_id") for part in _parts(item))):
+            return True
+    return False
+
+
+def _parts(item: dict[str, Any]) -> list[Any]:
+    content = item.get("content")
+    return content if isinstance(content, list) else []
+
+
 def responses_key(body: dict[str, Any], *, model: str, route: str, tenant: str,
                   hosted_tools: bool = False) -> RequestKey:
     """Key a validated request. Raises `Uncacheable` for one the cache must not serve: run in the background,
-    continuing a conversation the upstream keeps (a hit would leave it out of it), or offering tools the provider
-    runs against the world (unless the route opts in)."""
+    continuing a conversation the upstream keeps (a hit would leave it out of it), offering tools the provider
+    runs against the world or a stored prompt template (which may change, and may carry such tools) unless the
+    route opts in, naming objects of one account on a route every account shares, or too long a conversation to
+    keep for chaining (`MAX_KEPT_INPUT_BYTES`)."""
     if body.get("background"):
         raise Uncacheable("background")
     if body.get("conversation") is not None:
         raise Uncacheable("conversation")
-    if not hosted_tools and any(tool.get("type") not in CLIENT_TOOLS for tool in body.get("tools") or ()):
+    if not hosted_tools and (body.get("prompt") is not None
+                             or any(tool.get("type") not in CLIENT_TOOLS for tool in body.get("tools") or ())):
         raise Uncacheable("hosted tools")
+    if tenant == SHARED_TENANT and _names_account_objects(body):
+        raise Uncacheable("account objects on a shared route")
+    if len(orjson.dumps(body.get("input"))) > MAX_KEPT_INPUT_BYTES:
+        raise Uncacheable("conversation too long to keep")
     turns = [_normal_item(item) for item in _items(body.get("input"))] or [None]
     final = turns[-1]
     prompt = None
@@ -185,6 +220,11 @@ def responses_key(body: dict[str, Any], *, model: str, route: str, tenant: str,
     params = {name: value for name, value in body.items() if name not in NEUTRAL_FIELDS and value is not None}
     return request_key(RESPONSE_ANSWERS, model=model, route=route, tenant=tenant, params=params, turns=turns,
                        prompt=prompt)
+
+
+def kept_as(tenant: str, response_id: str) -> str:
+    """Where what was served under `response_id` is kept: its caller's alone."""
+    return f"responses:{tenant}:{response_id}"
 
 
 @dataclass(frozen=True)
@@ -196,16 +236,33 @@ class Served:
     input: list[Any]
     previous: str | None
 
-    def dumps(self) -> bytes:
-        return orjson.dumps({"response": self.response, "input": self.input, "previous": self.previous})
+    def kept(self, tenant: str) -> list[tuple[str, bytes]]:
+        """What to keep, by name: the output and the conversation apart, named by their content, so every hit of
+        one answer in one conversation keeps them once; and the record of this id, which names them."""
+        output, given = orjson.dumps(self.response.get("output")), orjson.dumps(self.input)
+        parts = [(kept_as(tenant, "part:" + digest(value)), value) for value in (output, given)]
+        record = {"response": {name: value for name, value in self.response.items() if name != "output"},
+                  "output": parts[0][0], "input": parts[1][0], "previous": self.previous}
+        return [*parts, (kept_as(tenant, str(self.response.get("id"))), orjson.dumps(record))]
 
     @staticmethod
-    def loads(raw: bytes) -> Served | None:
+    def parts_of(record: bytes) -> dict[str, Any] | None:
+        """A kept record, which names its parts; None for one that is not (or was deleted: empty)."""
         try:
-            value = orjson.loads(raw)
-            return Served(value["response"], value["input"], value["previous"])
-        except (orjson.JSONDecodeError, KeyError, TypeError):
+            value = orjson.loads(record)
+        except orjson.JSONDecodeError:
             return None
+        if not isinstance(value, dict) or not all(isinstance(value.get(name), str) for name in ("output", "input")):
+            return None
+        return value
+
+    @staticmethod
+    def assembled(record: dict[str, Any], output: bytes | None, given: bytes | None) -> Served | None:
+        if output is None or given is None:
+            return None
+        items = orjson.loads(given)
+        return Served({**record.get("response", {}), "output": orjson.loads(output)},
+                      items if isinstance(items, list) else [], record.get("previous"))
 
 
 def served_record(request: ResponsesRequest, answer: dict[str, Any]) -> Served:
@@ -214,9 +271,13 @@ def served_record(request: ResponsesRequest, answer: dict[str, Any]) -> Served:
                   request.body.get("previous_response_id"))
 
 
+_ID_OPTIONAL = frozenset({"function_call", "custom_tool_call"})
+
+
 def _as_input(item: Any) -> Any | None:
-    """An output item as the input item that gives it back to the model; None for one that cannot be (reasoning
-    without its encrypted content, which only the upstream that made it could look up)."""
+    """An output item as the input item that gives it back to the model: as returned (the API takes output items
+    as input), a message as its text, without an `id` where the API does not need one (one the upstream never
+    issued); None for reasoning without its encrypted content, which only the upstream that made it could read."""
     if not isinstance(item, dict):
         return None
     kind = item.get("type")
@@ -226,7 +287,7 @@ def _as_input(item: Any) -> Any | None:
         return {"role": item.get("role", "assistant"), "content": text}
     if kind == "reasoning":
         return item if item.get("encrypted_content") else None
-    return {name: value for name, value in item.items() if name not in ("id", "status")}
+    return {name: value for name, value in item.items() if name != "id"} if kind in _ID_OPTIONAL else item
 
 
 def chained(request: ResponsesRequest, served: Served) -> ResponsesRequest:
@@ -240,9 +301,20 @@ def chained(request: ResponsesRequest, served: Served) -> ResponsesRequest:
                             request.hosted_tools, request.served_id)
 
 
+def _listed(index: int, item: Any) -> dict[str, Any]:
+    """An input item as the API lists it: a message with its text as parts, every item with an id."""
+    if not isinstance(item, dict):
+        return {"id": f"item_{index}", "type": "unknown", "value": item}
+    if "role" in item:
+        content = item.get("content")
+        kind = "output_text" if item["role"] == "assistant" else "input_text"
+        parts = [{"type": kind, "text": content}] if isinstance(content, str) else content
+        return {"id": f"msg_{index}", "type": "message", "status": "completed", **item, "content": parts}
+    return {"id": f"item_{index}", **item}
+
+
 def input_items(served: Served) -> dict[str, Any]:
     """`GET /v1/responses/{id}/input_items` of a response the gateway issued: its input items, newest first."""
-    items = [item if isinstance(item, dict) else {"content": item} for item in reversed(served.input)]
-    data = [{"id": f"msg_{index}", "type": "message", **item} for index, item in enumerate(items)]
+    data = [_listed(index, item) for index, item in enumerate(reversed(served.input))]
     return {"object": "list", "data": data, "first_id": data[0]["id"] if data else None,
             "last_id": data[-1]["id"] if data else None, "has_more": False}

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from tests.support.clients import PARAPHRASE, PROMPT, UNRELATED, client
 from tests.support.events import events_of, served
+from tests.support.flights import together
 
 RESPONSES = "/v1/responses"
 TOOL = {"type": "function", "name": "search_kb", "description": "Search the knowledge base.",
@@ -219,3 +220,39 @@ def test_a_gateway_key_reads_its_own_cached_answers_only(make_gateway, fake_upst
     with pytest.raises(openai.PermissionDeniedError):
         client(gateway, "gw-bob").responses.delete(hit.id)
     client(gateway, "gw-alice").responses.delete(hit.id)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_identical_concurrent_requests_share_one_call_and_each_gets_its_own_response(
+        make_gateway, fake_upstream, stream: bool) -> None:
+    gateway = make_gateway("memory", SHARED_ROUTES="faq")
+    fake_upstream.latency = 0.5
+    faq = {"x-route": "faq"}
+
+    def one(key: str, who: str):
+        def go():
+            if stream:
+                state, events = streamed(gateway, key=key, extra_headers=faq, metadata={"who": who})
+                return state, events[-1].response
+            state, _, response = create(gateway, key=key, headers=faq, metadata={"who": who})
+            return state, response
+        return go
+
+    results = together([one("sk-alice", "alice"), one("sk-bob", "bob"), one("sk-carol", "carol")])
+    assert fake_upstream.calls(RESPONSES) == 1 and sorted(state for state, _ in results) == ["hit", "hit", "miss"]
+    responses = [response for _, response in results]
+    assert len({response.id for response in responses}) == 3
+    assert len({response.output_text for response in responses}) == 1
+    assert sorted(response.metadata["who"] for response in responses) == ["alice", "bob", "carol"]
+    for (state, response), key in zip(results, ("sk-alice", "sk-bob", "sk-carol"), strict=True):
+        if state == "hit":  # each follower can go on from the id it was given, as its own
+            assert create(gateway, "Thanks!", key=key, headers=faq, previous_response_id=response.id)[2].output_text
+            assert fake_upstream.last(RESPONSES).json["input"][0]["content"] == PROMPT
+
+
+def test_a_hit_not_for_the_cache_is_still_one_to_go_on_from(gateway, fake_upstream) -> None:
+    create(gateway)
+    state, _, hit = create(gateway, headers={"cache-control": "no-store"})
+    assert state == "hit"
+    assert create(gateway, "And then?", previous_response_id=hit.id)[2].output_text
+    assert "previous_response_id" not in fake_upstream.last(RESPONSES).json

@@ -7,11 +7,19 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from gateway.errors import InvalidRequest, UpstreamProtocolError
+from gateway.errors import InvalidRequest, Uncacheable, UpstreamProtocolError
 from gateway.wire import sse
-from gateway.wire.canonical import chat_key
-from gateway.wire.response_events import RESPONSE_ANSWERS, ResponseStream
-from gateway.wire.responses_api import Served, chained, input_items, read_responses, responses_key, served_record
+from gateway.wire.canonical import SHARED_TENANT, chat_key
+from gateway.wire.response_events import RESPONSE_ANSWERS, ResponseStream, answer_in
+from gateway.wire.responses_api import (
+    MAX_KEPT_INPUT_BYTES,
+    Served,
+    chained,
+    input_items,
+    read_responses,
+    responses_key,
+    served_record,
+)
 
 ASK = "What is Redis?"
 TOOL = {"type": "function", "name": "search_kb", "parameters": {"type": "object"}}
@@ -50,7 +58,6 @@ IN_SCOPE = [
     {"reasoning": {"effort": "high"}},
     {"max_output_tokens": 20},
     {"previous_response_id": "resp_abc"},
-    {"prompt": {"id": "pmpt_1", "version": "2"}},
     {"include": ["message.output_text.logprobs"]},
     {"truncation": "auto"},
 ]
@@ -59,6 +66,30 @@ IN_SCOPE = [
 @pytest.mark.parametrize("change", IN_SCOPE)
 def test_every_other_field_partitions_the_context(change: dict) -> None:
     assert key({"input": ASK, **change}).context != key({"input": ASK}).context
+
+
+def test_a_prompt_template_is_cached_only_where_hosted_tools_are() -> None:
+    template = {"input": ASK, "prompt": {"id": "pmpt_1", "version": "2"}}
+    assert key(template, hosted_tools=True).context != key({"input": ASK}, hosted_tools=True).context
+    with pytest.raises(Uncacheable):
+        key(template)
+
+
+@pytest.mark.parametrize("body", [
+    {"input": ASK, "previous_response_id": "resp_upstream"},
+    {"input": [{"type": "item_reference", "id": "msg_1"}, {"role": "user", "content": ASK}]},
+    {"input": [{"role": "user", "content": [{"type": "input_file", "file_id": "file_1"},
+                                            {"type": "input_text", "text": ASK}]}]},
+])
+def test_objects_of_one_account_are_never_keyed_on_a_shared_route(body: dict) -> None:
+    assert key(body).exact  # a tenant's own route: its account's objects
+    with pytest.raises(Uncacheable):
+        responses_key(body, model="gpt-4.1", route="faq", tenant=SHARED_TENANT)
+
+
+def test_a_conversation_too_long_to_keep_is_not_cached() -> None:
+    with pytest.raises(Uncacheable):
+        key({"input": [{"role": "user", "content": "x" * MAX_KEPT_INPUT_BYTES}]})
 
 
 @pytest.mark.parametrize("body", [
@@ -83,7 +114,7 @@ def test_only_a_plain_final_user_turn_is_compared_by_meaning() -> None:
     call_output = {"type": "function_call_output", "call_id": "c1", "output": "42"}
     assert key({"input": [{"role": "user", "content": ASK}, call_output]}).prompt is None
     assert key({"input": [{"role": "user", "content": [{"type": "input_image", "image_url": "x"}]}]}).prompt is None
-    assert key({"prompt": {"id": "pmpt_1"}}).prompt is None
+    assert key({"prompt": {"id": "pmpt_1"}}, hosted_tools=True).prompt is None
 
 
 def test_two_apis_never_share_an_answer() -> None:
@@ -95,6 +126,7 @@ def test_two_apis_never_share_an_answer() -> None:
     ({"input": 3}, "input"), ({"input": ["text"]}, "input[0]"), ({"input": ASK, "stream": "yes"}, "stream"),
     ({"input": ASK, "tools": {}}, "tools"), ({"input": ASK, "model": ""}, "model"),
     ({"input": ASK, "previous_response_id": 7}, "previous_response_id"), ({"input": ASK, "text": "x"}, "text"),
+    ({"input": ASK, "tools": [{"type": {"a": 1}}]}, "tools"), ({"input": ASK, "tools": [{"name": "f"}]}, "tools"),
 ])
 def test_bad_bodies_are_refused_naming_the_field(body: dict, param: str) -> None:
     with pytest.raises(InvalidRequest) as refused:
@@ -119,10 +151,14 @@ def test_what_an_answer_says_and_whether_it_is_whole() -> None:
                                                                                   "limit": 3}),)
     assert RESPONSE_ANSWERS.complete(ANSWER)
     for broken in ({**ANSWER, "status": "incomplete"}, {**ANSWER, "object": "chat.completion"},
-                   {**ANSWER, "output": "x"}, None, {"error": {"message": "x"}}):
+                   {**ANSWER, "output": "x"}, None, {"error": {"message": "x"}}, {**ANSWER, "output": [5]},
+                   {**ANSWER, "output": [{**CALL, "arguments": {"q": 1}}]}, {**ANSWER, "output": [{**MESSAGE,
+                                                                                             "content": 5}]},
+                   {**ANSWER, "output": [{**MESSAGE, "content": [{"type": "output_text", "text": 3}]}]}):
         assert not RESPONSE_ANSWERS.complete(broken)
     assert not RESPONSE_ANSWERS.private(ANSWER)
     assert RESPONSE_ANSWERS.private({**ANSWER, "output": [REASONING, MESSAGE]})
+    assert RESPONSE_ANSWERS.private({**ANSWER, "output": [{"type": "compaction", "encrypted_content": "x"}]})
 
 
 def _request(body: dict):
@@ -131,7 +167,10 @@ def _request(body: dict):
 
 def test_a_cached_answer_is_served_under_a_fresh_id_echoing_this_request() -> None:
     request = _request({"input": ASK, "metadata": {"mine": "1"}, "temperature": 0.2})
-    served = orjson.loads(request.cached(ANSWER))
+    stored_ids = {**REASONING, "encrypted_content": None}
+    served = orjson.loads(request.cached({**ANSWER, "output": [stored_ids, REASONING, *ANSWER["output"]]}))
+    assert served["output"][0] == REASONING  # reasoning kept by id upstream is never served: only its account reads it
+    served["output"] = served["output"][1:]
     assert served["id"] == request.served_id != "resp_up" and served["id"].startswith("resp_")
     assert served["output"] == ANSWER["output"] and served["usage"] == ANSWER["usage"]
     assert (served["metadata"], served["temperature"], served["store"]) == ({"mine": "1"}, 0.2, True)
@@ -165,8 +204,8 @@ def _stream_of(events: list[dict]) -> ResponseStream:
 
 
 def test_a_streamed_answer_is_whole_at_response_completed_only() -> None:
-    done = _stream_of([{"type": "response.created", "response": {}}, {"type": "response.completed",
-                                                                     "response": ANSWER}])
+    done = _stream_of([{"type": "response.created", "response": {}, "sequence_number": 0},
+                       {"type": "response.completed", "response": ANSWER, "sequence_number": 1}])
     assert done.ended and done.result() == ANSWER
     for end in ("response.failed", "response.incomplete", "error"):
         broken = _stream_of([{"type": "response.created"}, {"type": end, "response": {**ANSWER, "status": "x"}}])
@@ -174,14 +213,25 @@ def test_a_streamed_answer_is_whole_at_response_completed_only() -> None:
     assert not _stream_of([{"type": "response.output_text.delta", "delta": "x"}]).ended
     with pytest.raises(UpstreamProtocolError):
         ResponseStream().take(sse.Event("{not json", b""))
-    assert orjson.loads(ResponseStream.error("broke", status=502, code="upstream_error").split(b"data: ")[1])[
-        "type"] == "error"
+    error = orjson.loads(done.error("broke", status=502, code="upstream_error").split(b"data: ")[1])
+    assert error["type"] == "error" and error["sequence_number"] == 2
+
+
+def _kept_and_read(served: Served) -> Served | None:
+    kept = dict(served.kept("t1"))
+    record = Served.parts_of(kept[f"responses:t1:{served.response['id']}"])
+    assert record is not None
+    return Served.assembled(record, kept.get(record["output"]), kept.get(record["input"]))
+
+
+LOCAL_SHELL = {"type": "local_shell_call", "id": "lsh_1", "call_id": "call_2", "status": "completed",
+               "action": {"type": "exec", "command": ["ls"], "env": {}}}
 
 
 def test_a_gateway_id_is_written_out_as_its_conversation() -> None:
     first = _request({"input": [{"role": "user", "content": ASK}], "previous_response_id": "resp_upstream"})
-    kept = Served.loads(served_record(first, {**ANSWER, "output": [REASONING, {**REASONING, "encrypted_content":
-                                                                                None}, MESSAGE, CALL]}).dumps())
+    kept = _kept_and_read(served_record(first, {**ANSWER, "output": [REASONING, {**REASONING, "encrypted_content":
+                                                                                   None}, MESSAGE, CALL, LOCAL_SHELL]}))
     assert kept is not None and kept.response["id"] == first.served_id
     follow = _request({"input": [{"type": "function_call_output", "call_id": "call_1", "output": "42"}],
                        "previous_response_id": first.served_id, "instructions": "Be brief."})
@@ -189,17 +239,37 @@ def test_a_gateway_id_is_written_out_as_its_conversation() -> None:
     assert sent["previous_response_id"] == "resp_upstream" and sent["instructions"] == "Be brief."
     assert sent["input"] == [
         {"role": "user", "content": ASK},
-        REASONING,  # with its encrypted content; the one without is left out
+        REASONING,  # with its encrypted content; the one without was never served
         {"role": "assistant", "content": MESSAGE["content"][0]["text"]},
-        {"type": "function_call", "call_id": "call_1", "name": "search_kb", "arguments": CALL["arguments"]},
+        {"type": "function_call", "call_id": "call_1", "name": "search_kb", "arguments": CALL["arguments"],
+         "status": "completed"},
+        LOCAL_SHELL,  # as returned: its id and status are required
         {"type": "function_call_output", "call_id": "call_1", "output": "42"},
     ]
     assert chained(follow, kept).previous_id == first.served_id  # what the client named is what it is echoed
-    assert Served.loads(b"{") is None and Served.loads(b'{"response": 1}') is None
+    assert Served.parts_of(b"") is None and Served.parts_of(b'{"output": 1}') is None
+
+
+def test_what_is_kept_of_one_answer_in_one_conversation_is_kept_once() -> None:
+    request = _request({"input": ASK})
+    one, two = served_record(request, ANSWER), served_record(_request({"input": ASK}), ANSWER)
+    parts_of_one, parts_of_two = dict(one.kept("t1")), dict(two.kept("t1"))
+    assert len(parts_of_one) == 3 and set(parts_of_one) & set(parts_of_two) == set(list(parts_of_one)[:2])
+    assert not set(one.kept("t2")[0][0:1]) & set(parts_of_one)  # every name is its tenant's
+
+
+def test_the_answer_a_leaders_body_holds() -> None:
+    assert answer_in(orjson.dumps(ANSWER)) == ANSWER
+    streamed = _request({"input": ASK, "stream": True}).cached(ANSWER)
+    assert answer_in(streamed)["output"] == ANSWER["output"]
+    for nothing in (b"", b"{", orjson.dumps({"error": {}}), b"event: error\ndata: {\"type\": \"error\"}\n\n"):
+        assert answer_in(nothing) is None
 
 
 def test_the_input_items_of_a_gateway_id() -> None:
     kept = served_record(_request({"input": [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}]}),
                          ANSWER)
     listed = input_items(kept)
-    assert [item["content"] for item in listed["data"]] == ["b", "a"] and listed["has_more"] is False
+    assert [item["content"] for item in listed["data"]] == [[{"type": "input_text", "text": "b"}],
+                                                            [{"type": "input_text", "text": "a"}]]
+    assert listed["has_more"] is False and listed["data"][0]["type"] == "message"
