@@ -127,10 +127,11 @@ def test_stateless_endpoints_stay_open_to_gateway_keys(make_gateway, fake_upstre
     sdk = openai.OpenAI(base_url=gateway.base_url, api_key="gw-alice", max_retries=0)
     assert sdk.models.list().data
     assert sdk.embeddings.create(model="text-embedding-3-small", input="hello").data
-    for path in ("/moderations", "/images/generations", "/audio/speech", "/responses"):
+    for path in ("/moderations", "/images/generations", "/audio/speech"):
         response = httpx.post(gateway.base_url + path, json={"model": "m", "input": "x"},
                               headers={"authorization": "Bearer gw-alice"})
         assert response.status_code == 200 and response.json()["path"] == "/v1" + path
+    assert sdk.responses.create(model="m", input="x").output_text
 
 
 def test_the_operator_may_open_account_endpoints(make_gateway, fake_upstream) -> None:
