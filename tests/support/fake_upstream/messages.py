@@ -166,16 +166,16 @@ def serve_messages(handler: Handler, req: RecordedRequest, behaviour: Behaviour 
         handler._send_json(200, count_tokens(req.json), {"x-fake-count": "1"})
         return
     plan = plan_messages(req.json)
-    breaking = behaviour is not None and behaviour.kind == "break_stream"
-    headers = {"request-id": f"req_fake{plan.number}"}
-    if not req.json.get("stream"):
-        payload = json.dumps(plan.message()).encode()
-        if breaking:
-            handler._send_truncated(payload)
+    whole = None if req.json.get("stream") else json.dumps(plan.message()).encode()
+    if behaviour is not None and behaviour.kind == "break_stream":
+        if whole is None:
+            handler._send_stream(itertools.islice(plan.events(), behaviour.after_events), "text/event-stream",
+                                 abort=True)
         else:
-            handler._send_bytes(200, payload, "application/json", headers)
-    elif breaking:
-        assert behaviour is not None
-        handler._send_stream(itertools.islice(plan.events(), behaviour.after_events), "text/event-stream", abort=True)
-    else:
+            handler._send_truncated(whole)
+        return
+    headers = {"request-id": f"req_fake{plan.number}"}
+    if whole is None:
         handler._send_stream(plan.events(), "text/event-stream", headers=headers)
+    else:
+        handler._send_bytes(200, whole, "application/json", headers)
