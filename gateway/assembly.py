@@ -88,6 +88,9 @@ async def open_store(store: Store, embedder: Embedder) -> None:
 async def build_gateway(settings: Settings) -> Gateway:
     upstream = UpstreamClient(settings.upstream_base_url, connect_timeout=settings.upstream_connect_timeout_secs,
                               timeout=settings.upstream_timeout_secs, http2=settings.upstream_http2)
+    anthropic = UpstreamClient(settings.anthropic_base_url, connect_timeout=settings.upstream_connect_timeout_secs,
+                               timeout=settings.upstream_timeout_secs, http2=settings.upstream_http2,
+                               paths=("/v1/messages",))
     embedder = make_embedder(settings, upstream)
     store = make_store(settings)
     await open_store(store, embedder)
@@ -109,7 +112,7 @@ async def build_gateway(settings: Settings) -> Gateway:
     events.start()
     deadlines = BodyDeadlines(settings.body_timeout_secs)
     deadlines.start()
-    return Gateway(settings=settings, policy=policy, upstream=upstream, events=events,
+    return Gateway(settings=settings, policy=policy, upstream=upstream, anthropic=anthropic, events=events,
                    fleet=EventWindow(sink, max_events=settings.metrics_maxlen), deadlines=deadlines)
 
 

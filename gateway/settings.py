@@ -59,6 +59,12 @@ SETTINGS: tuple[Setting, ...] = (
             "Enables the `/admin/...` endpoints for callers presenting it as a bearer token; unset, they don't exist."),
     Setting("UPSTREAM_BASE_URL", url, "https://api.openai.com/v1", "an http(s):// URL",
             "OpenAI-compatible API that requests are forwarded to."),
+    Setting("ANTHROPIC_BASE_URL", url, "https://api.anthropic.com", "an http(s):// URL",
+            "Anthropic API that `/v1/messages` and `/v1/messages/count_tokens` are forwarded to (its root, without "
+            "`/v1`)."),
+    Setting("ANTHROPIC_API_KEY", optional_text, None, "any text",
+            "Key sent upstream as `x-api-key` on `/v1/messages...` when a client sends none, and for every gateway "
+            "key (the access table's upstream keys are for `UPSTREAM_BASE_URL`)."),
     Setting("GEN_MODEL", text, "gpt-4o-mini", "a model name",
             "Model used when a chat request names none."),
     Setting("EMBED_PROVIDER", choice("local", "openai"), "local", "local or openai",
@@ -164,7 +170,7 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 
-SECRETS = frozenset({"openai_api_key", "gateway_api_keys", "admin_token", "metrics_token"})
+SECRETS = frozenset({"openai_api_key", "anthropic_api_key", "gateway_api_keys", "admin_token", "metrics_token"})
 
 
 @dataclass(frozen=True)
@@ -176,6 +182,8 @@ class Settings:
     admin_token: str | None
     allowed_origins: frozenset[str]
     upstream_base_url: str
+    anthropic_base_url: str
+    anthropic_api_key: str | None
     gen_model: str
     embed_provider: str
     embed_dim: int | None

@@ -109,13 +109,13 @@ class UpstreamResponse:
 
 
 class UpstreamClient:
-    def __init__(self, base_url: str, *, connect_timeout: float, timeout: float, http2: bool = False) -> None:
+    def __init__(self, base_url: str, *, connect_timeout: float, timeout: float, http2: bool = False,
+                 paths: tuple[str, ...] = ("/chat/completions", "/completions", "/embeddings")) -> None:
         self.base_url = base_url.rstrip("/")
         self.http2 = http2
         # Parsing a URL is most of what building a request costs (~35 of ~50 µs): the cached endpoints'
-        # URLs are parsed once.
-        self._urls = {path: httpx.URL(self.base_url + path)
-                      for path in ("/chat/completions", "/completions", "/embeddings")}
+        # URLs (`paths`) are parsed once.
+        self._urls = {path: httpx.URL(self.base_url + path) for path in paths}
         # With http2, an https upstream that offers h2 in its TLS handshake (ALPN) multiplexes every request
         # on one connection; any other upstream, and every plain-http one, is spoken to in HTTP/1.1.
         self._client = httpx.AsyncClient(

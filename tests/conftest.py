@@ -76,8 +76,8 @@ def make_gateway(request: pytest.FixtureRequest, fake_upstream: FakeUpstream):
     started: list[ServedGateway] = []
 
     def make(store: str = "memory", **env: str) -> ServedGateway:
-        values = {"UPSTREAM_BASE_URL": fake_upstream.base_url, "OPENAI_API_KEY": UPSTREAM_KEY,
-                  "LOG_LEVEL": "warning"}
+        values = {"UPSTREAM_BASE_URL": fake_upstream.base_url, "ANTHROPIC_BASE_URL": fake_upstream.origin,
+                  "OPENAI_API_KEY": UPSTREAM_KEY, "LOG_LEVEL": "warning"}
         if store == "redis":
             name = f"t{uuid.uuid4().hex[:10]}"
             values.update(REDIS_URL=request.getfixturevalue("redis_server").url, INDEX_NAME=f"idx:{name}",

@@ -5,7 +5,8 @@ names its tenant; a client with none is forwarded with `OPENAI_API_KEY` and join
 
 Gateway-key mode: a pure-ASGI middleware admits only the gateway's own keys (as a bearer token, `api-key` or
 `x-api-key`) on `/v1/...` and `/chat`, removes them, and calls the upstream with the key the access table gives
-that gateway key, else `OPENAI_API_KEY`, so real keys stay on the server. Each gateway key is its own tenant.
+that gateway key, else `OPENAI_API_KEY` (Anthropic's paths: always `ANTHROPIC_API_KEY`, the table's keys being
+for the OpenAI upstream), so real keys stay on the server. Each gateway key is its own tenant.
 Keys that share the server's upstream account may reach only its stateless endpoints (`STATELESS`): files,
 batches, stored completions and responses, assistants, vector stores... are account-wide upstream, so another key
 could list, read or delete them. `ACCOUNT_ENDPOINTS=allow` lifts that; a key with its own upstream key is never
@@ -21,9 +22,10 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from gateway.web.dialects import errors_for, key_header, speaks_anthropic
 from gateway.wire.canonical import tenant_digest
 from gateway.wire.credentials import ANONYMOUS, credentials_of, without_credentials
-from gateway.wire.errors import error_body
+from gateway.wire.errors import ErrorShape
 
 CALLER = "latency_slayer.caller"  # scope entry: the Caller, worked out once per request
 
@@ -100,16 +102,17 @@ def upstream_headers(request: Request, caller: Caller) -> list[tuple[bytes, byte
     # The server's account: its organization and project are not the caller's to pick.
     headers = [(name, value) for name, value in headers if name.lower() not in _ACCOUNT_HEADERS]
     if caller.upstream_key:
-        headers.append((b"authorization", f"Bearer {caller.upstream_key}".encode()))
+        headers.append(key_header(request.scope["path"], caller.upstream_key))
     return headers
 
 
 class GatewayKeys:
     def __init__(self, app: ASGIApp, table: Mapping[str, str | None], *, default_key: str | None,
-                 account_endpoints: bool) -> None:
+                 anthropic_key: str | None, account_endpoints: bool) -> None:
         self.app = app
         self._keys = [(key.encode(), upstream) for key, upstream in table.items()]
         self._default_key = default_key
+        self._anthropic_key = anthropic_key
         self._account_endpoints = account_endpoints
 
     def _admit(self, key: str | None) -> tuple[bool, str | None]:
@@ -126,25 +129,27 @@ class GatewayKeys:
         if scope["type"] != "http" or not reaches_upstream(scope["path"]):
             await self.app(scope, receive, send)
             return
+        path = scope["path"]
         key = credentials_of(scope["headers"]).key
         admitted, own_upstream = self._admit(key)
         if not admitted:
-            await _refuse(send, 401, "Incorrect API key provided for this gateway.", "invalid_api_key",
-                          [(b"www-authenticate", b"Bearer")])
+            await _refuse(send, errors_for(path), 401, "Incorrect API key provided for this gateway.",
+                          "invalid_api_key", [(b"www-authenticate", b"Bearer")])
             return
         account_wide = own_upstream is not None or self._account_endpoints
-        method, path = scope["method"], scope["path"]
+        method = scope["method"]
         if not account_wide and not stateless(method, path) and not gateway_held(method, path):
-            await _refuse(send, 403, account_denied(method, path), "account_endpoint_denied", [])
+            await _refuse(send, errors_for(path), 403, account_denied(method, path), "account_endpoint_denied", [])
             return
         assert key is not None
-        caller = Caller(tenant_digest(key), own_upstream or self._default_key, own_credential=False,
-                        account_wide=account_wide)
+        upstream = self._anthropic_key if speaks_anthropic(path) else own_upstream or self._default_key
+        caller = Caller(tenant_digest(key), upstream, own_credential=False, account_wide=account_wide)
         await self.app({**scope, CALLER: caller}, receive, send)
 
 
-async def _refuse(send: Send, status: int, message: str, code: str, extra: list[tuple[bytes, bytes]]) -> None:
-    body = error_body(message, status=status, code=code)
+async def _refuse(send: Send, errors: ErrorShape, status: int, message: str, code: str,
+                  extra: list[tuple[bytes, bytes]]) -> None:
+    body = errors.body(message, status=status, code=code)
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -21,6 +21,7 @@ from gateway.web.error_responses import HANDLERS
 from gateway.web.feedback import cache_feedback
 from gateway.web.framing import SingleFraming
 from gateway.web.health import healthz
+from gateway.web.messages import count_tokens, messages
 from gateway.web.passthrough import passthrough
 from gateway.web.responses_api import create_response, delete_response, list_input_items, retrieve_response
 from gateway.web.seed_chat import seed_chat
@@ -52,6 +53,8 @@ def make_app(settings: Settings, build: Callable[[Settings], Awaitable[Gateway]]
         Route("/v1/responses/{response_id}/input_items", list_input_items, methods=["GET"]),
         Route("/v1/completions", text_completions, methods=["POST"]),
         Route("/v1/cache/feedback", cache_feedback, methods=["POST"]),
+        Route("/v1/messages", messages, methods=["POST"]),
+        Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
         Route("/v1/{path:path}", passthrough, methods=ALL_METHODS),
         Route("/chat", seed_chat, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
@@ -64,6 +67,7 @@ def make_app(settings: Settings, build: Callable[[Settings], Awaitable[Gateway]]
     if settings.gateway_api_keys:
         middleware.append(Middleware(GatewayKeys, table=dict(settings.gateway_api_keys),
                                      default_key=settings.openai_api_key,
+                                     anthropic_key=settings.anthropic_api_key,
                                      account_endpoints=settings.account_endpoints == "allow"))
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
                     exception_handlers=HANDLERS)  # type: ignore[arg-type]

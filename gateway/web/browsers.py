@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.wire.errors import error_body
+from gateway.web.dialects import errors_for
 
 GUARDED = ("/v1/", "/admin/", "/chat")
 _EXPOSED = b"x-cache, x-cache-layer, x-cache-distance, x-cache-key"
@@ -35,8 +35,9 @@ class BrowserGuard:
             return
         named = origin.decode("latin-1") if origin is not None else None
         if not self._allows(named):
-            refusal = error_body("Web pages may not call this gateway: its ALLOWED_ORIGINS does not name this origin.",
-                                 status=403, code="origin_not_allowed")
+            refusal = errors_for(scope["path"]).body(
+                "Web pages may not call this gateway: its ALLOWED_ORIGINS does not name this origin.", status=403,
+                code="origin_not_allowed")
             await _answer(send, 403, refusal)
             return
         assert origin is not None

@@ -15,7 +15,8 @@ from gateway.cache.policy import Ask, Following, Hit, Miss
 from gateway.flight.capture import StreamAnswer
 from gateway.flight.flight import Head
 from gateway.upstream import UpstreamClient
-from gateway.web.request_parts import cache_headers, caller, forwarded_headers, tenant_for
+from gateway.web.dialects import errors_for
+from gateway.web.request_parts import cache_headers, caller, embedder_key, forwarded_headers, tenant_for
 from gateway.web.responses import (
     ErrorResponse,
     EventStreamResponse,
@@ -28,6 +29,7 @@ from gateway.web.services import Gateway
 from gateway.web.trace import Trace
 from gateway.wire.canonical import RequestKey
 from gateway.wire.controls import Controls
+from gateway.wire.errors import ErrorShape
 
 
 class CachedCall(Protocol):
@@ -82,7 +84,7 @@ async def answer(request: Request, gateway: Gateway, call: CachedCall, trace: Tr
     trace.model, trace.route, trace.stream = call.model, call.controls.route, call.stream
     who = caller(request)
     # A follower served an answer of its own waits for the leader's whole answer, streamed or not.
-    ask = Ask(call.key(tenant_for(request, call.controls.route)), call.controls, who.tenant, who.upstream_key,
+    ask = Ask(call.key(tenant_for(request, call.controls.route)), call.controls, who.tenant, embedder_key(request),
               call.temperature, call.stream and reissued is None, call.variant)
 
     decision = await gateway.policy.decide(ask)
@@ -96,7 +98,7 @@ async def answer(request: Request, gateway: Gateway, call: CachedCall, trace: Tr
         whole = reissued.answer_in(decision.body or b"") if reissued is not None else None
         if whole is not None:
             return await _serve(call, whole, cache_headers("hit", layer="flight"), reissued)
-        return _followed(decision, trace)
+        return _followed(decision, trace, errors_for(request.scope["path"]))
     trace.outcome = decision.state
     with decision:
         return await _go_upstream(request, gateway, call, decision, trace, upstream)
@@ -111,12 +113,12 @@ async def _serve(call: CachedCall, whole: dict[str, Any], headers: dict[str, str
     return JSONResponse(call.cached(whole), headers=headers)
 
 
-def _followed(following: Following, trace: Trace) -> Response:
+def _followed(following: Following, trace: Trace, errors: ErrorShape) -> Response:
     """An identical request's answer: `x-cache: hit` with `x-cache-layer: flight` (it bought nothing upstream),
     byte for byte the leader's answer, not its account's headers."""
     headers = cache_headers("hit", layer="flight")
     if following.reader is not None:
-        return FlightStream(following.head, following.reader, headers, ended=trace.answered)
+        return FlightStream(following.head, following.reader, headers, ended=trace.answered, errors=errors)
     return RelayedResponse(following.head, following.body or b"", headers)
 
 
@@ -129,7 +131,8 @@ async def _go_upstream(request: Request, gateway: Gateway, call: CachedCall, mis
     head = Head(sent.status, sent.headers)
     if call.stream and sent.status == 200 and sent.content_type.startswith("text/event-stream"):
         reader = gateway.policy.settle_stream(miss, head, sent, call.stream_answer(caching=caching))
-        return FlightStream(head, reader, cache_headers(miss.state), ended=trace.answered)
+        return FlightStream(head, reader, cache_headers(miss.state), ended=trace.answered,
+                            errors=errors_for(request.scope["path"]))
     payload, rest = await sent.read_within(gateway.settings.max_entry_bytes)
     if rest is not None:  # too big to store or share: relayed as it comes, never parsed on the event loop
         trace.outcome = "bypass"
@@ -141,7 +144,8 @@ async def _go_upstream(request: Request, gateway: Gateway, call: CachedCall, mis
         whole = orjson.loads(payload)
     except orjson.JSONDecodeError:
         return ErrorResponse("The upstream API answered with a body that is not valid JSON.", status=502,
-                             code="upstream_protocol_error", headers=cache_headers("bypass"))
+                             code="upstream_protocol_error", headers=cache_headers("bypass"),
+                             errors=errors_for(request.scope["path"]))
     if isinstance(whole, dict):
         trace.usage(whole.get("usage"))
     gateway.policy.settle(miss, whole if isinstance(whole, dict) and not call.stream else None, head=head,

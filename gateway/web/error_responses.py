@@ -1,5 +1,5 @@
-"""The one boundary where the gateway's exceptions become HTTP answers in OpenAI's error shape, so the
-OpenAI SDK raises its usual exception classes."""
+"""The one boundary where the gateway's exceptions become HTTP answers in OpenAI's error shape (on Anthropic's
+paths, in Anthropic's: `gateway.web.dialects`), so each API's SDK raises its usual exception classes."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from gateway.errors import (
     UpstreamTimeout,
     UpstreamUnreachable,
 )
+from gateway.web.dialects import errors_for
 from gateway.web.responses import ErrorResponse
 from gateway.web.trace import CLIENT_GONE
 
@@ -66,13 +67,15 @@ async def on_gateway_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, GatewayError)
     status, code = failure(error)
     headers = {"x-cache": "bypass"}
+    errors = errors_for(request.url.path)
     if isinstance(error, InvalidRequest):
         if error.status in (408, 413):
             headers["connection"] = "close"  # the rest of the body may still be on its way
-        return ErrorResponse(error.message, status=status, param=error.param, code=error.code, headers=headers)
+        return ErrorResponse(error.message, status=status, param=error.param, code=error.code, headers=headers,
+                             errors=errors)
     if status >= 500 and not isinstance(error, UpstreamError | FlightFailed):
         log.error("%s on %s %s: %s", type(error).__name__, request.method, request.url.path, error)
-    return ErrorResponse(str(error), status=status, code=code, headers=headers)
+    return ErrorResponse(str(error), status=status, code=code, headers=headers, errors=errors)
 
 
 async def on_client_gone(request: Request, error: Exception) -> Response:
@@ -86,13 +89,14 @@ async def on_http_exception(request: Request, error: Exception) -> Response:
     message = {404: f"Unknown request URL: {request.method} {request.url.path}.",
                405: f"Method {request.method} is not allowed for {request.url.path}."}.get(
         error.status_code, str(error.detail))
-    return ErrorResponse(message, status=error.status_code, code="unknown_url" if error.status_code == 404 else None)
+    return ErrorResponse(message, status=error.status_code, code="unknown_url" if error.status_code == 404 else None,
+                         errors=errors_for(request.url.path))
 
 
 async def on_unexpected(request: Request, error: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return ErrorResponse("The gateway failed unexpectedly; the error is logged.", status=500,
-                          code="internal_error")
+                         code="internal_error", errors=errors_for(request.url.path))
 
 
 HANDLERS = {

@@ -1,4 +1,4 @@
-"""`GET /healthz`: the state of the store, the embedder and the upstream client, `ok` or `degraded`."""
+"""`GET /healthz`: the state of the store, the embedder and the upstream clients, `ok` or `degraded`."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ async def healthz(request: Request) -> Response:
     layers = gateway.policy.layers
     store = {**await gateway.store_health(), "bypassing": layers.store_guard.down}
     embedder = {"ok": not layers.embedder_guard.down, **layers.embedder.health()}
-    upstream = gateway.upstream.health()
-    status = "ok" if store["ok"] and embedder["ok"] and upstream["open"] else "degraded"
-    return JSONResponse({"status": status, "store": store, "embedder": embedder, "upstream": upstream})
+    upstream, anthropic = gateway.upstream.health(), gateway.anthropic.health()
+    status = "ok" if store["ok"] and embedder["ok"] and upstream["open"] and anthropic["open"] else "degraded"
+    return JSONResponse({"status": status, "store": store, "embedder": embedder, "upstream": upstream,
+                         "anthropic": anthropic})

@@ -1,5 +1,5 @@
 """Every other `/v1/...` call, forwarded untouched (method, query, body, status, headers, streamed bodies), for
-paths that cannot be read as another path further on."""
+paths that cannot be read as another path further on; and `forward`, which sends a request to a given upstream."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.errors import InvalidRequest
+from gateway.upstream import UpstreamClient
 from gateway.web.body import declared_length
 from gateway.web.request_parts import body_stream, forwarded_headers, gateway_of
 from gateway.web.responses import RelayedStream
@@ -33,9 +34,13 @@ def _upstream_path(request: Request) -> str:
 
 
 async def passthrough(request: Request) -> Response:
-    gateway = gateway_of(request)
-    upstream = await gateway.upstream.send(
-        request.method, _upstream_path(request), query=request.url.query, headers=forwarded_headers(request),
+    return await forward(request, gateway_of(request).upstream, _upstream_path(request))
+
+
+async def forward(request: Request, upstream: UpstreamClient, path: str) -> Response:
+    """`request` sent to `upstream` at `path` (with its query), its answer relayed as it arrives."""
+    sent = await upstream.send(
+        request.method, path, query=request.url.query, headers=forwarded_headers(request),
         content=body_stream(request) if request.method not in ("GET", "HEAD") else None,
         content_length=declared_length(request))
-    return RelayedStream(upstream, {})
+    return RelayedStream(sent, {})

@@ -10,6 +10,7 @@ from starlette.requests import Request
 
 from gateway.web.access import Caller, caller_of, upstream_headers
 from gateway.web.body import streamed
+from gateway.web.dialects import server_key, speaks_anthropic
 from gateway.web.services import GATEWAY, Gateway
 from gateway.wire.canonical import SHARED_TENANT
 
@@ -29,7 +30,15 @@ def body_stream(request: Request) -> AsyncIterator[bytes]:
 
 
 def caller(request: Request) -> Caller:
-    return caller_of(request, gateway_of(request).settings.openai_api_key)
+    return caller_of(request, server_key(request.scope["path"], gateway_of(request).settings))
+
+
+def embedder_key(request: Request) -> str | None:
+    """The key a remote embedder (OpenAI's embeddings) is called with for this request: the caller's upstream key,
+    but never another provider's (an Anthropic key goes to Anthropic only): then the server's `OPENAI_API_KEY`."""
+    if speaks_anthropic(request.scope["path"]):
+        return gateway_of(request).settings.openai_api_key
+    return caller(request).upstream_key
 
 
 def tenant_for(request: Request, route: str) -> str:

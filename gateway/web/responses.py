@@ -15,9 +15,7 @@ from starlette.types import Receive, Scope, Send
 from gateway.errors import FlightFailed
 from gateway.flight.flight import Reader
 from gateway.upstream import UpstreamResponse
-from gateway.wire.errors import error_body, error_event
-
-STALLED = error_event("The upstream answer stopped arriving.", status=504, code="upstream_timeout")
+from gateway.wire.errors import OPENAI_ERRORS, ErrorShape
 
 
 class Answer(Protocol):
@@ -40,13 +38,13 @@ class JSONResponse(Response):
 
 
 class ErrorResponse(Response):
-    """An error in OpenAI's shape, so the SDKs raise their usual exception classes."""
+    """An error in OpenAI's shape (or another API's, `errors`), so the SDKs raise their usual exception classes."""
 
     media_type = "application/json"
 
     def __init__(self, message: str, *, status: int, param: str | None = None, code: str | None = None,
-                 headers: Mapping[str, str] | None = None) -> None:
-        super().__init__(error_body(message, status=status, param=param, code=code), status_code=status,
+                 headers: Mapping[str, str] | None = None, errors: ErrorShape = OPENAI_ERRORS) -> None:
+        super().__init__(errors.body(message, status=status, param=param, code=code), status_code=status,
                          headers=headers)
 
 
@@ -131,13 +129,16 @@ Ended = Callable[[int | None, Any], None]
 class FlightStream(_AlwaysClosed):
     """A single-flight's answer as it arrives, for one of its readers (the flight owns the upstream request). It
     ends with the answer's last chunk, so a client that hangs up once it has read that (synchronous SDK clients
-    do, before the chunked terminator) got the whole answer; one that stops arriving ends with an error event."""
+    do, before the chunked terminator) got the whole answer; one that stops arriving ends with an error event in
+    its API's shape (`errors`)."""
 
-    def __init__(self, head: Answer, reader: Reader, extra: Mapping[str, str], *, ended: Ended) -> None:
+    def __init__(self, head: Answer, reader: Reader, extra: Mapping[str, str], *, ended: Ended,
+                 errors: ErrorShape = OPENAI_ERRORS) -> None:
         super().__init__(head, reader, extra)
         self._reader = reader
         self._ended = ended
         self._told = False
+        self._errors = errors
 
     def _end(self, status: int | None, usage: Any) -> None:
         if not self._told:
@@ -158,7 +159,8 @@ class FlightStream(_AlwaysClosed):
         except FlightFailed:
             reader.close()  # at once: if it was the flight's last reader, the upstream request is closed now
             self._end(504, None)
-            await send({"type": "http.response.body", "body": STALLED, "more_body": False})
+            stalled = self._errors.event("The upstream answer stopped arriving.", status=504, code="upstream_timeout")
+            await send({"type": "http.response.body", "body": stalled, "more_body": False})
             return
         self._end(flight.status, flight.usage)
         await send({"type": "http.response.body", "body": b"", "more_body": False})

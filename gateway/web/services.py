@@ -1,4 +1,4 @@
-"""What every endpoint shares: the settings, the cache policy, the upstream client, the metrics recorder and the
+"""What every endpoint shares: the settings, the cache policy, the upstream clients, the metrics recorder and the
 fleet's recent events, and the body deadlines: one `Gateway` per worker, built by `gateway.assembly` when the app
 starts."""
 
@@ -26,6 +26,7 @@ class Gateway:
     settings: Settings
     policy: CachePolicy
     upstream: UpstreamClient
+    anthropic: UpstreamClient  # Anthropic's API, for `/v1/messages...`
     events: EventRecorder  # where each request's event is emitted
     fleet: EventWindow  # every worker's recent events, read back for the dashboard
     deadlines: BodyDeadlines  # request bodies being read, each due within BODY_TIMEOUT_SECS
@@ -54,3 +55,4 @@ class Gateway:
         await self.policy.close()
         await self.events.close()
         await self.upstream.close()
+        await self.anthropic.close()

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from gateway.errors import Uncacheable, UpstreamProtocolError
+from gateway.errors import Uncacheable
 from gateway.wire import sse
 from gateway.wire.canonical import RequestKey, chat_key
 from gateway.wire.completion import CompletionAssembler, as_chunks, as_response
@@ -113,10 +113,7 @@ class ChatStream:
             return True
         if not event.data:
             return True  # comments and keep-alives
-        try:
-            payload = orjson.loads(event.data)
-        except orjson.JSONDecodeError:
-            raise UpstreamProtocolError("The upstream API sent an event that is not valid JSON.") from None
+        payload = sse.json_of(event)
         if isinstance(payload, dict):
             try:
                 self._assembler.feed(payload)

@@ -1,4 +1,4 @@
-"""Server-sent events as OpenAI sends them: an incremental parser that keeps each event's raw bytes
+"""Server-sent events as OpenAI and Anthropic send them: an incremental parser that keeps each event's raw bytes
 (so a miss is relayed byte for byte) and the encoder used for replayed hits."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from gateway.errors import EventTooLong
+from gateway.errors import EventTooLong, UpstreamProtocolError
 
 DONE = b"data: [DONE]\n\n"
 # A blank line in any line-ending style ends an event; at most one of these can start at a given byte, so
@@ -29,6 +29,19 @@ class Event:
 
 def encode(payload: Any) -> bytes:
     return b"data: " + orjson.dumps(payload) + b"\n\n"
+
+
+def encode_named(name: str, payload: Any) -> bytes:
+    """An event with its name (`event:`), as Anthropic sends every event, and its SDKs read only those."""
+    return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(payload) + b"\n\n"
+
+
+def json_of(event: Event) -> Any:
+    """An event's data read as JSON. Raises UpstreamProtocolError."""
+    try:
+        return orjson.loads(event.data)
+    except orjson.JSONDecodeError:
+        raise UpstreamProtocolError("The upstream API sent an event that is not valid JSON.") from None
 
 
 def _data_of(raw: bytes) -> str:

@@ -26,8 +26,9 @@ def test_defaults_need_no_redis_and_no_key() -> None:
     assert settings.embed_provider == "local" and settings.cache_distance_threshold == 0.2
     assert "'openai_api_key': 'unset'" in repr(settings)
     secret = load_settings(environ={"OPENAI_API_KEY": "sk-secret", "ADMIN_TOKEN": "adm-secret",
-                                    "GATEWAY_API_KEYS": "gw-secret"}, dotenv=NO_DOTENV)
-    assert not any(value in repr(secret) for value in ("sk-secret", "adm-secret", "gw-secret"))
+                                    "GATEWAY_API_KEYS": "gw-secret", "ANTHROPIC_API_KEY": "ant-secret"},
+                           dotenv=NO_DOTENV)
+    assert not any(value in repr(secret) for value in ("sk-secret", "adm-secret", "gw-secret", "ant-secret"))
 
 
 @pytest.mark.parametrize(("name", "value"), [

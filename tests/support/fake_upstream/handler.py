@@ -1,6 +1,6 @@
 """How the fake upstream reads a request and picks its answer: recorded first, then the behaviour queued for its
-path (if any), then chat, legacy completions, embeddings, the model list, the Responses API, or an echo of anything
-else under /v1."""
+path (if any), then chat, legacy completions, embeddings, Anthropic's messages and token counts, the model list,
+the Responses API, or an echo of anything else under /v1."""
 
 from __future__ import annotations
 
@@ -15,6 +15,12 @@ from tests.support.fake_upstream.behaviours import Behaviour
 from tests.support.fake_upstream.chat import plan_chat, validate_chat
 from tests.support.fake_upstream.completions import plan_completion, validate_completion
 from tests.support.fake_upstream.embeddings import answer_embeddings
+from tests.support.fake_upstream.messages import (
+    COUNT_TOKENS_PATH,
+    MESSAGES_PATH,
+    default_anthropic_error,
+    serve_messages,
+)
 from tests.support.fake_upstream.records import RecordedRequest
 from tests.support.fake_upstream.responses import Responder
 from tests.support.fake_upstream.responses_api import serve_responses, serves_responses
@@ -87,7 +93,8 @@ class Handler(Responder):
 
     def _route(self, req: RecordedRequest, behaviour: Behaviour | None) -> None:
         if behaviour is not None and behaviour.kind == "fail":
-            body = behaviour.body if behaviour.body is not None else default_error(behaviour.status)
+            default = default_anthropic_error if req.path.startswith(MESSAGES_PATH) else default_error
+            body = behaviour.body if behaviour.body is not None else default(behaviour.status)
             self._send_json(behaviour.status, body, behaviour.headers)
             return
         if behaviour is not None and behaviour.kind == "malformed":
@@ -102,6 +109,8 @@ class Handler(Responder):
             self._planned(req, behaviour, validate_chat, plan_chat)
         elif req.path == COMPLETIONS_PATH and req.method == "POST":
             self._planned(req, behaviour, validate_completion, plan_completion)
+        elif req.path in (MESSAGES_PATH, COUNT_TOKENS_PATH) and req.method == "POST":
+            serve_messages(self, req, behaviour)
         elif req.path == EMBEDDINGS_PATH and req.method == "POST":
             self._send_json(*answer_embeddings(req.json))
         elif req.path == "/v1/models" and req.method == "GET":
