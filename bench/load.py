@@ -14,7 +14,9 @@ from pathlib import Path
 
 import httpx
 
-HEADERS = {"content-type": "application/json", "authorization": "Bearer sk-bench-tenant"}  # services.BENCH_KEY
+# services.BENCH_KEY; Anthropic's Messages API also wants its version, which the OpenAI-compatible APIs ignore.
+HEADERS = {"content-type": "application/json", "authorization": "Bearer sk-bench-tenant",
+           "anthropic-version": "2023-06-01"}
 
 
 def served_from_cache(headers: Mapping[str, str]) -> bool:
@@ -29,12 +31,12 @@ class Sample:
     layer: str  # ours: "exact" or "semantic" on hits
 
 
-def sequential(url: str, bodies: list[bytes]) -> list[Sample]:
+def sequential(url: str, bodies: list[bytes], *, path: str = "/chat/completions") -> list[Sample]:
     samples = []
     with httpx.Client(headers=HEADERS, timeout=30) as client:
         for body in bodies:
             started = time.perf_counter()
-            response = client.post(f"{url}/chat/completions", content=body)
+            response = client.post(f"{url}{path}", content=body)
             elapsed = time.perf_counter() - started
             response.raise_for_status()
             samples.append(Sample(elapsed, served_from_cache(response.headers),
@@ -64,7 +66,8 @@ def time_to_first_byte(url: str, bodies: list[bytes]) -> list[Sample]:
 _SCRIPT = """
 local bodies = {}
 for line in io.lines("%(path)s") do bodies[#bodies + 1] = line end
-local headers = {["Content-Type"] = "application/json", ["Authorization"] = "Bearer sk-bench-tenant"}
+local headers = {["Content-Type"] = "application/json", ["Authorization"] = "Bearer sk-bench-tenant",
+                 ["anthropic-version"] = "2023-06-01"}
 local threads = {}
 function setup(thread)
   thread:set("id", #threads)
@@ -97,7 +100,8 @@ end
 """
 
 
-def wrk(url: str, bodies: list[bytes], *, connections: int, seconds: int) -> dict[str, float | int | bool]:
+def wrk(url: str, bodies: list[bytes], *, connections: int, seconds: int,
+        path: str = "/chat/completions") -> dict[str, float | int | bool]:
     """Requests/s, hits/s and latency percentiles (ms) of `wrk` walking through `bodies`."""
     binary = shutil.which("wrk")
     if binary is None:
@@ -110,7 +114,7 @@ def wrk(url: str, bodies: list[bytes], *, connections: int, seconds: int) -> dic
         script.write_text(_SCRIPT % {"path": lines, "threads": threads})
         output = subprocess.run(
             [binary, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s", "-s", str(script),
-             f"{url}/chat/completions"], capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
+             f"{url}{path}"], capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
     result = json.loads(output.split("RESULT ", 1)[1].splitlines()[0])
     elapsed = result["duration_us"] / 1e6
     return {"rps": round(result["requests"] / elapsed, 1), "hits_per_s": round(result["hits"] / elapsed, 1),

@@ -70,7 +70,7 @@ def under_load(url: str, name: str, prompts: Prompts, connections: int, plan: Pl
     return result
 
 
-def _hits(samples: list[load.Sample]) -> dict[str, Any]:
+def hit_latency(samples: list[load.Sample]) -> dict[str, Any]:
     hits = [s.seconds for s in samples if s.hit]
     return {**percentiles_ms(hits), "hits": f"{len(hits)}/{len(samples)}"}
 
@@ -97,8 +97,9 @@ def at_concurrency_1(url: str, prompts: Prompts, plan: Plan, floor: dict[str, An
     misses = load.sequential(url, prompts.take(prompts.novel, plan.misses))
     step("streamed misses at concurrency 1")
     stream_misses = load.time_to_first_byte(url, prompts.take(prompts.novel, plan.misses, stream=True))
-    return {"exact_hit": _hits(exact), "semantic_hit_fresh": _hits(fresh), "semantic_hit_repeated": _hits(repeated),
-            "stream_hit_ttfb": _hits(stream_hits), "miss": _misses(misses, floor["miss"]),
+    return {"exact_hit": hit_latency(exact), "semantic_hit_fresh": hit_latency(fresh),
+            "semantic_hit_repeated": hit_latency(repeated), "stream_hit_ttfb": hit_latency(stream_hits),
+            "miss": _misses(misses, floor["miss"]),
             "stream_miss_ttfb": _misses(stream_misses, floor["stream_miss_ttfb"])}
 
 

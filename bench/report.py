@@ -127,6 +127,28 @@ def _load(results: dict[str, Any], workloads: dict[str, str]) -> list[str]:
     return _table(header, rows)
 
 
+def _ratio(value: float | None, chat: float | None) -> str:
+    return f"{value / chat:.2f}" if value is not None and chat else "-"
+
+
+def _apis(results: dict[str, Any], concurrency: tuple[int, ...]) -> tuple[list[str], list[list[str]]]:
+    """Each API's hit figures (bench/apis.py), and their ratio to chat's (1.00: as fast; below: faster)."""
+    chat = results["chat"]
+    header = ["API", "exact hit p50 ms (c1)", "semantic hit p50 ms (c1)", "p50 / chat's: exact, semantic"]
+    for connections in concurrency:
+        header += [f"exact hits/s (c{connections})", f"hits/s / chat's (c{connections})"]
+    rows = []
+    for name, figures in results.items():
+        exact, semantic = figures["exact_hit"].get("p50"), figures["semantic_hit"].get("p50")
+        row = [name, f"{exact} ({figures['exact_hit']['hits']})", f"{semantic} ({figures['semantic_hit']['hits']})",
+               f"{_ratio(exact, chat['exact_hit'].get('p50'))}, {_ratio(semantic, chat['semantic_hit'].get('p50'))}"]
+        for connections in concurrency:
+            rate = figures["load"][str(connections)]["hits_per_s"]
+            row += [f"{rate:.0f}", _ratio(rate, chat["load"][str(connections)]["hits_per_s"])]
+        rows.append(row)
+    return header, rows
+
+
 def markdown(results: dict[str, Any], workloads: dict[str, str]) -> str:
     names = list(results["services"])
     lines = [f"Measured {results['when']} on {results['cpus']} CPUs, load generator included; fake upstream "
@@ -140,6 +162,11 @@ def markdown(results: dict[str, Any], workloads: dict[str, str]) -> str:
     lines += ["", "Latency at concurrency 1 (sequential client):", "", *_c1(results)]
     lines += ["", f"Under load (wrk, {results['plan']['load_secs']} s per row; CPU = the service's processes, "
               "LiteLLM's embeddings included):", "", *_load(results, workloads)]
+    for name in names:
+        if results["services"][name].get("apis"):
+            header, rows = _apis(results["services"][name]["apis"], tuple(results["plan"]["concurrency"]))
+            lines += ["", f"Hits by API, {name} (the same questions through each API; wrk for hits/s):", "",
+                      *_table(header, rows)]
     lines += ["", "Resources:", ""]
     lines += _table(["measure", *names], [
         ["Redis memory per entry (bytes)", *(_num(results["services"][n].get("redis_bytes_per_entry")) for n in names)],

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench import load, measure, probes, report, services
+from bench import apis, load, measure, probes, report, services
 from bench.embeddings import EmbeddingServer
 from bench.plan import FULL, QUICK, Plan
 from bench.workload import body, questions
@@ -65,6 +65,8 @@ def _service(started: contextlib.AbstractContextManager[services.Service], name:
         results["services"][name] = figures = {"startup_secs": round(service.startup_secs, 3)}
         meter = probes.CpuMeter(service.pid, redis_server.pid or 0, extra_cpu)
         figures.update(measure.service(service.url, plan, results["floor"], meter, progress, tag))
+        if name != LITELLM:  # whose cache keeps chat completions only
+            figures["apis"] = apis.measure(service.url, plan, lambda label: progress.step(f"{tag}: {label}"))
         time.sleep(1)  # the last answers are stored after they are sent
         memory = bytes_per_entry(before, _redis_reading(redis_server.url))
         figures["redis_bytes_per_entry"] = memory["bytes"]
@@ -80,7 +82,7 @@ def _sizes(entries: int, results: dict[str, Any], output: Path) -> None:
 
 
 def run(plan: Plan, output: Path, *, sizes: int = 0) -> dict[str, Any]:
-    progress = report.Progress(plan.steps(len(measure.WORKLOADS)) + (1 if sizes else 0))
+    progress = report.Progress(plan.steps(len(measure.WORKLOADS)) + apis.steps(plan) + (1 if sizes else 0))
     logs = Path(tempfile.mkdtemp(prefix="latency-slayer-bench-"))
     began = time.monotonic()
     results: dict[str, Any] = {"when": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -89,7 +91,8 @@ def run(plan: Plan, output: Path, *, sizes: int = 0) -> dict[str, Any]:
     try:
         with upstream, RedisServer() as redis_server, contextlib.ExitStack() as stack:
             results["floor"] = measure.direct(upstream.base_url, plan, progress)
-            env = {"REDIS_URL": redis_server.url, "INDEX_NAME": "idx:bench", "KEY_PREFIX": "bench:",
+            env = {"REDIS_URL": redis_server.url, "ANTHROPIC_BASE_URL": upstream.origin,
+                   "INDEX_NAME": "idx:bench", "KEY_PREFIX": "bench:",
                    "METRICS_STREAM": METRICS_STREAM, "CACHE_DISTANCE_THRESHOLD": "0.2"}
             ours = f"latency-slayer ({plan.workers} worker{'s' if plan.workers > 1 else ''})"
             _service(services.gateway(upstream=upstream.base_url, workers=plan.workers, logs=logs, env=env), ours,

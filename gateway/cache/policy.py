@@ -23,6 +23,7 @@ import numpy as np
 
 from gateway.cache.layers import CacheLayers, Hit, Lookup
 from gateway.cache.learning import Feedback, Learning
+from gateway.cache.notes import Notes
 from gateway.cache.scopes import scope_of
 from gateway.errors import CacheUnavailable, FlightFailed
 from gateway.flight.capture import Failure, StreamAnswer, UpstreamBody, capture
@@ -108,6 +109,8 @@ class CachePolicy:
         self._single_flight = single_flight
         self._miss_delay = miss_delay_ms / 1000
         self._writes = Background()
+        self._notes = Notes(lambda items, ttl_ms: layers.write_guard.call(
+            lambda: layers.store.put_blobs(items, ttl_ms=ttl_ms)))
 
     async def decide(self, ask: Ask) -> Hit | Following | Miss:
         key, lookup = ask.key, Lookup()
@@ -227,9 +230,13 @@ class CachePolicy:
     def keep(self, parts: list[tuple[str, bytes]], controls: Controls) -> None:
         self.defer(self.layers.keep_blobs(parts, controls))
 
-    async def note(self, items: list[tuple[str, bytes]], *, ttl_secs: int) -> bool:
+    def note(self, items: list[tuple[str, bytes]], *, ttl_secs: int) -> None:
         """Keep each value under its name: what the gateway issued that a later request may name (a response id),
-        kept before the client is answered, so it can name it at once. False when the store could not."""
+        on its way to the store before the client can have read it (`gateway.cache.notes`)."""
+        self._notes.add(items, ttl_ms=ttl_secs * 1000)
+
+    async def note_now(self, items: list[tuple[str, bytes]], *, ttl_secs: int) -> bool:
+        """`note`, waiting for the store; False when it could not."""
         layers = self.layers
         try:
             await layers.write_guard.call(lambda: layers.store.put_blobs(items, ttl_ms=ttl_secs * 1000))
@@ -250,6 +257,7 @@ class CachePolicy:
         self._writes.spawn(_quietly(write))
 
     async def drain(self) -> None:
+        await self._notes.drain()
         await self._writes.wait(timeout=5)
 
     async def close(self) -> None:

@@ -74,7 +74,7 @@ class Reissued(Protocol):
         """The answer an upstream's body (JSON, or a whole stream) holds; None: none to serve (relayed as it is)."""
         ...
 
-    async def served(self, answer: dict[str, Any]) -> None:
+    def served(self, answer: dict[str, Any]) -> None:
         """Keep what the client is about to be sent of `answer`."""
         ...
 
@@ -92,22 +92,21 @@ async def answer(request: Request, gateway: Gateway, call: CachedCall, trace: Tr
         trace.hit(decision.layer, decision.completion.get("usage"), distance=decision.distance,
                   threshold=decision.threshold)
         headers = cache_headers("hit", layer=decision.layer, distance=decision.distance, entry=decision.entry)
-        return await _serve(call, decision.completion, headers, reissued)
+        return _serve(call, decision.completion, headers, reissued)
     if isinstance(decision, Following):
         trace.hit("flight", decision.usage)  # a stream's usage is known at its end
         whole = reissued.answer_in(decision.body or b"") if reissued is not None else None
         if whole is not None:
-            return await _serve(call, whole, cache_headers("hit", layer="flight"), reissued)
+            return _serve(call, whole, cache_headers("hit", layer="flight"), reissued)
         return _followed(decision, trace, errors_for(request.scope["path"]))
     trace.outcome = decision.state
     with decision:
         return await _go_upstream(request, gateway, call, decision, trace, upstream)
 
 
-async def _serve(call: CachedCall, whole: dict[str, Any], headers: dict[str, str],
-                 reissued: Reissued | None) -> Response:
+def _serve(call: CachedCall, whole: dict[str, Any], headers: dict[str, str], reissued: Reissued | None) -> Response:
     if reissued is not None:
-        await reissued.served(whole)
+        reissued.served(whole)
     if call.stream:
         return EventStreamResponse(call.cached(whole), headers)
     return JSONResponse(call.cached(whole), headers=headers)

@@ -6,7 +6,6 @@ request's answer): what was served under one is kept for its caller, so a reques
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from starlette.requests import Request
@@ -26,25 +25,18 @@ from gateway.wire.responses_api import (
     chained,
     input_items,
     kept_as,
+    kept_names,
     read_responses,
-    served_record,
+    restored,
 )
-
-# What an id the gateway may have issued looks like; anything else (a megabyte of id, say) is never looked up.
-_RESPONSE_ID = re.compile(r"resp_[0-9A-Za-z]{1,64}")
 
 
 async def _served(request: Request, response_id: str) -> Served | None:
     """What the gateway served its caller under `response_id`, if it issued that id to that caller."""
-    if not _RESPONSE_ID.fullmatch(response_id):
+    names = kept_names(caller(request).tenant, response_id)
+    if names is None:  # an id the gateway never issues: the upstream's
         return None
-    policy, tenant = gateway_of(request).policy, caller(request).tenant
-    raw, = await policy.noted([kept_as(tenant, response_id)])
-    record = Served.parts_of(raw) if raw else None
-    if record is None:
-        return None
-    output, given = await policy.noted([record["output"], record["input"]])
-    return Served.assembled(record, output, given)
+    return restored(response_id, *await gateway_of(request).policy.noted(names))
 
 
 class _Kept:
@@ -57,12 +49,12 @@ class _Kept:
 
     answer_in = staticmethod(answer_in)
 
-    async def served(self, whole: dict[str, Any]) -> None:
+    def served(self, whole: dict[str, Any]) -> None:
         if self._call.asked.get("store") is False:
             return
         gateway = gateway_of(self._request)
-        await gateway.policy.note(served_record(self._call, whole).kept(caller(self._request).tenant),
-                                  ttl_secs=gateway.settings.responses_keep_secs)
+        gateway.policy.note(self._call.issue(whole).kept(caller(self._request).tenant),
+                            ttl_secs=gateway.settings.responses_keep_secs)
 
 
 async def create_response(request: Request) -> Response:
@@ -102,8 +94,9 @@ async def delete_response(request: Request) -> Response:
         return held
     response_id = request.path_params["response_id"]
     gateway = gateway_of(request)
-    # The record is overwritten with nothing, which reads as never kept: the id is then unknown, as upstream.
-    if not await gateway.policy.note([(kept_as(caller(request).tenant, response_id), b"")], ttl_secs=60):
+    # What was kept stays for other ids served the same answer; this id is marked deleted for as long as it lasts.
+    deleted = kept_as(caller(request).tenant, "deleted:" + response_id)
+    if not await gateway.policy.note_now([(deleted, b"")], ttl_secs=gateway.settings.responses_keep_secs):
         return ErrorResponse("The response could not be deleted now; try again.", status=503,
                              code="cache_unavailable")
     return JSONResponse({"id": response_id, "object": "response", "deleted": True})

@@ -9,6 +9,7 @@ upstream with that conversation written out as input items instead (`chained`). 
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from collections.abc import Mapping
@@ -41,8 +42,10 @@ MAX_ITEMS = 10_000
 MAX_KEPT_INPUT_BYTES = 1 << 20
 
 
-def new_response_id() -> str:
-    return "resp_" + secrets.token_hex(24)
+# An id the gateway issues: `resp_`, 16 random hex digits (each serve its own id), the digest of what was served
+# (kept once under it, however often it is served) and the time it was served, in hex.
+_ISSUED = re.compile(r"resp_[0-9a-f]{16}([0-9a-f]{32})([0-9a-f]{8})")
+_PER_SERVE = ("id", "created_at", "completed_at")  # what differs each time one answer is served
 
 
 @dataclass(slots=True)  # not frozen: built on every request
@@ -53,7 +56,7 @@ class ResponsesRequest:
     stream: bool
     asked: dict[str, Any]  # the body as the client sent it: what a cached answer echoes
     hosted_tools: bool  # the route caches requests that offer tools the provider runs
-    served_id: str  # the id a cached answer is served under
+    issued: Served | None = None  # the answer the gateway served it, once it has
     path = "/responses"
 
     @property
@@ -83,25 +86,28 @@ class ResponsesRequest:
     def stream_answer(self, *, caching: bool) -> ResponseStream:
         return ResponseStream()
 
-    def served(self, answer: dict[str, Any]) -> dict[str, Any]:
-        """A cached answer as this request is served it: a fresh id and time, what this request asked echoed."""
-        echoed = {name: self.asked.get(name) for name in ECHOED_FIELDS}
-        if echoed["store"] is None:
-            echoed["store"] = True
-        if echoed["metadata"] is None:
-            echoed["metadata"] = {}
-        now = int(time.time())
-        # Reasoning the upstream keeps by id is its account's, and only if the first request stored it: a client
-        # giving it back (`input += output`) would be refused. Reasoning with its encrypted content stands alone.
-        output = [item for item in answer.get("output") or ()
-                  if item.get("type") != "reasoning" or item.get("encrypted_content")]
-        served = {**answer, **echoed, "id": self.served_id, "created_at": now, "output": output}
-        if served.get("completed_at") is not None:
-            served["completed_at"] = now
-        return served
+    def issue(self, answer: dict[str, Any]) -> Served:
+        """`answer` as this request is served it, once: under an id of its own, with what this request asked
+        echoed (not what the first asker did), and what is kept for that id."""
+        if self.issued is None:
+            echoed = {name: self.asked.get(name) for name in ECHOED_FIELDS}
+            if echoed["store"] is None:
+                echoed["store"] = True
+            if echoed["metadata"] is None:
+                echoed["metadata"] = {}
+            # Reasoning the upstream keeps by id is its account's, and only if the first request stored it: a
+            # client giving it back (`input += output`) would be refused. With its encrypted content it stands alone.
+            output = [item for item in answer.get("output") or ()
+                      if item.get("type") != "reasoning" or item.get("encrypted_content")]
+            response = {name: value for name, value in answer.items() if name not in _PER_SERVE}
+            content = Served({**response, **echoed, "output": output}, _items(self.body.get("input")),
+                             self.body.get("previous_response_id"))
+            now = int(time.time())
+            self.issued = content.served_as(f"resp_{secrets.token_hex(8)}{digest(content.dumps())}{now:08x}", now)
+        return self.issued
 
     def cached(self, answer: dict[str, Any]) -> bytes:
-        response = self.served(answer)
+        response = self.issue(answer).response
         return replayed(response) if self.stream else orjson.dumps(response)
 
 
@@ -112,7 +118,7 @@ def read_responses(raw: bytes, headers: Mapping[str, str], *, default_model: str
     _validate(body)
     controls = parse_controls(headers)
     return ResponsesRequest(body, controls, body.get("model") or default_model, bool(body.get("stream")), body,
-                            controls.route in hosted_tool_routes, new_response_id())
+                            controls.route in hosted_tool_routes)
 
 
 def _expect(condition: bool, message: str, param: str) -> None:
@@ -222,53 +228,59 @@ def responses_key(body: dict[str, Any], *, model: str, route: str, tenant: str,
                        prompt=prompt)
 
 
-def kept_as(tenant: str, response_id: str) -> str:
-    """Where what was served under `response_id` is kept: its caller's alone."""
-    return f"responses:{tenant}:{response_id}"
+def kept_as(tenant: str, name: str) -> str:
+    """Where what the gateway served is kept: its caller's alone."""
+    return f"responses:{tenant}:{name}"
 
 
 @dataclass(frozen=True)
 class Served:
-    """What the gateway keeps of an answer it served under an id of its own: the response, and the conversation
-    it answered (input items written out, and the upstream `previous_response_id` they follow, if any)."""
+    """An answer the gateway served under an id of its own (`response`), and the conversation it answered (input
+    items written out, and the upstream `previous_response_id` they follow, if any)."""
 
     response: dict[str, Any]
     input: list[Any]
     previous: str | None
 
+    def dumps(self) -> bytes:
+        """What is kept: all but what differs each time the answer is served."""
+        response = {name: value for name, value in self.response.items() if name not in _PER_SERVE}
+        return orjson.dumps({"response": response, "input": self.input, "previous": self.previous})
+
+    def served_as(self, response_id: str, created_at: int) -> Served:
+        response = {**self.response, "id": response_id, "created_at": created_at}
+        if response.get("status") == "completed":
+            response["completed_at"] = created_at
+        return Served(response, self.input, self.previous)
+
     def kept(self, tenant: str) -> list[tuple[str, bytes]]:
-        """What to keep, by name: the output and the conversation apart, named by their content, so every hit of
-        one answer in one conversation keeps them once; and the record of this id, which names them."""
-        output, given = orjson.dumps(self.response.get("output")), orjson.dumps(self.input)
-        parts = [(kept_as(tenant, "part:" + digest(value)), value) for value in (output, given)]
-        record = {"response": {name: value for name, value in self.response.items() if name != "output"},
-                  "output": parts[0][0], "input": parts[1][0], "previous": self.previous}
-        return [*parts, (kept_as(tenant, str(self.response.get("id"))), orjson.dumps(record))]
-
-    @staticmethod
-    def parts_of(record: bytes) -> dict[str, Any] | None:
-        """A kept record, which names its parts; None for one that is not (or was deleted: empty)."""
-        try:
-            value = orjson.loads(record)
-        except orjson.JSONDecodeError:
-            return None
-        if not isinstance(value, dict) or not all(isinstance(value.get(name), str) for name in ("output", "input")):
-            return None
-        return value
-
-    @staticmethod
-    def assembled(record: dict[str, Any], output: bytes | None, given: bytes | None) -> Served | None:
-        if output is None or given is None:
-            return None
-        items = orjson.loads(given)
-        return Served({**record.get("response", {}), "output": orjson.loads(output)},
-                      items if isinstance(items, list) else [], record.get("previous"))
+        """What to keep so that its id can be named later, by name: named by its content, which the id carries,
+        so however often one answer is served in one conversation, it is kept once."""
+        content = self.dumps()
+        return [(kept_as(tenant, "served:" + digest(content)), content)]
 
 
-def served_record(request: ResponsesRequest, answer: dict[str, Any]) -> Served:
-    """What is kept of `answer`, served to `request` under `request.served_id`."""
-    return Served(request.served(answer), _items(request.body.get("input")),
-                  request.body.get("previous_response_id"))
+def kept_names(tenant: str, response_id: str) -> list[str] | None:
+    """Where what was served under `response_id` is kept, and where its deletion would be; None for an id the
+    gateway did not issue."""
+    issued = _ISSUED.fullmatch(response_id)
+    if issued is None:
+        return None
+    return [kept_as(tenant, "served:" + issued.group(1)), kept_as(tenant, "deleted:" + response_id)]
+
+
+def restored(response_id: str, kept: bytes | None, deleted: bytes | None) -> Served | None:
+    """What was served under `response_id` (an id `kept_names` read), from what was kept; None if nothing was, or
+    it was deleted since."""
+    issued = _ISSUED.fullmatch(response_id)
+    if issued is None or kept is None or deleted is not None:
+        return None
+    try:
+        value = orjson.loads(kept)
+        content = Served(value["response"], value["input"], value["previous"])
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return None
+    return content.served_as(response_id, int(issued.group(2), 16))
 
 
 _ID_OPTIONAL = frozenset({"function_call", "custom_tool_call"})
@@ -298,7 +310,7 @@ def chained(request: ResponsesRequest, served: Served) -> ResponsesRequest:
     if served.previous is not None:
         body["previous_response_id"] = served.previous
     return ResponsesRequest(body, request.controls, request.model, request.stream, request.asked,
-                            request.hosted_tools, request.served_id)
+                            request.hosted_tools)
 
 
 def _listed(index: int, item: Any) -> dict[str, Any]:

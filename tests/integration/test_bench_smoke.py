@@ -42,8 +42,17 @@ def test_quick_benchmark_run_measures_every_class_of_request(tmp_path: Path) -> 
     assert ours["load"]["paraphrase_fresh"]["16"]["hits_per_s"] > 0
     assert ours["load"]["novel"]["16"]["hits_per_s"] == 0
     assert ours["redis_bytes_per_entry"] > 0 and 0 < ours["startup_secs"] < 60
+    assert set(ours["apis"]) == {"chat", "responses", "messages", "completions"}
+    for api, figures in ours["apis"].items():  # every cached API's hits, measured alike
+        for kind in ("exact_hit", "semantic_hit"):
+            served, sent = map(int, figures[kind]["hits"].split("/"))
+            assert served == sent and 0 < figures[kind]["p50"] < upstream_ms, (api, kind)
+        for connections in ("1", "16"):
+            run = figures["load"][connections]
+            assert run["errors"] == 0 and run["hits_per_s"] == run["rps"] > 0, (api, connections)
     text = (tmp_path / "results.md").read_text()
     assert "| exact-hit p50 at concurrency 1 <= 1 ms |" in text and "| paraphrases never seen before | 16 |" in text
+    assert "Hits by API" in text and "| responses |" in text
     assert re.search(r"\] (\d+)/\1 \d+:\d\d done", completed.stderr)  # the progress bar reached its end
 
 

@@ -13,12 +13,12 @@ from gateway.wire.canonical import SHARED_TENANT, chat_key
 from gateway.wire.response_events import RESPONSE_ANSWERS, ResponseStream, answer_in
 from gateway.wire.responses_api import (
     MAX_KEPT_INPUT_BYTES,
-    Served,
     chained,
     input_items,
+    kept_names,
     read_responses,
     responses_key,
-    served_record,
+    restored,
 )
 
 ASK = "What is Redis?"
@@ -171,10 +171,10 @@ def test_a_cached_answer_is_served_under_a_fresh_id_echoing_this_request() -> No
     served = orjson.loads(request.cached({**ANSWER, "output": [stored_ids, REASONING, *ANSWER["output"]]}))
     assert served["output"][0] == REASONING  # reasoning kept by id upstream is never served: only its account reads it
     served["output"] = served["output"][1:]
-    assert served["id"] == request.served_id != "resp_up" and served["id"].startswith("resp_")
+    assert served["id"] == request.issue(ANSWER).response["id"] != "resp_up" and served["id"].startswith("resp_")
     assert served["output"] == ANSWER["output"] and served["usage"] == ANSWER["usage"]
     assert (served["metadata"], served["temperature"], served["store"]) == ({"mine": "1"}, 0.2, True)
-    assert _request({"input": ASK}).served_id != request.served_id
+    assert _request({"input": ASK}).issue(ANSWER).response["id"] != served["id"]
 
 
 def _events(raw: bytes) -> list[dict]:
@@ -217,11 +217,12 @@ def test_a_streamed_answer_is_whole_at_response_completed_only() -> None:
     assert error["type"] == "error" and error["sequence_number"] == 2
 
 
-def _kept_and_read(served: Served) -> Served | None:
-    kept = dict(served.kept("t1"))
-    record = Served.parts_of(kept[f"responses:t1:{served.response['id']}"])
-    assert record is not None
-    return Served.assembled(record, kept.get(record["output"]), kept.get(record["input"]))
+def _kept_and_read(request, answer: dict, tenant: str = "t1"):
+    served = request.issue(answer)
+    kept = dict(served.kept(tenant))
+    names = kept_names(tenant, served.response["id"])
+    assert names is not None
+    return restored(served.response["id"], kept.get(names[0]), kept.get(names[1]))
 
 
 LOCAL_SHELL = {"type": "local_shell_call", "id": "lsh_1", "call_id": "call_2", "status": "completed",
@@ -230,11 +231,11 @@ LOCAL_SHELL = {"type": "local_shell_call", "id": "lsh_1", "call_id": "call_2", "
 
 def test_a_gateway_id_is_written_out_as_its_conversation() -> None:
     first = _request({"input": [{"role": "user", "content": ASK}], "previous_response_id": "resp_upstream"})
-    kept = _kept_and_read(served_record(first, {**ANSWER, "output": [REASONING, {**REASONING, "encrypted_content":
-                                                                                   None}, MESSAGE, CALL, LOCAL_SHELL]}))
-    assert kept is not None and kept.response["id"] == first.served_id
+    kept = _kept_and_read(first, {**ANSWER, "output": [REASONING, {**REASONING, "encrypted_content": None}, MESSAGE,
+                                                         CALL, LOCAL_SHELL]})
+    assert kept is not None and kept.response == first.issue(ANSWER).response
     follow = _request({"input": [{"type": "function_call_output", "call_id": "call_1", "output": "42"}],
-                       "previous_response_id": first.served_id, "instructions": "Be brief."})
+                       "previous_response_id": kept.response["id"], "instructions": "Be brief."})
     sent = orjson.loads(chained(follow, kept).upstream_body(caching=True))
     assert sent["previous_response_id"] == "resp_upstream" and sent["instructions"] == "Be brief."
     assert sent["input"] == [
@@ -246,16 +247,21 @@ def test_a_gateway_id_is_written_out_as_its_conversation() -> None:
         LOCAL_SHELL,  # as returned: its id and status are required
         {"type": "function_call_output", "call_id": "call_1", "output": "42"},
     ]
-    assert chained(follow, kept).previous_id == first.served_id  # what the client named is what it is echoed
-    assert Served.parts_of(b"") is None and Served.parts_of(b'{"output": 1}') is None
+    assert chained(follow, kept).previous_id == kept.response["id"]  # what the client named is what it is echoed
 
 
-def test_what_is_kept_of_one_answer_in_one_conversation_is_kept_once() -> None:
-    request = _request({"input": ASK})
-    one, two = served_record(request, ANSWER), served_record(_request({"input": ASK}), ANSWER)
-    parts_of_one, parts_of_two = dict(one.kept("t1")), dict(two.kept("t1"))
-    assert len(parts_of_one) == 3 and set(parts_of_one) & set(parts_of_two) == set(list(parts_of_one)[:2])
-    assert not set(one.kept("t2")[0][0:1]) & set(parts_of_one)  # every name is its tenant's
+def test_what_is_kept_of_one_answer_in_one_conversation_is_kept_once_under_each_id() -> None:
+    one, two = _request({"input": ASK}).issue(ANSWER), _request({"input": ASK}).issue(ANSWER)
+    assert one.response["id"] != two.response["id"] and one.kept("t1") == two.kept("t1")
+    assert one.kept("t1") != _request({"input": ASK, "metadata": {"a": "b"}}).issue(ANSWER).kept("t1")
+    assert one.kept("t1")[0][0] != one.kept("t2")[0][0]  # every name is its tenant's
+    ids = one.response["id"]
+    names = kept_names("t1", ids)
+    assert names is not None and restored(ids, one.kept("t1")[0][1], None).response == one.response
+    assert restored(ids, one.kept("t1")[0][1], b"") is None  # deleted
+    assert restored(ids, None, None) is None and restored(ids, b"{", None) is None
+    assert kept_names("t1", "resp_67ccd2bed1ec8190b14f964abc0542670bb6a6b452d3795b") is None  # the upstream's
+    assert kept_names("t1", "resp_" + "0" * 5000) is None
 
 
 def test_the_answer_a_leaders_body_holds() -> None:
@@ -267,8 +273,7 @@ def test_the_answer_a_leaders_body_holds() -> None:
 
 
 def test_the_input_items_of_a_gateway_id() -> None:
-    kept = served_record(_request({"input": [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}]}),
-                         ANSWER)
+    kept = _request({"input": [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}]}).issue(ANSWER)
     listed = input_items(kept)
     assert [item["content"] for item in listed["data"]] == [[{"type": "input_text", "text": "b"}],
                                                             [{"type": "input_text", "text": "a"}]]
