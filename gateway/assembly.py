@@ -4,6 +4,7 @@ the benchmarks and the tests' served gateway all build through it."""
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from starlette.applications import Starlette
@@ -23,6 +24,7 @@ from gateway.metrics.recorder import EventRecorder
 from gateway.metrics.redis_sink import RedisSink
 from gateway.metrics.sink import EventSink
 from gateway.metrics.window import EventWindow
+from gateway.provider_table import Provider
 from gateway.settings import Settings, load_settings
 from gateway.store.base import Store
 from gateway.store.memory import MemoryStore
@@ -30,12 +32,15 @@ from gateway.store.redis.flights import RedisFlights
 from gateway.store.redis.query_engine import RedisStore
 from gateway.store.redis.vector_sets import VectorSetStore
 from gateway.upstream import UpstreamClient
+from gateway.upstreams import Upstreams
 from gateway.web.app import make_app
 from gateway.web.body import BodyDeadlines
 from gateway.web.error_responses import failure
 from gateway.web.services import Gateway
 
 log = logging.getLogger("latency_slayer")
+
+ANTHROPIC_PATHS = ("/v1/messages",)  # the URLs an Anthropic upstream is sent to, parsed once
 
 
 def make_store(settings: Settings) -> Store:
@@ -85,12 +90,22 @@ async def open_store(store: Store, embedder: Embedder) -> None:
         log.warning("cache store unavailable at start-up (%s); requests bypass it until it is back", error)
 
 
+def provider_client(provider: Provider, settings: Settings) -> UpstreamClient:
+    """A client for one provider of the routing table, with its own timeouts or the gateway's."""
+    client = functools.partial(UpstreamClient, provider.base_url, http2=settings.upstream_http2,
+                               connect_timeout=provider.connect_timeout_secs or settings.upstream_connect_timeout_secs,
+                               timeout=provider.timeout_secs or settings.upstream_timeout_secs)
+    return client(paths=ANTHROPIC_PATHS) if provider.api == "anthropic" else client()
+
+
 async def build_gateway(settings: Settings) -> Gateway:
     upstream = UpstreamClient(settings.upstream_base_url, connect_timeout=settings.upstream_connect_timeout_secs,
                               timeout=settings.upstream_timeout_secs, http2=settings.upstream_http2)
     anthropic = UpstreamClient(settings.anthropic_base_url, connect_timeout=settings.upstream_connect_timeout_secs,
                                timeout=settings.upstream_timeout_secs, http2=settings.upstream_http2,
-                               paths=("/v1/messages",))
+                               paths=ANTHROPIC_PATHS)
+    upstreams = Upstreams({"openai": upstream, "anthropic": anthropic},
+                          [(provider, provider_client(provider, settings)) for provider in settings.upstreams_file])
     embedder = make_embedder(settings, upstream)
     store = make_store(settings)
     await open_store(store, embedder)
@@ -112,7 +127,7 @@ async def build_gateway(settings: Settings) -> Gateway:
     events.start()
     deadlines = BodyDeadlines(settings.body_timeout_secs)
     deadlines.start()
-    return Gateway(settings=settings, policy=policy, upstream=upstream, anthropic=anthropic, events=events,
+    return Gateway(settings=settings, policy=policy, upstream=upstream, upstreams=upstreams, events=events,
                    fleet=EventWindow(sink, max_events=settings.metrics_maxlen), deadlines=deadlines)
 
 

@@ -8,6 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from gateway.errors import SettingsError
+from gateway.provider_table import Provider, read_providers
+
 Parser = Callable[[str], Any]
 
 
@@ -134,3 +137,13 @@ def prices(value: str) -> Prices:
 
 def _is_price(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
+
+
+def upstream_table(value: str) -> tuple[Provider, ...]:
+    """The routing table in the file at `value` (`gateway.provider_table`), its keys not yet read."""
+    if not value:
+        return ()
+    try:
+        return read_providers(value)
+    except ValueError as error:  # what is wrong where, which "expected a file" alone would not say
+        raise SettingsError(f"UPSTREAMS_FILE={value!r} is invalid: {error}") from None

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.errors import SettingsError
+from gateway.provider_table import Provider, with_keys
 from gateway.setting_values import (
     KeyTable,
     Parser,
@@ -25,6 +26,7 @@ from gateway.setting_values import (
     optional_text,
     prices,
     text,
+    upstream_table,
     url,
 )
 
@@ -59,6 +61,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Enables the `/admin/...` endpoints for callers presenting it as a bearer token; unset, they don't exist."),
     Setting("UPSTREAM_BASE_URL", url, "https://api.openai.com/v1", "an http(s):// URL",
             "OpenAI-compatible API that requests are forwarded to."),
+    Setting("UPSTREAMS_FILE", upstream_table, (), "a TOML or JSON file of upstreams",
+            "A routing table of upstream providers (see Providers): which base URL, API, key (from an environment "
+            "variable) and timeouts answer which models. A request goes to the first one that serves its model in "
+            "its API, else to `UPSTREAM_BASE_URL` or `ANTHROPIC_BASE_URL`."),
     Setting("ANTHROPIC_BASE_URL", url, "https://api.anthropic.com", "an http(s):// URL",
             "Anthropic API that `/v1/messages` and `/v1/messages/count_tokens` are forwarded to (its root, without "
             "`/v1`)."),
@@ -182,6 +188,7 @@ class Settings:
     admin_token: str | None
     allowed_origins: frozenset[str]
     upstream_base_url: str
+    upstreams_file: tuple[Provider, ...]  # with each provider's key read from its variable
     anthropic_base_url: str
     anthropic_api_key: str | None
     gen_model: str
@@ -264,6 +271,10 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
             values[attribute] = setting.parse(raw.strip())
         except (ValueError, TypeError):
             raise SettingsError(f"{setting.env}={raw!r} is invalid: expected {setting.accepts}") from None
+    try:
+        values["upstreams_file"] = with_keys(values["upstreams_file"], merged)
+    except ValueError as error:
+        raise SettingsError(f"UPSTREAMS_FILE is invalid: {error}") from None
     settings = Settings(**values)
     if settings.embed_provider == "local" and settings.embed_dim not in (None, 384):
         raise SettingsError(f"EMBED_DIM={settings.embed_dim} is invalid: EMBED_PROVIDER=local gives 384")

@@ -110,7 +110,7 @@ class UpstreamResponse:
 
 class UpstreamClient:
     def __init__(self, base_url: str, *, connect_timeout: float, timeout: float, http2: bool = False,
-                 paths: tuple[str, ...] = ("/chat/completions", "/completions", "/embeddings")) -> None:
+                 paths: tuple[str, ...] = ("/chat/completions", "/completions", "/embeddings", "/responses")) -> None:
         self.base_url = base_url.rstrip("/")
         self.http2 = http2
         # Parsing a URL is most of what building a request costs (~35 of ~50 µs): the cached endpoints'

@@ -92,6 +92,15 @@ def caller_of(request: Request, default_key: str | None) -> Caller:
     return caller
 
 
+def provider_headers(request: Request, key: str, api: str) -> list[tuple[bytes, bytes]]:
+    """The client's headers as they go to a provider of the routing table, with the provider's own key in place of
+    any credential the caller presented (meant for someone else), and no account header of the caller's."""
+    headers = [(name, value) for name, value in without_credentials(request.headers.raw)
+               if name.lower() not in _ACCOUNT_HEADERS]
+    credential = (b"x-api-key", key.encode()) if api == "anthropic" else (b"authorization", f"Bearer {key}".encode())
+    return [*headers, credential]
+
+
 def upstream_headers(request: Request, caller: Caller) -> list[tuple[bytes, bytes]]:
     """The client's headers as they go upstream, with the credential the caller's upstream call carries: its own
     (minus empty ones, which would override the configured key with nothing), else the gateway's key."""

@@ -14,7 +14,7 @@ from starlette.responses import Response
 from gateway.cache.policy import Ask, Following, Hit, Miss
 from gateway.flight.capture import StreamAnswer
 from gateway.flight.flight import Head
-from gateway.upstream import UpstreamClient
+from gateway.upstreams import Upstream
 from gateway.web.dialects import errors_for
 from gateway.web.request_parts import cache_headers, caller, embedder_key, forwarded_headers, tenant_for
 from gateway.web.responses import (
@@ -79,7 +79,7 @@ class Reissued(Protocol):
         ...
 
 
-async def answer(request: Request, gateway: Gateway, call: CachedCall, trace: Trace, *, upstream: UpstreamClient,
+async def answer(request: Request, gateway: Gateway, call: CachedCall, trace: Trace, *, upstream: Upstream,
                  reissued: Reissued | None = None) -> Response:
     trace.model, trace.route, trace.stream = call.model, call.controls.route, call.stream
     who = caller(request)
@@ -122,10 +122,10 @@ def _followed(following: Following, trace: Trace, errors: ErrorShape) -> Respons
 
 
 async def _go_upstream(request: Request, gateway: Gateway, call: CachedCall, miss: Miss, trace: Trace,
-                       upstream: UpstreamClient) -> Response:
+                       upstream: Upstream) -> Response:
     caching = miss.key is not None
     trace.upstream_sent()
-    sent = await upstream.send("POST", call.path, headers=forwarded_headers(request),
+    sent = await upstream.client.send("POST", call.path, headers=forwarded_headers(request, upstream),
                                content=call.upstream_body(caching=caching))
     head = Head(sent.status, sent.headers)
     if call.stream and sent.status == 200 and sent.content_type.startswith("text/event-stream"):

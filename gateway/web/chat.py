@@ -16,4 +16,4 @@ async def chat_completions(request: Request) -> Response:
     trace = trace_of(request, "chat")
     gateway = gateway_of(request)
     chat = read_chat(await read_body(request), request.headers, default_model=gateway.settings.gen_model)
-    return await answer(request, gateway, chat, trace, upstream=gateway.upstream)
+    return await answer(request, gateway, chat, trace, upstream=gateway.upstreams.for_model("openai", chat.model))

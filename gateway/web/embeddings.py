@@ -69,8 +69,9 @@ async def embeddings(request: Request) -> Response:
 
 
 async def _send(gateway: Gateway, request: Request, batch: EmbeddingsRequest, missing: list[int]) -> UpstreamResponse:
-    return await gateway.upstream.send("POST", "/embeddings", headers=forwarded_headers(request),
-                                       content=batch.upstream_body(missing))
+    upstream = gateway.upstreams.for_model("openai", batch.model)
+    return await upstream.client.send("POST", "/embeddings", headers=forwarded_headers(request, upstream),
+                                      content=batch.upstream_body(missing))
 
 
 def _unmergeable(message: str) -> Response:

@@ -14,7 +14,10 @@ async def healthz(request: Request) -> Response:
     layers = gateway.policy.layers
     store = {**await gateway.store_health(), "bypassing": layers.store_guard.down}
     embedder = {"ok": not layers.embedder_guard.down, **layers.embedder.health()}
-    upstream, anthropic = gateway.upstream.health(), gateway.anthropic.health()
-    status = "ok" if store["ok"] and embedder["ok"] and upstream["open"] and anthropic["open"] else "degraded"
+    upstreams = gateway.upstreams
+    upstream, anthropic = upstreams.default("openai").client.health(), upstreams.default("anthropic").client.health()
+    providers = upstreams.health()
+    clients = [upstream, anthropic, *providers.values()]
+    status = "ok" if store["ok"] and embedder["ok"] and all(client["open"] for client in clients) else "degraded"
     return JSONResponse({"status": status, "store": store, "embedder": embedder, "upstream": upstream,
-                         "anthropic": anthropic})
+                         "anthropic": anthropic, **({"providers": providers} if providers else {})})

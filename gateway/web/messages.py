@@ -3,13 +3,17 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gateway.errors import InvalidRequest
 from gateway.web.cached_call import answer
 from gateway.web.passthrough import forward
 from gateway.web.request_parts import gateway_of, read_body
 from gateway.web.trace import trace_of
+from gateway.wire.json_body import parse_json_object
 from gateway.wire.messages import read_messages
 
 
@@ -17,8 +21,17 @@ async def messages(request: Request) -> Response:
     trace = trace_of(request, "messages")
     gateway = gateway_of(request)
     call = read_messages(await read_body(request), request.headers)
-    return await answer(request, gateway, call, trace, upstream=gateway.anthropic)
+    return await answer(request, gateway, call, trace, upstream=gateway.upstreams.for_model("anthropic", call.model))
 
 
 async def count_tokens(request: Request) -> Response:
-    return await forward(request, gateway_of(request).anthropic, "/v1/messages/count_tokens")
+    """Sent to the upstream that serves the model it names (a body it cannot read: to the default one, whose
+    answer says what is wrong)."""
+    gateway = gateway_of(request)
+    raw = await read_body(request)
+    model = None
+    with contextlib.suppress(InvalidRequest):
+        model = parse_json_object(raw).get("model")
+    upstream = gateway.upstreams.for_model("anthropic", model) if isinstance(model, str) else \
+        gateway.upstreams.default("anthropic")
+    return await forward(request, upstream, "/v1/messages/count_tokens", content=raw)

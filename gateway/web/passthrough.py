@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.errors import InvalidRequest
-from gateway.upstream import UpstreamClient
+from gateway.upstreams import Upstream
 from gateway.web.body import declared_length
 from gateway.web.request_parts import body_stream, forwarded_headers, gateway_of
 from gateway.web.responses import RelayedStream
@@ -34,13 +34,17 @@ def _upstream_path(request: Request) -> str:
 
 
 async def passthrough(request: Request) -> Response:
-    return await forward(request, gateway_of(request).upstream, _upstream_path(request))
+    return await forward(request, gateway_of(request).upstreams.default("openai"), _upstream_path(request))
 
 
-async def forward(request: Request, upstream: UpstreamClient, path: str) -> Response:
-    """`request` sent to `upstream` at `path` (with its query), its answer relayed as it arrives."""
-    sent = await upstream.send(
-        request.method, path, query=request.url.query, headers=forwarded_headers(request),
-        content=body_stream(request) if request.method not in ("GET", "HEAD") else None,
-        content_length=declared_length(request))
+async def forward(request: Request, upstream: Upstream, path: str, *, content: bytes | None = None) -> Response:
+    """`request` sent to `upstream` at `path` (with its query; its body as it arrives, or `content` when it was
+    read), the answer relayed as it arrives."""
+    if content is None and request.method not in ("GET", "HEAD"):
+        sent = await upstream.client.send(request.method, path, query=request.url.query,
+                                          headers=forwarded_headers(request, upstream), content=body_stream(request),
+                                          content_length=declared_length(request))
+    else:
+        sent = await upstream.client.send(request.method, path, query=request.url.query,
+                                          headers=forwarded_headers(request, upstream), content=content)
     return RelayedStream(sent, {})

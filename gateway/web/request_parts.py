@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 
 from starlette.requests import Request
 
-from gateway.web.access import Caller, caller_of, upstream_headers
+from gateway.upstreams import Upstream
+from gateway.web.access import Caller, caller_of, provider_headers, upstream_headers
 from gateway.web.body import streamed
 from gateway.web.dialects import server_key, speaks_anthropic
 from gateway.web.services import GATEWAY, Gateway
@@ -46,7 +47,10 @@ def tenant_for(request: Request, route: str) -> str:
     return SHARED_TENANT if route in gateway_of(request).settings.shared_routes else caller(request).tenant
 
 
-def forwarded_headers(request: Request) -> list[tuple[bytes, bytes]]:
+def forwarded_headers(request: Request, upstream: Upstream | None = None) -> list[tuple[bytes, bytes]]:
+    """The client's headers as they go to `upstream` (the default one when None)."""
+    if upstream is not None and upstream.key is not None:
+        return provider_headers(request, upstream.key, upstream.api)
     return upstream_headers(request, caller(request))
 
 

@@ -65,7 +65,8 @@ async def create_response(request: Request) -> Response:
                           hosted_tool_routes=settings.hosted_tool_routes)
     if call.previous_id is not None and (earlier := await _served(request, call.previous_id)) is not None:
         call = chained(call, earlier)
-    return await answer(request, gateway, call, trace, upstream=gateway.upstream, reissued=_Kept(request, call))
+    return await answer(request, gateway, call, trace, upstream=gateway.upstreams.for_model("openai", call.model),
+                        reissued=_Kept(request, call))
 
 
 async def _held(request: Request) -> Served | Response:

@@ -23,7 +23,7 @@ async def seed_chat(request: Request) -> Response:
     gateway = gateway_of(request)
     body = parse_json_object(await read_body(request))
     chat = read_seed_chat(body, request.headers, default_model=gateway.settings.gen_model)
-    answered = await answer(request, gateway, chat, trace, upstream=gateway.upstream)
+    answered = await answer(request, gateway, chat, trace, upstream=gateway.upstreams.for_model("openai", chat.model))
     if answered.status_code != 200 or isinstance(answered, StreamingResponse):  # an error, or relayed as it came
         return answered
     completion = orjson.loads(answered.body)

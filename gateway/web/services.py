@@ -15,6 +15,7 @@ from gateway.metrics.recorder import EventRecorder
 from gateway.metrics.window import EventWindow
 from gateway.settings import Settings
 from gateway.upstream import UpstreamClient
+from gateway.upstreams import Upstreams
 from gateway.web.body import BodyDeadlines
 
 HEALTH_SECS = 1.0
@@ -25,8 +26,8 @@ GATEWAY = "latency_slayer.gateway"  # scope entry: the worker's Gateway, put the
 class Gateway:
     settings: Settings
     policy: CachePolicy
-    upstream: UpstreamClient
-    anthropic: UpstreamClient  # Anthropic's API, for `/v1/messages...`
+    upstream: UpstreamClient  # the default OpenAI-compatible upstream, which every other `/v1/...` call goes to
+    upstreams: Upstreams  # which upstream answers which API and model (the default ones included)
     events: EventRecorder  # where each request's event is emitted
     fleet: EventWindow  # every worker's recent events, read back for the dashboard
     deadlines: BodyDeadlines  # request bodies being read, each due within BODY_TIMEOUT_SECS
@@ -54,5 +55,4 @@ class Gateway:
         await self.deadlines.close()
         await self.policy.close()
         await self.events.close()
-        await self.upstream.close()
-        await self.anthropic.close()
+        await self.upstreams.close()

@@ -16,4 +16,4 @@ async def text_completions(request: Request) -> Response:
     trace = trace_of(request, "completions")
     gateway = gateway_of(request)
     call = read_text_completion(await read_body(request), request.headers)
-    return await answer(request, gateway, call, trace, upstream=gateway.upstream)
+    return await answer(request, gateway, call, trace, upstream=gateway.upstreams.for_model("openai", call.model))

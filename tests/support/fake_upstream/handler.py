@@ -114,7 +114,7 @@ class Handler(Responder):
         elif req.path == EMBEDDINGS_PATH and req.method == "POST":
             self._send_json(*answer_embeddings(req.json))
         elif req.path == "/v1/models" and req.method == "GET":
-            self._send_json(200, models())
+            self._send_json(200, models(self.server.owner.model_names))
         elif serves_responses(req.path):
             serve_responses(self, req, behaviour)
         else:

@@ -30,8 +30,8 @@ def default_error(status: int) -> dict[str, Any]:
     return openai_error(f"Injected failure with status {status}.", type_, None, code)
 
 
-def models() -> dict[str, Any]:
-    data = [{"id": m, "object": "model", "created": 1_700_000_000, "owned_by": "fake"} for m in MODELS]
+def models(names: tuple[str, ...] = MODELS) -> dict[str, Any]:
+    data = [{"id": m, "object": "model", "created": 1_700_000_000, "owned_by": "fake"} for m in names]
     return {"object": "list", "data": data}
 
 

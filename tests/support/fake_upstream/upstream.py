@@ -14,7 +14,7 @@ from tests.support.fake_upstream.handler import Handler
 from tests.support.fake_upstream.records import RecordedRequest, StreamRecord
 from tests.support.fake_upstream.responses_api import ResponseStore
 from tests.support.fake_upstream.server import Server
-from tests.support.fake_upstream.shapes import CHAT_PATH, RESPONSES_PATH
+from tests.support.fake_upstream.shapes import CHAT_PATH, MODELS, RESPONSES_PATH
 
 
 class FakeUpstream:
@@ -35,6 +35,7 @@ class FakeUpstream:
         self.close_after_answer: float | None = None
         self.stream_linger = 0.0  # seconds between a stream's last event and its end (an upstream slow to close)
         self.extra_words = extra_words  # words ("w0 w1 ...") after each text answer: a stream that much longer
+        self.model_names = MODELS  # what GET /v1/models lists
         # What POST /v1/responses stored (not per process: another fake knows none of it, as another account).
         self.stored_responses = ResponseStore()
         self._lock = threading.Lock()
