@@ -37,10 +37,15 @@ def exposure_warning(host: str, settings: Settings) -> str | None:
         loopback = ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         loopback = host == "localhost"
-    if loopback or not settings.openai_api_key or settings.gateway_api_keys:
+    held = [name for name, key in [("OPENAI_API_KEY", settings.openai_api_key),
+                                   ("ANTHROPIC_API_KEY", settings.anthropic_api_key),
+                                   *((provider.api_key_env or "", provider.api_key)
+                                     for provider in settings.upstreams_file)] if key]
+    if loopback or not held or settings.gateway_api_keys:
         return None
-    return (f"warning: listening on {host} with OPENAI_API_KEY set and no GATEWAY_API_KEYS: anyone who can reach "
-            "this port can spend that key. Set GATEWAY_API_KEYS, or bind 127.0.0.1 behind your own proxy.")
+    which = "that key" if len(held) == 1 else "those keys"
+    return (f"warning: listening on {host} with {', '.join(held)} set and no GATEWAY_API_KEYS: anyone who can reach "
+            f"this port can spend {which}. Set GATEWAY_API_KEYS, or bind 127.0.0.1 behind your own proxy.")
 
 
 def _serve(args: argparse.Namespace) -> int:

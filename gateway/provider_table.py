@@ -26,10 +26,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 APIS = ("openai", "anthropic")
 _NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _ENV = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+# The gateway's own secrets: a provider's key read from one of them would send it upstream.
+GATEWAY_SECRETS = frozenset({"ADMIN_TOKEN", "GATEWAY_API_KEYS", "METRICS_TOKEN", "REDIS_URL"})
 _FIELDS = frozenset({"name", "base_url", "api", "models", "api_key_env", "timeout_secs", "connect_timeout_secs"})
 
 
@@ -55,6 +58,17 @@ def _fail(where: str, message: str) -> ValueError:
     return ValueError(f"{where}: {message}")
 
 
+def _check_url(base_url: Any, api: str, where: str) -> None:
+    """An http(s) URL with a host, and nothing that would change where a request goes or what it carries."""
+    parts = urlsplit(base_url) if isinstance(base_url, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise _fail(where, "`base_url` must be an http(s):// URL with a host")
+    if parts.username is not None or parts.password is not None or parts.query or parts.fragment:
+        raise _fail(where, "`base_url` must have no user or password (keys go in `api_key_env`), query or fragment")
+    if api == "anthropic" and parts.path.rstrip("/").endswith("/v1"):
+        raise _fail(where, "an Anthropic `base_url` is the API's root, without /v1")
+
+
 def _seconds(entry: Mapping[str, Any], field: str, where: str) -> float | None:
     value = entry.get(field)
     if value is None:
@@ -72,19 +86,20 @@ def _provider(entry: Any, index: int) -> Provider:
     if unknown:
         raise _fail(where, f"unknown field(s) {', '.join(sorted(unknown))}")
     name, base_url, api = entry.get("name"), entry.get("base_url"), entry.get("api", "openai")
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise _fail(where, "`name` must be 1-64 letters, digits or . _ -")
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or name.lower() == "default":
+        raise _fail(where, "`name` must be 1-64 letters, digits or . _ - (and not `default`)")
     where = f"upstream {name!r}"
-    if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-        raise _fail(where, "`base_url` must be an http(s):// URL")
     if api not in APIS:
         raise _fail(where, f"`api` must be one of {', '.join(APIS)}")
+    _check_url(base_url, api, where)
     models = entry.get("models")
     if not isinstance(models, list) or not models or not all(isinstance(m, str) and m for m in models):
         raise _fail(where, "`models` must be a non-empty list of model names or patterns")
     key_env = entry.get("api_key_env")
-    if key_env is not None and (not isinstance(key_env, str) or not _ENV.fullmatch(key_env)):
-        raise _fail(where, "`api_key_env` must name an environment variable")
+    if key_env is not None and (not isinstance(key_env, str) or not _ENV.fullmatch(key_env)
+                                or key_env.upper() in GATEWAY_SECRETS):
+        raise _fail(where, "`api_key_env` must name an environment variable holding the provider's key (not one of "
+                    f"{', '.join(sorted(GATEWAY_SECRETS))})")
     return Provider(name, base_url.rstrip("/"), api, tuple(models), key_env, None,
                     _seconds(entry, "timeout_secs", where), _seconds(entry, "connect_timeout_secs", where))
 
@@ -118,8 +133,9 @@ def with_keys(providers: tuple[Provider, ...], environ: Mapping[str, str]) -> tu
     """Each provider with its key read from its variable. Raises ValueError for a variable that is not set: a
     provider without its key would send each client's own credential to a third party instead."""
     for provider in providers:
-        if provider.api_key_env is not None and not (environ.get(provider.api_key_env) or "").strip():
-            raise ValueError(f"upstream {provider.name!r}: {provider.api_key_env} is not set")
+        value = (environ.get(provider.api_key_env) or "").strip() if provider.api_key_env is not None else None
+        if value is not None and (not value or any(character in value for character in "\r\n")):
+            raise ValueError(f"upstream {provider.name!r}: {provider.api_key_env} is not set (or not one line)")
     return tuple(replace(provider, api_key=environ[provider.api_key_env].strip()) if provider.api_key_env else provider
                  for provider in providers)
 

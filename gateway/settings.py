@@ -99,9 +99,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SHARED_ROUTES", name_list, frozenset(), "comma-separated route names",
             "Routes whose entries are shared by every API key (e.g. a public FAQ); all others are per key."),
     Setting("HOSTED_TOOL_ROUTES", name_list, frozenset(), "comma-separated route names",
-            "Routes whose Responses API requests are cached even when they offer tools the provider runs "
-            "(`web_search`, `file_search`, `code_interpreter`, `mcp`...), whose answers depend on the world; "
-            "elsewhere such requests bypass the cache."),
+            "Routes whose Responses API and Anthropic Messages requests are cached even when they use tools the "
+            "provider runs (`web_search`, `file_search`, `code_interpreter`, `mcp`, Anthropic's `web_search`, "
+            "`web_fetch`, `code_execution`, MCP servers...) or a stored prompt template, whose answers depend on more "
+            "than the request; elsewhere such requests bypass the cache."),
     Setting("RESPONSES_KEEP_SECS", int_range(60, 10 * 365 * 86400), 30 * 86400, "an integer of seconds >= 60",
             "How long the gateway keeps a Responses API answer it served from the cache under an id of its own, "
             "so that `previous_response_id` and `GET /v1/responses/{id}` work with that id (for its caller only)."),

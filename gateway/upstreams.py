@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.provider_table import Provider, provider_for
@@ -17,7 +17,7 @@ DEFAULT = "default"
 @dataclass(frozen=True)
 class Upstream:
     client: UpstreamClient
-    key: str | None = None  # the provider's own key, sent instead of whatever the caller presented
+    key: str | None = field(default=None, repr=False)  # the provider's own key, sent instead of the caller's
     name: str = DEFAULT  # the provider's name in the table
     api: str = "openai"
 
@@ -33,6 +33,11 @@ class Upstreams:
     def for_model(self, api: str, model: str) -> Upstream:
         provider = provider_for(self._table, api, model)
         return self._defaults[api] if provider is None else self._by_name[provider.name]
+
+    @staticmethod
+    def routed_away(upstream: Upstream) -> bool:
+        """Whether `upstream` is a provider of the table rather than its API's default one."""
+        return upstream.name != DEFAULT
 
     def default(self, api: str) -> Upstream:
         return self._defaults[api]

@@ -92,13 +92,21 @@ def caller_of(request: Request, default_key: str | None) -> Caller:
     return caller
 
 
-def provider_headers(request: Request, key: str, api: str) -> list[tuple[bytes, bytes]]:
-    """The client's headers as they go to a provider of the routing table, with the provider's own key in place of
-    any credential the caller presented (meant for someone else), and no account header of the caller's."""
+def provider_headers(request: Request, caller: Caller, key: str | None, api: str, *,
+                     own_credential: bool = True) -> list[tuple[bytes, bytes]]:
+    """The client's headers as they go to a provider of the routing table, without the caller's account headers:
+    with the provider's own key in place of any credential the caller presented (meant for someone else); for a
+    provider with no key, the credential the caller sent itself, if it sent one, and never a key of the server's
+    (`OPENAI_API_KEY`, `ANTHROPIC_API_KEY`, a gateway key's upstream key), which are for the default upstreams."""
     headers = [(name, value) for name, value in without_credentials(request.headers.raw)
                if name.lower() not in _ACCOUNT_HEADERS]
-    credential = (b"x-api-key", key.encode()) if api == "anthropic" else (b"authorization", f"Bearer {key}".encode())
-    return [*headers, credential]
+    if key is not None:
+        anthropic = api == "anthropic"
+        return [*headers, (b"x-api-key", key.encode()) if anthropic else (b"authorization", f"Bearer {key}".encode())]
+    if caller.own_credential and own_credential:
+        presented = credentials_of(request.headers.raw).presented
+        headers += [(name.encode("latin-1"), value.encode("latin-1")) for name, value in presented]
+    return headers
 
 
 def upstream_headers(request: Request, caller: Caller) -> list[tuple[bytes, bytes]]:

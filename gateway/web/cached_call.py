@@ -14,7 +14,7 @@ from starlette.responses import Response
 from gateway.cache.policy import Ask, Following, Hit, Miss
 from gateway.flight.capture import StreamAnswer
 from gateway.flight.flight import Head
-from gateway.upstreams import Upstream
+from gateway.upstreams import Upstream, Upstreams
 from gateway.web.dialects import errors_for
 from gateway.web.request_parts import cache_headers, caller, embedder_key, forwarded_headers, tenant_for
 from gateway.web.responses import (
@@ -27,7 +27,7 @@ from gateway.web.responses import (
 )
 from gateway.web.services import Gateway
 from gateway.web.trace import Trace
-from gateway.wire.canonical import RequestKey
+from gateway.wire.canonical import RequestKey, answered_by
 from gateway.wire.controls import Controls
 from gateway.wire.errors import ErrorShape
 
@@ -83,9 +83,12 @@ async def answer(request: Request, gateway: Gateway, call: CachedCall, trace: Tr
                  reissued: Reissued | None = None) -> Response:
     trace.model, trace.route, trace.stream = call.model, call.controls.route, call.stream
     who = caller(request)
+    key = call.key(tenant_for(request, call.controls.route))
+    if key is not None and Upstreams.routed_away(upstream):
+        key = answered_by(key, upstream.name)
     # A follower served an answer of its own waits for the leader's whole answer, streamed or not.
-    ask = Ask(call.key(tenant_for(request, call.controls.route)), call.controls, who.tenant, embedder_key(request),
-              call.temperature, call.stream and reissued is None, call.variant)
+    ask = Ask(key, call.controls, who.tenant, embedder_key(request, upstream), call.temperature,
+              call.stream and reissued is None, call.variant)
 
     decision = await gateway.policy.decide(ask)
     if isinstance(decision, Hit):

@@ -1,6 +1,7 @@
-"""Which API a path speaks, for what the gateway itself says and sends on it: Anthropic's on `/v1/messages` and its
-token count (errors in Anthropic's shape, the gateway's own key sent as `x-api-key`, `ANTHROPIC_API_KEY`), OpenAI's
-on every other path (errors in OpenAI's shape, the key as a bearer token, `OPENAI_API_KEY`)."""
+"""Which API a path speaks, for what the gateway itself says and sends on it: Anthropic's on `/v1/messages` and
+every path below it (its token count, batches): errors in Anthropic's shape, the gateway's own key sent as
+`x-api-key`, `ANTHROPIC_API_KEY`; OpenAI's on every other path: errors in OpenAI's shape, the key as a bearer
+token, `OPENAI_API_KEY`."""
 
 from __future__ import annotations
 
@@ -8,11 +9,9 @@ from gateway.settings import Settings
 from gateway.wire.anthropic_errors import ANTHROPIC_ERRORS
 from gateway.wire.errors import OPENAI_ERRORS, ErrorShape
 
-ANTHROPIC_PATHS = frozenset({"/v1/messages", "/v1/messages/count_tokens"})
-
 
 def speaks_anthropic(path: str) -> bool:
-    return path in ANTHROPIC_PATHS
+    return path == "/v1/messages" or path.startswith("/v1/messages/")
 
 
 def errors_for(path: str) -> ErrorShape:

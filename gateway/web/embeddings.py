@@ -10,9 +10,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.upstream import UpstreamResponse
+from gateway.upstreams import Upstream, Upstreams
 from gateway.web.request_parts import cache_headers, forwarded_headers, gateway_of, read_body, tenant_for
 from gateway.web.responses import ErrorResponse, JSONResponse, RelayedResponse, RelayedStream
-from gateway.web.services import Gateway
 from gateway.web.trace import trace_of
 from gateway.wire.canonical import embedding_keys
 from gateway.wire.embeddings import EmbeddingsRequest, Vector, merged, read_embeddings, vectors_of
@@ -24,7 +24,10 @@ async def embeddings(request: Request) -> Response:
     batch = read_embeddings(await read_body(request), request.headers)
     trace.model, trace.route = batch.model, batch.controls.route
     inputs = batch.inputs
-    keys = embedding_keys(batch.body, inputs, tenant=tenant_for(request, batch.controls.route)) if inputs else None
+    upstream = gateway.upstreams.for_model("openai", batch.model)
+    provider = upstream.name if Upstreams.routed_away(upstream) else None
+    keys = (embedding_keys(batch.body, inputs, tenant=tenant_for(request, batch.controls.route), provider=provider)
+            if inputs else None)
     limit = gateway.settings.max_merged_bytes
     recall = await gateway.policy.recall(keys, batch.controls, limit=limit)
     cached = [Vector.loads(part) if part is not None else None for part in recall.parts]
@@ -35,41 +38,41 @@ async def embeddings(request: Request) -> Response:
         return JSONResponse(merged(vectors), headers=cache_headers("hit", layer="exact"))
     trace.outcome = recall.state
     trace.upstream_sent()
-    upstream = await _send(gateway, request, batch, missing)
-    if inputs and len(missing) < len(inputs) and upstream.status == 400:
+    sent = await _send(request, upstream, batch, missing)
+    if inputs and len(missing) < len(inputs) and sent.status == 400:
         # Its error names positions in the list of inputs sent: the client is told of its own list.
-        await upstream.close()
+        await sent.close()
         missing = list(range(len(inputs)))
-        upstream = await _send(gateway, request, batch, missing)
-    payload, rest = await upstream.read_within(limit)
+        sent = await _send(request, upstream, batch, missing)
+    payload, rest = await sent.read_within(limit)
     whole = inputs is None or len(missing) == len(inputs)
     if rest is not None:
         if whole:  # too big to hold: relayed as it comes, never parsed on the event loop
             trace.outcome = "bypass"
-            return RelayedStream.overflowing(upstream, payload, rest, cache_headers("bypass"))
-        await upstream.close()
+            return RelayedStream.overflowing(sent, payload, rest, cache_headers("bypass"))
+        await sent.close()
         return _unmergeable("The upstream's answer for the inputs not cached is larger than MAX_MERGED_BYTES.")
     trace.upstream_done()
-    if upstream.status != 200 or inputs is None:
-        return RelayedResponse(upstream, payload, cache_headers(recall.state))  # errors pass through, never stored
+    if sent.status != 200 or inputs is None:
+        return RelayedResponse(sent, payload, cache_headers(recall.state))  # errors pass through, never stored
     fresh = vectors_of(payload, [inputs[index] for index in missing], base64=batch.base64)
     trace.usage({"prompt_tokens": sum(vector.tokens for vector in fresh)} if fresh else None)
     if fresh is None:
         if whole:
-            return RelayedResponse(upstream, payload, cache_headers(recall.state))
+            return RelayedResponse(sent, payload, cache_headers(recall.state))
         return _unmergeable("The upstream's answer for the inputs not cached is not a list of their embeddings.")
     if keys is not None and recall.state == "miss":
         gateway.policy.keep([(keys[index], vector.dumps()) for index, vector in zip(missing, fresh, strict=True)],
                             batch.controls)
     if whole:
-        return RelayedResponse(upstream, payload, cache_headers(recall.state))
+        return RelayedResponse(sent, payload, cache_headers(recall.state))
     answered = dict(zip(missing, fresh, strict=True))
     vectors = [vector if vector is not None else answered[index] for index, vector in enumerate(cached)]
     return JSONResponse(merged(vectors), headers=cache_headers("partial", layer="exact"))
 
 
-async def _send(gateway: Gateway, request: Request, batch: EmbeddingsRequest, missing: list[int]) -> UpstreamResponse:
-    upstream = gateway.upstreams.for_model("openai", batch.model)
+async def _send(request: Request, upstream: Upstream, batch: EmbeddingsRequest,
+                missing: list[int]) -> UpstreamResponse:
     return await upstream.client.send("POST", "/embeddings", headers=forwarded_headers(request, upstream),
                                       content=batch.upstream_body(missing))
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -16,12 +17,24 @@ from gateway.web.trace import trace_of
 from gateway.wire.json_body import parse_json_object
 from gateway.wire.messages import read_messages
 
+_PATH = re.compile(r"/v1/messages(/[A-Za-z0-9_-]+)+")  # no dot segments, nothing read otherwise further on
+
 
 async def messages(request: Request) -> Response:
     trace = trace_of(request, "messages")
     gateway = gateway_of(request)
-    call = read_messages(await read_body(request), request.headers)
+    call = read_messages(await read_body(request), request.headers,
+                         hosted_tool_routes=gateway.settings.hosted_tool_routes)
     return await answer(request, gateway, call, trace, upstream=gateway.upstreams.for_model("anthropic", call.model))
+
+
+async def other_messages_path(request: Request) -> Response:
+    """Any other path below `/v1/messages` (batches...): Anthropic's, forwarded to its default upstream."""
+    gateway = gateway_of(request)
+    path = request.url.path
+    if not _PATH.fullmatch(path):
+        raise InvalidRequest(f"Invalid URL (the path {path[:200]!r} is not allowed).", code="invalid_url", status=404)
+    return await forward(request, gateway.upstreams.default("anthropic"), path)
 
 
 async def count_tokens(request: Request) -> Response:

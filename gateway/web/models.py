@@ -1,6 +1,7 @@
 """`GET /v1/models`: with a routing table, the union of every upstream's models (`gateway.wire.model_lists`), so a
-client sees every model it can ask for; an upstream that does not answer is left out, and when none lists any,
-the default upstream's answer says why. Without a table, forwarded."""
+client sees every model it can ask for; an upstream that does not answer within `LIST_SECS` is left out, and when
+none lists any, the default upstream's answer says why. A provider is asked with its own key, or none: a caller
+listing models has chosen none of them to send its credential to. Without a table, forwarded."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import asyncio
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, UpstreamTimeout
 from gateway.upstream import UpstreamResponse
 from gateway.upstreams import Upstream
 from gateway.web.passthrough import passthrough
@@ -18,11 +19,18 @@ from gateway.web.responses import JSONResponse, RelayedResponse
 from gateway.wire.model_lists import models_in, union
 
 _MAX_LIST_BYTES = 4 << 20  # far above any provider's list
+LIST_SECS = 5.0  # a model picker waits for the list: one slow provider must not hold it for its whole timeout
+_ANTHROPIC_VERSION = (b"anthropic-version", b"2023-06-01")  # Anthropic answers nothing without one
 
 
 async def _listed(request: Request, upstream: Upstream) -> tuple[UpstreamResponse, bytes]:
-    path = "/v1/models" if upstream.api == "anthropic" else "/models"
-    sent = await upstream.client.send("GET", path, headers=forwarded_headers(request, upstream))
+    headers = forwarded_headers(request, upstream, own_credential=False)
+    path = "/models"
+    if upstream.api == "anthropic":
+        path = "/v1/models"
+        if not any(name.lower() == _ANTHROPIC_VERSION[0] for name, _ in headers):
+            headers.append(_ANTHROPIC_VERSION)
+    sent = await upstream.client.send("GET", path, headers=headers)
     body, rest = await sent.read_within(_MAX_LIST_BYTES)
     if rest is not None:
         await sent.close()
@@ -35,7 +43,11 @@ async def list_models(request: Request) -> Response:
     if not upstreams.routed:
         return await passthrough(request)
     listing = upstreams.listing()
-    answers = await asyncio.gather(*(_listed(request, upstream) for upstream in listing), return_exceptions=True)
+    tasks = [asyncio.ensure_future(_listed(request, upstream)) for upstream in listing]
+    _, late = await asyncio.wait(tasks, timeout=LIST_SECS)
+    for task in late:
+        task.cancel()
+    answers = [task.exception() or task.result() if task not in late else UpstreamTimeout("late") for task in tasks]
     for answer in answers:
         if isinstance(answer, BaseException) and not isinstance(answer, GatewayError):
             raise answer

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 from starlette.requests import Request
 
-from gateway.upstreams import Upstream
+from gateway.upstreams import Upstream, Upstreams
 from gateway.web.access import Caller, caller_of, provider_headers, upstream_headers
 from gateway.web.body import streamed
 from gateway.web.dialects import server_key, speaks_anthropic
@@ -34,10 +34,11 @@ def caller(request: Request) -> Caller:
     return caller_of(request, server_key(request.scope["path"], gateway_of(request).settings))
 
 
-def embedder_key(request: Request) -> str | None:
-    """The key a remote embedder (OpenAI's embeddings) is called with for this request: the caller's upstream key,
-    but never another provider's (an Anthropic key goes to Anthropic only): then the server's `OPENAI_API_KEY`."""
-    if speaks_anthropic(request.scope["path"]):
+def embedder_key(request: Request, upstream: Upstream) -> str | None:
+    """The key a remote embedder (OpenAI's embeddings) is called with for this request: the caller's key for the
+    default OpenAI upstream, but never one meant for another provider (Anthropic, a provider of the routing table):
+    then the server's `OPENAI_API_KEY`."""
+    if speaks_anthropic(request.scope["path"]) or Upstreams.routed_away(upstream):
         return gateway_of(request).settings.openai_api_key
     return caller(request).upstream_key
 
@@ -47,10 +48,12 @@ def tenant_for(request: Request, route: str) -> str:
     return SHARED_TENANT if route in gateway_of(request).settings.shared_routes else caller(request).tenant
 
 
-def forwarded_headers(request: Request, upstream: Upstream | None = None) -> list[tuple[bytes, bytes]]:
-    """The client's headers as they go to `upstream` (the default one when None)."""
-    if upstream is not None and upstream.key is not None:
-        return provider_headers(request, upstream.key, upstream.api)
+def forwarded_headers(request: Request, upstream: Upstream | None = None, *,
+                      own_credential: bool = True) -> list[tuple[bytes, bytes]]:
+    """The client's headers as they go to `upstream` (the default one when None); `own_credential` False: a
+    provider of the routing table with no key of its own is not sent the caller's either."""
+    if upstream is not None and Upstreams.routed_away(upstream):
+        return provider_headers(request, caller(request), upstream.key, upstream.api, own_credential=own_credential)
     return upstream_headers(request, caller(request))
 
 

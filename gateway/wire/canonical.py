@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -120,11 +120,20 @@ def request_key(answers: AnswerShape, *, model: str, route: str, tenant: str, pa
                       answers=answers)
 
 
-def embedding_keys(body: dict[str, Any], inputs: list[Any], *, tenant: str) -> list[str]:
+def answered_by(key: RequestKey, provider: str) -> RequestKey:
+    """`key` within the answers of one provider of the routing table: the same model name at two providers (or at
+    one, after the table changed) is two models, whose answers are never served for each other."""
+    context = digest(key.context.encode(), b"provider", provider.encode())
+    exact = digest(key.exact.encode(), b"provider", provider.encode())
+    return replace(key, context=context, exact=exact)
+
+
+def embedding_keys(body: dict[str, Any], inputs: list[Any], *, tenant: str, provider: str | None = None) -> list[str]:
     """Exact key of each input's vector: the input itself and every other field but the neutral ones (an absent
     encoding is "float"), so a vector is found again whichever batch it came in."""
     fields = {name: value for name, value in body.items()
               if name not in NEUTRAL_EMBEDDING_FIELDS and name != "input" and value is not None}
     fields.setdefault("encoding_format", "float")
-    request = digest(b"embeddings", tenant.encode(), _dumps(fields)).encode()
+    routed = (b"provider", provider.encode()) if provider else ()  # a provider of the routing table: its own vectors
+    request = digest(b"embeddings", tenant.encode(), _dumps(fields), *routed).encode()
     return [digest(request, _dumps(item)) for item in inputs]

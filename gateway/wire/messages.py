@@ -41,13 +41,18 @@ class MessagesRequest:
     model: str
     stream: bool
     temperature: Any
+    hosted_tools: bool = False  # the route caches requests that use tools Anthropic runs
     path = "/v1/messages"
 
     @property
     def variant(self) -> tuple[bytes, ...]:
         return (b"sse" if self.stream else b"json",)
 
-    def key(self, tenant: str) -> RequestKey:
+    def key(self, tenant: str) -> RequestKey | None:
+        """None for a request using tools Anthropic runs against the world (a search, a fetch, code in its
+        container, MCP servers), unless the route opts in: its answer depends on more than the request."""
+        if not self.hosted_tools and runs_server_tools(self.body):
+            return None
         return messages_key(self.body, self.headers, route=self.controls.route, tenant=tenant)
 
     def upstream_body(self, *, caching: bool) -> bytes:
@@ -60,12 +65,24 @@ class MessagesRequest:
         return as_events(answer) if self.stream else as_json(answer)
 
 
-def read_messages(raw: bytes, headers: Headers) -> MessagesRequest:
+def read_messages(raw: bytes, headers: Headers, *, hosted_tool_routes: frozenset[str] = frozenset()) -> MessagesRequest:
     """Raises InvalidRequest for a body or a cache header the gateway cannot use."""
     body = parse_json_object(raw)
     validate_messages(body)
-    return MessagesRequest(body, scope_headers(headers), parse_controls(headers), body["model"],
-                           bool(body.get("stream")), body.get("temperature"))
+    controls = parse_controls(headers)
+    return MessagesRequest(body, scope_headers(headers), controls, body["model"], bool(body.get("stream")),
+                           body.get("temperature"), controls.route in hosted_tool_routes)
+
+
+# Tools Anthropic runs itself (versioned: `web_search_20250305`...); the others, `bash`, `text_editor`, `computer`
+# included, are the client's to run.
+SERVER_TOOLS = ("web_search", "web_fetch", "code_execution")
+
+
+def runs_server_tools(body: dict[str, Any]) -> bool:
+    tools = body.get("tools") if isinstance(body.get("tools"), list) else []
+    return (body.get("mcp_servers") is not None or body.get("container") is not None
+            or any(isinstance(tool, dict) and str(tool.get("type", "")).startswith(SERVER_TOOLS) for tool in tools))
 
 
 def scope_headers(headers: Headers) -> dict[str, Any]:

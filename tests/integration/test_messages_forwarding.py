@@ -196,3 +196,15 @@ def test_health_shows_the_anthropic_upstream(gateway) -> None:
     state = httpx.get(f"{gateway.url}/healthz").json()
     assert state["status"] == "ok" and state["anthropic"]["open"] is True
     assert state["anthropic"]["base_url"] == gateway.settings.anthropic_base_url
+
+
+def test_every_other_messages_path_is_anthropics(make_gateway, fake_upstream) -> None:
+    gateway = make_gateway("memory", ANTHROPIC_API_KEY=SERVER_KEY)
+    batches = httpx.post(f"{gateway.url}/v1/messages/batches", json={"requests": []},
+                         headers={"anthropic-version": "2023-06-01"})
+    assert batches.status_code == 200 and fake_upstream.last("/v1/messages/batches").headers["x-api-key"] == SERVER_KEY
+    odd = httpx.get(f"{gateway.url}/v1/messages/batches/a%2F..%2Fb", headers={"anthropic-version": "2023-06-01"})
+    assert odd.status_code == 404 and is_anthropic_error(odd.json(), "not_found_error")
+    keyed = make_gateway("memory", ANTHROPIC_API_KEY=SERVER_KEY, GATEWAY_API_KEYS="gw-a")
+    refused = httpx.get(f"{keyed.url}/v1/messages/batches", headers={"x-api-key": "gw-a"})
+    assert refused.status_code == 403 and is_anthropic_error(refused.json(), "permission_error")

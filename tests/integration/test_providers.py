@@ -13,6 +13,7 @@ import httpx
 import openai
 import pytest
 
+from gateway.cli import exposure_warning
 from gateway.errors import SettingsError
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.gateway_server import settings_for
@@ -128,3 +129,29 @@ def test_a_bad_table_stops_the_gateway_saying_what_is_wrong(tmp_path, table: str
         settings_for({"UPSTREAMS_FILE": str(path), **env})
     with pytest.raises(SettingsError, match="is not a file"):
         settings_for({"UPSTREAMS_FILE": str(tmp_path / "missing.toml")})
+
+
+def test_serving_every_address_warns_of_every_key_it_holds(tmp_path) -> None:
+    table = tmp_path / "upstreams.toml"
+    table.write_text("[[upstream]]\nname = 'groq'\nbase_url = 'http://h/v1'\nmodels = ['*']\n"
+                     "api_key_env = 'GROQ_KEY'\n")
+    settings = settings_for({"UPSTREAMS_FILE": str(table), "GROQ_KEY": "gsk-secret"})
+    warning = exposure_warning("0.0.0.0", settings)
+    assert warning is not None and "GROQ_KEY" in warning and "gsk-secret" not in warning
+    assert exposure_warning("127.0.0.1", settings) is None
+    assert exposure_warning("0.0.0.0", settings_for({"UPSTREAMS_FILE": str(table), "GROQ_KEY": "gsk-secret",
+                                                      "GATEWAY_API_KEYS": "gw-1"})) is None
+
+
+def test_a_provider_without_a_key_is_never_sent_one_of_the_servers(make_gateway, local, tmp_path) -> None:
+    table = tmp_path / "upstreams.toml"
+    table.write_text(f"[[upstream]]\nname = 'local'\nbase_url = '{local.base_url}'\nmodels = ['llama*']\n")
+    open_mode = make_gateway("memory", UPSTREAMS_FILE=str(table), ANTHROPIC_API_KEY="sk-ant-server")
+    httpx.post(f"{open_mode.base_url}/chat/completions", json={"model": "llama3.2", "messages": [
+        {"role": "user", "content": "Hi?"}]})  # no credential: the server's OPENAI_API_KEY is for the default upstream
+    keyed = make_gateway("memory", UPSTREAMS_FILE=str(table), GATEWAY_API_KEYS="gw-alice")
+    chat(keyed, "llama3.2", key="gw-alice")
+    sent = [request.headers for request in local.requests if request.path == "/v1/chat/completions"]
+    assert len(sent) == 2 and not any("authorization" in headers or "x-api-key" in headers for headers in sent)
+    listed = httpx.get(f"{open_mode.base_url}/models", headers={"authorization": "Bearer sk-client-one"})
+    assert listed.status_code == 200 and "authorization" not in local.last("/v1/models").headers

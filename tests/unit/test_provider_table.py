@@ -76,3 +76,25 @@ def test_keys_come_from_the_environment_and_never_show() -> None:
 def test_a_bad_table_is_refused_saying_what_and_where(text: str, says: str) -> None:
     with pytest.raises(ValueError, match=says):
         parse_providers(text, toml=True)
+
+
+@pytest.mark.parametrize(("entry", "says"), [
+    ("base_url = 'https://user:pw@api.example.com/v1'", "no user or password"),
+    ("base_url = 'https://api.example.com/v1?key=abc'", "query"),
+    ("base_url = 'https://api.example.com/v1#x'", "fragment"),
+    ("base_url = 'http://'", "with a host"),
+    ("base_url = 'https://api.anthropic.com/v1'\napi = 'anthropic'", "without /v1"),
+    ("base_url = 'http://h'\napi_key_env = 'ADMIN_TOKEN'", "not one of"),
+])
+def test_a_table_that_would_send_a_request_or_a_key_elsewhere_is_refused(entry: str, says: str) -> None:
+    with pytest.raises(ValueError, match=says):
+        parse_providers(f"[[upstream]]\nname = 'x'\nmodels = ['*']\n{entry}\n", toml=True)
+    with pytest.raises(ValueError, match="not `default`"):
+        parse_providers("[[upstream]]\nname = 'Default'\nmodels = ['*']\nbase_url = 'http://h'\n", toml=True)
+
+
+def test_a_key_of_more_than_one_line_is_refused() -> None:
+    table = parse_providers("[[upstream]]\nname = 'x'\nmodels = ['*']\nbase_url = 'http://h'\napi_key_env = 'K'\n",
+                            toml=True)
+    with pytest.raises(ValueError, match="not one line"):
+        with_keys(table, {"K": "sk-a\nX-Injected: 1"})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.errors import Uncacheable
-from gateway.wire.canonical import MAX_SEMANTIC_PROMPT_CHARS, chat_key, embedding_keys
+from gateway.wire.canonical import MAX_SEMANTIC_PROMPT_CHARS, answered_by, chat_key, embedding_keys
 from gateway.wire.embeddings import inputs_of
 
 SYSTEM = {"role": "system", "content": "You are terse."}
@@ -126,3 +126,14 @@ def test_a_huge_final_message_is_matched_exactly_only() -> None:
     assert key({"messages": [{"role": "user", "content": at_cap}]}).prompt == at_cap
     over = key({"messages": [{"role": "user", "content": at_cap + "more"}]})
     assert over.prompt is None and over.exact != key({"messages": [{"role": "user", "content": at_cap}]}).exact
+
+
+def test_one_model_name_at_two_providers_is_two_models() -> None:
+    plain = key({"messages": [ASK]})
+    at_local, at_groq = answered_by(plain, "local"), answered_by(plain, "groq")
+    assert len({plain.exact, at_local.exact, at_groq.exact}) == 3
+    assert len({plain.context, at_local.context, at_groq.context}) == 3
+    assert at_local.prompt == plain.prompt and answered_by(plain, "local") == at_local
+    inputs = ["a"]
+    assert embedding_keys({"model": "m"}, inputs, tenant="t") != embedding_keys({"model": "m"}, inputs, tenant="t",
+                                                                               provider="local")

@@ -158,3 +158,24 @@ def test_a_request_is_read_with_its_controls_and_headers_in_scope() -> None:
     assert request.controls.route == "support" and not request.controls.store
     assert request.key("t1") == key({"stream": True}, route="support")
     assert request.upstream_body(caching=True) == orjson.dumps({**BASE, "stream": True})
+
+
+@pytest.mark.parametrize("extra", [
+    {"tools": [{"type": "web_search_20250305", "name": "web_search", "max_uses": 3}]},
+    {"tools": [{"name": "kb", "input_schema": {"type": "object"}}, {"type": "web_fetch_20250910", "name": "f"}]},
+    {"tools": [{"type": "code_execution_20250825", "name": "code_execution"}]},
+    {"mcp_servers": [{"type": "url", "url": "https://example.com/sse", "name": "x"}]},
+    {"container": "container_1"},
+])
+def test_tools_anthropic_runs_bypass_unless_the_route_opts_in(extra: dict) -> None:
+    body = {"model": "claude-sonnet-4-5", "max_tokens": 64, "messages": [{"role": "user", "content": "News?"}], **extra}
+    headers = Headers({"anthropic-version": "2023-06-01"})
+    assert read_messages(orjson.dumps(body), headers).key("t1") is None
+    routed = Headers({"anthropic-version": "2023-06-01", "x-route": "news"})
+    assert read_messages(orjson.dumps(body), routed, hosted_tool_routes=frozenset({"news"})).key("t1") is not None
+
+
+def test_tools_the_client_runs_are_cached() -> None:
+    body = {"model": "claude-sonnet-4-5", "max_tokens": 64, "messages": [{"role": "user", "content": "ls?"}],
+            "tools": [{"type": "bash_20250124", "name": "bash"}, {"name": "kb", "input_schema": {"type": "object"}}]}
+    assert read_messages(orjson.dumps(body), Headers({"anthropic-version": "2023-06-01"})).key("t1") is not None
