@@ -155,3 +155,9 @@ def test_a_provider_without_a_key_is_never_sent_one_of_the_servers(make_gateway,
     assert len(sent) == 2 and not any("authorization" in headers or "x-api-key" in headers for headers in sent)
     listed = httpx.get(f"{open_mode.base_url}/models", headers={"authorization": "Bearer sk-client-one"})
     assert listed.status_code == 200 and "authorization" not in local.last("/v1/models").headers
+
+
+def test_a_provider_slow_to_list_is_left_out_not_waited_for(routed, local) -> None:
+    local.latency = 30  # far past the list's deadline, and past this client's patience
+    listed = httpx.get(f"{routed.base_url}/models", headers={"authorization": "Bearer k"}, timeout=15).json()
+    assert "mixtral-8x7b" in [model["id"] for model in listed["data"]] and "llama3.2" not in str(listed)
