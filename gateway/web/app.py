@@ -22,7 +22,7 @@ from gateway.web.feedback import cache_feedback
 from gateway.web.framing import SingleFraming
 from gateway.web.health import healthz
 from gateway.web.messages import count_tokens, messages, other_messages_path
-from gateway.web.models import list_models
+from gateway.web.models import list_models, retrieve_model
 from gateway.web.passthrough import passthrough
 from gateway.web.responses_api import create_response, delete_response, list_input_items, retrieve_response
 from gateway.web.seed_chat import seed_chat
@@ -58,6 +58,7 @@ def make_app(settings: Settings, build: Callable[[Settings], Awaitable[Gateway]]
         Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
         Route("/v1/messages/{rest:path}", other_messages_path, methods=ALL_METHODS),
         Route("/v1/models", list_models, methods=["GET"]),
+        Route("/v1/models/{model:path}", retrieve_model, methods=["GET"]),
         Route("/v1/{path:path}", passthrough, methods=ALL_METHODS),
         Route("/chat", seed_chat, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),

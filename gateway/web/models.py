@@ -1,7 +1,8 @@
 """`GET /v1/models`: with a routing table, the union of every upstream's models (`gateway.wire.model_lists`), so a
 client sees every model it can ask for; an upstream that does not answer within `LIST_SECS` is left out, and when
 none lists any, the default upstream's answer says why. A provider is asked with its own key, or none: a caller
-listing models has chosen none of them to send its credential to. Without a table, forwarded."""
+listing models has chosen none of them to send its credential to. `GET /v1/models/{model}` goes to the upstream
+that serves the model. Without a table, both are forwarded."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from starlette.responses import Response
 from gateway.errors import GatewayError, UpstreamTimeout
 from gateway.upstream import UpstreamResponse
 from gateway.upstreams import Upstream
-from gateway.web.passthrough import passthrough
+from gateway.web.passthrough import forward, passthrough, upstream_path
 from gateway.web.request_parts import forwarded_headers, gateway_of
 from gateway.web.responses import JSONResponse, RelayedResponse
 from gateway.wire.model_lists import models_in, union
@@ -59,3 +60,8 @@ async def list_models(request: Request) -> Response:
             raise first
         return RelayedResponse(first[0], first[1], {})
     return JSONResponse(union(listed))
+
+
+async def retrieve_model(request: Request) -> Response:
+    upstream = gateway_of(request).upstreams.for_model("openai", request.path_params["model"])
+    return await forward(request, upstream, upstream_path(request))

@@ -20,7 +20,7 @@ from gateway.web.responses import RelayedStream
 _REREAD = re.compile(r"[\x00-\x1f\x7f#\\%]")
 
 
-def _upstream_path(request: Request) -> str:
+def upstream_path(request: Request) -> str:
     """The path below /v1 as the client encoded it. Anything that could reach upstream paths outside the one
     the gateway checked (with the server's key, when gateway keys are on) is refused: dot segments, also with
     parameters (`..;x`), and characters read otherwise further on."""
@@ -34,7 +34,7 @@ def _upstream_path(request: Request) -> str:
 
 
 async def passthrough(request: Request) -> Response:
-    return await forward(request, gateway_of(request).upstreams.default("openai"), _upstream_path(request))
+    return await forward(request, gateway_of(request).upstreams.default("openai"), upstream_path(request))
 
 
 async def forward(request: Request, upstream: Upstream, path: str, *, content: bytes | None = None) -> Response:

@@ -102,6 +102,14 @@ def test_the_model_list_is_every_providers(routed, fake_upstream) -> None:
     assert listed == ["gpt-4o-mini", "gpt-4o", "text-embedding-3-small", "llama3.2", "qwen2.5:7b", "mixtral-8x7b"]
 
 
+def test_a_model_is_looked_up_where_it_is_served(routed, fake_upstream, local) -> None:
+    sdk = openai.OpenAI(base_url=routed.base_url, api_key="sk-client-one", max_retries=0)
+    sdk.models.retrieve("llama3.2")
+    sdk.models.retrieve("gpt-4o")
+    assert local.last("/v1/models/llama3.2") is not None and fake_upstream.last("/v1/models/gpt-4o") is not None
+    assert fake_upstream.last("/v1/models/llama3.2") is None
+
+
 def test_a_provider_that_does_not_answer_is_left_out_of_the_list(routed, local) -> None:
     local.stop()
     listed = httpx.get(f"{routed.base_url}/models", headers={"authorization": "Bearer sk-client-one"}).json()
