@@ -168,7 +168,7 @@ SETTINGS: tuple[Setting, ...] = (
             "exactly this many."),
     Setting("METRICS_PRICES", prices, (), "a JSON object or the path of a JSON file",
             "Prices for the cost-saved estimate, `{\"model\": [input, output]}` in US dollars per million tokens; "
-            "added to and overriding the built-in list of OpenAI models."),
+            "added to and overriding the built-in list of OpenAI and Anthropic models."),
     Setting("METRICS_TOKEN", optional_text, None, "any text",
             "When set, the dashboard (`/`, `/dashboard/...`) and `/metrics` answer only callers presenting it, as a "
             "bearer token or as the password of HTTP Basic authentication (a browser asks for it); others get 401."),

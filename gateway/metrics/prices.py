@@ -8,8 +8,8 @@ from collections.abc import Iterable
 from gateway.metrics.labels import MAX_LABEL_CHARS
 from gateway.setting_values import Prices
 
-# OpenAI's public list prices (standard tier). A dated snapshot name (gpt-4o-2024-08-06) is priced by its
-# longest listed prefix.
+# OpenAI's and Anthropic's public list prices (standard tier, Anthropic's without prompt caching). A dated snapshot
+# name (gpt-4o-2024-08-06, claude-sonnet-4-5-20250929) is priced by its longest listed prefix.
 DEFAULT_PRICES: Prices = (
     ("gpt-5", 1.25, 10.00),
     ("gpt-5-mini", 0.25, 2.00),
@@ -28,6 +28,12 @@ DEFAULT_PRICES: Prices = (
     ("text-embedding-3-small", 0.02, 0.0),
     ("text-embedding-3-large", 0.13, 0.0),
     ("text-embedding-ada-002", 0.10, 0.0),
+    ("claude-opus-4-5", 5.00, 25.00),
+    ("claude-opus-4", 15.00, 75.00),
+    ("claude-sonnet-4", 3.00, 15.00),
+    ("claude-3-7-sonnet", 3.00, 15.00),
+    ("claude-haiku-4-5", 1.00, 5.00),
+    ("claude-3-5-haiku", 0.80, 4.00),
 )
 
 _MEMO_LIMIT = 1024  # model names come from clients: bound what is remembered about them

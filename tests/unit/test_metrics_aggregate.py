@@ -185,6 +185,9 @@ def test_prices_by_longest_prefix_with_overrides() -> None:
     assert table.cost("gpt-4o-2024-08-06", 1_000_000, 0) == pytest.approx(2.50)
     assert table.cost("openai/gpt-4o", 0, 1_000_000) == pytest.approx(10.00)
     assert table.cost("my-local-llama", 1000, 1000) == 0.0
+    assert table.cost("claude-sonnet-4-5-20250929", 1_000_000, 1_000_000) == pytest.approx(3.00 + 15.00)
+    assert table.cost("claude-opus-4-5", 1_000_000, 0) == pytest.approx(5.00)  # not Opus 4's price
+    assert table.cost("claude-opus-4-1-20250805", 1_000_000, 0) == pytest.approx(15.00)
     custom = PriceTable(parse_prices('{"my-local-llama": [1, 2], "gpt-4o": [0, 0]}'))
     assert custom.cost("my-local-llama", 1_000_000, 1_000_000) == pytest.approx(3.0)
     assert custom.cost("gpt-4o", 1000, 1000) == 0.0
