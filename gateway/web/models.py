@@ -52,7 +52,10 @@ async def list_models(request: Request) -> Response:
     for answer in answers:
         if isinstance(answer, BaseException) and not isinstance(answer, GatewayError):
             raise answer
-    listed = [models_in(answer[1], owner=upstream.name) for upstream, answer in zip(listing, answers, strict=True)
+    # Each upstream lists the models requests for them are sent to it: one it lists that routes elsewhere is not.
+    listed = [[model for model in models_in(answer[1], owner=upstream.name)
+               if upstreams.for_model(upstream.api, model["id"]) is upstream]
+              for upstream, answer in zip(listing, answers, strict=True)
               if isinstance(answer, tuple) and answer[0].status == 200]
     if not any(listed):
         first = answers[0]
