@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import orjson
 from redis.asyncio.client import Pipeline
-from redis.asyncio.cluster import ClusterPipeline
+from redis.asyncio.cluster import ClusterPipeline, RedisCluster
 from redis.exceptions import ResponseError
 
 from gateway.errors import StartupError
@@ -161,7 +161,9 @@ class VectorSetStore(RedisEntries):
         return None
 
     async def _prepare(self) -> None:
-        """Vector sets come into being with their first VADD: nothing to prepare."""
+        """Before a bulk write (vector sets come into being with their first VADD): its pipeline runs the write
+        script by digest, which a cluster's pipeline cannot load on a master that lacks it, so load it on all."""
+        await self._writer.script_load(_WRITE)
 
     def _scope(self, tags: Tags) -> str:
         return f"{self._fingerprint}:{scope_digest(tags)}"
@@ -281,12 +283,14 @@ class VectorSetStore(RedisEntries):
 
     async def health(self) -> dict[str, Any]:
         with store_errors("health check"):
-            scopes = 0
-            for registry in await self._registries():
-                scopes += await self._redis.hlen(registry)
+            if isinstance(self._redis, RedisCluster):
+                # Counting scopes would mean a SCAN of every master; what every master holds is one DBSIZE each.
+                size: dict[str, Any] = {"keys": int(await self._redis.dbsize(target_nodes=RedisCluster.PRIMARIES)),
+                                        "masters": len(self._redis.get_primaries())}
+            else:
+                size = {"scopes": int(await self._redis.hlen(self._keys.registry("")))}
             await self._recheck_incidents()
-        return {"backend": "redis", "host": self._url_host, "vector_type": "int8", "scopes": int(scopes),
-                **self._incidents.health()}
+        return {"backend": "redis", "host": self._url_host, "vector_type": "int8", **size, **self._incidents.health()}
 
 
 def _versions(info: dict[Any, Any]) -> list[str]:
