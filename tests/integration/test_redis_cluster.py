@@ -4,6 +4,7 @@ metrics stream, and a cluster that cannot be reached is a bypass (the store beha
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import Counter
 
@@ -12,7 +13,9 @@ import pytest
 import redis
 from redis.cluster import RedisCluster as AdminCluster
 
+from gateway.flight.flight import LocalFlights
 from gateway.store.base import Entry, Tags
+from gateway.store.redis.flights import POOL_SIZE, RedisFlights
 from gateway.store.redis.vector_sets import VectorSetStore
 from gateway.wire.canonical import digest, shard_of
 from tests.support import flights
@@ -109,6 +112,18 @@ def test_a_flights_keys_share_one_slot(make_gateway, fake_upstream, redis_cluste
         assert keys and len({admin.keyslot(key) for key in keys}) == 1  # the stream and its follower count
     finally:
         admin.close()
+
+
+async def test_a_burst_of_elections_on_the_cluster_gets_every_answer(redis_cluster) -> None:
+    """More elections at once than a single node's pool holds: a cluster client's pool would refuse them."""
+    flights = RedisFlights(redis_cluster.url, prefix=f"test-{uuid.uuid4().hex[:8]}:", timeout_ms=2000, ttl_secs=5,
+                           tasks=LocalFlights())
+    keys = [f"k{index}" for index in range(6 * POOL_SIZE)]  # ~2 pools' worth per master
+    first = await asyncio.gather(*(flights.claim(key) for key in keys))
+    again = await asyncio.gather(*(flights.claim(key) for key in keys))
+    assert all(ours for _, ours in first) and not any(ours for _, ours in again)
+    assert [ident for ident, _ in again] == [ident for ident, _ in first]  # each key's leader, told to the others
+    await flights.close()
 
 
 def test_a_cluster_out_of_reach_is_a_bypass(make_gateway, fake_upstream) -> None:

@@ -141,8 +141,10 @@ def _lock(prefix: str, key: str) -> str:
 def _pool(url: str, size: int, *, socket_timeout: float, wait: float) -> Client:
     options: dict[str, Any] = {"socket_connect_timeout": wait, "retry": Retry(NoBackoff(), 1),
                                "health_check_interval": 0, "socket_timeout": socket_timeout}
-    if is_cluster_url(url):  # a pool per node, of this many connections
-        return connect(url, max_connections=size, **options)
+    if is_cluster_url(url):
+        # A cluster client's pool raises at its limit rather than waiting, which would fail a burst's elections:
+        # it opens what a burst needs, per node.
+        return connect(url, **options)
     return redis.Redis(connection_pool=redis.BlockingConnectionPool.from_url(
         url, max_connections=size, timeout=wait, **options))
 
