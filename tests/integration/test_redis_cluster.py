@@ -8,6 +8,7 @@ import asyncio
 import uuid
 from collections import Counter
 
+import httpx
 import numpy as np
 import pytest
 import redis
@@ -56,6 +57,8 @@ def test_a_gateway_on_the_cluster_serves_exact_and_semantic_hits_and_keeps_tenan
     prefix = gateway.settings.key_prefix
     vector_sets = sum(masters_holding(redis_cluster, f"{prefix}vset:{{*}}*").values())
     assert vector_sets == 2  # one per tenant, each named with its shard's hash tag
+    store = httpx.get(f"{gateway.url}/healthz").json()["store"]
+    assert store["ok"] is True and store["masters"] == 3 and store["keys"] > 0
 
 
 def _entry(tenant: str, route: str, scope: int) -> Entry:
