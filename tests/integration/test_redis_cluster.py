@@ -14,6 +14,7 @@ import pytest
 import redis
 from redis.cluster import RedisCluster as AdminCluster
 
+from gateway.errors import StartupError
 from gateway.flight.flight import LocalFlights
 from gateway.store.base import Entry, Tags
 from gateway.store.redis.flights import POOL_SIZE, RedisFlights
@@ -91,6 +92,22 @@ async def test_tenants_never_cross_and_flushes_reach_every_shard(redis_cluster) 
     health = await store.health()
     assert health["masters"] == 3 and health["keys"] == sum(masters_holding(redis_cluster, "*").values())
     await store.close()
+
+
+async def test_a_cluster_cache_of_another_embedder_is_refused_even_without_its_meta_key(redis_cluster) -> None:
+    """The scope registries, on whichever masters they are, name the embedder when the meta key is gone."""
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    first = VectorSetStore(redis_cluster.url, index=f"idx:{name}", prefix=f"{name}:", timeout_ms=2000)
+    await first.open(dim=DIM, embedder="test-embedder")
+    await first.write_many([_entry("alice", "default", scope) for scope in range(6)], ttl_ms=60_000)
+    await first._writer.delete(f"idx:{name}:meta")
+    await first.close()
+    second = VectorSetStore(redis_cluster.url, index=f"idx:{name}", prefix=f"{name}:", timeout_ms=2000)
+    with pytest.raises(StartupError, match="another embedder"):
+        await second.open(dim=DIM, embedder="another-embedder")
+    await second.open(dim=DIM, embedder="test-embedder")  # its own embedder opens it, and records it again
+    assert await second._writer.exists(f"idx:{name}:meta") == 1
+    await second.close()
 
 
 @pytest.mark.parametrize("streamed", [False, True])
