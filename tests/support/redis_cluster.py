@@ -47,7 +47,8 @@ class _ClusterNode(RedisServer):
         line = super().command_line(port, workdir)
         at = line.index("--loadmodule")
         return [*line[:at], *line[at + 2:], "--cluster-enabled", "yes",
-                "--cluster-config-file", str(workdir / "nodes.conf"), "--cluster-node-timeout", str(NODE_TIMEOUT_MS)]
+                "--cluster-config-file", str(workdir / "nodes.conf"), "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
+                "--repl-diskless-sync-delay", "0"]  # Redis waits 5 s for more replicas before a first sync
 
 
 class RedisCluster:
@@ -107,13 +108,19 @@ class RedisCluster:
                     if time.monotonic() > deadline:
                         raise
                     time.sleep(0.05)
-        while not all(client.execute_command("CLUSTER INFO").get("cluster_state") == "ok" for client in clients):
+        while not self._settled(clients):
             if time.monotonic() > deadline:
                 states = [client.execute_command("CLUSTER INFO").get("cluster_state") for client in clients]
                 raise RedisServerError(f"cluster not ok within {self._timeout:.0f}s: {states}")
             time.sleep(0.05)
         for client in clients:
             client.close()
+
+    def _settled(self, clients: list[redis.Redis]) -> bool:
+        """Every node sees the cluster ok, and every replica has synced (one that never did would not stand in
+        for its master)."""
+        return all(client.execute_command("CLUSTER INFO").get("cluster_state") == "ok" for client in clients) and \
+            all(client.info("replication").get("master_link_status") == "up" for client in clients[self._masters:])
 
     def stop(self) -> None:
         for node in self.nodes:
