@@ -1,12 +1,14 @@
 """The gateway on a Redis Cluster of 3 masters and 3 replicas (`REDIS_URL=redis+cluster://...`, vector sets):
 served hits, tenants apart, flushes by route and tenant on every shard, single-flight across two gateways, the
-metrics stream, and a cluster that cannot be reached is a bypass (the store behaviour suite runs on it too)."""
+metrics stream and health, a cluster that cannot be reached is a bypass, and `serve` refuses the Query Engine
+there (the store behaviour suite runs on the cluster too)."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
 from collections import Counter
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -24,6 +26,7 @@ from tests.support import flights
 from tests.support.clients import PARAPHRASE, PROMPT, ask
 from tests.support.events import events_of
 from tests.support.flights import N, shared_gateways, states, stream, together
+from tests.support.processes import clean_env, cli
 from tests.support.redis_server import free_port
 from tests.support.stores import DIM, unit
 
@@ -152,3 +155,12 @@ def test_a_cluster_out_of_reach_is_a_bypass(make_gateway, fake_upstream) -> None
         state, _, completion = ask(gateway, PROMPT)
         assert state == "bypass" and completion.choices[0].message.content
     assert fake_upstream.calls() == 2
+
+
+@pytest.mark.parametrize("vector_type", ["float32", "float16"])
+def test_serve_refuses_the_query_engine_on_a_cluster_naming_the_alternative(tmp_path: Path, vector_type: str) -> None:
+    env = clean_env(REDIS_URL=f"redis+cluster://127.0.0.1:{free_port()}", VECTOR_TYPE=vector_type)
+    process = cli("serve", "--port", str(free_port()), env=env, cwd=tmp_path)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 2
+    assert len(stderr.strip().splitlines()) == 1 and "set VECTOR_TYPE=int8" in stderr
