@@ -32,10 +32,34 @@ def url(value: str) -> str:
     return value.rstrip("/")
 
 
+CLUSTER_SCHEMES = ("redis+cluster://", "rediss+cluster://")
+
+
+def is_cluster_url(url: str) -> bool:
+    return url.startswith(CLUSTER_SCHEMES)
+
+
+def cluster_nodes(url: str) -> list[tuple[str, int]]:
+    """The start-up nodes of a `redis+cluster://[credentials@]host:port[,host:port...]` URL."""
+    rest = url.partition("://")[2]
+    hosts = rest.rpartition("@")[2]
+    if not hosts or any(mark in hosts for mark in "/?#"):
+        raise ValueError  # a cluster has one database, and no options here
+    nodes = []
+    for node in hosts.split(","):
+        host, colon, port = node.rpartition(":")
+        if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError
+        nodes.append((host.removeprefix("[").removesuffix("]"), int(port)))  # an IPv6 address in brackets
+    return nodes
+
+
 def optional_redis_url(value: str) -> str | None:
     if not value:
         return None
-    if not value.startswith(("redis://", "rediss://", "unix://")):
+    if is_cluster_url(value):
+        cluster_nodes(value)
+    elif not value.startswith(("redis://", "rediss://", "unix://")):
         raise ValueError
     return value
 

@@ -41,8 +41,10 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("REDIS_URL", optional_redis_url, None, "a redis:// or rediss:// URL, or empty",
-            "Redis 8 with the Query Engine. Unset: the embedded in-process store."),
+    Setting("REDIS_URL", optional_redis_url, None,
+            "a redis:// or rediss:// URL, redis+cluster://host:port[,host:port...], or empty",
+            "Redis 8 with the Query Engine. Unset: the embedded in-process store. `redis+cluster://` (or "
+            "`rediss+cluster://`) names start-up nodes of a Redis Cluster, which needs `VECTOR_TYPE=int8`."),
     Setting("OPENAI_API_KEY", optional_text, None, "any text",
             "Upstream key used when a client sends no `Authorization` header."),
     Setting("GATEWAY_API_KEYS", key_table, (), "comma-separated keys, or a JSON object (inline or a file path)",

@@ -61,8 +61,18 @@ def fake_upstream() -> Iterator[FakeUpstream]:
 # ======================================================================================================
 
 from tests.support.gateway_server import ServedGateway, settings_for  # noqa: E402
+from tests.support.redis_cluster import RedisCluster  # noqa: E402
 
 UPSTREAM_KEY = "sk-gateway-configured-key"
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisCluster]:
+    """3 masters and 3 replicas, started once per session when a test asks for them."""
+    if os.environ.get("TEST_REDIS_URL"):
+        pytest.skip("TEST_REDIS_URL is set: the cluster tests start a cluster of their own")
+    with RedisCluster() as cluster:
+        yield cluster
 
 
 @pytest.fixture(params=["memory", "redis"])

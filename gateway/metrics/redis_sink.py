@@ -6,14 +6,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
-import redis.asyncio as redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
 
 from gateway.errors import SinkError
 from gateway.metrics.events import Event, decode, encode
 from gateway.metrics.sink import EventSink
+from gateway.store.redis.connection import FAILURES, connect
 
 # Entry ids carry Redis' clock, events their replica's: start reading a little early, then filter on the event's.
 CLOCK_SLACK_MS = 60_000
@@ -26,9 +25,8 @@ class RedisSink(EventSink):
         seconds = timeout_ms / 1000
         # Its own pool: a slow metrics write must never hold a connection the cache lookups need. A Redis that
         # is down is still noticed within `timeout_ms`, on connecting.
-        self._redis = redis.Redis.from_url(url, socket_timeout=max(seconds, MIN_READ_SECS),
-                                           socket_connect_timeout=seconds, retry=Retry(NoBackoff(), 1),
-                                           health_check_interval=0)
+        self._redis = connect(url, socket_timeout=max(seconds, MIN_READ_SECS), socket_connect_timeout=seconds,
+                              retry=Retry(NoBackoff(), 1), health_check_interval=0)
         self._stream = stream
         self._maxlen = maxlen
 
@@ -38,7 +36,7 @@ class RedisSink(EventSink):
                 for event in events:
                     pipe.xadd(self._stream, encode(event), maxlen=self._maxlen, approximate=True)  # type: ignore[arg-type]
                 await pipe.execute()
-        except RedisError as error:
+        except FAILURES as error:
             raise SinkError(f"Redis XADD failed: {error}") from error
 
     async def read_after(self, cursor: str | None, *, since_ms: int, limit: int) -> tuple[list[Event], str | None]:
@@ -46,7 +44,7 @@ class RedisSink(EventSink):
         try:
             entries = cast("list[tuple[bytes, dict[bytes, bytes]]]",  # bytes: the client does not decode replies
                            await self._redis.xrange(self._stream, min=start, max="+", count=limit))
-        except RedisError as error:
+        except FAILURES as error:
             raise SinkError(f"Redis XRANGE failed: {error}") from error
         if not entries:
             return [], cursor

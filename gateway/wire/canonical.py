@@ -34,6 +34,7 @@ SHARED_TENANT = "shared"
 # cost every write and lookup its size, which one caller could push to `MAX_BODY_BYTES` on every request.
 MAX_SEMANTIC_PROMPT_CHARS = 32_768
 ENTRY_ID = re.compile(r"[0-9a-f]{32}")  # an entry's id, `exact` below: what clients may name an entry by
+SHARD_CHARS = 4  # an entry's id starts with this many characters of its scope's `shard_of`
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,16 @@ def digest(*parts: bytes) -> str:
         hasher.update(len(part).to_bytes(8, "little"))
         hasher.update(part)
     return hasher.hexdigest()
+
+
+def shard_of(context: str) -> str:
+    """What every entry id of a scope starts with: a Redis Cluster finds the slot of an entry from its id alone
+    (an exact lookup knows nothing else), and keeps a scope's entries and its vector set in that one slot."""
+    return hashlib.blake2b(context.encode(), digest_size=SHARD_CHARS // 2).hexdigest()
+
+
+def _exact(context: str, *parts: bytes) -> str:
+    return shard_of(context) + digest(*parts)[SHARD_CHARS:]
 
 
 def _dumps(value: Any) -> bytes:
@@ -115,7 +126,7 @@ def request_key(answers: AnswerShape, *, model: str, route: str, tenant: str, pa
     head = turns[:-1] if prompt is not None else turns
     scope = (answers.kind.encode(), model.encode(), route.encode(), tenant.encode())
     context = digest(*scope, _dumps(params), _dumps(head))
-    exact = digest(context.encode(), _dumps(turns[-1]) if prompt is not None else b"")
+    exact = _exact(context, context.encode(), _dumps(turns[-1]) if prompt is not None else b"")
     return RequestKey(model=model, route=route, tenant=tenant, context=context, exact=exact, prompt=prompt,
                       answers=answers)
 
@@ -124,7 +135,7 @@ def answered_by(key: RequestKey, provider: str) -> RequestKey:
     """`key` within the answers of one provider of the routing table: the same model name at two providers (or at
     one, after the table changed) is two models, whose answers are never served for each other."""
     context = digest(key.context.encode(), b"provider", provider.encode())
-    exact = digest(key.exact.encode(), b"provider", provider.encode())
+    exact = _exact(context, key.exact.encode(), b"provider", provider.encode())
     return replace(key, context=context, exact=exact)
 
 

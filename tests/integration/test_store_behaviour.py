@@ -1,5 +1,5 @@
 """One behaviour suite, run against every store: the in-process one and Redis 8 with each vector type (FLOAT32 and
-FLOAT16 in a Query Engine index, int8 in native vector sets)."""
+FLOAT16 in a Query Engine index, int8 in native vector sets), and int8 on a Redis Cluster of 3 masters."""
 
 from __future__ import annotations
 
@@ -13,13 +13,15 @@ from gateway.errors import StartupError
 from gateway.store.base import Store, Tags
 from gateway.store.memory import MemoryStore
 from gateway.store.redis.entries import RedisEntries
-from tests.support.stores import DIM, REDIS_KINDS, TAGS, entry, redis_store, unit
+from gateway.store.redis.vector_sets import VectorSetStore
+from tests.support.stores import DIM, REDIS_KINDS, TAGS, ClusterIds, entry, redis_store, unit
 
 # How far a stored distance may be from the exact cosine distance: quantisation costs precision.
-PRECISION = {"memory": 1e-4, "redis": 1e-4, "redis-float16": 5e-4, "redis-int8": 1e-3}
+PRECISION = {"memory": 1e-4, "redis": 1e-4, "redis-float16": 5e-4, "redis-int8": 1e-3, "redis-cluster": 1e-3}
+CLUSTER = "redis-cluster"
 
 
-@pytest.fixture(params=["memory", *REDIS_KINDS])
+@pytest.fixture(params=["memory", *REDIS_KINDS, CLUSTER])
 def kind(request: pytest.FixtureRequest) -> str:
     return request.param
 
@@ -28,6 +30,10 @@ def kind(request: pytest.FixtureRequest) -> str:
 async def store(request: pytest.FixtureRequest, kind: str) -> AsyncIterator[Store]:
     if kind == "memory":
         opened: Store = MemoryStore(max_entries=100)
+    elif kind == CLUSTER:
+        name = f"test-{uuid.uuid4().hex[:8]}"
+        opened = ClusterIds(VectorSetStore(request.getfixturevalue("redis_cluster").url, index=f"idx:{name}",
+                                           prefix=f"{name}:", timeout_ms=2000))
     else:
         opened = redis_store(kind, request.getfixturevalue("redis_server").url, f"test-{uuid.uuid4().hex[:8]}")
     await opened.open(dim=DIM, embedder="test-embedder")
@@ -221,7 +227,7 @@ async def test_a_vector_added_later_makes_an_exact_only_entry_searchable(store: 
     assert await store.search(TAGS, unit(1), k=5) == []
 
 
-@pytest.mark.parametrize("kind", REDIS_KINDS)
+@pytest.mark.parametrize("kind", [*REDIS_KINDS, CLUSTER])
 async def test_a_bulk_write_is_the_same_as_writing_one_by_one(store: RedisEntries) -> None:
     other = Tags(TAGS.model, TAGS.route, "tenant2", TAGS.context)
     entries = [entry(f"e{index}", unit(1, index / 100), tags=other if index % 2 else TAGS) for index in range(700)]

@@ -17,14 +17,14 @@ from contextlib import contextmanager
 from typing import Any
 
 import orjson
-import redis.asyncio as redis
 from redis.asyncio.client import Pipeline
+from redis.asyncio.cluster import ClusterPipeline, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
 
 from gateway.errors import StoreError
 from gateway.store.base import Entry, Store, Tags
+from gateway.store.redis.connection import FAILURES, Client, connect, host_of
 from gateway.store.redis.incidents import Incidents
 
 # One round trip for a read that renews the answer for the TTL it was written with (kept in `ttl_ms`),
@@ -49,10 +49,10 @@ WRITE_TIMEOUT_SECS = 2.0
 
 @contextmanager
 def store_errors(what: str) -> Iterator[None]:
-    """Any Redis failure becomes a StoreError, which the policy turns into a bypass."""
+    """Any Redis failure (a cluster's own included) becomes a StoreError, which the policy turns into a bypass."""
     try:
         yield
-    except RedisError as error:
+    except FAILURES as error:
         raise StoreError(f"Redis {what} failed: {error}") from error
 
 
@@ -61,11 +61,11 @@ def fingerprint(embedder: str, dim: int, vector_type: str) -> str:
     return hashlib.blake2b(orjson.dumps([embedder, dim, vector_type]), digest_size=6).hexdigest()
 
 
-def _client(url: str, *, timeout: float, connect_timeout: float) -> redis.Redis:
+def _client(url: str, *, timeout: float, connect_timeout: float) -> Client:
     # One immediate retry lets a pooled connection that died with a restarted Redis reconnect at once;
     # anything slower than the timeout is an outage the caller bypasses.
-    return redis.Redis.from_url(url, protocol=3, socket_timeout=timeout, socket_connect_timeout=connect_timeout,
-                                retry=Retry(NoBackoff(), 1), health_check_interval=0)
+    return connect(url, protocol=3, socket_timeout=timeout, socket_connect_timeout=connect_timeout,
+                   retry=Retry(NoBackoff(), 1), health_check_interval=0)
 
 
 class RedisEntries(Store):
@@ -73,7 +73,9 @@ class RedisEntries(Store):
         seconds = timeout_ms / 1000
         self._redis = _client(url, timeout=seconds, connect_timeout=seconds)  # lookups, and nothing else
         self._writer = _client(url, timeout=max(seconds, WRITE_TIMEOUT_SECS), connect_timeout=seconds)
-        self._url_host = self._redis.connection_pool.connection_kwargs.get("host", "unix")
+        self._url_host = host_of(self._redis, url)
+        # Commands about the server rather than a key go to every master of a cluster.
+        self._on_masters = {"target_nodes": RedisCluster.PRIMARIES} if isinstance(self._redis, RedisCluster) else {}
         self._index = index
         self._prefix = prefix
         self._meta_key = f"{index}:meta"
@@ -130,8 +132,11 @@ class RedisEntries(Store):
         return {"model": entry.tags.model, "route": entry.tags.route, "user": entry.tags.tenant,
                 "ctx": entry.tags.context, "created_at": int(time.time()), "usage": entry.usage, "ttl_ms": ttl_ms}
 
+    def _entry_key(self, key: str) -> str:
+        return self._prefix + key
+
     @abstractmethod
-    async def _queue_write(self, pipe: Pipeline, entry: Entry, ttl_ms: int) -> None:
+    async def _queue_write(self, pipe: Pipeline | ClusterPipeline, entry: Entry, ttl_ms: int) -> None:
         """Queue the commands that create or refill one entry, vector included."""
 
     @abstractmethod
@@ -150,19 +155,24 @@ class RedisEntries(Store):
         with store_errors("write"):
             await self._prepare()
             for start in range(0, len(entries), BULK_PAGE):
+                page = entries[start:start + BULK_PAGE]
                 async with self._writer.pipeline(transaction=False) as pipe:
-                    for entry in entries[start:start + BULK_PAGE]:
+                    for entry in page:
                         await self._queue_write(pipe, entry, ttl_ms)
-                    await pipe.execute()
+                    await self._settle_page(page, await pipe.execute(), ttl_ms)
+
+    async def _settle_page(self, entries: Sequence[Entry], replies: list[Any], ttl_ms: int) -> None:
+        """Finish what a bulk page's replies say is left to do."""
 
     async def read_answer(self, key: str, *, refresh: bool) -> bytes | None:
         with store_errors("read"):
-            answer: bytes | None = await self._read_script(keys=[self._prefix + key], args=[int(refresh)])
+            answer: bytes | None = await self._read_script(keys=[self._entry_key(key)], args=[int(refresh)])
         return answer
 
     async def describe(self, key: str) -> Tags | None:
         with store_errors("read"):
-            model, route, user, context = await self._redis.hmget(self._prefix + key, ["model", "route", "user", "ctx"])
+            model, route, user, context = await self._redis.hmget(self._entry_key(key),
+                                                                  ["model", "route", "user", "ctx"])
         if model is None or route is None or user is None or context is None:
             return None
         return Tags(model.decode(), route.decode(), user.decode(), context.decode())
@@ -196,8 +206,11 @@ class RedisEntries(Store):
     async def get_blobs(self, keys: Sequence[str]) -> list[bytes | None]:
         if not keys:
             return []
+        names = [self._prefix + "blob:" + key for key in keys]
         with store_errors("read"):
-            values: list[bytes | None] = await self._redis.mget([self._prefix + "blob:" + key for key in keys])
+            # Blobs of a batch lie in many slots of a cluster, which MGET refuses: it is split by node there.
+            read = self._redis.mget_nonatomic if isinstance(self._redis, RedisCluster) else self._redis.mget
+            values: list[bytes | None] = await read(names)
         return values
 
     async def put_blobs(self, items: Sequence[tuple[str, bytes]], *, ttl_ms: int) -> None:

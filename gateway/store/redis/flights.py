@@ -1,6 +1,6 @@
-"""Single-flight across workers and replicas, through Redis. `SET <prefix>flight:<key> <id> NX GET PX <ttl>`
+"""Single-flight across workers and replicas, through Redis. `SET <prefix>flight:{<key>} <id> NX GET PX <ttl>`
 elects one leader for the whole fleet (and tells the others its id); the leader appends its answer to the
-Redis Stream `<prefix>flight:<key>:<id>` (the head, the body's chunks, then an end or fail marker), which the
+Redis Stream `<prefix>flight:{<key>}:<id>` (the head, the body's chunks, then an end or fail marker), which the
 first request for that key in each other worker reads with `XREAD BLOCK` and publishes to its local flight.
 
 The leader writes from a task of its own, a pipeline per batch, so its client never waits on Redis. Its election
@@ -23,9 +23,10 @@ import orjson
 import redis.asyncio as redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
 
 from gateway.flight.flight import Flight, Head, LocalFlights
+from gateway.setting_values import is_cluster_url
+from gateway.store.redis.connection import FAILURES, Client, connect
 
 log = logging.getLogger("latency_slayer.flight")
 
@@ -47,7 +48,7 @@ class _Stall:
         self.doing = doing
         self.since: float | None = None
 
-    def hopeless(self, error: RedisError) -> bool:
+    def hopeless(self, error: Exception) -> bool:
         """Count one failure; True once Redis has failed for the length of a lease."""
         now = time.monotonic()
         if self.since is None:
@@ -69,15 +70,11 @@ class RedisFlights:
     def __init__(self, url: str, *, prefix: str, timeout_ms: int, ttl_secs: float, tasks: LocalFlights,
                  max_chunk_bytes: int = 1 << 20) -> None:
         seconds = timeout_ms / 1000
-        options: dict[str, Any] = {"socket_connect_timeout": seconds, "retry": Retry(NoBackoff(), 1),
-                                   "health_check_interval": 0, "timeout": seconds}
         # Bounded pools: a burst of misses waits briefly for a connection (each is held ~0.1 ms) rather
         # than opening one per request next to the store's own. Blocking reads get theirs, with a timeout
         # beyond their BLOCK.
-        self._redis = redis.Redis(connection_pool=redis.BlockingConnectionPool.from_url(
-            url, max_connections=POOL_SIZE, socket_timeout=seconds, **options))
-        self._reader = redis.Redis(connection_pool=redis.BlockingConnectionPool.from_url(
-            url, max_connections=READERS, socket_timeout=BLOCK_MS / 1000 + seconds, **options))
+        self._redis = _pool(url, POOL_SIZE, socket_timeout=seconds, wait=seconds)
+        self._reader = _pool(url, READERS, socket_timeout=BLOCK_MS / 1000 + seconds, wait=seconds)
         self._prefix = f"{prefix}flight:"
         self._ttl_ms = max(int(ttl_secs * 1000), 1)
         self._tasks = tasks
@@ -86,9 +83,9 @@ class RedisFlights:
         self.max_chunk_bytes = max_chunk_bytes
 
     async def claim(self, key: str) -> tuple[str, bool]:
-        """Stand for leader of `key` fleet-wide: (the leader's id, whether it is ours). Raises RedisError."""
+        """Stand for leader of `key` fleet-wide: (the leader's id, whether it is ours). Raises any of `FAILURES`."""
         ident = secrets.token_hex(8)
-        held = await self._redis.set(self._prefix + key, ident, nx=True, px=LEASE_MS, get=True)
+        held = await self._redis.set(_lock(self._prefix, key), ident, nx=True, px=LEASE_MS, get=True)
         return (ident, True) if held is None else (held.decode(), False)
 
     def mirror(self, key: str, ident: str) -> RedisMirror:
@@ -97,13 +94,13 @@ class RedisFlights:
     async def follow(self, key: str, ident: str, flight: Flight) -> None:
         """Publish the leader's answer to `flight` as it arrives. Returning without ending it fails it: the
         leader failed, Redis did, or nothing arrived within the upstream's timeout."""
-        stream = f"{self._prefix}{key}:{ident}"
+        stream = f"{_lock(self._prefix, key)}:{ident}"
         last = b"0-0"
         deadline = time.monotonic() + self._ttl_ms / 1000
         try:  # counted, so the leader's worker goes on when its own clients leave
             async with self._redis.pipeline(transaction=False) as pipe:
                 await pipe.incr(f"{stream}:n").pexpire(f"{stream}:n", self._ttl_ms).execute()
-        except RedisError as error:
+        except FAILURES as error:
             log.warning("single-flight: following through Redis failed (%s); its followers go upstream", error)
             return
         stall = _Stall("reading from")
@@ -111,13 +108,13 @@ class RedisFlights:
             try:
                 reply = await self._reader.xread({stream: last}, count=READ_COUNT,
                                                  block=max(1, min(BLOCK_MS, int(left * 1000))))
-                if not reply and await self._redis.get(self._prefix + key) != ident.encode():
+                if not reply and await self._redis.get(_lock(self._prefix, key)) != ident.encode():
                     # The lease is gone: given up with the end (read now), or lost by a leader that died.
                     reply = await self._reader.xread({stream: last}, count=READ_COUNT)
                     if not reply or not _publish(reply[0][1], flight):
                         log.info("a single-flight leader in another worker is gone; its followers go upstream")
                     return
-            except RedisError as error:
+            except FAILURES as error:
                 if stall.hopeless(error):
                     return  # its followers go upstream
                 await asyncio.sleep(RETRY_SECS)
@@ -133,6 +130,23 @@ class RedisFlights:
     async def close(self) -> None:
         await self._redis.aclose()
         await self._reader.aclose()
+
+
+def _lock(prefix: str, key: str) -> str:
+    """A flight's election; its stream and follower count add to the name. The key is a hash tag, so on a Redis
+    Cluster all three share a slot and the end's transaction is possible."""
+    return f"{prefix}{{{key}}}"
+
+
+def _pool(url: str, size: int, *, socket_timeout: float, wait: float) -> Client:
+    options: dict[str, Any] = {"socket_connect_timeout": wait, "retry": Retry(NoBackoff(), 1),
+                               "health_check_interval": 0, "socket_timeout": socket_timeout}
+    if is_cluster_url(url):
+        # A cluster client's pool raises at its limit rather than waiting, which would fail a burst's elections:
+        # it opens what a burst needs, per node.
+        return connect(url, **options)
+    return redis.Redis(connection_pool=redis.BlockingConnectionPool.from_url(
+        url, max_connections=size, timeout=wait, **options))
 
 
 def _publish(entries: list[tuple[bytes, dict[bytes, bytes]]], flight: Flight) -> bool:
@@ -156,7 +170,7 @@ class RedisMirror:
 
     def __init__(self, flights: RedisFlights, key: str, ident: str) -> None:
         self._flights = flights
-        self._lock = flights._prefix + key
+        self._lock = _lock(flights._prefix, key)
         self._stream = f"{self._lock}:{ident}"
         self._ident = ident
         self._pending: list[dict[str, bytes | str]] = []
@@ -191,7 +205,7 @@ class RedisMirror:
     async def followed(self) -> bool:
         try:
             return bool(await self._flights._redis.exists(f"{self._stream}:n"))
-        except RedisError:
+        except FAILURES:
             return False
 
     async def _write(self) -> None:
@@ -208,7 +222,7 @@ class RedisMirror:
             self._pending, last = [], self._last
             try:
                 await self._send(batch, last)
-            except RedisError as error:
+            except FAILURES as error:
                 if stall.hopeless(error):
                     return
                 continue  # the batch is kept and sent again, renewing the lease

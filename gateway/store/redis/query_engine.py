@@ -18,6 +18,7 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError, ResponseError
 
 from gateway.errors import StartupError, StoreError
+from gateway.setting_values import is_cluster_url
 from gateway.store.base import Candidate, Entry, Tags
 from gateway.store.redis.entries import SEARCH_EF, RedisEntries, store_errors
 from gateway.store.redis.index_definition import VECTOR_FIELD, Definition
@@ -55,6 +56,10 @@ def knn_query(tags: Tags, k: int, *, batches: bool = False, attribute: str = VEC
 class RedisStore(RedisEntries):
     def __init__(self, url: str, *, index: str, prefix: str, timeout_ms: int, vector_type: str = "float32",
                  verify_secs: float = VERIFY_SECS) -> None:
+        if is_cluster_url(url):
+            # The Query Engine we can install is no coordinator: an index would see one shard's entries.
+            raise StartupError(f"VECTOR_TYPE={vector_type} keeps vectors in a Query Engine index, which cannot span "
+                               f"a Redis Cluster: set VECTOR_TYPE=int8 (vector sets) with a redis+cluster:// URL")
         super().__init__(url, index=index, prefix=prefix, timeout_ms=timeout_ms, vector_type=vector_type)
         self._dtype = _DTYPES[vector_type]
         self._definition = Definition(prefix, "", 0, vector_type)

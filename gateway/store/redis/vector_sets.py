@@ -3,29 +3,38 @@ quantised to int8 (`VADD ... Q8`, a quarter of FLOAT32's memory), so a lookup is
 entries of its scope. The entry hashes, answers, blobs and counters are shared with the other Redis store.
 
 A scope's name starts with the embedder's fingerprint (`<prefix>vset:<fingerprint>:<scope digest>`), so vectors of
-two embedders never meet in one set. A key of another type or size under a scope's name is an incident: that scope
+two embedders never meet in one set; on a Redis Cluster every name also carries its shard's hash tag
+(`vector_set_keys.py`). A key of another type or size under a scope's name is an incident: that scope
 is searched and written as if empty, every other one as usual."""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import orjson
 from redis.asyncio.client import Pipeline
+from redis.asyncio.cluster import ClusterPipeline, RedisCluster
 from redis.exceptions import ResponseError
 
 from gateway.errors import StartupError
+from gateway.setting_values import is_cluster_url
 from gateway.store.base import Candidate, Entry, Tags
 from gateway.store.redis.entries import SEARCH_EF, RedisEntries, store_errors
+from gateway.store.redis.vector_set_keys import VectorSetKeys
+from gateway.wire.canonical import SHARD_CHARS
 
 # Create or refill an entry atomically. An entry keeps its vector when refilled without one; one without any
 # vector joins its scope's exact-only set, so a flush by route or tenant still finds it. Each hash records its
 # scope digest, so a rewrite under other tags leaves the old scope, and `delete` knows where to look.
 # A vector set key that holds anything else stops the write before it changes anything, and says what it holds.
-# KEYS: hash, scope vector set, scope exact-only set, scope registry.
-# ARGV: element, scope, [route, user] JSON, ttl_ms, answer, FP32 vector or '', attributes, prefix, fields...
+# Every key is the caller's (a cluster allows no other): an entry moving from a scope the caller did not name
+# changes nothing and returns that scope, for the caller to name its keys and write again.
+# KEYS: hash, scope vector set, scope exact-only set, scope registry, [old vector set, old exact-only set].
+# ARGV: element, scope, [route, user] JSON, ttl_ms, answer, FP32 vector or '', attributes, old scope or '',
+# fields...
 _WRITE = """
 local kind = redis.call('TYPE', KEYS[2])['ok']
 if kind == 'vectorset' and ARGV[6] ~= '' then
@@ -36,8 +45,9 @@ elseif kind ~= 'none' and kind ~= 'vectorset' then
 end
 local old = redis.call('HGET', KEYS[1], 'scope')
 if old and old ~= ARGV[2] then
-  redis.call('VREM', ARGV[8] .. 'vset:' .. old, ARGV[1])
-  redis.call('SREM', ARGV[8] .. 'exact:' .. old, ARGV[1])
+  if old ~= ARGV[8] then return {old} end
+  redis.call('VREM', KEYS[5], ARGV[1])
+  redis.call('SREM', KEYS[6], ARGV[1])
 end
 redis.call('HSET', KEYS[1], 'scope', ARGV[2], unpack(ARGV, 9))
 redis.call('HSETEX', KEYS[1], 'PX', ARGV[4], 'FIELDS', 1, 'resp', ARGV[5])
@@ -50,31 +60,32 @@ end
 redis.call('HSET', KEYS[4], ARGV[2], ARGV[3])
 """
 
-# KEYS: hash. ARGV: element, prefix.
+# KEYS: hash, its scope's vector set and exact-only set. ARGV: element, the scope they are of. Returns the
+# entries removed, or the entry's scope when it is another (it moved since the caller read it).
 _DELETE = """
 local scope = redis.call('HGET', KEYS[1], 'scope')
+if scope and scope ~= ARGV[2] then return {scope} end
 if scope then
-  redis.call('VREM', ARGV[2] .. 'vset:' .. scope, ARGV[1])
-  redis.call('SREM', ARGV[2] .. 'exact:' .. scope, ARGV[1])
+  redis.call('VREM', KEYS[2], ARGV[1])
+  redis.call('SREM', KEYS[3], ARGV[1])
 end
 return redis.call('DEL', KEYS[1])
 """
 
-# One page of a scope's removal, atomic so a concurrent write is either removed or kept whole; an emptied
-# scope leaves the registry in the same step. Returns entries removed, or -1 once the scope is gone.
-# KEYS: scope vector set, scope exact-only set, scope registry. ARGV: scope, prefix, page size.
+# One page of a scope's removal, atomic so a concurrent write is either removed or kept whole; a scope found
+# empty leaves the registry in the same step. Returns entries removed, or -1 once the scope is gone.
+# KEYS: scope vector set, scope exact-only set, scope registry, the members' hashes. ARGV: scope, members...
 _DROP_PAGE = """
-local members = redis.call('VRANDMEMBER', KEYS[1], ARGV[3])
-if #members == 0 then members = redis.call('SRANDMEMBER', KEYS[2], ARGV[3]) end
-if #members == 0 then
+if #ARGV == 1 then
+  if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
   redis.call('HDEL', KEYS[3], ARGV[1])
   return -1
 end
 local removed = 0
-for _, member in ipairs(members) do
-  redis.call('VREM', KEYS[1], member)
-  redis.call('SREM', KEYS[2], member)
-  removed = removed + redis.call('DEL', ARGV[2] .. member)
+for index = 2, #ARGV do
+  redis.call('VREM', KEYS[1], ARGV[index])
+  redis.call('SREM', KEYS[2], ARGV[index])
+  removed = removed + redis.call('DEL', KEYS[index + 2])
 end
 return removed
 """
@@ -106,19 +117,23 @@ def _foreign_reply(error: ResponseError) -> bool:
 class VectorSetStore(RedisEntries):
     def __init__(self, url: str, *, index: str, prefix: str, timeout_ms: int) -> None:
         super().__init__(url, index=index, prefix=prefix, timeout_ms=timeout_ms, vector_type="int8")
-        self._registry = f"{prefix}scopes"
+        self._keys = VectorSetKeys(prefix, cluster=is_cluster_url(url))
         self._write_script = self._writer.register_script(_WRITE)
         self._delete_script = self._writer.register_script(_DELETE)
         self._drop_page = self._writer.register_script(_DROP_PAGE)
 
+    def _entry_key(self, key: str) -> str:
+        return self._keys.entry(key)
+
     async def open(self, *, dim: int, embedder: str) -> None:
         self._expect(dim, embedder)
         with store_errors("start-up check"):
-            version = str((await self._redis.info("server")).get("redis_version", ""))
-            if not recent_enough(version):
-                # An older server would fail every search, so the cache would flap between working and bypassed.
-                raise StartupError(f"VECTOR_TYPE=int8 needs Redis 8.2 or later (vector sets with VSIM WITHATTRIBS); "
-                                   f"this server is {version or 'of unknown version'}")
+            versions = await self._redis.info("server", **self._on_masters)
+            for version in _versions(versions):
+                if not recent_enough(version):
+                    # An older server would fail every search, so the cache would flap between working and bypassed.
+                    raise StartupError(f"VECTOR_TYPE=int8 needs Redis 8.2 or later (vector sets with VSIM "
+                                       f"WITHATTRIBS); this server is {version or 'of unknown version'}")
             built = await self._read_meta()
             conflict = self._recorded_conflict(built) if built is not None else await self._unrecorded_conflict()
             if conflict is not None:
@@ -126,31 +141,39 @@ class VectorSetStore(RedisEntries):
             if built is None:
                 await self._write_meta()  # new, or its record evicted or deleted, and the scopes prove it ours
 
+    async def _registries(self) -> list[str]:
+        """Every scope registry: on a cluster, one per shard in use, on every master."""
+        if not self._keys.cluster:
+            return [self._keys.registry("")]
+        return [found.decode() async for found in self._writer.scan_iter(match=self._keys.registry_pattern(),
+                                                                          count=1000)]
+
     async def _unrecorded_conflict(self) -> str | None:
         """Without a meta key, the scope registry tells whose vectors these are: scopes of another fingerprint make
         the cache another embedder's (scopes without one are an earlier version's, never searched)."""
-        async for scope in self._redis.hscan_iter(self._registry, count=1000, no_values=True):
-            owner, marked, _ = scope.decode().partition(":")
-            if marked and owner != self._fingerprint:
-                return self._conflict(f"holds vector sets of another embedder or vector type (fingerprint {owner}; "
-                                      f"{self._meta_key}, which would name it, is gone)", vector_sets=True)
+        for registry in await self._registries():
+            async for scope in self._redis.hscan_iter(registry, count=1000, no_values=True):
+                owner, marked, _ = scope.decode().partition(":")
+                if marked and owner != self._fingerprint:
+                    return self._conflict(f"holds vector sets of another embedder or vector type (fingerprint "
+                                          f"{owner}; {self._meta_key}, which would name it, is gone)",
+                                          vector_sets=True)
         return None
 
     async def _prepare(self) -> None:
-        """Vector sets come into being with their first VADD: nothing to prepare."""
+        """Before a bulk write (vector sets come into being with their first VADD): its pipeline runs the write
+        script by digest, which a cluster's pipeline cannot load on a master that lacks it, so load it on all."""
+        await self._writer.script_load(_WRITE)
 
     def _scope(self, tags: Tags) -> str:
         return f"{self._fingerprint}:{scope_digest(tags)}"
-
-    def _scope_keys(self, scope: str) -> tuple[str, str]:
-        return f"{self._prefix}vset:{scope}", f"{self._prefix}exact:{scope}"
 
     def _foreign(self, key: str, holds: str) -> None:
         self._incidents.found(key, f"Redis cache {self._index!r} holds {holds} under {key!r}, where this gateway "
                                    f"keeps a vector set of {self._dim}-d vectors: delete that key.")
 
     async def search(self, tags: Tags, vector: np.ndarray, k: int) -> list[Candidate]:
-        vectors, _ = self._scope_keys(self._scope(tags))
+        vectors, _ = self._keys.scope(self._keys.shard(tags), self._scope(tags))
         with store_errors("search"):
             try:
                 reply = await self._redis.execute_command(
@@ -172,44 +195,78 @@ class VectorSetStore(RedisEntries):
         self._incidents.gone(vectors)
         return candidates
 
-    def _write_call(self, entry: Entry, ttl_ms: int) -> tuple[list[str], list[Any]]:
+    def _write_call(self, entry: Entry, ttl_ms: int, old: str = "") -> tuple[list[str], list[Any]]:
         scope = self._scope(entry.tags)
+        shard = self._keys.shard(entry.tags)
         vector = b"" if entry.vector is None else entry.vector.astype(np.float32).tobytes()
         fields = [item for pair in self._entry_fields(entry, ttl_ms).items() for item in pair]
-        return ([self._prefix + entry.key, *self._scope_keys(scope), self._registry],
+        moved = list(self._keys.scope(entry.key[:SHARD_CHARS], old)) if old else []
+        return ([self._keys.entry(entry.key), *self._keys.scope(shard, scope), self._keys.registry(shard), *moved],
                 [entry.key, scope, orjson.dumps([entry.tags.route, entry.tags.tenant]), ttl_ms, entry.answer,
-                 vector, orjson.dumps({"prompt": entry.prompt}), self._prefix, *fields])
+                 vector, orjson.dumps({"prompt": entry.prompt}), old, *fields])
 
     async def write(self, entry: Entry, *, ttl_ms: int) -> None:
-        """One script call: atomic without MULTI, and no pipeline asking whether the script is loaded."""
-        keys, args = self._write_call(entry, ttl_ms)
+        """One script call: atomic without MULTI, and no pipeline asking whether the script is loaded (two when
+        the entry moves to another scope)."""
         with store_errors("write"):
-            holds = await self._write_script(keys=keys, args=args)
-        if holds is not None:  # nothing written: the scope's vector set is not ours
-            self._foreign(keys[1], holds.decode())
+            keys, args = self._write_call(entry, ttl_ms)
+            reply = await self._write_script(keys=keys, args=args)
+            while isinstance(reply, list):  # it moves from the scope named: write again naming that scope's keys
+                keys, args = self._write_call(entry, ttl_ms, reply[0].decode())
+                reply = await self._write_script(keys=keys, args=args)
+        if reply is not None:  # nothing written: the scope's vector set is not ours
+            self._foreign(keys[1], reply.decode())
 
-    async def _queue_write(self, pipe: Pipeline, entry: Entry, ttl_ms: int) -> None:
+    async def _queue_write(self, pipe: Pipeline | ClusterPipeline, entry: Entry, ttl_ms: int) -> None:
         keys, args = self._write_call(entry, ttl_ms)
         await self._write_script(keys=keys, args=args, client=pipe)
 
+    async def _settle_page(self, entries: Sequence[Entry], replies: list[Any], ttl_ms: int) -> None:
+        for entry, reply in zip(entries, replies, strict=True):
+            if reply is not None:  # moved or foreign: what `write` does on its own
+                await self.write(entry, ttl_ms=ttl_ms)
+
     async def delete(self, key: str) -> bool:
+        entry = self._keys.entry(key)
         with store_errors("delete"):
-            return bool(await self._delete_script(keys=[self._prefix + key], args=[key, self._prefix]))
+            scope = await self._writer.hget(entry, "scope")
+            while True:
+                found = (scope or b"").decode()
+                removed = await self._delete_script(
+                    keys=[entry, *self._keys.scope(key[:SHARD_CHARS], found)], args=[key, found])
+                if not isinstance(removed, list):
+                    return bool(removed)
+                scope = removed[0]
 
     async def flush(self, *, route: str | None = None, tenant: str | None = None) -> int:
         deleted = 0
         with store_errors("flush"):
-            for scope, owner in (await self._writer.hgetall(self._registry)).items():
-                scope_route, scope_tenant = orjson.loads(owner)
-                if route not in (None, scope_route) or tenant not in (None, scope_tenant):
-                    continue
-                while (removed := await self._drop_page(
-                        keys=[*self._scope_keys(scope.decode()), self._registry],
-                        args=[scope, self._prefix, DROP_PAGE])) >= 0:
-                    deleted += removed
+            for registry in await self._registries():
+                shard = self._keys.shard_of_registry(registry)
+                for scope, owner in (await self._writer.hgetall(registry)).items():
+                    scope_route, scope_tenant = orjson.loads(owner)
+                    if route in (None, scope_route) and tenant in (None, scope_tenant):
+                        deleted += await self._drop_scope(registry, shard, scope.decode())
             if route is None and tenant is None:
                 await self._flush_side_keys()
         return deleted
+
+    async def _drop_scope(self, registry: str, shard: str, scope: str) -> int:
+        """Remove a scope page by page; the number of entries removed."""
+        vectors, exact = self._keys.scope(shard, scope)
+        deleted = 0
+        while True:
+            async with self._writer.pipeline(transaction=False) as pipe:
+                pipe.execute_command("VRANDMEMBER", vectors, DROP_PAGE)
+                pipe.srandmember(exact, DROP_PAGE)
+                in_vectors, in_exact = await pipe.execute()
+            members = [member.decode() for member in (in_vectors or in_exact or [])]
+            removed = await self._drop_page(
+                keys=[vectors, exact, registry, *(self._keys.entry(member) for member in members)],
+                args=[scope, *members])
+            if removed < 0:
+                return deleted
+            deleted += removed
 
     async def _recheck_incidents(self) -> None:
         """Forget the foreign keys that are gone or were replaced by a vector set of ours."""
@@ -226,7 +283,17 @@ class VectorSetStore(RedisEntries):
 
     async def health(self) -> dict[str, Any]:
         with store_errors("health check"):
-            scopes = await self._redis.hlen(self._registry)
+            if isinstance(self._redis, RedisCluster):
+                # Counting scopes would mean a SCAN of every master; what every master holds is one DBSIZE each.
+                size: dict[str, Any] = {"keys": int(await self._redis.dbsize(target_nodes=RedisCluster.PRIMARIES)),
+                                        "masters": len(self._redis.get_primaries())}
+            else:
+                size = {"scopes": int(await self._redis.hlen(self._keys.registry("")))}
             await self._recheck_incidents()
-        return {"backend": "redis", "host": self._url_host, "vector_type": "int8", "scopes": int(scopes),
-                **self._incidents.health()}
+        return {"backend": "redis", "host": self._url_host, "vector_type": "int8", **size, **self._incidents.health()}
+
+
+def _versions(info: dict[Any, Any]) -> list[str]:
+    """Each node's `redis_version`: one node's INFO, or a cluster's by node."""
+    replies = info.values() if all(isinstance(reply, dict) for reply in info.values()) else [info]
+    return [str(reply.get("redis_version", "")) for reply in replies]
