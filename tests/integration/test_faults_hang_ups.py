@@ -96,7 +96,9 @@ def test_clients_hanging_up_close_the_upstream_store_nothing_and_leak_nothing(
         # Give the gateway the time a whole upstream answer takes to notice, close and clean up; then measure.
         wait_until(lambda: all(r.ended is not None for r in upstream.streams[streams_before:]), 6)
         tasks_settled = wait_until(lambda: loop_tasks(gateway) <= tasks, 3)
-        sockets_settled = wait_until(lambda: open_sockets() <= sockets + 1, 3)
+        # A pool may still grow by a connection or two when a burst happens to overlap more than the first did; a
+        # leak grows with the hang-ups (hundreds), so a few sockets of slack still catch one.
+        sockets_settled = wait_until(lambda: open_sockets() <= sockets + 4, 3)
         gateway.drain()
         records = upstream.streams[streams_before:]
         ran_out = [r.prompt for r in records if r.finished]
