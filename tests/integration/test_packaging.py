@@ -91,6 +91,30 @@ def test_docker_compose_wires_redis_8_and_the_gateway() -> None:
     assert "prepare-model" in dockerfile and "8080" in dockerfile
 
 
+def test_docker_compose_has_a_cluster_profile_of_three_masters_three_replicas_and_two_gateways() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    profiled = {name for name, service in services.items() if "cluster" in service.get("profiles", ())}
+    assert {"redis", "gateway"} & profiled == set()  # a plain `docker compose up` is as it was
+    nodes = [services[f"redis-c{n}"] for n in range(1, 7)]
+    assert all(re.fullmatch(r"redis:8(\.\d+)*(-\w+)?", node["image"]) and "ports" not in node for node in nodes)
+    assert all(node["command"][node["command"].index("--cluster-enabled") + 1] == "yes" for node in nodes)
+    init = services["cluster-init"]
+    assert "--cluster-replicas 1" in init["command"][0] and set(init["depends_on"]) == {f"redis-c{n}" for n in
+                                                                                       range(1, 7)}
+    for name in ("gateway-c1", "gateway-c2"):
+        gateway = services[name]
+        assert gateway["build"] == "." and "ports" not in gateway
+        assert gateway["environment"]["REDIS_URL"].startswith("redis+cluster://redis-c1:6379,")
+        assert gateway["environment"]["VECTOR_TYPE"] == "int8"  # the store that shards
+        assert gateway["depends_on"]["cluster-init"] == {"condition": "service_completed_successfully"}
+    front = services["cluster"]
+    assert front["ports"] == ["127.0.0.1:8081:8081"] and set(front["depends_on"]) == {"gateway-c1", "gateway-c2"}
+    proxy = compose["configs"]["cluster-proxy"]["content"]
+    assert "server gateway-c1:8080;" in proxy and "server gateway-c2:8080;" in proxy
+    assert "proxy_buffering off;" in proxy  # streams are relayed as they arrive
+
+
 def _listening_addresses(port: int) -> set[str]:
     """The local addresses of the LISTEN sockets on `port`, from the kernel's own table."""
     found = set()
