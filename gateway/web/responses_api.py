@@ -53,7 +53,7 @@ class _Kept:
         if self._call.asked.get("store") is False:
             return
         gateway = gateway_of(self._request)
-        gateway.policy.note(self._call.issue(whole).kept(caller(self._request).tenant),
+        gateway.policy.note(self._call.issue(whole).kept_under(caller(self._request).tenant),
                             ttl_secs=gateway.settings.responses_keep_secs)
 
 

@@ -13,7 +13,7 @@ import re
 import secrets
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -102,8 +102,10 @@ class ResponsesRequest:
             response = {name: value for name, value in answer.items() if name not in _PER_SERVE}
             content = Served({**response, **echoed, "output": output}, _items(self.body.get("input")),
                              self.body.get("previous_response_id"))
+            kept = content.dumps()  # once: its digest goes in the id, and it is what is kept
             now = int(time.time())
-            self.issued = content.served_as(f"resp_{secrets.token_hex(8)}{digest(content.dumps())}{now:08x}", now)
+            self.issued = replace(content.served_as(f"resp_{secrets.token_hex(8)}{digest(kept)}{now:08x}", now),
+                                  kept=kept)
         return self.issued
 
     def cached(self, answer: dict[str, Any]) -> bytes:
@@ -241,6 +243,7 @@ class Served:
     response: dict[str, Any]
     input: list[Any]
     previous: str | None
+    kept: bytes = field(default=b"", repr=False, compare=False)  # `dumps()`, taken once when it was issued
 
     def dumps(self) -> bytes:
         """What is kept: all but what differs each time the answer is served."""
@@ -253,11 +256,12 @@ class Served:
             response["completed_at"] = created_at
         return Served(response, self.input, self.previous)
 
-    def kept(self, tenant: str) -> list[tuple[str, bytes]]:
-        """What to keep so that its id can be named later, by name: named by its content, which the id carries,
-        so however often one answer is served in one conversation, it is kept once."""
-        content = self.dumps()
-        return [(kept_as(tenant, "served:" + digest(content)), content)]
+    def kept_under(self, tenant: str) -> list[tuple[str, bytes]]:
+        """What to keep so that its id can be named later, by name: named by its content, whose digest the id
+        carries, so however often one answer is served in one conversation, it is kept once."""
+        names = kept_names(tenant, str(self.response.get("id")))
+        assert names is not None, "only what was issued is kept"
+        return [(names[0], self.kept)]
 
 
 def kept_names(tenant: str, response_id: str) -> list[str] | None:

@@ -219,7 +219,7 @@ def test_a_streamed_answer_is_whole_at_response_completed_only() -> None:
 
 def _kept_and_read(request, answer: dict, tenant: str = "t1"):
     served = request.issue(answer)
-    kept = dict(served.kept(tenant))
+    kept = dict(served.kept_under(tenant))
     names = kept_names(tenant, served.response["id"])
     assert names is not None
     return restored(served.response["id"], kept.get(names[0]), kept.get(names[1]))
@@ -252,13 +252,13 @@ def test_a_gateway_id_is_written_out_as_its_conversation() -> None:
 
 def test_what_is_kept_of_one_answer_in_one_conversation_is_kept_once_under_each_id() -> None:
     one, two = _request({"input": ASK}).issue(ANSWER), _request({"input": ASK}).issue(ANSWER)
-    assert one.response["id"] != two.response["id"] and one.kept("t1") == two.kept("t1")
-    assert one.kept("t1") != _request({"input": ASK, "metadata": {"a": "b"}}).issue(ANSWER).kept("t1")
-    assert one.kept("t1")[0][0] != one.kept("t2")[0][0]  # every name is its tenant's
+    assert one.response["id"] != two.response["id"] and one.kept_under("t1") == two.kept_under("t1")
+    assert one.kept_under("t1") != _request({"input": ASK, "metadata": {"a": "b"}}).issue(ANSWER).kept_under("t1")
+    assert one.kept_under("t1")[0][0] != one.kept_under("t2")[0][0]  # every name is its tenant's
     ids = one.response["id"]
     names = kept_names("t1", ids)
-    assert names is not None and restored(ids, one.kept("t1")[0][1], None).response == one.response
-    assert restored(ids, one.kept("t1")[0][1], b"") is None  # deleted
+    assert names is not None and restored(ids, one.kept_under("t1")[0][1], None).response == one.response
+    assert restored(ids, one.kept_under("t1")[0][1], b"") is None  # deleted
     assert restored(ids, None, None) is None and restored(ids, b"{", None) is None
     assert kept_names("t1", "resp_67ccd2bed1ec8190b14f964abc0542670bb6a6b452d3795b") is None  # the upstream's
     assert kept_names("t1", "resp_" + "0" * 5000) is None
