@@ -9,6 +9,7 @@ import pytest
 
 from tests.integration.harness.calls import client
 from tests.support.fake_upstream import COMPLETIONS_PATH, FakeUpstream
+from tests.support.traffic import wait_until
 
 MODEL = "gpt-3.5-turbo-instruct"
 
@@ -50,7 +51,8 @@ def test_a_stream_sends_words_then_each_finish_then_usage(fake_upstream: FakeUps
         assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == 8
     else:
         assert all(chunk.usage is None for chunk in chunks)
-    assert fake_upstream.streams[-1].finished
+    # The server marks a stream finished after its last write, which the client may read first.
+    assert wait_until(lambda: fake_upstream.streams[-1].finished, 2)
 
 
 @pytest.mark.parametrize(("body", "param"), [
