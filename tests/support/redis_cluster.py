@@ -42,17 +42,27 @@ def _free_node_port() -> int:
 class _ClusterNode(RedisServer):
     """A cluster-enabled node: no Query Engine module, its cluster state in its own temp dir."""
 
+    def __init__(self, port: int, *, node_timeout_ms: int, password: str | None) -> None:
+        # A replica must authenticate to its master too, and may stand in for its master however long it has
+        # been apart from it (validity factor 0), so a failover takes a node timeout and an election.
+        auth = ["--requirepass", password, "--masterauth", password] if password else []
+        super().__init__(port, extra_args=[*auth, "--cluster-replica-validity-factor", "0"])
+        self.node_timeout_ms = node_timeout_ms
+
     def command_line(self, port: int, workdir: Path) -> list[str]:
         (workdir / "dump.rdb").unlink(missing_ok=True)  # a node must start empty to join
         line = super().command_line(port, workdir)
         at = line.index("--loadmodule")
-        return [*line[:at], *line[at + 2:], "--cluster-enabled", "yes",
-                "--cluster-config-file", str(workdir / "nodes.conf"), "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
+        return [*line[:at], *line[at + 2:], "--cluster-enabled", "yes", "--cluster-config-file",
+                str(workdir / "nodes.conf"), "--cluster-node-timeout", str(self.node_timeout_ms),
                 "--repl-diskless-sync-delay", "0"]  # Redis waits 5 s for more replicas before a first sync
 
 
 class RedisCluster:
-    def __init__(self, masters: int = 3, replicas_each: int = 1, startup_timeout: float = 20.0) -> None:
+    def __init__(self, masters: int = 3, replicas_each: int = 1, startup_timeout: float = 20.0, *,
+                 node_timeout_ms: int = NODE_TIMEOUT_MS, password: str | None = None) -> None:
+        self.node_timeout_ms = node_timeout_ms
+        self.password = password
         self._masters = masters
         self._replicas_each = replicas_each
         self._timeout = startup_timeout
@@ -65,19 +75,21 @@ class RedisCluster:
     @property
     def url(self) -> str:
         """The gateway's cluster form: every master as a start-up node."""
-        return "redis+cluster://" + ",".join(f"127.0.0.1:{node.port}" for node in self.masters)
+        credentials = f":{self.password}@" if self.password else ""
+        return f"redis+cluster://{credentials}" + ",".join(f"127.0.0.1:{node.port}" for node in self.masters)
 
     def _start_node(self) -> _ClusterNode:
         for attempt in range(3):  # a probed port can be taken before the server binds it
             try:
-                return _ClusterNode(_free_node_port()).start()
+                return _ClusterNode(_free_node_port(), node_timeout_ms=self.node_timeout_ms,
+                                    password=self.password).start()
             except RedisServerError as error:
                 if "Address already in use" not in str(error) or attempt == 2:
                     raise
         raise AssertionError("unreachable")
 
     def _client(self, node: _ClusterNode) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=node.port, socket_timeout=5)
+        return redis.Redis(host="127.0.0.1", port=node.port, socket_timeout=5, password=self.password)
 
     def start(self) -> RedisCluster:
         try:

@@ -62,8 +62,8 @@ def fingerprint(embedder: str, dim: int, vector_type: str) -> str:
 
 
 def _client(url: str, *, timeout: float, connect_timeout: float) -> Client:
-    # One immediate retry lets a pooled connection that died with a restarted Redis reconnect at once;
-    # anything slower than the timeout is an outage the caller bypasses.
+    # One immediate retry lets a pooled connection that died with a restarted Redis reconnect at once (a cluster
+    # client tries once: see `connect`); anything slower than the timeout is an outage the caller bypasses.
     return connect(url, protocol=3, socket_timeout=timeout, socket_connect_timeout=connect_timeout,
                    retry=Retry(NoBackoff(), 1), health_check_interval=0)
 
