@@ -3,7 +3,11 @@ a short node timeout), client threads asking repeated prompts (hits) and new one
 gateways at once, so one gateway follows the other's flight through Redis), while a master is SIGKILLed, or hung with
 SIGSTOP. No request fails and every answer is its own prompt's; while the master's slots are down, requests bypass
 the cache without waiting much longer than REDIS_TIMEOUT_MS; once its replica is promoted, both gateways serve hits
-from those slots again, without a restart. Each run prints what the failover cost (README, "Scaling out")."""
+from those slots again, without a restart. Each run prints what the failover cost (README, "Scaling out").
+
+Then the parts: a call to a hung master costs one timeout, and the same client finds the promoted replica; a
+flight whose keys were on a killed master still gets its followers an answer within the lease; a cluster with a
+password works, and a wrong password is a bypass."""
 
 from __future__ import annotations
 
@@ -27,7 +31,9 @@ from gateway.errors import StoreError
 from gateway.store.redis.flights import BLOCK_MS, LEASE_MS
 from gateway.store.redis.vector_sets import VectorSetStore
 from gateway.wire.canonical import SHARD_CHARS
+from tests.support import flights
 from tests.support.clients import ask
+from tests.support.flights import shared_gateways
 from tests.support.processes import clean_env, cli, wait_healthy
 from tests.support.redis_cluster import RedisCluster
 from tests.support.redis_server import RedisServer, free_port
@@ -169,6 +175,16 @@ def owners(cluster: RedisCluster, failed: int | None = None) -> dict[int, int]:
     raise AssertionError("no master answers")
 
 
+def holding(cluster: RedisCluster, pattern: str) -> list[RedisServer]:
+    """The masters holding keys that match `pattern`."""
+    held = []
+    for node in cluster.masters:
+        with redis.Redis(port=node.port, password=cluster.password) as client:
+            if client.keys(pattern):
+                held.append(node)
+    return held
+
+
 def warm(load: Load, cluster: RedisCluster) -> tuple[int, set[int]]:
     """Cache the repeated prompts; the master holding most of them, and their slots."""
     with httpx.Client(headers={"authorization": "Bearer sk-client-one"}, timeout=30) as client:
@@ -290,3 +306,33 @@ def test_a_password_protected_cluster_serves_hits_and_a_wrong_password_is_a_bypa
         refused = make_gateway("redis", REDIS_URL=wrong, VECTOR_TYPE="int8", METRICS_STREAM="events:auth")
         state, _, completion = ask(refused)
         assert state == "bypass" and completion.choices[0].message.content
+
+
+def test_followers_of_a_flight_on_a_killed_master_get_its_answer_within_the_lease(
+        own_cluster: RedisCluster, make_gateway, fake_upstream) -> None:
+    leader_gateway, follower_gateway = shared_gateways(make_gateway, 2, REDIS_URL=own_cluster.url,
+                                                       VECTOR_TYPE="int8", REDIS_TIMEOUT_MS=str(TIMEOUT_MS))
+    fake_upstream.latency, fake_upstream.chunk_delay = 0.5, 0.1  # the master dies while the leader streams
+    results: dict[str, tuple] = {}
+    threads = {name: threading.Thread(target=lambda name=name, gateway=gateway: results.__setitem__(
+        name, (time.monotonic(), *flights.stream(gateway), time.monotonic())))
+        for name, gateway in (("leader", leader_gateway), ("follower", follower_gateway))}
+    threads["leader"].start()
+    time.sleep(0.15)
+    threads["follower"].start()
+    pattern = f"{leader_gateway.settings.key_prefix}flight:*"
+    deadline = time.monotonic() + 5
+    while not (holders := holding(own_cluster, pattern)):  # the master of the flight's slot
+        assert time.monotonic() < deadline, "no flight in Redis"
+        time.sleep(0.02)
+    time.sleep(0.2)  # the follower reads the leader's stream
+    holders[0].kill()
+    for thread in threads.values():
+        thread.join(30)
+    for name, (started, state, layer, chunks, _, _, ended) in results.items():
+        text = "".join(chunk["choices"][0]["delta"].get("content") or "" for chunk in chunks if chunk["choices"])
+        assert re.fullmatch(rf"answer \d+ to: {re.escape(flights.PROMPT)}", text), (name, text)
+        print(f"{name}: {state}/{layer} in {ended - started:.2f} s")
+    started, state, layer, *_, ended = results["follower"]
+    assert (state, layer) in {("hit", "flight"), ("miss", None)}
+    assert ended - started < FOLLOWER_BOUND_SECS + 3  # and the stream's own second or so
