@@ -19,7 +19,6 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -30,9 +29,9 @@ from redis.crc import key_slot
 from gateway.errors import StoreError
 from gateway.store.redis.flights import BLOCK_MS, LEASE_MS
 from gateway.store.redis.vector_sets import VectorSetStore
-from gateway.wire.canonical import SHARD_CHARS
 from tests.support import flights
 from tests.support.clients import ask
+from tests.support.cluster_load import REPEATED, Load, holding, owners
 from tests.support.flights import shared_gateways
 from tests.support.processes import clean_env, cli, wait_healthy
 from tests.support.redis_cluster import RedisCluster
@@ -41,11 +40,6 @@ from tests.support.redis_server import RedisServer, free_port
 TIMEOUT_MS = 250  # REDIS_TIMEOUT_MS, the default
 UPSTREAM_SECS = 0.05
 NODE_TIMEOUT_MS = 1000
-PAIRS = 3  # client threads, two per pair: one on each gateway
-SCOPES = [f"You answer for the {team} team." for team in (
-    "billing", "search", "mobile", "payments", "design", "storage", "network", "kernel",
-    "support", "sales", "legal", "growth", "data", "security", "infra", "docs")]  # spread over every master
-REPEATED = [(scope, f"What does the {scope.split()[4]} team own?") for scope in SCOPES]
 RUN_SECS = 20.0  # at most, from the failure to hits on its slots on both gateways
 CLUSTER_DOWN_SECS = 0.25  # redis-py's fixed pause on a CLUSTERDOWN, before it refreshes the slot map
 # A Redis command on the failed master gives up after REDIS_TIMEOUT_MS (or a CLUSTERDOWN pause), and the outage
@@ -55,81 +49,6 @@ REQUEST_BOUND_SECS = 4 * TIMEOUT_MS / 1000 + CLUSTER_DOWN_SECS + 2 * UPSTREAM_SE
 # A flight's follower reads its leader's stream through a Redis stall for as long as the lease lasts, each blocking
 # read bounded by BLOCK_MS; then it goes upstream itself.
 FOLLOWER_BOUND_SECS = (LEASE_MS + BLOCK_MS + 2 * TIMEOUT_MS) / 1000 + 2 * UPSTREAM_SECS + 0.5
-
-
-@dataclass
-class Call:
-    gateway: int
-    prompt: str
-    started: float
-    ended: float
-    state: str | None = None
-    layer: str | None = None
-    slot: int | None = None  # of the entry a hit came from
-    error: str | None = None
-
-
-class Load:
-    """Pairs of client threads: each round, both threads of a pair ask the same prompt, one per gateway."""
-
-    def __init__(self, urls: list[str]) -> None:
-        self.urls = urls
-        self.calls: list[Call] = []
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._threads: list[threading.Thread] = []
-
-    def ask(self, gateway: int, scope: str, prompt: str, client: httpx.Client) -> Call:
-        started = time.monotonic()
-        call = Call(gateway, prompt, started, started)
-        body = {"model": "gpt-4o-mini", "messages": [{"role": "system", "content": scope},
-                                                     {"role": "user", "content": prompt}]}
-        try:
-            response = client.post(f"{self.urls[gateway]}/v1/chat/completions", json=body)
-            call.ended, call.state = time.monotonic(), response.headers.get("x-cache")
-            call.layer = response.headers.get("x-cache-layer")
-            text = response.json()["choices"][0]["message"]["content"] if response.status_code == 200 else ""
-            if response.status_code != 200 or not re.fullmatch(rf"answer \d+ to: {re.escape(prompt)}", text):
-                call.error = f"{response.status_code}: {response.text[:200]}"  # failed, or another prompt's answer
-            entry = response.headers.get("x-cache-key")
-            if call.state == "hit" and entry:
-                call.slot = key_slot(entry[:SHARD_CHARS].encode())
-        except Exception as error:  # counted as a failed request
-            call.ended, call.error = time.monotonic(), repr(error)
-        with self._lock:
-            self.calls.append(call)
-        return call
-
-    def start(self) -> Load:
-        for pair in range(PAIRS):
-            barrier = threading.Barrier(2, timeout=30)
-            for gateway in (0, 1):
-                thread = threading.Thread(target=self._run, args=(pair, gateway, barrier), daemon=True)
-                thread.start()
-                self._threads.append(thread)
-        return self
-
-    def _run(self, pair: int, gateway: int, barrier: threading.Barrier) -> None:
-        headers = {"authorization": "Bearer sk-client-one"}
-        with httpx.Client(headers=headers, timeout=60) as client:
-            for round_ in range(1_000_000):
-                try:
-                    barrier.wait()
-                except threading.BrokenBarrierError:
-                    return
-                if self._stop.is_set():
-                    barrier.abort()
-                    return
-                if round_ % 2:  # a new prompt: a miss, a flight of both gateways
-                    scope, prompt = SCOPES[round_ % len(SCOPES)], f"Pair {pair} asks question {round_} now?"
-                else:
-                    scope, prompt = REPEATED[(pair * 7 + round_ + gateway) % len(REPEATED)]
-                self.ask(gateway, scope, prompt, client)
-
-    def stop(self) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=90)
 
 
 @pytest.fixture
@@ -159,30 +78,6 @@ def two_gateways(own_cluster: RedisCluster, fake_upstream, tmp_path: Path) -> It
         for process in processes:
             process.terminate()
             process.communicate(timeout=30)
-
-
-def owners(cluster: RedisCluster, failed: int | None = None) -> dict[int, int]:
-    """Slot -> the port of the master serving it, as the first master that answers (not the failed one) sees it."""
-    for node in cluster.masters:
-        if node.port == failed:
-            continue
-        try:
-            with redis.Redis(port=node.port, password=cluster.password, socket_timeout=0.5) as client:
-                ranges = client.execute_command("CLUSTER SLOTS")
-        except redis.RedisError:
-            continue
-        return {slot: int(owner[1]) for first, last, owner, *_ in ranges for slot in range(first, last + 1)}
-    raise AssertionError("no master answers")
-
-
-def holding(cluster: RedisCluster, pattern: str) -> list[RedisServer]:
-    """The masters holding keys that match `pattern`."""
-    held = []
-    for node in cluster.masters:
-        with redis.Redis(port=node.port, password=cluster.password) as client:
-            if client.keys(pattern):
-                held.append(node)
-    return held
 
 
 def warm(load: Load, cluster: RedisCluster) -> tuple[int, set[int]]:
