@@ -57,9 +57,12 @@ class Traced:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] == "http":
+            await self._traced(scope, receive, send)
+        else:  # lifespan
             await self.app(scope, receive, send)
-            return
+
+    async def _traced(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
         span = scope[GATEWAY].tracer.server(method, scope["headers"])
         span.set("http.request.method", method)
