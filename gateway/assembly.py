@@ -15,7 +15,7 @@ from gateway.cache.learning import Learning
 from gateway.cache.policy import CachePolicy
 from gateway.cache.verifier.rules import HitVerifier
 from gateway.embedding.base import Embedder
-from gateway.errors import StoreError
+from gateway.errors import StartupError, StoreError
 from gateway.flight.flight import LocalFlights
 from gateway.flight.flights import Flights
 from gateway.metrics.memory_sink import MemorySink
@@ -31,6 +31,7 @@ from gateway.store.memory import MemoryStore
 from gateway.store.redis.flights import RedisFlights
 from gateway.store.redis.query_engine import RedisStore
 from gateway.store.redis.vector_sets import VectorSetStore
+from gateway.tracing import NO_TRACING, Tracer
 from gateway.upstream import UpstreamClient
 from gateway.upstreams import Upstreams
 from gateway.web.app import make_app
@@ -90,22 +91,42 @@ async def open_store(store: Store, embedder: Embedder) -> None:
         log.warning("cache store unavailable at start-up (%s); requests bypass it until it is back", error)
 
 
-def provider_client(provider: Provider, settings: Settings) -> UpstreamClient:
+def otlp_tracer() -> type:
+    """The OpenTelemetry tracer's class; StartupError without the `otel` extra, so a gateway told to trace
+    never starts without tracing."""
+    try:
+        from gateway.otel import OtlpTracer
+    except ImportError as missing:
+        raise StartupError(f"OTEL_TRACES_EXPORTER=otlp needs the OpenTelemetry SDK and its OTLP exporter "
+                           f"({missing.name} is not installed): pip install 'latency-slayer[otel]'") from missing
+    return OtlpTracer
+
+
+def make_tracer(settings: Settings) -> Tracer:
+    if settings.otel_traces_exporter == "none":
+        return NO_TRACING
+    tracer: Tracer = otlp_tracer()(settings.otel_exporter_otlp_endpoint, service=settings.otel_service_name)
+    return tracer
+
+
+def provider_client(provider: Provider, settings: Settings, tracer: Tracer = NO_TRACING) -> UpstreamClient:
     """A client for one provider of the routing table, with its own timeouts or the gateway's."""
-    client = functools.partial(UpstreamClient, provider.base_url, http2=settings.upstream_http2,
+    client = functools.partial(UpstreamClient, provider.base_url, http2=settings.upstream_http2, tracer=tracer,
                                connect_timeout=provider.connect_timeout_secs or settings.upstream_connect_timeout_secs,
                                timeout=provider.timeout_secs or settings.upstream_timeout_secs)
     return client(paths=ANTHROPIC_PATHS) if provider.api == "anthropic" else client()
 
 
 async def build_gateway(settings: Settings) -> Gateway:
+    tracer = make_tracer(settings)
     upstream = UpstreamClient(settings.upstream_base_url, connect_timeout=settings.upstream_connect_timeout_secs,
-                              timeout=settings.upstream_timeout_secs, http2=settings.upstream_http2)
+                              timeout=settings.upstream_timeout_secs, http2=settings.upstream_http2, tracer=tracer)
     anthropic = UpstreamClient(settings.anthropic_base_url, connect_timeout=settings.upstream_connect_timeout_secs,
                                timeout=settings.upstream_timeout_secs, http2=settings.upstream_http2,
-                               paths=ANTHROPIC_PATHS)
+                               paths=ANTHROPIC_PATHS, tracer=tracer)
     upstreams = Upstreams({"openai": upstream, "anthropic": anthropic},
-                          [(provider, provider_client(provider, settings)) for provider in settings.upstreams_file])
+                          [(provider, provider_client(provider, settings, tracer))
+                           for provider in settings.upstreams_file])
     embedder = make_embedder(settings, upstream)
     store = make_store(settings)
     await open_store(store, embedder)
@@ -119,7 +140,7 @@ async def build_gateway(settings: Settings) -> Gateway:
     # The verifier's fitted score knows only the local model's distances.
     verifier = HitVerifier(scored=settings.embed_provider == "local") if settings.cache_verifier else None
     layers = CacheLayers(store, embedder, config, retry_secs=settings.store_retry_secs, learning=learning,
-                         verifier=verifier)
+                         verifier=verifier, tracer=tracer)
     policy = CachePolicy(layers, learning, make_flights(settings), single_flight=settings.single_flight,
                          miss_delay_ms=settings.miss_delay_ms, failure=failure)
     sink = make_sink(settings)
@@ -128,8 +149,11 @@ async def build_gateway(settings: Settings) -> Gateway:
     deadlines = BodyDeadlines(settings.body_timeout_secs)
     deadlines.start()
     return Gateway(settings=settings, policy=policy, upstream=upstream, upstreams=upstreams, events=events,
-                   fleet=EventWindow(sink, max_events=settings.metrics_maxlen), deadlines=deadlines)
+                   fleet=EventWindow(sink, max_events=settings.metrics_maxlen), deadlines=deadlines, tracer=tracer)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
-    return make_app(settings or load_settings(), build_gateway)
+    settings = settings or load_settings()
+    if settings.otel_traces_exporter != "none":
+        otlp_tracer()  # missing, it stops the gateway here, not in each worker's start-up
+    return make_app(settings, build_gateway)

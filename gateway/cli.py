@@ -14,10 +14,13 @@ from gateway.settings import Settings, load_settings
 
 
 async def _preflight(settings: Settings) -> None:
-    """Fail before binding when the cache could only serve garbage (an index of another embedder)."""
-    from gateway.assembly import make_embedder, make_store, open_store
+    """Fail before binding when the cache could only serve garbage (an index of another embedder), or traces
+    were asked for without the package that sends them."""
+    from gateway.assembly import make_embedder, make_store, open_store, otlp_tracer
     from gateway.upstream import UpstreamClient
 
+    if settings.otel_traces_exporter != "none":
+        otlp_tracer()
     if not settings.redis_url:
         return
     upstream = UpstreamClient(settings.upstream_base_url, connect_timeout=1, timeout=1)

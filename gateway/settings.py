@@ -174,6 +174,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("METRICS_TOKEN", optional_text, None, "any text",
             "When set, the dashboard (`/`, `/dashboard/...`) and `/metrics` answer only callers presenting it, as a "
             "bearer token or as the password of HTTP Basic authentication (a browser asks for it); others get 401."),
+    Setting("OTEL_TRACES_EXPORTER", choice("none", "otlp"), "none", "none or otlp",
+            "`otlp`: send OpenTelemetry traces (a span per request, with the cache's steps and the upstream call) "
+            "over OTLP/HTTP; needs the `otel` extra. Off by default (unlike the OpenTelemetry convention)."),
+    Setting("OTEL_EXPORTER_OTLP_ENDPOINT", url, "http://localhost:4318", "an http(s):// URL",
+            "The OTLP/HTTP collector traces are sent to (to its `/v1/traces`)."),
+    Setting("OTEL_SERVICE_NAME", text, "latency-slayer", "a name",
+            "The `service.name` of the gateway's spans."),
     Setting("LOG_LEVEL", choice("debug", "info", "warning", "error"), "info",
             "debug, info, warning or error", "Log level of the gateway."),
 )
@@ -234,6 +241,9 @@ class Settings:
     metrics_maxlen: int
     metrics_prices: tuple[tuple[str, float, float], ...]
     metrics_token: str | None
+    otel_traces_exporter: str
+    otel_exporter_otlp_endpoint: str
+    otel_service_name: str
     log_level: str
 
     def __repr__(self) -> str:  # secrets must never reach a log line through a repr

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from gateway.errors import UpstreamProtocolError, UpstreamTimeout, UpstreamUnreachable
+from gateway.tracing import NO_SPAN, NO_TRACING, Span, Tracer
 
 # Hop-by-hop headers (RFC 9110 7.6.1), plus what httpx recomputes or this gateway consumes itself.
 _NOT_FORWARDED = frozenset({
@@ -33,6 +34,7 @@ KEEPALIVE_EXPIRY = 4.0
 # billed), so it is not sent again.
 _STALE_FAILURE_WITHIN = 1.0
 _STALE_FAILURES = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
+_TRACE_CONTEXT = frozenset({b"traceparent", b"tracestate"})  # replaced by the upstream span's when tracing
 
 
 def _mapped(error: httpx.HTTPError) -> Exception:
@@ -51,6 +53,8 @@ class UpstreamResponse:
     headers: list[tuple[str, str]]  # what may be returned to the client with the decoded body
     undecodable: str | None  # the body's content-encoding when the gateway cannot decode it
     _response: httpx.Response
+    _span: Span = NO_SPAN  # the upstream call's, ended with the body
+    _sent_at: float = 0.0
 
     @property
     def content_type(self) -> str:
@@ -60,11 +64,14 @@ class UpstreamResponse:
         """The decoded body, for a reader of its content."""
         try:
             self._require_decodable()
-            return await self._response.aread()
+            body = await self._response.aread()
+            self._arrived("upstream.first_byte")
+            self._arrived("upstream.last_byte")
+            return body
         except httpx.HTTPError as error:
-            raise _mapped(error) from error
+            raise self._failed(error) from error
         finally:
-            await self._response.aclose()
+            await self.close()
 
     async def read_within(self, limit: int) -> tuple[bytes, AsyncIterator[bytes] | None]:
         """The decoded body when it is at most `limit` bytes, else what came so far and the rest as it comes: an
@@ -89,29 +96,48 @@ class UpstreamResponse:
         return self._chunks(decode=True)
 
     async def _chunks(self, *, decode: bool) -> AsyncIterator[bytes]:
+        first = True
         try:
             if decode:
                 self._require_decodable()
             async for chunk in self._response.aiter_bytes() if decode else self._response.aiter_raw():
+                if first:
+                    first = False
+                    self._arrived("upstream.first_byte")
                 yield chunk
+            self._arrived("upstream.last_byte")
         except httpx.HTTPError as error:
-            raise _mapped(error) from error
+            raise self._failed(error) from error
         finally:
-            await self._response.aclose()
+            await self.close()
 
     def _require_decodable(self) -> None:
         if self.undecodable is not None:
             raise UpstreamProtocolError(f"The upstream API answered in an encoding the gateway cannot decode "
                                         f"({self.undecodable}).")
 
+    def _arrived(self, event: str) -> None:
+        """Time to the body's first (or last) byte, on the upstream span."""
+        if self._span is not NO_SPAN:
+            self._span.event(event)
+            self._span.set(f"{event}_ms", (time.monotonic() - self._sent_at) * 1000)
+
+    def _failed(self, error: httpx.HTTPError) -> Exception:
+        mapped = _mapped(error)
+        self._span.fail(type(mapped).__name__)
+        return mapped
+
     async def close(self) -> None:
+        self._span.end()
         await self._response.aclose()
 
 
 class UpstreamClient:
     def __init__(self, base_url: str, *, connect_timeout: float, timeout: float, http2: bool = False,
-                 paths: tuple[str, ...] = ("/chat/completions", "/completions", "/embeddings", "/responses")) -> None:
+                 paths: tuple[str, ...] = ("/chat/completions", "/completions", "/embeddings", "/responses"),
+                 tracer: Tracer = NO_TRACING) -> None:
         self.base_url = base_url.rstrip("/")
+        self._tracer = tracer
         self.http2 = http2
         # Parsing a URL is most of what building a request costs (~35 of ~50 µs): the cached endpoints'
         # URLs (`paths`) are parsed once.
@@ -138,9 +164,14 @@ class UpstreamClient:
                                          self._client.headers.get("accept-encoding", "").split(","))}
 
     @staticmethod
-    def _headers(incoming: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-        """Raw header bytes, as the client sent them: a value in latin-1 must arrive unchanged, not fail."""
-        return [(name, value) for name, value in incoming if name.lower() not in _NOT_FORWARDED]
+    def _headers(incoming: Iterable[tuple[bytes, bytes]], span: Span) -> list[tuple[bytes, bytes]]:
+        """Raw header bytes, as the client sent them: a value in latin-1 must arrive unchanged, not fail. A traced
+        call names its own span as the upstream request's parent instead of the client's."""
+        context = span.headers()
+        if not context:
+            return [(name, value) for name, value in incoming if name.lower() not in _NOT_FORWARDED]
+        return [*((name, value) for name, value in incoming
+                  if name.lower() not in _NOT_FORWARDED and name.lower() not in _TRACE_CONTEXT), *context]
 
     async def send(self, method: str, path: str, *, query: str = "", headers: Iterable[tuple[bytes, bytes]] = (),
                    content: bytes | AsyncIterator[bytes] | None = None, content_length: int | None = None,
@@ -151,19 +182,33 @@ class UpstreamClient:
         url = self._urls.get(path) if not query else None
         if url is None:
             url = httpx.URL(self.base_url + path + (f"?{query}" if query else ""))
-        sent = self._headers(headers)
+        span = self._tracer.client(f"{method} upstream")
+        if self._tracer.on:
+            span.set("http.request.method", method)
+            span.set("server.address", url.host)
+            span.set("url.path", url.path)  # not its query, which may hold a key
+        sent = self._headers(headers, span)
         if content_length is not None and content is not None and not isinstance(content, bytes):
             sent.append((b"content-length", str(content_length).encode()))
         request = self._client.build_request(method, url, headers=sent, content=content,
                                              timeout=httpx.Timeout(timeout) if timeout is not None
                                              else httpx.USE_CLIENT_DEFAULT)
+        sent_at = time.monotonic()
         try:
             response = await self._exchange(request, replayable=isinstance(content, bytes | None))
         except httpx.HTTPError as error:
-            raise _mapped(error) from error
+            mapped = _mapped(error)
+            span.fail(type(mapped).__name__)
+            span.end()
+            raise mapped from error
+        except BaseException:
+            span.end()
+            raise
+        span.set("http.response.status_code", response.status_code)
         returned = [(name, value) for name, value in response.headers.multi_items()
                     if name.lower() not in _NOT_RETURNED]
-        return UpstreamResponse(response.status_code, returned, self._undecodable(response), response)
+        return UpstreamResponse(response.status_code, returned, self._undecodable(response), response, span,
+                                sent_at)
 
     async def _exchange(self, request: httpx.Request, *, replayable: bool) -> httpx.Response:
         """The response's head. A failure before it arrived, soon enough that the upstream cannot have worked on

@@ -17,6 +17,7 @@ from gateway.cache.scopes import scope_of
 from gateway.embedding.base import Embedder
 from gateway.guard import OutageGuard
 from gateway.store.base import Entry, Store, Tags
+from gateway.tracing import NO_TRACING, Tracer
 from gateway.wire.answers import AnswerShape
 from gateway.wire.canonical import SHARED_TENANT, RequestKey
 from gateway.wire.controls import Controls
@@ -67,8 +68,10 @@ def tags_of(key: RequestKey) -> Tags:
 
 class CacheLayers:
     def __init__(self, store: Store, embedder: Embedder, config: PolicyConfig, *, retry_secs: float,
-                 verifier: Verifier | None = None, learning: Learning | None = None) -> None:
+                 verifier: Verifier | None = None, learning: Learning | None = None,
+                 tracer: Tracer = NO_TRACING) -> None:
         self.store = store
+        self.tracer = tracer  # a span around each step of a lookup and each store write
         self.embedder = embedder
         self.verifier = verifier
         self.config = config
@@ -96,12 +99,16 @@ class CacheLayers:
 
     async def lookup(self, key: RequestKey, controls: Controls, *, api_key: str | None) -> Lookup:
         """Raises CacheUnavailable when the store or the embedder fails: the caller bypasses."""
-        completion = await self._answer(key.exact, key.answers)
+        tracer = self.tracer
+        with tracer.span("cache.exact_lookup") as span:
+            completion = await self._answer(key.exact, key.answers)
+            span.set("cache.found", completion is not None)
         if completion is not None:
             return Lookup(Hit(completion, "exact", key.exact))
         if key.prompt is None:
             return Lookup()
-        vector = await self.prompts.vector(key.prompt, api_key)
+        with tracer.span("cache.embedding"):
+            vector = await self.prompts.vector(key.prompt, api_key)
         if controls.threshold is None:
             scope = scope_of(key)
             await self.learning.sync(scope)
@@ -109,16 +116,17 @@ class CacheLayers:
             reach = max(threshold, self.learning.ceiling(self.config.threshold))
         else:  # the client's own threshold: nothing found under it is evidence about the scope's, so no probe
             threshold = reach = controls.threshold
-        candidates = await self.store_guard.call(
-            lambda: self.store.search(tags_of(key), vector, self.config.candidates))
+        with tracer.span("cache.vector_search") as span:
+            candidates = await self.store_guard.call(
+                lambda: self.store.search(tags_of(key), vector, self.config.candidates))
+            span.set("cache.candidates", len(candidates))
         probe = None
         for candidate in candidates:
             if candidate.distance > reach:
                 break
             if candidate.key == key.exact or self.prompts.differ_unread(key.prompt, candidate.prompt):
                 continue  # its answer was just found expired by the exact layer; or it differs past the vector's reach
-            if self.verifier is not None and not self.verifier.accepts(key.prompt, candidate.prompt,
-                                                                     candidate.distance):
+            if self.verifier is not None and not self._verified(key.prompt, candidate.prompt, candidate.distance):
                 continue
             if candidate.distance > threshold:
                 if probe is None and (completion := await self._answer(candidate.key, key.answers, refresh=False)):
@@ -128,6 +136,14 @@ class CacheLayers:
             if completion is not None:  # an expired answer falls through to the next candidate
                 return Lookup(Hit(completion, "semantic", candidate.key, candidate.distance, threshold), vector)
         return Lookup(vector=vector, probe=probe)
+
+    def _verified(self, query: str, cached: str, distance: float) -> bool:
+        assert self.verifier is not None
+        with self.tracer.span("cache.verifier") as span:
+            accepted = self.verifier.accepts(query, cached, distance)
+            span.set("cache.distance", distance)
+            span.set("cache.accepted", accepted)
+        return accepted
 
     def admits(self, temperature: float | None) -> bool:
         """Whether an answer asked for at this temperature may be stored."""
@@ -160,10 +176,13 @@ class CacheLayers:
             return False  # a one-off question: keep it out of the index
         ttl_ms = self._ttl_ms(controls)
         if vector is None and key.prompt is not None:
-            vector = await self.prompts.vector(key.prompt, api_key)
+            with self.tracer.span("cache.embedding"):
+                vector = await self.prompts.vector(key.prompt, api_key)
         entry = Entry(key=key.exact, tags=tags_of(key), prompt=key.prompt or "", vector=vector,
                       answer=answer, usage=orjson.dumps(completion.get("usage")))
-        await self.write_guard.call(lambda: self.store.write(entry, ttl_ms=ttl_ms))
+        with self.tracer.span("cache.store_write") as span:
+            span.set("cache.bytes", len(answer))
+            await self.write_guard.call(lambda: self.store.write(entry, ttl_ms=ttl_ms))
         return True
 
     async def recall_blobs(self, keys: list[str], *, limit: int) -> list[bytes | None] | None:
@@ -189,4 +208,6 @@ class CacheLayers:
         kept = [(key, value) for key, value in dict(items).items() if len(value) <= self.config.max_entry_bytes]
         if controls.store and kept:
             ttl_ms = self._ttl_ms(controls)
-            await self.write_guard.call(lambda: self.store.put_blobs(kept, ttl_ms=ttl_ms))
+            with self.tracer.span("cache.store_write") as span:
+                span.set("cache.parts", len(kept))
+                await self.write_guard.call(lambda: self.store.put_blobs(kept, ttl_ms=ttl_ms))

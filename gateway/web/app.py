@@ -29,6 +29,7 @@ from gateway.web.seed_chat import seed_chat
 from gateway.web.services import Gateway
 from gateway.web.text_completions import text_completions
 from gateway.web.trace import Observed
+from gateway.web.tracing import Traced
 
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
@@ -68,6 +69,8 @@ def make_app(settings: Settings, build: Callable[[Settings], Awaitable[Gateway]]
     # Observed is outermost: a request's event ends as its response's last bytes leave the app.
     middleware = [Middleware(Observed), Middleware(SingleFraming),
                   Middleware(BrowserGuard, allowed=settings.allowed_origins)]
+    if settings.otel_traces_exporter != "none":  # off, a request does not pass through it at all
+        middleware.insert(1, Middleware(Traced))
     if settings.gateway_api_keys:
         middleware.append(Middleware(GatewayKeys, table=dict(settings.gateway_api_keys),
                                      default_key=settings.openai_api_key,

@@ -14,6 +14,7 @@ from gateway.errors import GatewayError
 from gateway.metrics.recorder import EventRecorder
 from gateway.metrics.window import EventWindow
 from gateway.settings import Settings
+from gateway.tracing import NO_TRACING, Tracer
 from gateway.upstream import UpstreamClient
 from gateway.upstreams import Upstreams
 from gateway.web.body import BodyDeadlines
@@ -31,6 +32,7 @@ class Gateway:
     events: EventRecorder  # where each request's event is emitted
     fleet: EventWindow  # every worker's recent events, read back for the dashboard
     deadlines: BodyDeadlines  # request bodies being read, each due within BODY_TIMEOUT_SECS
+    tracer: Tracer = NO_TRACING  # where each request's span goes (`gateway.web.tracing`)
     _health: tuple[float, dict[str, Any]] | None = None
     _health_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -56,3 +58,4 @@ class Gateway:
         await self.policy.close()
         await self.events.close()
         await self.upstreams.close()
+        await self.tracer.close()  # last: the spans of the closing steps go too

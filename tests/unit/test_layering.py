@@ -34,6 +34,8 @@ def test_each_io_library_lives_in_its_adapter() -> None:
     assert users_of("httpx") == {"gateway.upstream"}
     assert {module for module in users_of("redis") if not module.startswith("gateway.store.redis.")} == {
         "gateway.metrics.redis_sink"}
+    assert users_of("opentelemetry") == {"gateway.otel"}
+    assert users_of("gateway.otel") == {"gateway.assembly"}  # imported only when traces are asked for
 
 
 def test_nothing_below_the_web_layer_imports_it() -> None:
@@ -50,7 +52,7 @@ def test_settings_import_nothing_above_them() -> None:
 
 
 CONCRETE = ("MemoryStore", "RedisStore", "VectorSetStore", "LocalEmbedder", "RemoteEmbedder", "MemorySink",
-            "RedisSink", "RedisFlights")
+            "RedisSink", "RedisFlights", "OtlpTracer")
 
 
 def test_only_the_assembly_names_concrete_classes() -> None:

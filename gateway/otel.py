@@ -1,0 +1,92 @@
+"""The OpenTelemetry adapter of `gateway.tracing`: spans made by the OpenTelemetry SDK and sent in batches over
+OTLP/HTTP (protobuf) by a thread of the SDK's own, W3C trace context read from clients and written upstream.
+Imported only when `OTEL_TRACES_EXPORTER=otlp` (the `otel` extra); the rest of the gateway never names it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from types import TracebackType
+
+from opentelemetry import context
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace import Span as SdkSpan
+from opentelemetry.trace import SpanKind, Status, StatusCode, set_span_in_context
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from gateway.tracing import Value
+
+_W3C = TraceContextTextMapPropagator()  # W3C alone, whatever OTEL_PROPAGATORS says: upstreams speak it
+_CONTEXT_HEADERS = (b"traceparent", b"tracestate")
+
+
+class OtelSpan:
+    __slots__ = ("_ended", "_span", "_token")
+
+    def __init__(self, span: SdkSpan) -> None:
+        self._span = span
+        self._token: object | None = None
+        self._ended = False
+
+    def set(self, name: str, value: Value) -> None:
+        self._span.set_attribute(name, value)
+
+    def event(self, name: str) -> None:
+        self._span.add_event(name)
+
+    def rename(self, name: str) -> None:
+        self._span.update_name(name)
+
+    def fail(self, reason: str) -> None:
+        self._span.set_status(Status(StatusCode.ERROR, reason))
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        carrier: dict[str, str] = {}
+        _W3C.inject(carrier, context=set_span_in_context(self._span))
+        return [(name.encode(), value.encode()) for name, value in carrier.items()]
+
+    def end(self) -> None:
+        if not self._ended:  # the SDK warns of a second end
+            self._ended = True
+            self._span.end()
+
+    def __enter__(self) -> OtelSpan:
+        self._token = context.attach(set_span_in_context(self._span))
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        if kind is not None and issubclass(kind, Exception):
+            self.fail(kind.__name__)  # its message may quote the request
+        if self._token is not None:
+            context.detach(self._token)  # type: ignore[arg-type]
+        self.end()
+
+
+class OtlpTracer:
+    on = True
+
+    def __init__(self, endpoint: str, *, service: str) -> None:
+        """`endpoint`: the collector's OTLP/HTTP base URL; spans go to its `/v1/traces`."""
+        self._provider = TracerProvider(resource=Resource.create({"service.name": service}))
+        self._provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{endpoint}/v1/traces")))
+        self._tracer = self._provider.get_tracer("latency_slayer")
+
+    def span(self, name: str) -> OtelSpan:
+        return OtelSpan(self._tracer.start_span(name))
+
+    def client(self, name: str) -> OtelSpan:
+        return OtelSpan(self._tracer.start_span(name, kind=SpanKind.CLIENT))
+
+    def server(self, name: str, headers: Iterable[tuple[bytes, bytes]]) -> OtelSpan:
+        carrier = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in headers
+                   if key.lower() in _CONTEXT_HEADERS}
+        # Extracted into an empty context: a request without a valid `traceparent` starts a trace of its own.
+        return OtelSpan(self._tracer.start_span(name, context=_W3C.extract(carrier, context=context.Context()),
+                                                kind=SpanKind.SERVER))
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._provider.shutdown)  # sends what is waiting; the exporter blocks
