@@ -3,8 +3,8 @@ served gateway), and `serve`, the CLI's server in one process or several, with i
 
 On SIGTERM or SIGINT (to the one process, or to the parent of workers, which passes it on) each worker: turns
 `/readyz` to 503; keeps accepting for `SHUTDOWN_DELAY_SECS`, so a load balancer notices before the port closes;
-then hypercorn closes idle keep-alive connections, stops accepting and waits up to `SHUTDOWN_GRACE_SECS` for the
-requests and streams in flight (it cancels those left); last, the app's lifespan closes the Gateway, which waits
+then hypercorn closes idle keep-alive connections, stops accepting and waits for the requests and streams in
+flight, which are cut at `SHUTDOWN_GRACE_SECS` (`InFlight`); last, the app's lifespan closes the Gateway, which waits
 for deferred cache writes and flushes pending metrics events. hypercorn's own worker processes offer no hook
 between the signal and the stop, hence the workers started here."""
 
@@ -24,6 +24,7 @@ from hypercorn.asyncio.run import worker_serve
 from hypercorn.config import Config, Sockets
 from hypercorn.utils import wrap_app
 from starlette.applications import Starlette
+from starlette.types import Receive, Scope, Send
 
 from gateway.web.probes import readiness_of
 
@@ -31,6 +32,7 @@ log = logging.getLogger("latency_slayer")
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 POLL_SECS = 0.1  # how often a worker looks at its parent's stop event
+BACKSTOP_SECS = 5.0  # hypercorn's own cut, after ours: for a connection that no request of the app holds open
 
 
 def server_config(bind: str, *, graceful_timeout: float) -> Config:
@@ -44,7 +46,8 @@ def server_config(bind: str, *, graceful_timeout: float) -> Config:
 
 
 def serve(config: Config, *, workers: int, delay: float) -> int:
-    """Serve `gateway.asgi:app` until told to stop; the exit status (0 after a graceful stop)."""
+    """Serve `gateway.asgi:app` until told to stop; the exit status (0 after a graceful stop). The grace period is
+    `config.graceful_timeout`."""
     sockets = config.create_sockets()
     if workers == 1:
         _worker(config, sockets, None, delay)
@@ -75,15 +78,44 @@ def _worker(config: Config, sockets: Sockets, stop: Event | None, delay: float) 
         import uvloop
 
         loop_factory = uvloop.new_event_loop
-    stopping = functools.partial(_stopping, app, stop, delay, config.graceful_timeout)
+    in_flight = InFlight(app)
+    stopping = functools.partial(_stopping, in_flight, stop, delay, config.graceful_timeout)
+    config.graceful_timeout += BACKSTOP_SECS
     with asyncio.Runner(loop_factory=loop_factory) as runner:
-        runner.run(worker_serve(wrap_app(app, config.wsgi_max_body_size, None), config, sockets=sockets,
+        runner.run(worker_serve(wrap_app(in_flight, config.wsgi_max_body_size, "asgi"), config, sockets=sockets,
                                 shutdown_trigger=stopping))
 
 
-async def _stopping(app: Starlette, stop: Event | None, delay: float, grace: float) -> None:
+class InFlight:
+    """The app, with the requests it is answering, to cut when the grace period ends. hypercorn cuts them itself
+    after `graceful_timeout`, but only up to Python 3.11: from 3.12.1 its `Server.wait_closed()` waits for every
+    connection first (hypercorn issue #308), and a stream would hold the process until the orchestrator kills it."""
+
+    def __init__(self, app: Starlette) -> None:
+        self.app = app
+        self._requests: set[asyncio.Task[Any]] = set()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":  # the lifespan, which closes the Gateway after the cut, is never cut
+            await self.app(scope, receive, send)
+            return
+        request = asyncio.current_task()
+        assert request is not None
+        self._requests.add(request)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self._requests.discard(request)
+
+    def cut(self) -> None:
+        for request in list(self._requests):
+            request.cancel()
+
+
+async def _stopping(in_flight: InFlight, stop: Event | None, delay: float, grace: float) -> None:
     """Returns when hypercorn should stop accepting: `delay` seconds after the first stop signal, readiness
-    already off. A second signal then acts as by default (SIGINT: stop at once), for an operator who won't wait."""
+    already off, with the cut of what is left set `grace` seconds later. A second signal then acts as by default
+    (SIGINT: stop at once), for an operator who won't wait."""
     loop = asyncio.get_running_loop()
     signalled = asyncio.Event()
     for signum in STOP_SIGNALS:
@@ -93,7 +125,8 @@ async def _stopping(app: Starlette, stop: Event | None, delay: float, grace: flo
             await asyncio.wait_for(signalled.wait(), POLL_SECS if stop is not None else None)
     for signum in STOP_SIGNALS:
         loop.remove_signal_handler(signum)
-    readiness_of(app).stop()
+    readiness_of(in_flight.app).stop()
     log.info("stopping: not ready; accepting for %.1f s more, then letting requests in flight finish for up to "
              "%.1f s", delay, grace)
     await asyncio.sleep(delay)
+    loop.call_later(grace, in_flight.cut)
