@@ -5,6 +5,7 @@ reaches the metrics stream. A stream outliving `SHUTDOWN_GRACE_SECS` is cut then
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import random
 import signal
@@ -22,6 +23,7 @@ import redis
 
 from gateway.metrics.events import decode
 from gateway.serving import BACKSTOP_SECS
+from tests.support.fake_upstream import iter_sse_data
 from tests.support.processes import clean_env, cli, wait_healthy
 from tests.support.redis_server import free_port
 from tests.support.traffic import wait_until
@@ -247,25 +249,38 @@ def test_a_stream_outliving_the_grace_period_is_cut_then_and_not_stored(
     env = clean_env(UPSTREAM_BASE_URL=fake_upstream.base_url, OPENAI_API_KEY="sk-upstream", LOG_LEVEL="warning",
                     SHUTDOWN_GRACE_SECS="1", **(redis_env if store == "redis" else {}))
     process, url = _gateway(tmp_path, env)
+    # With Redis, another gateway follows the stream's single flight: when the leader is cut, so is its follower.
+    other = make_gateway("memory", **redis_env) if store == "redis" else None
     try:
         wait_healthy(url, process)
         prompt = "A stream longer than the grace period?"
         body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": prompt}], "stream": True}
-        received = b""
-        with httpx.stream("POST", f"{url}/v1/chat/completions", json=body, timeout=30) as answer:
+        received = followed = b""
+        with contextlib.ExitStack() as streams:
+            answer = streams.enter_context(httpx.stream("POST", f"{url}/v1/chat/completions", json=body, timeout=30))
             parts = answer.iter_raw()
             received += next(parts)
+            if other is not None:
+                following = streams.enter_context(httpx.stream("POST", f"{other.base_url}/chat/completions",
+                                                               json=body, timeout=30))
+                assert following.headers["x-cache-layer"] == "flight"
+                following_parts = following.iter_raw()
+                followed += next(following_parts)
             signalled = time.monotonic()
             process.send_signal(signal.SIGTERM)
             with pytest.raises(httpx.RemoteProtocolError):  # the connection closes mid-body
                 for part in parts:
                     received += part
-        cut_after = time.monotonic() - signalled
+            cut_after = time.monotonic() - signalled
+            if other is not None:
+                followed += b"".join(following_parts)
         # Cut at the grace period, not at hypercorn's own timeout (BACKSTOP_SECS later; never on Python 3.12.1+).
         assert b"[DONE]" not in received and cut_after < 1 + BACKSTOP_SECS, cut_after
         assert process.wait(timeout=15) == 0
-        if store == "redis":  # what was cut is not an answer: another gateway on the same Redis does not serve it
-            other = make_gateway("memory", **redis_env)
+        if other is not None:  # the follower ends in the API's error shape, and what was cut is not an answer
+            assert [data for data in iter_sse_data(followed) if data != "[DONE]"][-1] == (
+                '{"error":{"message":"The upstream answer stopped arriving.","type":"server_error","param":null,'
+                '"code":"upstream_timeout"}}')
             fake_upstream.extra_words = 0
             fake_upstream.chunk_delay = 0
             assert httpx.post(f"{other.base_url}/chat/completions", json={**body, "stream": False},
