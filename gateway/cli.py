@@ -52,9 +52,7 @@ def exposure_warning(host: str, settings: Settings) -> str | None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from hypercorn.run import run
-
-    from gateway.serving import server_config
+    from gateway.serving import serve, server_config
 
     settings = load_settings()
     configure_logging(settings.log_level)
@@ -62,14 +60,12 @@ def _serve(args: argparse.Namespace) -> int:
     if warning:
         print(warning, file=sys.stderr, flush=True)
     asyncio.run(_preflight(settings))
-    config = server_config(f"{args.host}:{args.port}", graceful_timeout=5)
-    config.application_path = "gateway.asgi:app"
+    config = server_config(f"{args.host}:{args.port}", graceful_timeout=settings.shutdown_grace_secs)
     config.worker_class = "uvloop" if sys.platform != "win32" else "asyncio"
-    config.workers = 0 if args.workers == 1 else args.workers  # 0: serve in this process
     print(f"latency-slayer listening on http://{args.host}:{args.port} "
           f"({args.workers} worker{'s' if args.workers > 1 else ''}, "
           f"store: {'redis' if settings.redis_url else 'in-process'})", flush=True)
-    return run(config)
+    return serve(config, workers=args.workers, delay=settings.shutdown_delay_secs)
 
 
 def _prepare(args: argparse.Namespace) -> int:

@@ -1,8 +1,38 @@
-"""The hypercorn settings every way of serving the gateway shares (the CLI, the demo, the tests' served gateway)."""
+"""Serving the gateway with hypercorn: the settings every way of serving it shares (the CLI, the demo, the tests'
+served gateway), and `serve`, the CLI's server in one process or several, with its shutdown sequence.
+
+On SIGTERM or SIGINT (to the one process, or to the parent of workers, which passes it on) each worker: turns
+`/readyz` to 503; keeps accepting for `SHUTDOWN_DELAY_SECS`, so a load balancer notices before the port closes;
+then hypercorn closes idle keep-alive connections, stops accepting and waits for the requests and streams in
+flight, which are cut at `SHUTDOWN_GRACE_SECS` (`InFlight`); last, the app's lifespan closes the Gateway, which waits
+for deferred cache writes and flushes pending metrics events. hypercorn's own worker processes offer no hook
+between the signal and the stop, hence the workers started here."""
 
 from __future__ import annotations
 
-from hypercorn.config import Config
+import asyncio
+import contextlib
+import functools
+import logging
+import multiprocessing
+import signal
+from multiprocessing.connection import wait
+from multiprocessing.synchronize import Event
+from typing import Any
+
+from hypercorn.asyncio.run import worker_serve
+from hypercorn.config import Config, Sockets
+from hypercorn.utils import wrap_app
+from starlette.applications import Starlette
+from starlette.types import Receive, Scope, Send
+
+from gateway.web.probes import readiness_of
+
+log = logging.getLogger("latency_slayer")
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+POLL_SECS = 0.1  # how often a worker looks at its parent's stop event
+BACKSTOP_SECS = 5.0  # hypercorn's own cut, after ours: for a connection that no request of the app holds open
 
 
 def server_config(bind: str, *, graceful_timeout: float) -> Config:
@@ -13,3 +43,90 @@ def server_config(bind: str, *, graceful_timeout: float) -> Config:
     # would see two. The upstream's is kept, as a client talking to the API directly would see it.
     config.include_server_header = False
     return config
+
+
+def serve(config: Config, *, workers: int, delay: float) -> int:
+    """Serve `gateway.asgi:app` until told to stop; the exit status (0 after a graceful stop). The grace period is
+    `config.graceful_timeout`."""
+    sockets = config.create_sockets()
+    if workers == 1:
+        _worker(config, sockets, None, delay)
+        return 0
+    spawn = multiprocessing.get_context("spawn")
+    stop = spawn.Event()
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, lambda *_: stop.set())
+    processes = [spawn.Process(target=_worker, args=(config, sockets, stop, delay)) for _ in range(workers)]
+    for process in processes:
+        process.start()
+    running = list(processes)
+    while running:
+        wait([process.sentinel for process in running])
+        if any(process.exitcode for process in running):
+            stop.set()  # a worker that failed (to start, say) takes the others down with it, as hypercorn does
+        running = [process for process in running if process.exitcode is None]
+    for sock in [*sockets.secure_sockets, *sockets.insecure_sockets]:
+        sock.close()
+    return next((process.exitcode for process in processes if process.exitcode), 0)
+
+
+def _worker(config: Config, sockets: Sockets, stop: Event | None, delay: float) -> None:
+    from gateway.asgi import app  # builds the app from the environment, in the process that serves it
+
+    loop_factory: Any = None
+    if config.worker_class == "uvloop":
+        import uvloop
+
+        loop_factory = uvloop.new_event_loop
+    in_flight = InFlight(app)
+    stopping = functools.partial(_stopping, in_flight, stop, delay, config.graceful_timeout)
+    config.graceful_timeout += BACKSTOP_SECS
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        runner.run(worker_serve(wrap_app(in_flight, config.wsgi_max_body_size, "asgi"), config, sockets=sockets,
+                                shutdown_trigger=stopping))
+
+
+class InFlight:
+    """The app, with the requests it is answering, to cut when the grace period ends. hypercorn cuts them itself
+    after `graceful_timeout`, but only up to Python 3.11: from 3.12.1 its `Server.wait_closed()` waits for every
+    connection first (hypercorn issue #308), and a stream would hold the process until the orchestrator kills it."""
+
+    def __init__(self, app: Starlette) -> None:
+        self.app = app
+        self._requests: set[asyncio.Task[Any]] = set()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":  # the lifespan, which closes the Gateway after the cut, is never cut
+            await self.app(scope, receive, send)
+            return
+        request = asyncio.current_task()
+        assert request is not None
+        self._requests.add(request)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self._requests.discard(request)
+
+    def cut(self) -> None:
+        for request in list(self._requests):
+            request.cancel()
+
+
+async def _stopping(in_flight: InFlight, stop: Event | None, delay: float, grace: float) -> None:
+    """Returns when hypercorn should stop accepting: `delay` seconds after the first stop signal, readiness
+    already off, with the cut of what is left set `grace` seconds later. A second signal then acts as by default
+    (SIGINT: stop at once), for an operator who won't wait."""
+    loop = asyncio.get_running_loop()
+    signalled = asyncio.Event()
+    for signum in STOP_SIGNALS:
+        loop.add_signal_handler(signum, signalled.set)
+    while not signalled.is_set() and not (stop is not None and stop.is_set()):
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(signalled.wait(), POLL_SECS if stop is not None else None)
+    for signum in STOP_SIGNALS:
+        loop.remove_signal_handler(signum)
+    readiness_of(in_flight.app).stop()
+    log.info("stopping: not ready; accepting for %.1f s more, then letting requests in flight finish for up to "
+             "%.1f s", delay, grace)
+    await asyncio.sleep(delay)
+    loop.call_later(grace, in_flight.cut)

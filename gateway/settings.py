@@ -183,6 +183,18 @@ SETTINGS: tuple[Setting, ...] = (
             "The `service.name` of the gateway's spans."),
     Setting("LOG_LEVEL", choice("debug", "info", "warning", "error"), "info",
             "debug, info, warning or error", "Log level of the gateway."),
+    Setting("SHUTDOWN_DELAY_SECS", float_range(0.0, 300), 0.0, "seconds, 0-300",
+            "On SIGTERM or SIGINT, `/readyz` turns 503 at once but the gateway keeps accepting requests this long, "
+            "so a load balancer (a Kubernetes Service) sees it unready and stops sending before it stops listening; "
+            "with 0 a request sent meanwhile could meet a closed port. 0 suits a gateway no balancer is in front of."),
+    Setting("SHUTDOWN_GRACE_SECS", float_range(0.0, 3600), 30.0, "seconds, 0-3600",
+            "After it stops accepting, how long the gateway lets requests and streams in flight finish (relayed "
+            "misses, single-flight leaders whose followers wait in other processes) before cutting those left; then "
+            "it stores their answers, flushes metrics events and exits. Keep the delay plus this below the "
+            "orchestrator's kill timeout (`terminationGracePeriodSeconds`)."),
+    Setting("READY_REQUIRES_STORE", boolean, False, "true or false",
+            "`/readyz` answers 503 while Redis cannot be reached, so a balancer sends traffic to replicas that can "
+            "cache. Off by default: a gateway bypassing its store still answers every request (from upstream)."),
 )
 
 
@@ -245,6 +257,9 @@ class Settings:
     otel_exporter_otlp_endpoint: str
     otel_service_name: str
     log_level: str
+    shutdown_delay_secs: float
+    shutdown_grace_secs: float
+    ready_requires_store: bool
 
     def __repr__(self) -> str:  # secrets must never reach a log line through a repr
         shown = {f.name: getattr(self, f.name) for f in fields(self)}

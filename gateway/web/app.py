@@ -24,6 +24,7 @@ from gateway.web.health import healthz
 from gateway.web.messages import count_tokens, messages, other_messages_path
 from gateway.web.models import list_models, retrieve_model
 from gateway.web.passthrough import passthrough
+from gateway.web.probes import Readiness, livez, readyz
 from gateway.web.responses_api import create_response, delete_response, list_input_items, retrieve_response
 from gateway.web.seed_chat import seed_chat
 from gateway.web.services import Gateway
@@ -63,6 +64,8 @@ def make_app(settings: Settings, build: Callable[[Settings], Awaitable[Gateway]]
         Route("/v1/{path:path}", passthrough, methods=ALL_METHODS),
         Route("/chat", seed_chat, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/livez", livez, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
         *admin_routes(settings.admin_token),
         *dashboard_routes(),
     ]
@@ -80,4 +83,5 @@ def make_app(settings: Settings, build: Callable[[Settings], Awaitable[Gateway]]
                     exception_handlers=HANDLERS)  # type: ignore[arg-type]
     # A redirect to the slash-less path would be a bare 307 that OpenAI never sends; a 404 in its shape is clearer.
     app.router.redirect_slashes = False
+    app.state.readiness = Readiness()  # from the start: a stop may come while the Gateway is still being built
     return app
