@@ -195,6 +195,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("READY_REQUIRES_STORE", boolean, False, "true or false",
             "`/readyz` answers 503 while Redis cannot be reached, so a balancer sends traffic to replicas that can "
             "cache. Off by default: a gateway bypassing its store still answers every request (from upstream)."),
+    Setting("ACCESS_LOG", choice("off", "debug", "info", "warning"), "info", "off, debug, info or warning",
+            "The level each request's access log line (one JSON object, see Observability) is written at, shown "
+            "when `LOG_LEVEL` lets that level through; health probes and `/metrics` scrapes are always at debug. "
+            "`off`: no access log."),
 )
 
 
@@ -260,6 +264,7 @@ class Settings:
     shutdown_delay_secs: float
     shutdown_grace_secs: float
     ready_requires_store: bool
+    access_log: str
 
     def __repr__(self) -> str:  # secrets must never reach a log line through a repr
         shown = {f.name: getattr(self, f.name) for f in fields(self)}

@@ -140,6 +140,7 @@ def snapshot(window: RollingWindow, tail: Sequence[Event], *, now_ms: int, thres
         "by_model": breakdown(total.rows["model"]),
         "by_route": breakdown(total.rows["route"]),
         "distances": distances(total.distances, threshold, window.max_distance()),
+        "durations": total.durations.rows(),
         "sparkline": sparkline(tail),
         "sources": len(total.sources),
         "last_event": tail[-1].ts if tail else None,

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import NamedTuple
 
 from gateway.metrics.labels import bounded
+from gateway.wire.request_id import valid
 
 SCHEMA_VERSION = "1"
 OUTCOMES = ("hit", "miss", "bypass", "error")
@@ -34,6 +35,7 @@ class Event(NamedTuple):
     tokens_saved: int  # prompt + completion tokens a hit did not buy upstream
     cost_saved: float  # estimated US dollars a hit did not spend upstream
     source: str  # host:pid of the worker that served it
+    request_id: str = ""  # the request's `x-request-id` (gateway/wire/request_id.py); "" in events from before it
 
     @property
     def hit(self) -> bool:
@@ -60,7 +62,7 @@ def encode(event: Event) -> dict[str, str]:
         "threshold": "" if event.threshold is None else f"{event.threshold:.5f}",
         "model": event.model, "route": event.route, "prompt_tokens": str(event.prompt_tokens),
         "completion_tokens": str(event.completion_tokens), "tokens_saved": str(event.tokens_saved),
-        "cost_saved": f"{event.cost_saved:.8f}", "source": event.source,
+        "cost_saved": f"{event.cost_saved:.8f}", "source": event.source, "request_id": event.request_id,
     }
 
 
@@ -84,6 +86,7 @@ def decode(fields: Mapping[bytes, bytes] | Mapping[str, str]) -> Event | None:
             route=bounded(text["route"]), prompt_tokens=int(text["prompt_tokens"]),
             completion_tokens=int(text["completion_tokens"]), tokens_saved=int(text["tokens_saved"]),
             cost_saved=float(text["cost_saved"]), source=bounded(text["source"]),
+            request_id=valid(text.get("request_id", "").encode()) or "",
         )
     except (KeyError, ValueError):
         return None

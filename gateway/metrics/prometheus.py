@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from gateway.metrics.buckets import EDGES_S
+
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 PREFIX = "latency_slayer_"
 
@@ -51,6 +53,8 @@ def render(snapshots: Mapping[str, dict[str, Any]], counters: Mapping[str, int],
         ("route_hit_ratio", "gauge", "Hit ratio in the window per route."),
         ("route_cost_saved_usd", "gauge", "Estimated US dollars saved in the window per route."),
         ("semantic_hit_distance", "histogram", "Cosine distance of semantic hits in the window."),
+        ("request_duration_seconds", "histogram", "Gateway latency of the requests in the window, by API, outcome "
+                                                  "and cache layer (histogram_quantile needs no rate() here)."),
         ("reporting_workers", "gauge", "Workers whose events are in the window."),
     )}
     for window, snap in snapshots.items():
@@ -95,6 +99,7 @@ def _window(families: Mapping[str, _Family], window: str, snap: dict[str, Any]) 
             families[f"{kind}_hit_ratio"].add(row["hit_rate"], **labels)
             families[f"{kind}_cost_saved_usd"].add(row["cost_saved"], **labels)
     _histogram(families["semantic_hit_distance"], window, snap["distances"])
+    _durations(families["request_duration_seconds"], window, snap["durations"])
     families["reporting_workers"].add(snap["sources"], window=window)
 
 
@@ -106,6 +111,16 @@ def _histogram(family: _Family, window: str, histogram: dict[str, Any]) -> None:
     family.add(histogram["hits"], "_bucket", window=window, le="+Inf")
     family.add(histogram["sum"], "_sum", window=window)
     family.add(histogram["hits"], "_count", window=window)
+
+
+def _durations(family: _Family, window: str, rows: Iterable[dict[str, Any]]) -> None:
+    for row in rows:
+        labels = {"window": window, "api": row["api"], "outcome": row["outcome"], "layer": row["layer"]}
+        for edge, cumulative in zip(EDGES_S, row["buckets"], strict=True):
+            family.add(cumulative, "_bucket", **labels, le=f"{edge:g}")
+        family.add(row["count"], "_bucket", **labels, le="+Inf")
+        family.add(row["sum"], "_sum", **labels)
+        family.add(row["count"], "_count", **labels)
 
 
 def window_labels(seconds: Iterable[int]) -> dict[str, int]:

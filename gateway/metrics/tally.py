@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 
+from gateway.metrics.buckets import Durations
 from gateway.metrics.events import LAYERS, OUTCOMES, Event
 from gateway.metrics.histogram import DISTANCE, LATENCY, ROW_LATENCY, Histogram
 
@@ -94,8 +95,8 @@ class Row:
 
 
 class Tally:
-    __slots__ = ("cost_units", "distances", "latency", "layers", "outcomes", "requests", "rows", "sources",
-                 "tokens_saved", "ttfb", "upstream")
+    __slots__ = ("cost_units", "distances", "durations", "latency", "layers", "outcomes", "requests", "rows",
+                 "sources", "tokens_saved", "ttfb", "upstream")
 
     def __init__(self) -> None:
         self.requests = 0
@@ -104,6 +105,7 @@ class Tally:
         self.latency = {"all": Histogram(LATENCY), "hit": Histogram(LATENCY), "miss": Histogram(LATENCY)}
         self.ttfb = {"hit": Histogram(LATENCY), "miss": Histogram(LATENCY)}
         self.upstream = Histogram(LATENCY)
+        self.durations = Durations()  # what `/metrics` exposes as a Prometheus histogram
         self.tokens_saved = 0
         self.cost_units = 0
         self.distances = Distances()
@@ -115,6 +117,7 @@ class Tally:
         self.requests += 1
         self.outcomes[event.outcome] += 1
         self.latency["all"].add(event.latency_ms)
+        self.durations.add(event)
         cost_units = round(event.cost_saved * COST_SCALE)
         if event.outcome in ("hit", "miss"):
             self.latency[event.outcome].add(event.latency_ms)
@@ -146,6 +149,7 @@ class Tally:
             self.layers[layer] += sign * count
         for mine, theirs in zip(self._histograms(), other._histograms(), strict=True):
             mine.merge(theirs, sign)
+        self.durations.merge(other.durations, sign)
         self.tokens_saved += sign * other.tokens_saved
         self.cost_units += sign * other.cost_units
         self.distances.merge(other.distances, sign)

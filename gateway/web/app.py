@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from gateway.settings import Settings
 from gateway.web.access import GatewayKeys
+from gateway.web.access_log import AccessLog
 from gateway.web.admin import admin_routes
 from gateway.web.browsers import BrowserGuard
 from gateway.web.chat import chat_completions
@@ -70,7 +71,7 @@ def make_app(settings: Settings, build: Callable[[Settings], Awaitable[Gateway]]
         *dashboard_routes(),
     ]
     # Observed is outermost: a request's event ends as its response's last bytes leave the app.
-    middleware = [Middleware(Observed), Middleware(SingleFraming),
+    middleware = [Middleware(Observed, access=AccessLog(settings.access_log)), Middleware(SingleFraming),
                   Middleware(BrowserGuard, allowed=settings.allowed_origins)]
     if settings.otel_traces_exporter != "none":  # off, a request does not pass through it at all
         middleware.insert(1, Middleware(Traced))

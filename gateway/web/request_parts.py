@@ -13,7 +13,9 @@ from gateway.web.access import Caller, caller_of, provider_headers, upstream_hea
 from gateway.web.body import streamed
 from gateway.web.dialects import server_key, speaks_anthropic
 from gateway.web.services import GATEWAY, Gateway
+from gateway.web.trace import TRACE, Trace
 from gateway.wire.canonical import SHARED_TENANT
+from gateway.wire.request_id import HEADER as REQUEST_ID
 
 
 def gateway_of(request: Request) -> Gateway:
@@ -50,11 +52,16 @@ def tenant_for(request: Request, route: str) -> str:
 
 def forwarded_headers(request: Request, upstream: Upstream | None = None, *,
                       own_credential: bool = True) -> list[tuple[bytes, bytes]]:
-    """The client's headers as they go to `upstream` (the default one when None); `own_credential` False: a
-    provider of the routing table with no key of its own is not sent the caller's either."""
+    """The client's headers as they go to `upstream` (the default one when None), with the request's id as
+    `x-request-id` in place of whatever the client sent; `own_credential` False: a provider of the routing table
+    with no key of its own is not sent the caller's either."""
     if upstream is not None and Upstreams.routed_away(upstream):
-        return provider_headers(request, caller(request), upstream.key, upstream.api, own_credential=own_credential)
-    return upstream_headers(request, caller(request))
+        headers = provider_headers(request, caller(request), upstream.key, upstream.api, own_credential=own_credential)
+    else:
+        headers = upstream_headers(request, caller(request))
+    trace: Trace = request.scope[TRACE]
+    return [(name, value) for name, value in headers if name.lower() != REQUEST_ID] + [
+        (REQUEST_ID, trace.request_id.encode("ascii"))]
 
 
 def cache_headers(state: str, *, layer: str | None = None, distance: float | None = None,

@@ -1,7 +1,8 @@
-"""One request's figures for the metrics stream. An endpoint takes its request's `Trace` (`trace_of`) and fills it
-as it learns things (scope, hit, upstream timing, usage); the `Observed` middleware emits it as one event as the
-response's last bytes are handed to the server, or when the response ends any other way. Emitting only queues a
-tuple."""
+"""One request's figures for the metrics stream and the access log. An endpoint takes its request's `Trace`
+(`trace_of`) and fills it as it learns things (scope, hit, upstream timing, usage); the `Observed` middleware
+emits it as one event as the response's last bytes are handed to the server, or when the response ends any other
+way (emitting only queues a tuple), and writes the request's access log line once the response is over. Every
+request has a `request_id` (`gateway/wire/request_id.py`), returned to the client as `x-request-id`."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.metrics.events import Event
 from gateway.metrics.recorder import EventRecorder
+from gateway.web.access_log import AccessLog
 from gateway.web.services import GATEWAY
 from gateway.wire.controls import DEFAULT_ROUTE
+from gateway.wire.request_id import request_id, with_request_id
 
 TRACE = "latency_slayer.trace"  # scope entry: the request's Trace
 CLIENT_GONE = 499  # the client closed the connection before the response ended
@@ -29,11 +32,13 @@ def _count(value: Any) -> int:
 
 class Trace:
     __slots__ = ("_done", "_recorder", "_start", "_upstream_start", "completion_tokens", "distance", "event",
-                 "layer", "model", "outcome", "prompt_tokens", "route", "sent", "status", "stream",
-                 "threshold", "ttfb_ms", "upstream_ms")
+                 "latency_ms", "layer", "model", "outcome", "prompt_tokens", "request_id", "route", "sent", "status",
+                 "stream", "threshold", "ttfb_ms", "upstream_ms", "upstream_request_id")
 
-    def __init__(self, recorder: EventRecorder) -> None:
+    def __init__(self, recorder: EventRecorder, rid: str) -> None:
         self._recorder = recorder
+        self.request_id = rid
+        self.upstream_request_id: str | None = None  # the id a relayed upstream answer gave itself
         self._start = time.perf_counter()
         self._upstream_start: float | None = None
         self._done = False
@@ -51,6 +56,7 @@ class Trace:
         self.completion_tokens = 0
         self.sent = 200  # the status the response started with
         self.status: int | None = None  # the answer's own, when it differs: a stream may break after its 200
+        self.latency_ms: float | None = None  # set as it ends
 
     def _elapsed_ms(self, since: float) -> float:
         return (time.perf_counter() - since) * 1000
@@ -91,23 +97,28 @@ class Trace:
             self.usage(usage)
 
     def finish(self, status: int | None = None) -> None:
-        """Emit the event, once: with `status` if given, else the answer's or the response's own."""
-        if self._done or self.event is None:
+        """End the request, once: with `status` if given, else the answer's or the response's own; and emit its
+        event if it is one the metrics count."""
+        if self._done:
             return
         self._done = True
-        if status is None:
-            status = self.status or self.sent
-        outcome = self.outcome if status < 400 else "error"
-        saved = self.prompt_tokens + self.completion_tokens if outcome == "hit" else 0
+        self.status = status = status or self.status or self.sent
+        self.latency_ms = latency = self._elapsed_ms(self._start)
+        if status >= 400:
+            self.outcome = "error"
+        if self.outcome != "hit":
+            self.layer = None
+        if self.stream and self.ttfb_ms is None:
+            self.ttfb_ms = latency  # a stream answered whole (a replayed hit, an error) has its first byte last
+        if self.event is None:
+            return
+        saved = self.prompt_tokens + self.completion_tokens if self.outcome == "hit" else 0
         recorder = self._recorder
         cost = recorder.prices.cost(self.model, self.prompt_tokens, self.completion_tokens) if saved else 0.0
-        latency = self._elapsed_ms(self._start)
-        # A stream answered whole (a replayed hit, an error) has its first byte when it has its last.
-        ttfb = latency if self.stream and self.ttfb_ms is None else self.ttfb_ms
         recorder.emit(Event(
-            int(time.time() * 1000), self.event, outcome, self.layer if outcome == "hit" else None, self.stream,
-            status, latency, self.upstream_ms, ttfb, self.distance, self.threshold, self.model, self.route,
-            self.prompt_tokens, self.completion_tokens, saved, cost, recorder.source))
+            int(time.time() * 1000), self.event, self.outcome, self.layer, self.stream, status, latency,
+            self.upstream_ms, self.ttfb_ms, self.distance, self.threshold, self.model, self.route,
+            self.prompt_tokens, self.completion_tokens, saved, cost, recorder.source, self.request_id))
 
 
 def trace_of(request: Request, event: str) -> Trace:
@@ -120,22 +131,25 @@ def trace_of(request: Request, event: str) -> Trace:
 class Observed:
     """Pure ASGI middleware: gives each request the worker's Gateway (`request_parts.gateway_of` reads it) and a
     Trace, and emits the trace as the response ends, reading the status, the first byte and the last from the
-    response's own messages. A response that never sent its last byte ended with the client gone; one that
-    raised, with a server error."""
+    response's own messages; puts the request id on the response and writes the access log line. A response
+    that never sent its last byte ended with the client gone; one that raised, with a server error."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, access: AccessLog) -> None:
         self.app = app
+        self.access = access
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         gateway = scope[GATEWAY] = scope["app"].state.gateway
-        trace = scope[TRACE] = Trace(gateway.events)
+        trace = scope[TRACE] = Trace(gateway.events, request_id(scope["headers"]))
 
         async def watch(message: Message) -> None:
             if message["type"] == "http.response.start":
                 trace.sent = message["status"]
+                headers, trace.upstream_request_id = with_request_id(message.get("headers", ()), trace.request_id)
+                message = {**message, "headers": headers}
             elif message["type"] == "http.response.body":
                 if trace.stream and message.get("body"):
                     trace.first_byte()
@@ -150,3 +164,4 @@ class Observed:
             raise
         finally:
             trace.finish(CLIENT_GONE)  # a no-op when its last byte went out
+            self.access.write(scope, trace)  # after the response: writing it costs the client nothing

@@ -28,7 +28,7 @@ def test_upstream_errors_keep_retry_after_and_are_never_cached(gateway, fake_ups
         (stream if streamed else ask)(gateway)
     assert caught.value.status_code == status
     assert caught.value.response.headers["retry-after"] == "7"
-    assert caught.value.response.headers["x-request-id"] == "req_fault"
+    assert caught.value.response.headers["x-upstream-request-id"] == "req_fault"
     assert set(caught.value.response.json()["error"]) == ERROR_KEYS
     gateway.drain()
     # The next identical request is not answered with the error (nor with a 200 built from it).

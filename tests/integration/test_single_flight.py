@@ -159,8 +159,12 @@ def test_followers_never_get_the_leaders_account_headers(make_gateway, fake_upst
     assert fake_upstream.calls() == 1, results
     leader = next(headers for headers in results if headers["x-cache"] == "miss")
     follower = next(headers for headers in results if headers["x-cache"] == "hit")
-    assert ACCOUNT_HEADERS.items() <= leader.items()  # the leader's own, as without the gateway
-    assert not ACCOUNT_HEADERS.keys() & follower.keys(), follower
+    # The leader's own, as without the gateway (the upstream's request id beside the gateway's own).
+    assert {**ACCOUNT_HEADERS, "x-upstream-request-id": ACCOUNT_HEADERS["x-request-id"]}.items() - {
+        ("x-request-id", "req_a")} <= leader.items()
+    assert leader["x-request-id"] != "req_a" and follower["x-request-id"] != leader["x-request-id"]
+    assert not (ACCOUNT_HEADERS.keys() - {"x-request-id"}) & follower.keys(), follower
+    assert "x-upstream-request-id" not in follower
     assert follower["content-type"].startswith("text/event-stream" if streamed else "application/json")
 
 
