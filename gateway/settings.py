@@ -197,8 +197,8 @@ SETTINGS: tuple[Setting, ...] = (
             "cache. Off by default: a gateway bypassing its store still answers every request (from upstream)."),
     Setting("ACCESS_LOG", choice("off", "debug", "info", "warning"), "info", "off, debug, info or warning",
             "The level each request's access log line (one JSON object, see Observability) is written at, shown "
-            "when `LOG_LEVEL` lets that level through; health probes and `/metrics` scrapes are always at debug. "
-            "`off`: no access log."),
+            "when `LOG_LEVEL` lets that level through; health probes, `/metrics` scrapes and the dashboard's polls "
+            "are always at debug. `off`: no access log."),
 )
 
 

@@ -4,8 +4,8 @@ A line holds what an operator needs to find a request and judge it (time, reques
 outcome and layer, model, route, timings) and nothing a client meant for the upstream alone: no query string (a
 client may put a key there), no header, body, prompt, answer, key or tenant. Client-controlled text is bounded
 (the path is cut short, model and route are cut to the metrics' label bounds) and JSON-escaped, so a client can
-neither forge a line nor make one huge. Health probes and scrapes are written at DEBUG: a probe every few seconds
-would drown the traffic."""
+neither forge a line nor make one huge. Health probes, scrapes and the dashboard's polls are written at DEBUG:
+one every second or few would drown the traffic."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # the trace module writes through this one
 
 log = logging.getLogger(ACCESS_LOGGER)
 
-QUIET_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/metrics"})
+QUIET_PATHS = frozenset({"/healthz", "/metrics", "/dashboard/data"})  # probes, scrapes, the dashboard's polls
 MAX_PATH_CHARS = 256
 
 
