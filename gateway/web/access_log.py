@@ -24,7 +24,8 @@ if TYPE_CHECKING:  # the trace module writes through this one
 
 log = logging.getLogger(ACCESS_LOGGER)
 
-QUIET_PATHS = frozenset({"/healthz", "/metrics", "/dashboard/data"})  # probes, scrapes, the dashboard's polls
+# Probes, scrapes and the dashboard's polls.
+QUIET_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/metrics", "/dashboard/data"})
 MAX_PATH_CHARS = 256
 
 

@@ -11,19 +11,11 @@ from gateway.tracing import Span
 from gateway.web.services import GATEWAY
 from gateway.web.trace import CLIENT_GONE, TRACE, Trace
 
-MAX_TEXT = 256  # a client-chosen value (a model, a route, a request id) is cut to this on a span
-REQUEST_ID = b"x-request-id"
+MAX_TEXT = 256  # a client-chosen value (a model, a route) is cut to this on a span
 
 
 def _text(value: str) -> str:
     return value[:MAX_TEXT]
-
-
-def _request_id(scope: Scope) -> str | None:
-    for name, value in scope["headers"]:
-        if name.lower() == REQUEST_ID:
-            return _text(value.decode("latin-1"))
-    return None
 
 
 def _finish(span: Span, scope: Scope, status: int) -> None:
@@ -67,9 +59,7 @@ class Traced:
         span = scope[GATEWAY].tracer.server(method, scope["headers"])
         span.set("http.request.method", method)
         span.set("url.path", _text(scope["path"]))
-        request_id = _request_id(scope)
-        if request_id is not None:
-            span.set("http.request_id", request_id)
+        span.set("http.request_id", scope[TRACE].request_id)  # Observed's: the client's when plausible, else made
         started: list[int] = []  # the status the response started with
         done: list[bool] = []
 

@@ -62,7 +62,8 @@ def test_one_line_per_request_with_its_fields(make_gateway, fake_upstream, store
     models = httpx.get(f"{gateway.base_url}/models?api_key=sk-in-the-query", headers={"authorization": "Bearer sk-x"})
     bad = httpx.post(f"{gateway.base_url}/chat/completions", json={"model": "gpt-4o-mini"})
     assert httpx.get(f"{gateway.url}/healthz").status_code == models.status_code == 200 and bad.status_code == 400
-    assert httpx.get(f"{gateway.url}/metrics").status_code == httpx.get(f"{gateway.url}/dashboard/data").status_code
+    for quiet in ("/livez", "/readyz", "/metrics", "/dashboard/data"):
+        assert httpx.get(f"{gateway.url}{quiet}").status_code == 200
     miss, hit, streamed, listed, invalid = settled(gateway, access, 5)
 
     assert (miss["method"], miss["path"], miss["status"], miss["api"], miss["outcome"], miss["layer"]) == (
@@ -78,7 +79,7 @@ def test_one_line_per_request_with_its_fields(make_gateway, fake_upstream, store
     assert (invalid["status"], invalid["outcome"]) == (400, "error")
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", line["time"]) for line in (miss, invalid))
     # Probes, scrapes and the dashboard's polls: at debug only.
-    quiet = {"/healthz", "/metrics", "/dashboard/data"}
+    quiet = {"/healthz", "/livez", "/readyz", "/metrics", "/dashboard/data"}
     assert quiet <= {line["path"] for line in access.lines()}
     assert all(record.levelno == logging.DEBUG for record in access.records
                if orjson.loads(record.getMessage())["path"] in quiet)
