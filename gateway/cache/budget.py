@@ -53,19 +53,26 @@ class Choice:
 
 
 def choose(verdicts: Verdicts, budget: float, ceiling: float) -> Choice:
-    """The loosest step up to `ceiling` holding verdicts, whose verdicts up to it show the wrong-hit rate under
-    `budget` with `CONFIDENCE`; exact only when there is none."""
-    steps = sorted(step for step in verdicts if step * STEP <= ceiling + 1e-9)
+    """The loosest step up to `ceiling` holding verdicts, such that the verdicts up to it, and up to every stricter
+    step tested before it, show the wrong-hit rate under `budget` with `CONFIDENCE`; exact only when there is none.
+
+    Steps are tested in order from the strictest, stopping at the first that fails (fixed-sequence testing): to
+    serve a threshold whose true rate is over the budget, the first such step must have passed by chance, which
+    happens with probability 1 - CONFIDENCE at most, however many steps there are. Taking the loosest step that
+    passes, skipping failures, would give every step near the edge its own chance. Steps with too few verdicts to
+    pass even with none wrong are skipped: which they are depends on the counts, not on the verdicts."""
+    enough = math.log(1.0 - CONFIDENCE) / math.log1p(-budget)  # 0 wrong of this many passes
     good = bad = 0
-    totals = []
-    for step in steps:
+    chosen = Choice(EXACT_ONLY)
+    for step in sorted(step for step in verdicts if step * STEP <= ceiling + 1e-9):
         good += verdicts[step][0]
         bad += verdicts[step][1]
-        totals.append((step, good, bad))
-    for step, good, bad in reversed(totals):
-        if binomial.below(budget, bad, good + bad, CONFIDENCE):
-            return Choice(round(step * STEP, 6), good, bad)
-    return Choice(EXACT_ONLY)
+        if good + bad < enough:
+            continue
+        if not binomial.below(budget, bad, good + bad, CONFIDENCE):
+            break
+        chosen = Choice(round(step * STEP, 6), good, bad)
+    return chosen
 
 
 def rate(bad: int, evidence: int) -> dict[str, float | None]:

@@ -75,10 +75,21 @@ def test_a_threshold_tightens_as_wrong_verdicts_arrive_and_loosens_again_with_ri
     assert choose(table, 0.01, 0.2).threshold == 0.06  # 0 wrong of 600: at most 0.5 %
     add(table, 0.05, False)
     add(table, 0.05, False)
-    assert choose(table, 0.01, 0.2) == Choice(0.02, 300, 0)  # 2 of 602: at most 1.04 %; 0 of 300 at 0.02: 0.99 %
+    assert choose(table, 0.01, 0.2) == Choice(0.02, 300, 0)  # 2 of 302 to 0.05: at most 2.1 %; 0 of 300: 0.99 %
     for _ in range(200):
         add(table, 0.06, True)
-    assert choose(table, 0.01, 0.2) == Choice(0.06, 800, 2)  # 2 of 802: at most 0.78 %
+    assert choose(table, 0.01, 0.2) == Choice(0.02, 300, 0)  # 0.05 still fails, and 0.06 is tested only after it
+    for _ in range(500):
+        add(table, 0.04, True)
+    assert choose(table, 0.01, 0.2) == Choice(0.06, 1300, 2)  # 2 of 802 to 0.05: at most 0.78 %; then 2 of 1302
+
+
+def test_steps_are_tested_from_the_strictest_and_a_failure_stops_the_loosening() -> None:
+    # 0.03 fails (2 wrong of 62); 0.1, with many more right verdicts, would pass on its own: it is never reached,
+    # or any step near the edge would get its own chance of passing by luck.
+    table = verdicts((0.01, 60, 0), (0.03, 0, 2), (0.1, 2000, 0))
+    assert choose(table, 0.05, 0.2) == Choice(0.01, 60, 0)
+    assert binomial.below(0.05, 2, 2062, 0.95)
 
 
 def test_a_verdict_counts_from_the_first_threshold_that_serves_it() -> None:
