@@ -113,3 +113,20 @@ def test_the_fleet_shares_a_routes_evidence_through_redis(make_gateway, fake_ups
     near_misses(one, fake_upstream, 29)
     assert ask(two, PARAPHRASE, headers=FAQ)[0] == "hit"  # learnt in the other worker
     assert within_budget(two)["threshold"] > 0
+
+
+def test_evidence_stays_in_its_tenants_scope_and_a_shared_route_learns_together(make_gateway,
+                                                                                 fake_upstream) -> None:
+    gateway = make_gateway("memory", ROUTE_ERROR_BUDGET=BUDGET, SHARED_ROUTES="public")
+    for route, keys in (("faq", ("sk-teacher", "sk-other")), ("public", ("sk-other",))):  # public: one entry
+        for key in keys:
+            answers(fake_upstream)
+            ask(gateway, key=key, headers={"x-route": route})
+        for _ in range(29):  # the teacher's near misses
+            answers(fake_upstream)
+            assert ask(gateway, PARAPHRASE, key="sk-teacher",
+                       headers={"x-route": route, "cache-control": "no-store"})[0] == "miss"
+    assert ask(gateway, PARAPHRASE, key="sk-teacher", headers=FAQ)[0] == "hit"
+    answers(fake_upstream)
+    assert ask(gateway, PARAPHRASE, key="sk-other", headers=NO_STORE)[0] == "miss"  # its own scope is still cold
+    assert ask(gateway, PARAPHRASE, key="sk-other", headers={"x-route": "public"})[0] == "hit"  # one scope for all
