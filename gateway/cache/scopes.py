@@ -1,8 +1,8 @@
 """What learning keeps per scope: the verdicts on its semantic hits (also per step of distance, for the wrong-hit
-budget: see `gateway.cache.budget`) and its adaptive threshold. A scope is a
-route and a tenant (`RequestKey.tenant`: the caller's digest, or "shared" on a shared route), the same scope its
-entries live in, so nothing one tenant learns moves another's threshold, and everyone on a shared route,
-who shares its entries, learns together.
+budget: see `gateway.cache.budget`) and its adaptive threshold. A scope is a route and a tenant
+(`RequestKey.tenant`: the caller's digest, or "shared" on a shared route), the same scope its entries live in, so
+nothing one tenant learns moves another's threshold, and everyone on a shared route, who shares its entries,
+learns together.
 
 Route names and tenants are the callers' to make up, so a worker keeps at most MAX_SCOPES of them (the least
 recently used are forgotten here and read back from the store when used again), and the per-route summary the
@@ -130,7 +130,7 @@ class _Route:
         self.thresholds: list[float] = []  # one per scope; none with fixed thresholds
         self.scopes = 0
         self.budgets: set[float] = set()
-        self.behind = budget.Choice(budget.EXACT_ONLY)  # the verdicts behind the budgets' thresholds, pooled
+        self.behind = [0, 0]  # right and wrong verdicts behind the budgets' thresholds in force, pooled
 
     def add(self, state: ScopeState, start: float | None, budgeted: tuple[float, budget.Choice] | None) -> None:
         self.good += state.good
@@ -140,8 +140,8 @@ class _Route:
             share, choice = budgeted
             self.budgets.add(share)
             self.thresholds.append(choice.threshold)
-            self.behind = budget.Choice(budget.EXACT_ONLY, self.behind.good + choice.good,
-                                        self.behind.bad + choice.bad)
+            self.behind[0] += choice.good
+            self.behind[1] += choice.bad
         elif start is not None:
             self.thresholds.append(start if state.threshold is None else state.threshold)
 
@@ -149,8 +149,9 @@ class _Route:
         summary = {"good": self.good, "bad": self.bad, "precision": self.good / (self.good + self.bad),
                    "scopes": self.scopes, "threshold": self._threshold()}
         if self.budgets:  # one per route; OTHER, which pools routes, names one only when they agree
+            good, bad = self.behind
             summary.update(budget=next(iter(self.budgets)) if len(self.budgets) == 1 else None,
-                           evidence=self.behind.evidence, **budget.rate(self.behind.bad, self.behind.evidence))
+                           evidence=good + bad, **budget.rate(bad, good + bad))
         return summary
 
     def _threshold(self) -> float | None:
