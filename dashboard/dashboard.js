@@ -114,15 +114,27 @@ function renderBreakdown(id, rows, label, learning = {}) {
   table.replaceChildren(head, body);
 }
 
-// Under a route's hit rate: how many of its semantic hits were judged right, and the threshold it learnt.
+// Under a route's hit rate: how many of its semantic hits were judged right, and the threshold it learnt; under a
+// wrong-hit budget, the wrong-hit rate measured at that threshold, its interval and the verdicts behind it.
 function precision(state) {
   const judged = state.good + state.bad;
   const lines = judged ? [`${format.pct(state.precision)} right of ${judged}`] : [];
-  if (state.threshold !== null) lines.push(`threshold ${state.threshold.toFixed(3)}`);
+  if (state.threshold !== null) lines.push(state.threshold < 0 ? "exact only" : `threshold ${state.threshold.toFixed(3)}`);
+  if (state.evidence !== undefined) lines.push(budgetLine(state));
   const note = document.createElement("small");
   note.textContent = lines.join(" · ");
-  note.title = "Semantic hits judged by feedback and shadow checks, and the median threshold its tenants learnt, on this worker";
+  note.title = "Semantic hits judged by feedback, shadow checks and near misses, and the median threshold its " +
+    "tenants learnt, on this worker" + (state.evidence !== undefined ? "; wrong hits at that threshold, with " +
+    "their one-sided 95% exact bounds, against the route's budget" : "");
   return note;
+}
+
+function budgetLine(state) {
+  const share = (value) => `${(value * 100).toFixed(2)}%`; // budgets are small: 1.00%, not 1%
+  const budget = state.budget === null ? "" : ` (budget ${share(state.budget)})`;
+  if (!state.evidence) return `wrong hits: no evidence yet${budget}`;
+  return `wrong ${share(state.wrong_rate)} [${share(state.wrong_low)}–${share(state.wrong_high)}] ` +
+    `of ${state.evidence}${budget}`;
 }
 
 function renderStatus(data) {

@@ -136,7 +136,8 @@ async def build_gateway(settings: Settings) -> Gateway:
                           max_entry_bytes=settings.max_entry_bytes)
     adaptive = AdaptiveThresholds(start=settings.adaptive_start_threshold,
                                   ceiling=settings.cache_distance_threshold) if settings.adaptive_thresholds else None
-    learning = Learning(store, embedder, adaptive=adaptive, shadow_rate=settings.shadow_sample_rate)
+    learning = Learning(store, embedder, adaptive=adaptive, shadow_rate=settings.shadow_sample_rate,
+                        budgets=settings.route_error_budget, ceiling=settings.cache_distance_threshold)
     # The verifier's fitted score knows only the local model's distances.
     verifier = HitVerifier(scored=settings.embed_provider == "local") if settings.cache_verifier else None
     layers = CacheLayers(store, embedder, config, retry_secs=settings.store_retry_secs, learning=learning,

@@ -210,6 +210,12 @@ async def _evaluate(args: argparse.Namespace) -> int:
         for path, pairs in files:
             outcomes = await measure(pairs, embedder, config, verifier=HitVerifier() if verify else None)
             print("\n".join(report(path.name, outcomes, setting)), flush=True)
+            if args.budget:
+                from gateway.budget_simulation import budget_report  # it builds on this module
+
+                for share in args.budget:
+                    print("\n".join(budget_report(outcomes, share, threshold, shadow_rate=args.shadow_rate)),
+                          flush=True)
     finally:
         await embedder.close()
     return 0
@@ -226,6 +232,19 @@ def _threshold(value: str) -> float:
     return number
 
 
+def _shares(value: str) -> tuple[float, ...]:
+    numbers = tuple(float(part) for part in value.split(","))
+    if not all(0.0 < number < 1.0 for number in numbers):
+        raise argparse.ArgumentTypeError("shares above 0 and below 1")
+    return numbers
+
+
+def _rate(value: str) -> float:
+    number = float(value)
+    if not 0.0 <= number <= 1.0:
+        raise argparse.ArgumentTypeError("a share from 0 to 1")
+    return number
+
 
 def add_eval_command(commands: Any) -> None:
     """Register `eval` on the CLI's subparsers."""
@@ -236,4 +255,9 @@ def add_eval_command(commands: Any) -> None:
     evaluate.add_argument("--threshold", type=_threshold, help="cosine distance instead of CACHE_DISTANCE_THRESHOLD")
     evaluate.add_argument("--no-verifier", dest="verifier", action="store_false",
                           help="serve semantic hits without the hit verifier")
+    evaluate.add_argument("--budget", type=_shares, help="also feed the pairs as one stream to a route with this "
+                                                         "wrong-hit budget (ROUTE_ERROR_BUDGET), e.g. 0.01 or "
+                                                         "0.01,0.05 (one stream each)")
+    evaluate.add_argument("--shadow-rate", type=_rate, default=0.1,
+                          help="with --budget: the share of hits shadow-checked (default 0.1)")
     evaluate.set_defaults(run=run_eval)

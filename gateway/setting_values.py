@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from gateway.errors import SettingsError
 from gateway.provider_table import Provider, read_providers
@@ -171,3 +171,42 @@ def upstream_table(value: str) -> tuple[Provider, ...]:
         return read_providers(value)
     except ValueError as error:  # what is wrong where, which "expected a file" alone would not say
         raise SettingsError(f"UPSTREAMS_FILE={value!r} is invalid: {error}") from None
+
+
+class ErrorBudgets(NamedTuple):
+    """The share of served semantic hits that may be wrong: per route, else `default`; None: no budget."""
+
+    default: float | None = None
+    routes: tuple[tuple[str, float | None], ...] = ()
+
+    def of(self, route: str) -> float | None:
+        for name, budget in self.routes:
+            if name == route:
+                return budget
+        return self.default
+
+    def __bool__(self) -> bool:
+        return self.default is not None or any(budget is not None for _, budget in self.routes)
+
+
+def error_budgets(value: str) -> ErrorBudgets:
+    """`0.01` (every route), `faq=0.005,code=off` (those routes), or both: `0.01,faq=0.005,code=off`. A budget is
+    a share above 0 and below 1; `off` leaves a route without one."""
+    default: float | None = None
+    routes: dict[str, float | None] = {}
+    for part in (part.strip() for part in value.split(",")):
+        if not part:
+            continue
+        route, equals, budget = part.rpartition("=")
+        share = None if budget.strip().lower() == "off" else float(budget)
+        if share is not None and not 0.0 < share < 1.0:  # also rejects nan
+            raise ValueError
+        if not equals:
+            if share is None or default is not None:
+                raise ValueError
+            default = share
+        elif not route.strip() or route.strip() in routes:
+            raise ValueError
+        else:
+            routes[route.strip()] = share
+    return ErrorBudgets(default, tuple(sorted(routes.items())))

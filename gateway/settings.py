@@ -12,10 +12,12 @@ from typing import Any
 from gateway.errors import SettingsError
 from gateway.provider_table import Provider, with_keys
 from gateway.setting_values import (
+    ErrorBudgets,
     KeyTable,
     Parser,
     boolean,
     choice,
+    error_budgets,
     float_range,
     int_range,
     key_table,
@@ -122,6 +124,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SHADOW_SAMPLE_RATE", float_range(0.0, 1.0), 0.0, "a number from 0 to 1",
             "Share of semantic hits answered from upstream instead, and compared with the cached answer to "
             "measure each route's precision."),
+    Setting("ROUTE_ERROR_BUDGET", error_budgets, ErrorBudgets(), "a share like 0.01, route=share pairs, or both",
+            "The share of a route's served semantic hits that may be wrong (see Learning from evidence): each route "
+            "of each tenant then serves the loosest threshold, up to `CACHE_DISTANCE_THRESHOLD`, whose wrong-hit "
+            "rate measured by shadow checks, near misses and ratings is under it with 95 % confidence, and exact "
+            "matches only until then. `0.01` sets it for every route, `faq=0.005,code=off` for those routes, "
+            "`0.01,code=off` both. Unset: no budget."),
     Setting("ADMIT_AFTER_ASKS", int_range(1, 100), 1, "an integer 1-100",
             "Store an answer only once the same request was asked this often within `RESP_TTL_SECS`."),
     Setting("MAX_CACHEABLE_TEMPERATURE", float_range(0.0, 2.0), 1.0, "a number from 0 to 2",
@@ -237,6 +245,7 @@ class Settings:
     adaptive_thresholds: bool
     adaptive_start_threshold: float
     shadow_sample_rate: float
+    route_error_budget: ErrorBudgets
     admit_after_asks: int
     max_cacheable_temperature: float
     semantic_candidates: int

@@ -1,7 +1,7 @@
 """Evidence about semantic hits, and what it changes: client feedback on a served entry, and shadow checks
-that compare a cached answer with a fresh upstream one. Both feed the adaptive thresholds and the measured
-precision of the scope the hit was served in (a route and a tenant: see `gateway.cache.scopes`), summed per
-route on the dashboard and in /metrics.
+that compare a cached answer with a fresh upstream one. Both feed the adaptive thresholds, the wrong-hit budget
+(`gateway.cache.budget`) and the measured precision of the scope the hit was served in (a route and a tenant: see
+`gateway.cache.scopes`), summed per route on the dashboard and in /metrics.
 
 A scope's state (verdicts and threshold) is kept in the store too, so a wrong hit reported to one worker tightens
 the scope in every worker: each adopts it within `SHARE_SECS` of its next lookup in that scope. Two verdicts in
@@ -18,11 +18,13 @@ from typing import Any
 
 import orjson
 
+from gateway.cache import budget
 from gateway.cache.adaptive import AdaptiveThresholds
 from gateway.cache.agreement import answers_agree
 from gateway.cache.scopes import Scope, ScopeState, ScopeTable, blob_key
 from gateway.embedding.base import Embedder
 from gateway.errors import StoreError
+from gateway.setting_values import ErrorBudgets
 from gateway.store.base import Store
 from gateway.wire.answers import Reply
 
@@ -30,6 +32,7 @@ SHARE_SECS = 1.0  # how stale another worker's verdicts in a scope may be here
 RATE_WITHIN_MS = 3600 * 1000  # how long after a semantic hit its caller may rate it
 STATE_TTL_MS = 30 * 86400 * 1000  # a scope's stored state is forgotten after this long unused
 RENEW_AFTER_MS = 86400 * 1000  # a scope in use has its stored state rewritten (its TTL renewed) once a day
+NO_BUDGETS = ErrorBudgets()
 
 
 @dataclass(frozen=True)
@@ -40,11 +43,13 @@ class Feedback:
 
 class Learning:
     def __init__(self, store: Store, embedder: Embedder, *, adaptive: AdaptiveThresholds | None,
-                 shadow_rate: float, chance: Callable[[], float] = random.random,
-                 clock: Callable[[], float] = time.time) -> None:
+                 shadow_rate: float, budgets: ErrorBudgets = NO_BUDGETS, ceiling: float = 0.0,
+                 chance: Callable[[], float] = random.random, clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self.embedder = embedder
         self.adaptive = adaptive
+        self.budgets = budgets
+        self._ceiling = ceiling  # CACHE_DISTANCE_THRESHOLD: a budget never loosens a route past it
         self.shadow_rate = shadow_rate
         self._chance = chance
         self._clock = clock  # wall clock: when a stored state was written means the same in every replica
@@ -52,10 +57,26 @@ class Learning:
         self.scopes = ScopeTable()
 
     def threshold(self, scope: Scope, configured: float) -> float:
+        share = self.budgets.of(scope.route)
+        if share is not None:
+            return self._choice(scope, share).threshold
         if self.adaptive is None:
             return configured
         state = self.scopes.get(scope)
         return self.adaptive.start if state is None or state.threshold is None else state.threshold
+
+    def _choice(self, scope: Scope, share: float) -> budget.Choice:
+        """The budget's threshold for `scope`, chosen again only when its verdicts changed."""
+        state = self.scopes.get(scope)
+        if state is None:
+            return budget.Choice(budget.EXACT_ONLY)
+        if state.choice is None:
+            state.choice = budget.choose(state.verdicts, share, self._ceiling)
+        return state.choice
+
+    def _budgeted(self, scope: Scope, state: ScopeState) -> tuple[float, budget.Choice] | None:
+        share = self.budgets.of(scope.route)
+        return None if share is None else (share, self._choice(scope, share))
 
     def ceiling(self, configured: float) -> float:
         return self.adaptive.ceiling if self.adaptive is not None else configured
@@ -67,7 +88,7 @@ class Learning:
     async def sync(self, scope: Scope) -> None:
         """Adopt what every worker has recorded for `scope`, at most once per `SHARE_SECS`; renew its stored
         state once a day while it is used, so a threshold learnt long ago is not lost to a quiet month."""
-        if self.adaptive is None:
+        if self.adaptive is None and self.budgets.of(scope.route) is None:
             return  # fixed thresholds: no lookup depends on what other workers learnt, so no store read for it
         state = self.scopes.use(scope)
         now = time.monotonic()
@@ -98,10 +119,7 @@ class Learning:
     async def _record(self, scope: Scope, distance: float, good: bool) -> None:
         state = self.scopes.use(scope)
         await self._load(scope, state)  # start from what every worker knows
-        if good:
-            state.good += 1
-        else:
-            state.bad += 1
+        state.record(distance, good)
         if self.adaptive is not None:
             current = self.adaptive.start if state.threshold is None else state.threshold
             state.threshold = self.adaptive.next(current, distance, good)
@@ -136,5 +154,6 @@ class Learning:
 
     def snapshot(self) -> dict[str, dict[str, Any]]:
         """Per route (at most MAX_ROUTES of them, then OTHER), summed over its tenants' scopes known here: judged
-        hits, measured precision, the median adaptive threshold in force, and how many scopes that covers."""
-        return self.scopes.by_route(self.adaptive.start if self.adaptive is not None else None)
+        hits, measured precision, the median threshold in force, and how many scopes that covers; on a route with
+        a wrong-hit budget, the wrong-hit rate measured at its threshold, with its interval and the evidence."""
+        return self.scopes.by_route(self.adaptive.start if self.adaptive is not None else None, self._budgeted)

@@ -1,6 +1,7 @@
 """The dashboard's figures in Prometheus' text format (version 0.0.4): one labelled series per window, so
 a scrape sees the same numbers as the dashboard, plus what only this worker knows: its event counters and
-the verdicts and thresholds it learnt, summed per route (at most 16 routes and "(other)")."""
+the verdicts and thresholds it learnt, summed per route (at most 16 routes and "(other)"), with each wrong-hit
+budget's measured rate and interval."""
 
 from __future__ import annotations
 
@@ -38,7 +39,8 @@ class _Family:
 def render(snapshots: Mapping[str, dict[str, Any]], counters: Mapping[str, int],
            learning: Mapping[str, dict[str, Any]] | None = None) -> str:
     """`snapshots`: the aggregate snapshot of each window, by label ("1m", "15m", "1h"); `learning`: per route,
-    the judged hits, measured precision and median adaptive threshold (`Learning.snapshot()`, already bounded)."""
+    the judged hits, measured precision, median threshold and any wrong-hit budget (`Learning.snapshot()`, already
+    bounded)."""
     families = {name: _Family(name, kind, text) for name, kind, text in (
         ("requests", "gauge", "Requests in the window, by outcome."),
         ("hit_ratio", "gauge", "Hits over all requests in the window."),
@@ -70,14 +72,26 @@ def _learning(routes: Mapping[str, dict[str, Any]]) -> tuple[_Family, ...]:
     judged = _Family("route_judged_hits_total", "counter", "Semantic hits judged by feedback or shadow checks "
                                                           "in all workers (as last read here), per route and verdict.")
     precision = _Family("route_precision", "gauge", "Share of the judged hits that were right, per route.")
-    threshold = _Family("route_threshold", "gauge", "The median adaptive distance threshold of the route's tenants "
-                                                    "(one, on a shared route) this worker uses, per route.")
+    threshold = _Family("route_threshold", "gauge", "The median distance threshold of the route's tenants (one, on "
+                                                    "a shared route) this worker uses, per route; -1: exact matches "
+                                                    "only (a wrong-hit budget without the evidence to serve more).")
+    budget = _Family("route_error_budget", "gauge", "The share of the route's served semantic hits that may be wrong.")
+    wrong = _Family("route_wrong_hit_rate", "gauge", "Under a wrong-hit budget: the share of the verdicts at or under "
+                                                     "the threshold in force that were wrong (bound=estimate), and "
+                                                     "its one-sided 95 % exact bounds (bound=lower, bound=upper).")
+    evidence = _Family("route_budget_evidence", "gauge", "Under a wrong-hit budget: the verdicts at or under the "
+                                                         "threshold in force, which the wrong-hit rate is measured on.")
     for route, state in routes.items():
         judged.add(state["good"], route=route, verdict="good")
         judged.add(state["bad"], route=route, verdict="bad")
         precision.add(state["precision"], route=route)
         threshold.add(state["threshold"], route=route)
-    return judged, precision, threshold
+        if "evidence" in state:
+            budget.add(state["budget"], route=route)
+            evidence.add(state["evidence"], route=route)
+            for bound, name in (("estimate", "wrong_rate"), ("lower", "wrong_low"), ("upper", "wrong_high")):
+                wrong.add(state[name], route=route, bound=bound)
+    return judged, precision, threshold, budget, wrong, evidence
 
 
 def _window(families: Mapping[str, _Family], window: str, snap: dict[str, Any]) -> None:
