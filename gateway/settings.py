@@ -25,6 +25,7 @@ from gateway.setting_values import (
     optional_redis_url,
     optional_text,
     prices,
+    route_seconds,
     text,
     upstream_table,
     url,
@@ -96,6 +97,17 @@ SETTINGS: tuple[Setting, ...] = (
             "Lifetime of a cached answer (the `resp` field only; vectors and tags stay)."),
     Setting("RESP_TTL_SLIDING", boolean, True, "true or false",
             "A hit renews the answer's TTL. `false` keeps a fixed lifetime so popular answers still age out."),
+    Setting("STALE_MAX_SECS", int_range(0, 365 * 86400), 0, "an integer of seconds >= 0",
+            "Longest time past its TTL an answer may be served stale (stale-while-revalidate), whatever a route or "
+            "a client's `Cache-Control: max-stale` / `stale-while-revalidate` asks; the store keeps an expired "
+            "answer this long for it (with Redis, a second copy of the answer in its hash). 0: never served stale."),
+    Setting("STALE_SECS", int_range(0, 365 * 86400), 0, "an integer of seconds >= 0",
+            "Stale-while-revalidate window of every route not in `STALE_ROUTES`: an answer that expired less "
+            "than this long ago is served at once (`x-cache-stale`, `Age`) while one background call refreshes it. "
+            "At most `STALE_MAX_SECS`; 0: off."),
+    Setting("STALE_ROUTES", route_seconds, (), "comma-separated route=seconds",
+            "Stale-while-revalidate windows per route (e.g. `faq=3600,docs=300`), in place of `STALE_SECS`; each "
+            "at most `STALE_MAX_SECS`."),
     Setting("MISS_DELAY_MS", int_range(0, 600_000), 0, "an integer of milliseconds >= 0",
             "Extra delay added to misses only, to demonstrate the cold path."),
     Setting("SHARED_ROUTES", name_list, frozenset(), "comma-separated route names",
@@ -223,6 +235,9 @@ class Settings:
     cache_verifier: bool
     resp_ttl_secs: int
     resp_ttl_sliding: bool
+    stale_max_secs: int
+    stale_secs: int
+    stale_routes: tuple[tuple[str, int], ...]
     miss_delay_ms: int
     shared_routes: frozenset[str]
     hosted_tool_routes: frozenset[str]
@@ -304,6 +319,10 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
     except ValueError as error:
         raise SettingsError(f"UPSTREAMS_FILE is invalid: {error}") from None
     settings = Settings(**values)
+    widest = max([settings.stale_secs, *(seconds for _, seconds in settings.stale_routes)])
+    if widest > settings.stale_max_secs:
+        raise SettingsError(f"A stale-while-revalidate window of {widest} s (STALE_SECS, STALE_ROUTES) is invalid: "
+                            f"STALE_MAX_SECS={settings.stale_max_secs} is the longest")
     if settings.embed_provider == "local" and settings.embed_dim not in (None, 384):
         raise SettingsError(f"EMBED_DIM={settings.embed_dim} is invalid: EMBED_PROVIDER=local gives 384")
     return settings

@@ -178,6 +178,20 @@ class CachePolicy:
         reader.close()
         return Following(head.for_followers(), body, None, flight.usage)
 
+    async def revalidate(self, ask: Ask) -> Miss | None:
+        """The miss that refreshes the stale answer `ask` was served, to go upstream off the request path; None
+        when the request may not store, or another is refreshing it already (in this worker, or with Redis in the
+        fleet): one upstream call per expired answer, however many are served it meanwhile."""
+        key = ask.key
+        if key is None or not ask.controls.store:
+            return None
+        flight, leading = await self.flights.join(digest(b"refresh", key.exact.encode()))
+        if not leading:
+            return None
+        miss = Miss(ask, Lookup(), shadowed=False, admitted=self.layers.admits(_number(ask.temperature)))
+        miss.flight = flight
+        return miss
+
     def settle(self, miss: Miss, answer: dict[str, Any] | None, *, head: Head | None = None,
                body: bytes = b"") -> None:
         """A miss's answer, once whole (None: it is not, or it is none the cache may keep). Given the `head` and

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from gateway.metrics.events import OUTCOMES, Event
+from gateway.metrics.events import LAYERS, OUTCOMES, Event
 
 
 def percentile(ordered: Sequence[float], q: float) -> float | None:
@@ -31,7 +31,7 @@ def hit_rate(hits: int, requests: int) -> float | None:
 
 def summary(events: Sequence[Event]) -> dict[str, Any]:
     outcomes = dict.fromkeys(OUTCOMES, 0)
-    layers = {"exact": 0, "semantic": 0, "flight": 0}
+    layers = dict.fromkeys(LAYERS, 0)
     hit_ms: list[float] = []
     miss_ms: list[float] = []
     hit_ttfb: list[float] = []

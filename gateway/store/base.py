@@ -32,6 +32,15 @@ class Entry:
 
 
 @dataclass(frozen=True)
+class Stale:
+    """An answer past its TTL, still kept for stale-while-revalidate."""
+
+    answer: bytes
+    expired_ms: int  # how long ago the answer expired
+    age_ms: int  # how long ago it was written (the HTTP `Age` of what it says)
+
+
+@dataclass(frozen=True)
 class Candidate:
     key: str
     distance: float  # cosine distance, 0 (same direction) to 2
@@ -51,6 +60,11 @@ class Store(ABC):
     @abstractmethod
     async def read_answer(self, key: str, *, refresh: bool) -> bytes | None:
         """The entry's answer if it still lives; `refresh` renews it for the TTL it was written with."""
+
+    @abstractmethod
+    async def read_stale(self, key: str, *, within_ms: int) -> Stale | None:
+        """The entry's answer when it expired less than `within_ms` ago and the store still keeps it (a store
+        keeps an expired answer for the `stale_ms` it was built with); None when it lives or is gone."""
 
     @abstractmethod
     async def search(self, tags: Tags, vector: np.ndarray, k: int) -> list[Candidate]:

@@ -74,8 +74,8 @@ KNOWN = [hit(1, saved=100, cost=0.001), hit(3, saved=50, cost=0.002),
 def test_summary_of_a_known_sequence() -> None:
     figures = summary(KNOWN)
     assert figures["requests"] == 8
-    assert figures["outcomes"] == {"hit": 3, "miss": 3, "bypass": 1, "error": 1}
-    assert figures["layers"] == {"exact": 2, "semantic": 1, "flight": 0}
+    assert figures["outcomes"] == {"hit": 3, "miss": 3, "bypass": 1, "error": 1, "refresh": 0}
+    assert figures["layers"] == {"exact": 2, "semantic": 1, "flight": 0, "stale": 0}
     assert figures["hit_rate"] == 3 / 8  # hits over every request, bypasses and errors included
     assert figures["latency"]["hit"] == {"count": 3, "p50": 3, "p95": pytest.approx(4.8)}
     assert figures["latency"]["miss"] == {"count": 3, "p50": 200, "p95": pytest.approx(290)}
