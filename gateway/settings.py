@@ -108,6 +108,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("STALE_ROUTES", route_seconds, (), "comma-separated route=seconds",
             "Stale-while-revalidate windows per route (e.g. `faq=3600,docs=300`), in place of `STALE_SECS`; each "
             "at most `STALE_MAX_SECS`."),
+    Setting("REFRESH_AHEAD_HITS", int_range(0, 1_000_000), 0, "an integer >= 0",
+            "Refresh-ahead: an exact answer served this many times since it was written is refreshed in the "
+            "background by one upstream call (single-flight, across workers through Redis) once it has no more than "
+            "`REFRESH_AHEAD_SHARE` of its lifetime left, so it never goes cold. 0: off."),
+    Setting("REFRESH_AHEAD_SHARE", float_range(0.01, 1.0), 0.1, "a number from 0.01 to 1",
+            "Share of an answer's lifetime left at which refresh-ahead refreshes it (0.1: in its last tenth)."),
+    Setting("REFRESH_BUDGET_REQUESTS", int_range(0, 10_000_000), 60, "an integer >= 0",
+            "Refresh-ahead upstream calls each route may make per hour (with Redis, the fleet's; else each "
+            "worker's)."),
+    Setting("REFRESH_BUDGET_TOKENS", int_range(0, 1_000_000_000), 100_000, "an integer >= 0",
+            "Tokens each route's refresh-ahead may spend per hour: a refresh reserves what the answer it replaces "
+            "cost and starts only if that fits, then counts what it really cost."),
     Setting("MISS_DELAY_MS", int_range(0, 600_000), 0, "an integer of milliseconds >= 0",
             "Extra delay added to misses only, to demonstrate the cold path."),
     Setting("SHARED_ROUTES", name_list, frozenset(), "comma-separated route names",
@@ -238,6 +250,10 @@ class Settings:
     stale_max_secs: int
     stale_secs: int
     stale_routes: tuple[tuple[str, int], ...]
+    refresh_ahead_hits: int
+    refresh_ahead_share: float
+    refresh_budget_requests: int
+    refresh_budget_tokens: int
     miss_delay_ms: int
     shared_routes: frozenset[str]
     hosted_tool_routes: frozenset[str]

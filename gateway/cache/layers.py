@@ -58,6 +58,8 @@ class PolicyConfig:
     stale_secs: int = 0  # how long past its TTL an answer may be served while it is refreshed, by default
     stale_routes: tuple[tuple[str, int], ...] = ()  # the same, per route
     max_stale_secs: int = 0  # what no route or client may go beyond
+    ahead_hits: int = 0  # refresh-ahead: serves of an answer that make it worth refreshing before it expires (0: off)
+    ahead_share: float = 0.1  # ... once it has no more than this share of its lifetime left
 
 
 class Verifier(Protocol):

@@ -41,6 +41,15 @@ class Stale:
 
 
 @dataclass(frozen=True)
+class Freshness:
+    """How a live answer stands, for refresh-ahead."""
+
+    hits: int  # times it was served since it was written, this one included
+    left_ms: int  # until its answer expires
+    ttl_ms: int  # the lifetime it was written with
+
+
+@dataclass(frozen=True)
 class Candidate:
     key: str
     distance: float  # cosine distance, 0 (same direction) to 2
@@ -67,6 +76,10 @@ class Store(ABC):
         keeps an expired answer for the `stale_ms` it was built with); None when it lives or is gone."""
 
     @abstractmethod
+    async def note_hit(self, key: str) -> Freshness | None:
+        """Count one more serve of the entry's live answer, and say how it stands; None when its answer is gone."""
+
+    @abstractmethod
     async def search(self, tags: Tags, vector: np.ndarray, k: int) -> list[Candidate]:
         """The `k` nearest entries with exactly these tags, nearest first, whether or not their answer lives."""
 
@@ -87,8 +100,9 @@ class Store(ABC):
         """Remove every entry of a route and/or a tenant (all entries and blobs when both are None)."""
 
     @abstractmethod
-    async def bump(self, key: str, *, ttl_ms: int) -> int:
-        """Count one more occurrence of `key` (the count lives `ttl_ms` after the first) and return it."""
+    async def bump(self, key: str, *, ttl_ms: int, by: int = 1) -> int:
+        """Add `by` (one more occurrence, or an amount spent; negative to give some back) to the count of `key`
+        (which lives `ttl_ms` after its first) and return it."""
 
     @abstractmethod
     async def get_blob(self, key: str) -> bytes | None: ...

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from gateway.store.base import Candidate, Entry, Stale, Store, Tags
+from gateway.store.base import Candidate, Entry, Freshness, Stale, Store, Tags
 
 SLOT_OVERHEAD = 512  # bytes a slot costs beyond its prompt, answer and vector (objects, tables, the matrix row)
 
@@ -24,6 +24,7 @@ class _Slot:
     expires_at: float  # time.monotonic() deadline of the answer
     ttl: float  # seconds the answer was written for, renewed by a refreshing read
     written_at: float  # time.monotonic() of the write
+    hits: int = 0  # serves counted by `note_hit` since the write
 
     @property
     def size(self) -> int:
@@ -117,6 +118,14 @@ class MemoryStore(Store):
             return None
         return Stale(slot.answer, int(expired * 1000), int((now - slot.written_at) * 1000))
 
+    async def note_hit(self, key: str) -> Freshness | None:
+        slot = self._slots.get(key)
+        left = slot.expires_at - time.monotonic() if slot is not None and slot.answer is not None else 0
+        if slot is None or left <= 0:
+            return None
+        slot.hits += 1
+        return Freshness(slot.hits, int(left * 1000), int(slot.ttl * 1000))
+
     async def search(self, tags: Tags, vector: np.ndarray, k: int) -> list[Candidate]:
         neighbours = self._scopes.get(tags)
         if not neighbours:
@@ -178,15 +187,15 @@ class MemoryStore(Store):
             self._blobs.clear()
         return len(doomed)
 
-    async def bump(self, key: str, *, ttl_ms: int) -> int:
+    async def bump(self, key: str, *, ttl_ms: int, by: int = 1) -> int:
         now = time.monotonic()
         count, expires_at = self._counts.pop(key, (0, now + ttl_ms / 1000))
         if now >= expires_at:
             count, expires_at = 0, now + ttl_ms / 1000
-        self._counts[key] = (count + 1, expires_at)
+        self._counts[key] = (count + by, expires_at)
         while len(self._counts) > self._max:
             self._counts.popitem(last=False)
-        return count + 1
+        return count + by
 
     async def get_blob(self, key: str) -> bytes | None:
         found = self._blobs.get(key)

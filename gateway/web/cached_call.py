@@ -102,6 +102,9 @@ async def answer(request: Request, gateway: Gateway, call: CachedCall, trace: Tr
         if stale is not None:
             headers.update({"x-cache-stale": str(stale.expired_ms // 1000), "age": str(stale.age_ms // 1000)})
             await _revalidate(request, gateway, call, ask, upstream)
+        elif decision.layer == "exact" and gateway.policy.refreshes_ahead:
+            gateway.policy.defer(_ahead(request, gateway, call, ask, upstream,
+                                        tokens=trace.prompt_tokens + trace.completion_tokens))
         return _serve(call, decision.completion, headers, reissued)
     if isinstance(decision, Following):
         trace.hit("flight", decision.usage)  # a stream's usage is known at its end
@@ -121,9 +124,21 @@ async def _revalidate(request: Request, gateway: Gateway, call: CachedCall, ask:
         gateway.policy.defer(_refresh(request, gateway, call, miss, upstream))
 
 
-async def _refresh(request: Request, gateway: Gateway, call: CachedCall, miss: Miss, upstream: Upstream) -> None:
-    """Go upstream as the stale answer's request would have on a miss, and read the answer to its end so that the
-    policy settles it (a complete answer replaces the stale one); a `refresh` event of its own says what it cost."""
+async def _ahead(request: Request, gateway: Gateway, call: CachedCall, ask: Ask, upstream: Upstream, *,
+                 tokens: int) -> None:
+    """Refresh an exact answer just served before it expires, when it is due and its route's budget allows
+    (`tokens`: what the answer cost, reserved before the call and corrected after)."""
+    miss = await gateway.policy.ahead(ask, tokens=tokens)
+    if miss is not None:
+        trace = await _refresh(request, gateway, call, miss, upstream)
+        await gateway.policy.spent(call.controls.route, reserved=tokens,
+                                   tokens=trace.prompt_tokens + trace.completion_tokens)
+
+
+async def _refresh(request: Request, gateway: Gateway, call: CachedCall, miss: Miss, upstream: Upstream) -> Trace:
+    """Go upstream as the cached answer's request would have on a miss, and read the answer to its end so that the
+    policy settles it (a complete answer replaces the cached one); a `refresh` event of its own says what it
+    cost, as the trace returned does."""
     trace = Trace(gateway.events)
     trace.event, trace.outcome = "refresh", "refresh"
     trace.model, trace.route, trace.stream = call.model, call.controls.route, call.stream
@@ -136,10 +151,11 @@ async def _refresh(request: Request, gateway: Gateway, call: CachedCall, miss: M
         try:
             response = await _go_upstream(request, gateway, call, miss, trace, upstream)
             await response(request.scope, _no_disconnect, told)
-        except GatewayError:  # the stale answer was served; the next request tries again
+        except GatewayError:  # the cached answer was served; the next request tries again
             trace.finish(502)
-            return
+            return trace
     trace.finish()
+    return trace
 
 
 async def _no_disconnect() -> Message:

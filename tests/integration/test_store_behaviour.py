@@ -171,6 +171,26 @@ async def test_a_rewrite_replaces_the_stale_copy_and_a_refresh_renews_it(stale_s
     assert stale is not None and stale.answer == b"new" and stale.expired_ms < 400
 
 
+async def test_a_noted_hit_is_counted_since_the_write_and_says_what_is_left(store: Store) -> None:
+    await store.write(entry("a", unit(1)), ttl_ms=60_000)
+    standing = [await store.note_hit("a") for _ in range(3)]
+    assert [found.hits for found in standing if found is not None] == [1, 2, 3]
+    assert all(50_000 < found.left_ms <= 60_000 and found.ttl_ms == 60_000 for found in standing if found)
+    await store.write(entry("a", None, answer=b"fresh"), ttl_ms=60_000)
+    renewed = await store.note_hit("a")
+    assert renewed is not None and renewed.hits == 1  # a rewrite starts the count again
+    assert await store.note_hit("missing") is None
+    await store.write(entry("short", None), ttl_ms=200)
+    await asyncio.sleep(0.3)
+    assert await store.note_hit("short") is None
+
+
+async def test_a_count_adds_amounts_and_gives_them_back(store: Store) -> None:
+    assert await store.bump("spent", ttl_ms=60_000, by=5) == 5
+    assert await store.bump("spent", ttl_ms=60_000, by=-2) == 3
+    assert await store.bump("spent", ttl_ms=60_000, by=0) == 3
+
+
 async def test_an_entry_without_vector_is_exact_only(store: Store) -> None:
     await store.write(entry("exact-only", None), ttl_ms=60_000)
     assert await store.read_answer("exact-only", refresh=False) == b"answer"

@@ -23,7 +23,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from gateway.errors import StoreError
-from gateway.store.base import Entry, Stale, Store, Tags
+from gateway.store.base import Entry, Freshness, Stale, Store, Tags
 from gateway.store.redis.connection import FAILURES, Client, connect, host_of
 from gateway.store.redis.incidents import Incidents
 
@@ -54,6 +54,13 @@ now = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 local expired = now - (ends - tonumber(grace))
 if ends < 0 or expired < 0 or expired >= tonumber(ARGV[1]) then return nil end
 return {answer, expired, now - tonumber(created or 0) * 1000}
+"""
+
+# One more serve of a live answer, how long it has left and the lifetime it was written with.
+_NOTE_HIT = """
+local left = redis.call('HPTTL', KEYS[1], 'FIELDS', 1, 'resp')[1]
+if left < 0 then return nil end
+return {redis.call('HINCRBY', KEYS[1], 'hits', 1), left, tonumber(redis.call('HGET', KEYS[1], 'ttl_ms') or 0)}
 """
 
 # How many graph candidates an HNSW search explores (both stores): Redis' default of 10 found only 76 % of the
@@ -106,6 +113,7 @@ class RedisEntries(Store):
         self._incidents = Incidents()
         self._read_script = self._redis.register_script(_READ_ANSWER)
         self._stale_script = self._redis.register_script(_READ_STALE)
+        self._hit_script = self._writer.register_script(_NOTE_HIT)
         self._stale_ms = stale_ms  # how long an expired answer's copy is kept (the `stale` field), 0: none
 
     def _expect(self, dim: int, embedder: str) -> None:
@@ -153,7 +161,7 @@ class RedisEntries(Store):
         """The hash fields every Redis store writes; the answer goes separately, with its TTL."""
         return {"model": entry.tags.model, "route": entry.tags.route, "user": entry.tags.tenant,
                 "ctx": entry.tags.context, "created_at": int(time.time()), "usage": entry.usage, "ttl_ms": ttl_ms,
-                "stale_ms": self._stale_ms}
+                "stale_ms": self._stale_ms, "hits": 0}
 
     def _entry_key(self, key: str) -> str:
         return self._prefix + key
@@ -202,6 +210,11 @@ class RedisEntries(Store):
         answer, expired_ms, age_ms = found
         return Stale(answer, int(expired_ms), max(int(age_ms), 0))
 
+    async def note_hit(self, key: str) -> Freshness | None:
+        with store_errors("count"):
+            found = await self._hit_script(keys=[self._entry_key(key)])
+        return Freshness(*(int(value) for value in found)) if found else None
+
     async def describe(self, key: str) -> Tags | None:
         with store_errors("read"):
             model, route, user, context = await self._redis.hmget(self._entry_key(key),
@@ -218,11 +231,11 @@ class RedisEntries(Store):
 
     # ---- counters and blobs -----------------------------------------------------------------------------
 
-    async def bump(self, key: str, *, ttl_ms: int) -> int:
+    async def bump(self, key: str, *, ttl_ms: int, by: int = 1) -> int:
         counter = f"{self._prefix}asks:{key}"
         with store_errors("count"):
             async with self._writer.pipeline(transaction=True) as pipe:
-                pipe.incr(counter)
+                pipe.incrby(counter, by)
                 pipe.pexpire(counter, ttl_ms, nx=True)  # the window starts at the first ask
                 count, _ = await pipe.execute()
         return int(count)
