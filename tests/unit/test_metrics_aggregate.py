@@ -232,3 +232,13 @@ def test_prometheus_text_format() -> None:
     assert 'latency_slayer_events_total{state="lost"} 1' in lines
     assert "# TYPE latency_slayer_semantic_hit_distance histogram" in lines
     assert "None" not in text
+
+
+def test_a_background_refresh_is_no_request_of_the_hit_rate() -> None:
+    served = [event("hit", layer="stale"), event("refresh", upstream=300.0), event("miss")]
+    figures = summary(served)
+    assert figures["outcomes"]["refresh"] == 1 and figures["layers"]["stale"] == 1
+    assert figures["hit_rate"] == 0.5
+    window = snapshot(rolled(served), [], now_ms=NOW, threshold=0.1)
+    assert window["summary"]["hit_rate"] == 0.5 and window["summary"]["outcomes"]["refresh"] == 1
+    assert [(row["requests"], row["hit_rate"]) for row in window["by_route"]] == [(2, 0.5)]
