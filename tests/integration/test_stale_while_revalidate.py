@@ -5,6 +5,7 @@ background call to the counting fake upstream replaces it with a complete answer
 from __future__ import annotations
 
 import time
+import uuid
 
 import httpx
 import openai
@@ -129,3 +130,18 @@ def test_stale_serves_and_refreshes_are_counted(make_gateway, store_kind, fake_u
     lines = httpx.get(f"{stale_gateway.url}/metrics").text.splitlines()
     assert 'latency_slayer_hits{window="1m",layer="stale"} 1' in lines
     assert 'latency_slayer_requests{window="1m",outcome="refresh"} 1' in lines
+
+
+def test_replicas_on_one_redis_share_one_refresh(make_gateway, fake_upstream) -> None:
+    name = f"t{uuid.uuid4().hex[:10]}"
+    shared = {**TTL, "STALE_MAX_SECS": "60", "STALE_ROUTES": "faq=30", "INDEX_NAME": f"idx:{name}",
+              "KEY_PREFIX": f"{name}:"}
+    first, second = make_gateway("redis", **shared), make_gateway("redis", **shared)
+    ask(first, headers=FAQ)
+    time.sleep(1.2)
+    fake_upstream.delay_next(1.0)  # the first replica's refresh is still on its way when the second serves
+    assert ask(first, headers=FAQ)[0] == "hit"
+    assert ask(second, headers=FAQ)[0] == "hit"
+    settled(first)
+    settled(second)
+    assert fake_upstream.calls() == 2
