@@ -101,7 +101,7 @@ async def answer(request: Request, gateway: Gateway, call: CachedCall, trace: Tr
         headers = cache_headers("hit", layer=decision.layer, distance=decision.distance, entry=decision.entry)
         if stale is not None:
             headers.update({"x-cache-stale": str(stale.expired_ms // 1000), "age": str(stale.age_ms // 1000)})
-            await _revalidate(request, gateway, call, ask, upstream)
+            gateway.policy.defer(_revalidate(request, gateway, call, ask, upstream))
         elif decision.layer == "exact" and gateway.policy.refreshes_ahead:
             gateway.policy.defer(_ahead(request, gateway, call, ask, upstream,
                                         tokens=trace.prompt_tokens + trace.completion_tokens))
@@ -118,10 +118,10 @@ async def answer(request: Request, gateway: Gateway, call: CachedCall, trace: Tr
 
 
 async def _revalidate(request: Request, gateway: Gateway, call: CachedCall, ask: Ask, upstream: Upstream) -> None:
-    """Refresh a stale answer just served, off the request path, unless another request is refreshing it."""
+    """Refresh a stale answer just served, unless another request is refreshing it."""
     miss = await gateway.policy.revalidate(ask)
     if miss is not None:
-        gateway.policy.defer(_refresh(request, gateway, call, miss, upstream))
+        await _refresh(request, gateway, call, miss, upstream)
 
 
 async def _ahead(request: Request, gateway: Gateway, call: CachedCall, ask: Ask, upstream: Upstream, *,
