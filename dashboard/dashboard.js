@@ -20,13 +20,16 @@ function renderCards(summary) {
   setText(byData("metric", "requests"), format.int(summary.requests));
   setText(byData("metric", "outcomes"),
     `${format.int(outcomes.hit)} hits · ${format.int(outcomes.miss)} misses · ` +
-    `${format.int(outcomes.bypass)} bypass · ${format.int(outcomes.error)} errors`);
+    `${format.int(outcomes.bypass)} bypass · ${format.int(outcomes.error)} errors` +
+    (outcomes.refresh ? ` · ${format.int(outcomes.refresh)} background refreshes` : ""));
   setText(byData("metric", "hit-rate"), format.pct(summary.hit_rate));
   setText(byData("metric", "layers"),
     `${format.int(summary.layers.exact)} exact · ${format.int(summary.layers.semantic)} semantic · ` +
-    `${format.int(summary.layers.flight)} shared in flight`);
+    `${format.int(summary.layers.flight)} shared in flight` +
+    (summary.layers.stale ? ` · ${format.int(summary.layers.stale)} served stale` : ""));
   const stack = document.getElementById("hit-stack");
   const parts = [["exact", "var(--hit)", summary.layers.exact], ["shared in flight", "var(--hit)", summary.layers.flight],
+    ["served stale", "var(--hit)", summary.layers.stale || 0],
     ["semantic", "var(--semantic)", summary.layers.semantic],
     ["miss", "var(--miss)", outcomes.miss], ["bypass", "var(--bypass)", outcomes.bypass],
     ["error", "var(--error)", outcomes.error]];

@@ -13,6 +13,7 @@ from gateway.cache.adaptive import AdaptiveThresholds
 from gateway.cache.layers import CacheLayers, PolicyConfig
 from gateway.cache.learning import Learning
 from gateway.cache.policy import CachePolicy
+from gateway.cache.refresh_budget import RefreshBudget
 from gateway.cache.verifier.rules import HitVerifier
 from gateway.embedding.base import Embedder
 from gateway.errors import StartupError, StoreError
@@ -45,13 +46,14 @@ ANTHROPIC_PATHS = ("/v1/messages",)  # the URLs an Anthropic upstream is sent to
 
 
 def make_store(settings: Settings) -> Store:
+    stale_ms = settings.stale_max_secs * 1000  # expired answers are kept as long as any may be served
     if settings.redis_url and settings.vector_type == "int8":
         return VectorSetStore(settings.redis_url, index=settings.index_name, prefix=settings.key_prefix,
-                              timeout_ms=settings.redis_timeout_ms)
+                              timeout_ms=settings.redis_timeout_ms, stale_ms=stale_ms)
     if settings.redis_url:
         return RedisStore(settings.redis_url, index=settings.index_name, prefix=settings.key_prefix,
-                          timeout_ms=settings.redis_timeout_ms, vector_type=settings.vector_type)
-    return MemoryStore(settings.memory_max_entries, settings.memory_max_bytes)
+                          timeout_ms=settings.redis_timeout_ms, vector_type=settings.vector_type, stale_ms=stale_ms)
+    return MemoryStore(settings.memory_max_entries, settings.memory_max_bytes, stale_ms=stale_ms)
 
 
 def make_sink(settings: Settings) -> EventSink:
@@ -133,7 +135,9 @@ async def build_gateway(settings: Settings) -> Gateway:
     config = PolicyConfig(threshold=settings.cache_distance_threshold, ttl_secs=settings.resp_ttl_secs,
                           sliding=settings.resp_ttl_sliding, candidates=settings.semantic_candidates,
                           admit_after=settings.admit_after_asks, max_temperature=settings.max_cacheable_temperature,
-                          max_entry_bytes=settings.max_entry_bytes)
+                          max_entry_bytes=settings.max_entry_bytes, stale_secs=settings.stale_secs,
+                          stale_routes=settings.stale_routes, max_stale_secs=settings.stale_max_secs,
+                          ahead_hits=settings.refresh_ahead_hits, ahead_share=settings.refresh_ahead_share)
     adaptive = AdaptiveThresholds(start=settings.adaptive_start_threshold,
                                   ceiling=settings.cache_distance_threshold) if settings.adaptive_thresholds else None
     learning = Learning(store, embedder, adaptive=adaptive, shadow_rate=settings.shadow_sample_rate,
@@ -142,8 +146,10 @@ async def build_gateway(settings: Settings) -> Gateway:
     verifier = HitVerifier(scored=settings.embed_provider == "local") if settings.cache_verifier else None
     layers = CacheLayers(store, embedder, config, retry_secs=settings.store_retry_secs, learning=learning,
                          verifier=verifier, tracer=tracer)
+    budget = RefreshBudget(store, layers.write_guard, requests=settings.refresh_budget_requests,
+                           tokens=settings.refresh_budget_tokens) if settings.refresh_ahead_hits else None
     policy = CachePolicy(layers, learning, make_flights(settings), single_flight=settings.single_flight,
-                         miss_delay_ms=settings.miss_delay_ms, failure=failure)
+                         miss_delay_ms=settings.miss_delay_ms, failure=failure, budget=budget)
     sink = make_sink(settings)
     events = EventRecorder(sink, prices=PriceTable(settings.metrics_prices), retry_secs=settings.store_retry_secs)
     events.start()

@@ -103,6 +103,9 @@ def parser() -> argparse.ArgumentParser:
     from gateway.demo.command import add_demo_command  # its server imports load only when the CLI runs
 
     add_demo_command(commands)
+    from gateway.warming.command import add_warm_command
+
+    add_warm_command(commands)
     return root
 
 

@@ -119,6 +119,23 @@ def name_list(value: str) -> frozenset[str]:
     return frozenset(part.strip() for part in value.split(",") if part.strip())
 
 
+RouteSeconds = tuple[tuple[str, int], ...]  # (route, seconds), sorted
+
+
+def route_seconds(value: str) -> RouteSeconds:
+    """`route=seconds,route=seconds`: whole seconds from 0 to a year per route, each route named once."""
+    table: dict[str, int] = {}
+    for part in filter(None, (piece.strip() for piece in value.split(","))):
+        route, _, seconds = part.partition("=")
+        route, seconds = route.strip(), seconds.strip()
+        if not route or route in table or not seconds.isascii() or not seconds.isdigit() or len(seconds) > 9:
+            raise ValueError
+        table[route] = int(seconds)
+        if table[route] > 365 * 86400:
+            raise ValueError
+    return tuple(sorted(table.items()))
+
+
 KeyTable = tuple[tuple[str, str | None], ...]  # (gateway key, its own upstream key or None), sorted
 
 

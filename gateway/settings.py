@@ -27,6 +27,7 @@ from gateway.setting_values import (
     optional_redis_url,
     optional_text,
     prices,
+    route_seconds,
     text,
     upstream_table,
     url,
@@ -98,6 +99,29 @@ SETTINGS: tuple[Setting, ...] = (
             "Lifetime of a cached answer (the `resp` field only; vectors and tags stay)."),
     Setting("RESP_TTL_SLIDING", boolean, True, "true or false",
             "A hit renews the answer's TTL. `false` keeps a fixed lifetime so popular answers still age out."),
+    Setting("STALE_MAX_SECS", int_range(0, 365 * 86400), 0, "an integer of seconds >= 0",
+            "Longest time past its TTL an answer may be served stale (stale-while-revalidate), whatever a route or "
+            "a client's `Cache-Control: max-stale` / `stale-while-revalidate` asks; the store keeps an expired "
+            "answer this long for it (with Redis, a second copy of the answer in its hash). 0: never served stale."),
+    Setting("STALE_SECS", int_range(0, 365 * 86400), 0, "an integer of seconds >= 0",
+            "Stale-while-revalidate window of every route not in `STALE_ROUTES`: an answer that expired less "
+            "than this long ago is served at once (`x-cache-stale`, `Age`) while one background call refreshes it. "
+            "At most `STALE_MAX_SECS`; 0: off."),
+    Setting("STALE_ROUTES", route_seconds, (), "comma-separated route=seconds",
+            "Stale-while-revalidate windows per route (e.g. `faq=3600,docs=300`), in place of `STALE_SECS`; each "
+            "at most `STALE_MAX_SECS`."),
+    Setting("REFRESH_AHEAD_HITS", int_range(0, 1_000_000), 0, "an integer >= 0",
+            "Refresh-ahead: an exact answer served this many times since it was written is refreshed in the "
+            "background by one upstream call (single-flight, across workers through Redis) once it has no more than "
+            "`REFRESH_AHEAD_SHARE` of its lifetime left, so it never goes cold. 0: off."),
+    Setting("REFRESH_AHEAD_SHARE", float_range(0.01, 1.0), 0.1, "a number from 0.01 to 1",
+            "Share of an answer's lifetime left at which refresh-ahead refreshes it (0.1: in its last tenth)."),
+    Setting("REFRESH_BUDGET_REQUESTS", int_range(0, 10_000_000), 60, "an integer >= 0",
+            "Refresh-ahead upstream calls each route may make per hour (with Redis, the fleet's; else each "
+            "worker's)."),
+    Setting("REFRESH_BUDGET_TOKENS", int_range(0, 1_000_000_000), 100_000, "an integer >= 0",
+            "Tokens each route's refresh-ahead may spend per hour: a refresh reserves what the answer it replaces "
+            "cost and starts only if that fits, then counts what it really cost."),
     Setting("MISS_DELAY_MS", int_range(0, 600_000), 0, "an integer of milliseconds >= 0",
             "Extra delay added to misses only, to demonstrate the cold path."),
     Setting("SHARED_ROUTES", name_list, frozenset(), "comma-separated route names",
@@ -235,6 +259,13 @@ class Settings:
     cache_verifier: bool
     resp_ttl_secs: int
     resp_ttl_sliding: bool
+    stale_max_secs: int
+    stale_secs: int
+    stale_routes: tuple[tuple[str, int], ...]
+    refresh_ahead_hits: int
+    refresh_ahead_share: float
+    refresh_budget_requests: int
+    refresh_budget_tokens: int
     miss_delay_ms: int
     shared_routes: frozenset[str]
     hosted_tool_routes: frozenset[str]
@@ -318,6 +349,10 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
     except ValueError as error:
         raise SettingsError(f"UPSTREAMS_FILE is invalid: {error}") from None
     settings = Settings(**values)
+    widest = max([settings.stale_secs, *(seconds for _, seconds in settings.stale_routes)])
+    if widest > settings.stale_max_secs:
+        raise SettingsError(f"A stale-while-revalidate window of {widest} s (STALE_SECS, STALE_ROUTES) is invalid: "
+                            f"STALE_MAX_SECS={settings.stale_max_secs} is the longest")
     if settings.embed_provider == "local" and settings.embed_dim not in (None, 384):
         raise SettingsError(f"EMBED_DIM={settings.embed_dim} is invalid: EMBED_PROVIDER=local gives 384")
     return settings

@@ -16,7 +16,7 @@ from gateway.cache.prompt_vectors import PromptVectors
 from gateway.cache.scopes import scope_of
 from gateway.embedding.base import Embedder
 from gateway.guard import OutageGuard
-from gateway.store.base import Entry, Store, Tags
+from gateway.store.base import Entry, Stale, Store, Tags
 from gateway.tracing import NO_TRACING, Tracer
 from gateway.wire.answers import AnswerShape
 from gateway.wire.canonical import SHARED_TENANT, RequestKey
@@ -32,6 +32,7 @@ class Hit:
     entry: str
     distance: float | None = None
     threshold: float | None = None  # the distance threshold a semantic hit was served under
+    stale: Stale | None = None  # an expired answer served while it is refreshed (stale-while-revalidate)
 
 
 @dataclass
@@ -54,6 +55,11 @@ class PolicyConfig:
     admit_after: int = 1  # store an answer only once its exact request was asked this often
     max_temperature: float | None = None  # answers asked for at a higher temperature are not stored
     max_entry_bytes: int = 1 << 20  # larger answers (with their prompt) are served but not stored
+    stale_secs: int = 0  # how long past its TTL an answer may be served while it is refreshed, by default
+    stale_routes: tuple[tuple[str, int], ...] = ()  # the same, per route
+    max_stale_secs: int = 0  # what no route or client may go beyond
+    ahead_hits: int = 0  # refresh-ahead: serves of an answer that make it worth refreshing before it expires (0: off)
+    ahead_share: float = 0.1  # ... once it has no more than this share of its lifetime left
 
 
 class Verifier(Protocol):
@@ -89,16 +95,32 @@ class CacheLayers:
     async def _answer(self, entry: str, answers: AnswerShape, *, refresh: bool = True) -> dict[str, Any] | None:
         refresh = refresh and self.config.sliding
         raw = await self.store_guard.call(lambda: self.store.read_answer(entry, refresh=refresh))
-        if raw is None:
-            return None
-        try:
-            completion = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            return None
-        return completion if answers.complete(completion) else None
+        return _complete(raw, answers)
+
+    def stale_window_ms(self, controls: Controls) -> int:
+        """How long past its TTL this request accepts an answer: the client's or its route's window, within the
+        operator's maximum."""
+        config = self.config
+        asked = controls.max_stale_secs
+        if asked is None:
+            asked = dict(config.stale_routes).get(controls.route, config.stale_secs)
+        return min(asked, config.max_stale_secs) * 1000
 
     async def lookup(self, key: RequestKey, controls: Controls, *, api_key: str | None) -> Lookup:
-        """Raises CacheUnavailable when the store or the embedder fails: the caller bypasses."""
+        """A live answer (exact, then semantic), else the exact request's own answer expired within the request's
+        stale window. Raises CacheUnavailable when the store or the embedder fails: the caller bypasses."""
+        found = await self._live(key, controls, api_key=api_key)
+        window = self.stale_window_ms(controls) if found.hit is None else 0
+        if window:
+            with self.tracer.span("cache.stale_lookup") as span:
+                stale = await self.store_guard.call(lambda: self.store.read_stale(key.exact, within_ms=window))
+                completion = _complete(stale.answer, key.answers) if stale is not None else None
+                span.set("cache.found", completion is not None)
+            if completion is not None:
+                found.hit = Hit(completion, "exact", key.exact, stale=stale)
+        return found
+
+    async def _live(self, key: RequestKey, controls: Controls, *, api_key: str | None) -> Lookup:
         tracer = self.tracer
         with tracer.span("cache.exact_lookup") as span:
             completion = await self._answer(key.exact, key.answers)
@@ -211,3 +233,14 @@ class CacheLayers:
             with self.tracer.span("cache.store_write") as span:
                 span.set("cache.parts", len(kept))
                 await self.write_guard.call(lambda: self.store.put_blobs(kept, ttl_ms=ttl_ms))
+
+
+def _complete(raw: bytes | None, answers: AnswerShape) -> dict[str, Any] | None:
+    """A stored answer, when it is a whole one of the API asked."""
+    if raw is None:
+        return None
+    try:
+        completion = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    return completion if answers.complete(completion) else None

@@ -24,6 +24,7 @@ import numpy as np
 from gateway.cache.layers import CacheLayers, Hit, Lookup
 from gateway.cache.learning import Feedback, Learning
 from gateway.cache.notes import Notes
+from gateway.cache.refresh_budget import RefreshBudget
 from gateway.cache.scopes import scope_of
 from gateway.errors import CacheUnavailable, FlightFailed
 from gateway.flight.capture import Failure, StreamAnswer, UpstreamBody, capture
@@ -101,8 +102,9 @@ class Recall:
 
 class CachePolicy:
     def __init__(self, layers: CacheLayers, learning: Learning, flights: Flights, *, single_flight: bool,
-                 miss_delay_ms: int, failure: Failure) -> None:
+                 miss_delay_ms: int, failure: Failure, budget: RefreshBudget | None = None) -> None:
         self.layers = layers
+        self._budget = budget  # what refresh-ahead may spend; None: it is off
         self._failure = failure  # what a client is told of an error, for a stream that breaks off
         self.learning = learning
         self.flights = flights
@@ -177,6 +179,48 @@ class CachePolicy:
             return Following(head.for_followers(), None, reader, None)
         reader.close()
         return Following(head.for_followers(), body, None, flight.usage)
+
+    async def revalidate(self, ask: Ask) -> Miss | None:
+        """The miss that refreshes the stale answer `ask` was served, to go upstream off the request path; None
+        when the request may not store, or another is refreshing it already (in this worker, or with Redis in the
+        fleet): one upstream call per expired answer, however many are served it meanwhile."""
+        key = ask.key
+        if key is None or not ask.controls.store:
+            return None
+        flight, leading = await self.flights.join(digest(b"refresh", key.exact.encode()))
+        if not leading:
+            return None
+        miss = Miss(ask, Lookup(), shadowed=False, admitted=self.layers.admits(_number(ask.temperature)))
+        miss.flight = flight
+        return miss
+
+    @property
+    def refreshes_ahead(self) -> bool:
+        return self._budget is not None and self.layers.config.ahead_hits > 0
+
+    async def ahead(self, ask: Ask, *, tokens: int) -> Miss | None:
+        """The miss that refreshes the exact answer just served to `ask` before it expires: when it was served
+        `ahead_hits` times since it was written and has no more than `ahead_share` of its lifetime left, nobody
+        refreshes it already, and its route's budget has room for about `tokens` more. Raises CacheUnavailable."""
+        layers, key, budget = self.layers, ask.key, self._budget
+        if key is None or budget is None:
+            return None
+        standing = await layers.write_guard.call(lambda: layers.store.note_hit(key.exact))
+        config = layers.config
+        if standing is None or standing.hits < config.ahead_hits:
+            return None
+        if standing.left_ms > standing.ttl_ms * config.ahead_share:
+            return None
+        miss = await self.revalidate(ask)
+        if miss is not None and not await budget.reserve(key.route, tokens):
+            with miss:  # nothing went upstream: the next serve may try again
+                return None
+        return miss
+
+    async def spent(self, route: str, *, reserved: int, tokens: int) -> None:
+        """What a refresh-ahead that reserved `reserved` tokens of its route's budget really cost."""
+        if self._budget is not None:
+            await self._budget.spent(route, reserved, tokens)
 
     def settle(self, miss: Miss, answer: dict[str, Any] | None, *, head: Head | None = None,
                body: bytes = b"") -> None:

@@ -11,7 +11,7 @@ from typing import Any
 from gateway.metrics.events import Event
 from gateway.metrics.labels import OTHER
 from gateway.metrics.rolling import RollingWindow
-from gateway.metrics.stats import hit_rate, latency_figures, wait_saved
+from gateway.metrics.stats import asked, hit_rate, latency_figures, wait_saved
 from gateway.metrics.tally import (
     COST_SCALE,
     DISTANCE_BINS,
@@ -34,7 +34,7 @@ def summary(tally: Tally) -> dict[str, Any]:
         "requests": tally.requests,
         "outcomes": dict(tally.outcomes),
         "layers": dict(tally.layers),
-        "hit_rate": hit_rate(tally.outcomes["hit"], tally.requests),
+        "hit_rate": hit_rate(tally.outcomes["hit"], asked(tally.outcomes)),
         "latency": latency,
         "ttfb": {outcome: histogram.figures() for outcome, histogram in tally.ttfb.items()},
         "upstream": tally.upstream.figures(),

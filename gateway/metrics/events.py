@@ -12,15 +12,16 @@ from gateway.metrics.labels import bounded
 from gateway.wire.request_id import valid
 
 SCHEMA_VERSION = "1"
-OUTCOMES = ("hit", "miss", "bypass", "error")
-LAYERS = ("exact", "semantic", "flight")
+# "refresh": not a client's request but a background upstream call renewing a cached answer (stale-while-revalidate)
+OUTCOMES = ("hit", "miss", "bypass", "error", "refresh")
+LAYERS = ("exact", "semantic", "flight", "stale")  # "stale": an exact answer served past its TTL while refreshed
 
 
 class Event(NamedTuple):
     ts: int  # milliseconds since the epoch, when the request ended
     event: str  # the endpoint: "chat", "responses", "completions", "embeddings"... (its API)
     outcome: str  # one of OUTCOMES
-    layer: str | None  # "exact" or "semantic", on hits
+    layer: str | None  # one of LAYERS, on hits
     stream: bool
     status: int  # the HTTP status the client got (499: it went away mid-stream)
     latency_ms: float  # endpoint entered to response ready (a relayed stream: to its last byte)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from gateway.metrics.events import OUTCOMES, Event
+from gateway.metrics.events import LAYERS, OUTCOMES, Event
 
 
 def percentile(ordered: Sequence[float], q: float) -> float | None:
@@ -29,9 +29,14 @@ def hit_rate(hits: int, requests: int) -> float | None:
     return hits / requests if requests else None
 
 
+def asked(outcomes: dict[str, int]) -> int:
+    """The events that were clients' requests: a background refresh is none."""
+    return sum(outcomes.values()) - outcomes["refresh"]
+
+
 def summary(events: Sequence[Event]) -> dict[str, Any]:
     outcomes = dict.fromkeys(OUTCOMES, 0)
-    layers = {"exact": 0, "semantic": 0, "flight": 0}
+    layers = dict.fromkeys(LAYERS, 0)
     hit_ms: list[float] = []
     miss_ms: list[float] = []
     hit_ttfb: list[float] = []
@@ -60,7 +65,7 @@ def summary(events: Sequence[Event]) -> dict[str, Any]:
         "requests": len(events),
         "outcomes": outcomes,
         "layers": layers,
-        "hit_rate": hit_rate(outcomes["hit"], len(events)),
+        "hit_rate": hit_rate(outcomes["hit"], asked(outcomes)),
         "latency": latency,
         "ttfb": {"hit": latency_figures(hit_ttfb), "miss": latency_figures(miss_ttfb)},
         "upstream": latency_figures(upstream_ms),

@@ -132,6 +132,8 @@ class Tally:
         if event.upstream_ms is not None:
             self.upstream.add(event.upstream_ms)
         self.sources[event.source] = self.sources.get(event.source, 0) + 1
+        if event.outcome == "refresh":
+            return  # no client asked it: each model's and route's hit rate is of their clients' requests
         for kind, name in (("model", model), ("route", route)):
             rows = self.rows[kind]
             (rows.get(name) or rows.setdefault(name, Row())).add(event, cost_units)

@@ -32,6 +32,24 @@ class Entry:
 
 
 @dataclass(frozen=True)
+class Stale:
+    """An answer past its TTL, still kept for stale-while-revalidate."""
+
+    answer: bytes
+    expired_ms: int  # how long ago the answer expired
+    age_ms: int  # how long ago it was written (the HTTP `Age` of what it says)
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """How a live answer stands, for refresh-ahead."""
+
+    hits: int  # times it was served since it was written, this one included
+    left_ms: int  # until its answer expires
+    ttl_ms: int  # the lifetime it was written with
+
+
+@dataclass(frozen=True)
 class Candidate:
     key: str
     distance: float  # cosine distance, 0 (same direction) to 2
@@ -51,6 +69,15 @@ class Store(ABC):
     @abstractmethod
     async def read_answer(self, key: str, *, refresh: bool) -> bytes | None:
         """The entry's answer if it still lives; `refresh` renews it for the TTL it was written with."""
+
+    @abstractmethod
+    async def read_stale(self, key: str, *, within_ms: int) -> Stale | None:
+        """The entry's answer when it expired less than `within_ms` ago and the store still keeps it (a store
+        keeps an expired answer for the `stale_ms` it was built with); None when it lives or is gone."""
+
+    @abstractmethod
+    async def note_hit(self, key: str) -> Freshness | None:
+        """Count one more serve of the entry's live answer, and say how it stands; None when its answer is gone."""
 
     @abstractmethod
     async def search(self, tags: Tags, vector: np.ndarray, k: int) -> list[Candidate]:
@@ -73,8 +100,9 @@ class Store(ABC):
         """Remove every entry of a route and/or a tenant (all entries and blobs when both are None)."""
 
     @abstractmethod
-    async def bump(self, key: str, *, ttl_ms: int) -> int:
-        """Count one more occurrence of `key` (the count lives `ttl_ms` after the first) and return it."""
+    async def bump(self, key: str, *, ttl_ms: int, by: int = 1) -> int:
+        """Add `by` (one more occurrence, or an amount spent; negative to give some back) to the count of `key`
+        (which lives `ttl_ms` after its first) and return it."""
 
     @abstractmethod
     async def get_blob(self, key: str) -> bytes | None: ...

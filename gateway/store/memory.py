@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from gateway.store.base import Candidate, Entry, Store, Tags
+from gateway.store.base import Candidate, Entry, Freshness, Stale, Store, Tags
 
 SLOT_OVERHEAD = 512  # bytes a slot costs beyond its prompt, answer and vector (objects, tables, the matrix row)
 
@@ -23,6 +23,8 @@ class _Slot:
     answer: bytes | None
     expires_at: float  # time.monotonic() deadline of the answer
     ttl: float  # seconds the answer was written for, renewed by a refreshing read
+    written_at: float  # time.monotonic() of the write
+    hits: int = 0  # serves counted by `note_hit` since the write
 
     @property
     def size(self) -> int:
@@ -70,8 +72,9 @@ class _Neighbours:
 
 
 class MemoryStore(Store):
-    def __init__(self, max_entries: int, max_bytes: int = 1 << 40) -> None:
+    def __init__(self, max_entries: int, max_bytes: int = 1 << 40, *, stale_ms: int = 0) -> None:
         self._max = max_entries
+        self._stale = stale_ms / 1000  # how long an expired answer is kept for stale-while-revalidate
         self._max_bytes = max_bytes
         self._bytes = 0  # of every slot and blob kept
         self._slots: OrderedDict[str, _Slot] = OrderedDict()
@@ -97,12 +100,31 @@ class MemoryStore(Store):
             return None
         now = time.monotonic()
         if now >= slot.expires_at:
-            slot.answer = None  # the answer expires, the vector and tags stay
+            if now >= slot.expires_at + self._stale:
+                slot.answer = None  # the answer expires, the vector and tags stay
             return None
         if refresh:
             slot.expires_at = now + slot.ttl
         self._slots.move_to_end(key)
         return slot.answer
+
+    async def read_stale(self, key: str, *, within_ms: int) -> Stale | None:
+        slot = self._slots.get(key)
+        if slot is None or slot.answer is None:
+            return None
+        now = time.monotonic()
+        expired = now - slot.expires_at
+        if expired < 0 or expired >= min(within_ms / 1000, self._stale):
+            return None
+        return Stale(slot.answer, int(expired * 1000), int((now - slot.written_at) * 1000))
+
+    async def note_hit(self, key: str) -> Freshness | None:
+        slot = self._slots.get(key)
+        left = slot.expires_at - time.monotonic() if slot is not None and slot.answer is not None else 0
+        if slot is None or left <= 0:
+            return None
+        slot.hits += 1
+        return Freshness(slot.hits, int(left * 1000), int(slot.ttl * 1000))
 
     async def search(self, tags: Tags, vector: np.ndarray, k: int) -> list[Candidate]:
         neighbours = self._scopes.get(tags)
@@ -119,7 +141,8 @@ class MemoryStore(Store):
             self._forget(entry.key, old.entry.tags)
         elif old is not None and old.entry.vector is not None and entry.vector is None:
             entry = Entry(entry.key, entry.tags, entry.prompt, old.entry.vector, entry.answer, entry.usage)
-        slot = self._slots[entry.key] = _Slot(entry, entry.answer, time.monotonic() + ttl_ms / 1000, ttl_ms / 1000)
+        now = time.monotonic()
+        slot = self._slots[entry.key] = _Slot(entry, entry.answer, now + ttl_ms / 1000, ttl_ms / 1000, now)
         self._bytes += slot.size
         if entry.vector is not None:
             self._scopes.setdefault(entry.tags, _Neighbours(self._dim)).put(entry.key, entry.vector)
@@ -164,15 +187,15 @@ class MemoryStore(Store):
             self._blobs.clear()
         return len(doomed)
 
-    async def bump(self, key: str, *, ttl_ms: int) -> int:
+    async def bump(self, key: str, *, ttl_ms: int, by: int = 1) -> int:
         now = time.monotonic()
         count, expires_at = self._counts.pop(key, (0, now + ttl_ms / 1000))
         if now >= expires_at:
             count, expires_at = 0, now + ttl_ms / 1000
-        self._counts[key] = (count + 1, expires_at)
+        self._counts[key] = (count + by, expires_at)
         while len(self._counts) > self._max:
             self._counts.popitem(last=False)
-        return count + 1
+        return count + by
 
     async def get_blob(self, key: str) -> bytes | None:
         found = self._blobs.get(key)

@@ -5,13 +5,16 @@ event by event) and handed back to the policy to settle."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Protocol
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Message
 
 from gateway.cache.policy import Ask, Following, Hit, Miss
+from gateway.errors import GatewayError
 from gateway.flight.capture import StreamAnswer
 from gateway.flight.flight import Head
 from gateway.upstreams import Upstream, Upstreams
@@ -92,9 +95,16 @@ async def answer(request: Request, gateway: Gateway, call: CachedCall, trace: Tr
 
     decision = await gateway.policy.decide(ask)
     if isinstance(decision, Hit):
-        trace.hit(decision.layer, decision.completion.get("usage"), distance=decision.distance,
+        stale = decision.stale
+        trace.hit("stale" if stale else decision.layer, decision.completion.get("usage"), distance=decision.distance,
                   threshold=decision.threshold)
         headers = cache_headers("hit", layer=decision.layer, distance=decision.distance, entry=decision.entry)
+        if stale is not None:
+            headers.update({"x-cache-stale": str(stale.expired_ms // 1000), "age": str(stale.age_ms // 1000)})
+            gateway.policy.defer(_revalidate(request, gateway, call, ask, upstream))
+        elif decision.layer == "exact" and gateway.policy.refreshes_ahead:
+            gateway.policy.defer(_ahead(request, gateway, call, ask, upstream,
+                                        tokens=trace.prompt_tokens + trace.completion_tokens))
         return _serve(call, decision.completion, headers, reissued)
     if isinstance(decision, Following):
         trace.hit("flight", decision.usage)  # a stream's usage is known at its end
@@ -105,6 +115,52 @@ async def answer(request: Request, gateway: Gateway, call: CachedCall, trace: Tr
     trace.outcome = decision.state
     with decision:
         return await _go_upstream(request, gateway, call, decision, trace, upstream)
+
+
+async def _revalidate(request: Request, gateway: Gateway, call: CachedCall, ask: Ask, upstream: Upstream) -> None:
+    """Refresh a stale answer just served, unless another request is refreshing it."""
+    miss = await gateway.policy.revalidate(ask)
+    if miss is not None:
+        await _refresh(request, gateway, call, miss, upstream)
+
+
+async def _ahead(request: Request, gateway: Gateway, call: CachedCall, ask: Ask, upstream: Upstream, *,
+                 tokens: int) -> None:
+    """Refresh an exact answer just served before it expires, when it is due and its route's budget allows
+    (`tokens`: what the answer cost, reserved before the call and corrected after)."""
+    miss = await gateway.policy.ahead(ask, tokens=tokens)
+    if miss is not None:
+        trace = await _refresh(request, gateway, call, miss, upstream)
+        await gateway.policy.spent(call.controls.route, reserved=tokens,
+                                   tokens=trace.prompt_tokens + trace.completion_tokens)
+
+
+async def _refresh(request: Request, gateway: Gateway, call: CachedCall, miss: Miss, upstream: Upstream) -> Trace:
+    """Go upstream as the cached answer's request would have on a miss, and read the answer to its end so that the
+    policy settles it (a complete answer replaces the cached one); a `refresh` event of its own says what it
+    cost, as the trace returned does."""
+    trace = Trace(gateway.events)
+    trace.event, trace.outcome = "refresh", "refresh"
+    trace.model, trace.route, trace.stream = call.model, call.controls.route, call.stream
+
+    async def told(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            trace.sent = message["status"]
+
+    with miss:
+        try:
+            response = await _go_upstream(request, gateway, call, miss, trace, upstream)
+            await response(request.scope, _no_disconnect, told)
+        except GatewayError:  # the cached answer was served; the next request tries again
+            trace.finish(502)
+            return trace
+    trace.finish()
+    return trace
+
+
+async def _no_disconnect() -> Message:
+    await asyncio.Event().wait()  # nobody hangs up on a background read: it ends with the answer
+    raise AssertionError("unreachable")
 
 
 def _serve(call: CachedCall, whole: dict[str, Any], headers: dict[str, str], reissued: Reissued | None) -> Response:

@@ -24,6 +24,9 @@ class Controls:
     store: bool = True  # False: `Cache-Control: no-store` (never store)
     ttl_secs: int | None = None  # `x-cache-ttl`: lifetime of what this request stores
     threshold: float | None = None  # `x-cache-threshold`: cosine distance for this request
+    # `Cache-Control: max-stale=<s>` or `stale-while-revalidate=<s>`: how long past its TTL an answer may be served
+    # while it is refreshed (bounded by the operator's maximum where it is used)
+    max_stale_secs: int | None = None
 
 
 def _ttl(value: str) -> int:
@@ -39,6 +42,29 @@ def _threshold(value: str) -> float:
         raise InvalidRequest("Invalid header 'x-cache-threshold': expected a cosine distance from 0 to 2.",
                              param="x-cache-threshold", code="invalid_header")
     return number
+
+
+_STALE = ("max-stale", "stale-while-revalidate")
+
+
+def _max_stale(directives: set[str]) -> int | None:
+    """The longest staleness the directives accept; bare `max-stale` accepts any (RFC 9111), which the operator's
+    maximum bounds."""
+    accepted = None
+    for directive in directives:
+        name, equals, value = directive.partition("=")
+        if name.strip() not in _STALE:
+            continue
+        value = value.strip().strip('"')
+        if not equals and name.strip() == "max-stale":
+            seconds = MAX_TTL_SECS
+        elif _WHOLE.fullmatch(value):
+            seconds = min(int(value), MAX_TTL_SECS)
+        else:
+            raise InvalidRequest(f"Invalid header 'cache-control': {name.strip()} expects whole seconds.",
+                                 param="cache-control", code="invalid_header")
+        accepted = seconds if accepted is None else max(accepted, seconds)
+    return accepted
 
 
 def parse_route(value: str, where: str, param: str, code: str) -> str:
@@ -60,4 +86,5 @@ def parse_controls(headers: Mapping[str, str]) -> Controls:
         store="no-store" not in directives,
         ttl_secs=_ttl(ttl.strip()) if ttl is not None else None,
         threshold=_threshold(threshold.strip()) if threshold is not None else None,
+        max_stale_secs=_max_stale(directives),
     )

@@ -48,7 +48,7 @@ def test_dashboard_data_follows_the_traffic(make_gateway, fake_upstream, store_k
     data = httpx.get(f"{gateway.url}/dashboard/data", params={"window": 900}).json()
     summary = data["summary"]
     assert summary["requests"] == 4 and summary["hit_rate"] == 0.5
-    assert summary["layers"] == {"exact": 1, "semantic": 1, "flight": 0}
+    assert summary["layers"] == {"exact": 1, "semantic": 1, "flight": 0, "stale": 0}
     assert [point["outcome"] for point in data["sparkline"]] == ["miss", "hit", "hit", "miss"]
     assert data["distances"]["hits"] == 1
     assert data["distances"]["threshold"] == gateway.settings.cache_distance_threshold

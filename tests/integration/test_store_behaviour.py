@@ -26,16 +26,29 @@ def kind(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
+def _built(request: pytest.FixtureRequest, kind: str, *, stale_ms: int = 0) -> Store:
+    if kind == "memory":
+        return MemoryStore(max_entries=100, stale_ms=stale_ms)
+    if kind == CLUSTER:
+        name = f"test-{uuid.uuid4().hex[:8]}"
+        return ClusterIds(VectorSetStore(request.getfixturevalue("redis_cluster").url, index=f"idx:{name}",
+                                         prefix=f"{name}:", timeout_ms=2000, stale_ms=stale_ms))
+    return redis_store(kind, request.getfixturevalue("redis_server").url, f"test-{uuid.uuid4().hex[:8]}",
+                       stale_ms=stale_ms)
+
+
 @pytest.fixture
 async def store(request: pytest.FixtureRequest, kind: str) -> AsyncIterator[Store]:
-    if kind == "memory":
-        opened: Store = MemoryStore(max_entries=100)
-    elif kind == CLUSTER:
-        name = f"test-{uuid.uuid4().hex[:8]}"
-        opened = ClusterIds(VectorSetStore(request.getfixturevalue("redis_cluster").url, index=f"idx:{name}",
-                                           prefix=f"{name}:", timeout_ms=2000))
-    else:
-        opened = redis_store(kind, request.getfixturevalue("redis_server").url, f"test-{uuid.uuid4().hex[:8]}")
+    opened = _built(request, kind)
+    await opened.open(dim=DIM, embedder="test-embedder")
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture
+async def stale_store(request: pytest.FixtureRequest, kind: str) -> AsyncIterator[Store]:
+    """A store that keeps an expired answer 1.5 s longer, for stale-while-revalidate."""
+    opened = _built(request, kind, stale_ms=1500)
     await opened.open(dim=DIM, embedder="test-embedder")
     yield opened
     await opened.close()
@@ -118,6 +131,64 @@ async def test_a_read_without_refresh_keeps_the_fixed_lifetime(store: Store) -> 
         assert await store.read_answer("a", refresh=False) == b"answer"
     await asyncio.sleep(0.3)
     assert await store.read_answer("a", refresh=False) is None
+
+
+async def test_an_expired_answer_is_read_stale_within_the_window_asked(stale_store: Store) -> None:
+    await stale_store.write(entry("a", unit(1)), ttl_ms=300)
+    assert await stale_store.read_stale("a", within_ms=1000) is None  # it lives: read it fresh
+    await asyncio.sleep(0.5)
+    assert await stale_store.read_answer("a", refresh=True) is None  # the TTL stays the truth
+    stale = await stale_store.read_stale("a", within_ms=1000)
+    assert stale is not None and stale.answer == b"answer"
+    assert 100 <= stale.expired_ms < 1000 and stale.age_ms >= stale.expired_ms
+    assert await stale_store.read_stale("a", within_ms=100) is None  # expired longer ago than the client accepts
+    assert await stale_store.read_stale("missing", within_ms=1000) is None
+
+
+async def test_a_stale_copy_is_kept_no_longer_than_the_store_was_built_for(stale_store: Store) -> None:
+    await stale_store.write(entry("a", unit(1)), ttl_ms=200)
+    await asyncio.sleep(1.9)
+    assert await stale_store.read_stale("a", within_ms=60_000) is None
+    assert [candidate.key for candidate in await stale_store.search(TAGS, unit(1), k=5)] == ["a"]
+
+
+async def test_a_store_built_without_stale_copies_keeps_none(store: Store) -> None:
+    await store.write(entry("a", unit(1)), ttl_ms=200)
+    await asyncio.sleep(0.4)
+    assert await store.read_stale("a", within_ms=60_000) is None
+
+
+async def test_a_rewrite_replaces_the_stale_copy_and_a_refresh_renews_it(stale_store: Store) -> None:
+    await stale_store.write(entry("a", unit(1), answer=b"old"), ttl_ms=200)
+    await asyncio.sleep(0.3)
+    await stale_store.write(entry("a", None, answer=b"new"), ttl_ms=600)
+    await asyncio.sleep(0.45)
+    assert await stale_store.read_answer("a", refresh=True) == b"new"  # renews both for 0.6 s from here
+    await asyncio.sleep(0.75)
+    assert await stale_store.read_answer("a", refresh=False) is None
+    stale = await stale_store.read_stale("a", within_ms=60_000)
+    # expired 0.15 s ago; had its copy not been renewed with it, it would say 0.6 s
+    assert stale is not None and stale.answer == b"new" and stale.expired_ms < 400
+
+
+async def test_a_noted_hit_is_counted_since_the_write_and_says_what_is_left(store: Store) -> None:
+    await store.write(entry("a", unit(1)), ttl_ms=60_000)
+    standing = [await store.note_hit("a") for _ in range(3)]
+    assert [found.hits for found in standing if found is not None] == [1, 2, 3]
+    assert all(50_000 < found.left_ms <= 60_000 and found.ttl_ms == 60_000 for found in standing if found)
+    await store.write(entry("a", None, answer=b"fresh"), ttl_ms=60_000)
+    renewed = await store.note_hit("a")
+    assert renewed is not None and renewed.hits == 1  # a rewrite starts the count again
+    assert await store.note_hit("missing") is None
+    await store.write(entry("short", None), ttl_ms=200)
+    await asyncio.sleep(0.3)
+    assert await store.note_hit("short") is None
+
+
+async def test_a_count_adds_amounts_and_gives_them_back(store: Store) -> None:
+    assert await store.bump("spent", ttl_ms=60_000, by=5) == 5
+    assert await store.bump("spent", ttl_ms=60_000, by=-2) == 3
+    assert await store.bump("spent", ttl_ms=60_000, by=0) == 3
 
 
 async def test_an_entry_without_vector_is_exact_only(store: Store) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from gateway.store.base import Candidate, Entry, Store, Tags
+from gateway.store.base import Candidate, Entry, Freshness, Stale, Store, Tags
 from gateway.store.redis.entries import RedisEntries
 from gateway.store.redis.query_engine import RedisStore
 from gateway.store.redis.vector_sets import VectorSetStore
@@ -30,11 +30,12 @@ def entry(key: str, vector: np.ndarray | None, answer: bytes = b"answer", tags: 
     return Entry(key=key, tags=tags, prompt=f"prompt {key}", vector=vector, answer=answer)
 
 
-def redis_store(kind: str, url: str, name: str) -> RedisEntries:
+def redis_store(kind: str, url: str, name: str, *, stale_ms: int = 0) -> RedisEntries:
     if kind == "redis-int8":
-        return VectorSetStore(url, index=f"idx:{name}", prefix=f"{name}:", timeout_ms=2000)
+        return VectorSetStore(url, index=f"idx:{name}", prefix=f"{name}:", timeout_ms=2000, stale_ms=stale_ms)
     vector_type = "float16" if kind == "redis-float16" else "float32"
-    return RedisStore(url, index=f"idx:{name}", prefix=f"{name}:", timeout_ms=2000, vector_type=vector_type)
+    return RedisStore(url, index=f"idx:{name}", prefix=f"{name}:", timeout_ms=2000, vector_type=vector_type,
+                      stale_ms=stale_ms)
 
 
 class ClusterIds(Store):
@@ -63,6 +64,12 @@ class ClusterIds(Store):
     async def read_answer(self, key: str, *, refresh: bool) -> bytes | None:
         return await self.store.read_answer(self._id(key), refresh=refresh)
 
+    async def read_stale(self, key: str, *, within_ms: int) -> Stale | None:
+        return await self.store.read_stale(self._id(key), within_ms=within_ms)
+
+    async def note_hit(self, key: str) -> Freshness | None:
+        return await self.store.note_hit(self._id(key))
+
     async def search(self, tags: Tags, vector: np.ndarray, k: int) -> list[Candidate]:
         found = await self.store.search(tags, vector, k)
         return [replace(candidate, key=candidate.key[SHARD_CHARS:]) for candidate in found]
@@ -82,8 +89,8 @@ class ClusterIds(Store):
     async def flush(self, *, route: str | None = None, tenant: str | None = None) -> int:
         return await self.store.flush(route=route, tenant=tenant)
 
-    async def bump(self, key: str, *, ttl_ms: int) -> int:
-        return await self.store.bump(key, ttl_ms=ttl_ms)
+    async def bump(self, key: str, *, ttl_ms: int, by: int = 1) -> int:
+        return await self.store.bump(key, ttl_ms=ttl_ms, by=by)
 
     async def get_blob(self, key: str) -> bytes | None:
         return await self.store.get_blob(key)

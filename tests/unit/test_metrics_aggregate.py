@@ -74,8 +74,8 @@ KNOWN = [hit(1, saved=100, cost=0.001), hit(3, saved=50, cost=0.002),
 def test_summary_of_a_known_sequence() -> None:
     figures = summary(KNOWN)
     assert figures["requests"] == 8
-    assert figures["outcomes"] == {"hit": 3, "miss": 3, "bypass": 1, "error": 1}
-    assert figures["layers"] == {"exact": 2, "semantic": 1, "flight": 0}
+    assert figures["outcomes"] == {"hit": 3, "miss": 3, "bypass": 1, "error": 1, "refresh": 0}
+    assert figures["layers"] == {"exact": 2, "semantic": 1, "flight": 0, "stale": 0}
     assert figures["hit_rate"] == 3 / 8  # hits over every request, bypasses and errors included
     assert figures["latency"]["hit"] == {"count": 3, "p50": 3, "p95": pytest.approx(4.8)}
     assert figures["latency"]["miss"] == {"count": 3, "p50": 200, "p95": pytest.approx(290)}
@@ -232,3 +232,13 @@ def test_prometheus_text_format() -> None:
     assert 'latency_slayer_events_total{state="lost"} 1' in lines
     assert "# TYPE latency_slayer_semantic_hit_distance histogram" in lines
     assert "None" not in text
+
+
+def test_a_background_refresh_is_no_request_of_the_hit_rate() -> None:
+    served = [event("hit", layer="stale"), event("refresh", upstream=300.0), event("miss")]
+    figures = summary(served)
+    assert figures["outcomes"]["refresh"] == 1 and figures["layers"]["stale"] == 1
+    assert figures["hit_rate"] == 0.5
+    window = snapshot(rolled(served), [], now_ms=NOW, threshold=0.1)
+    assert window["summary"]["hit_rate"] == 0.5 and window["summary"]["outcomes"]["refresh"] == 1
+    assert [(row["requests"], row["hit_rate"]) for row in window["by_route"]] == [(2, 0.5)]

@@ -23,18 +23,44 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from gateway.errors import StoreError
-from gateway.store.base import Entry, Store, Tags
+from gateway.store.base import Entry, Freshness, Stale, Store, Tags
 from gateway.store.redis.connection import FAILURES, Client, connect, host_of
 from gateway.store.redis.incidents import Incidents
 
 # One round trip for a read that renews the answer for the TTL it was written with (kept in `ttl_ms`),
-# so a hit never stretches a short-lived answer to the default lifetime.
+# so a hit never stretches a short-lived answer to the default lifetime; its stale copy (kept `stale_ms` longer,
+# for stale-while-revalidate) is renewed with it.
 _READ_ANSWER = """
-local ttl = redis.call('HGET', KEYS[1], 'ttl_ms')
+local ttl, grace = unpack(redis.call('HMGET', KEYS[1], 'ttl_ms', 'stale_ms'))
 if ARGV[1] == '1' and ttl then
-  return redis.call('HGETEX', KEYS[1], 'PX', ttl, 'FIELDS', 1, 'resp')[1]
+  local answer = redis.call('HGETEX', KEYS[1], 'PX', ttl, 'FIELDS', 1, 'resp')[1]
+  if answer and grace and grace ~= '0' then
+    redis.call('HPEXPIRE', KEYS[1], ttl + grace, 'FIELDS', 1, 'stale')
+  end
+  return answer
 end
 return redis.call('HGET', KEYS[1], 'resp')
+"""
+
+# The stale copy of an expired answer, how long ago the answer expired (its copy outlives it by `stale_ms`) and how
+# long ago it was written, by the server's clock; nil while the answer lives, or when it expired too long ago.
+_READ_STALE = """
+if redis.call('HEXISTS', KEYS[1], 'resp') == 1 then return nil end
+local answer, grace, created = unpack(redis.call('HMGET', KEYS[1], 'stale', 'stale_ms', 'created_at'))
+if not answer or not grace then return nil end
+local ends = redis.call('HPEXPIRETIME', KEYS[1], 'FIELDS', 1, 'stale')[1]
+local now = redis.call('TIME')
+now = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local expired = now - (ends - tonumber(grace))
+if ends < 0 or expired < 0 or expired >= tonumber(ARGV[1]) then return nil end
+return {answer, expired, now - tonumber(created or 0) * 1000}
+"""
+
+# One more serve of a live answer, how long it has left and the lifetime it was written with.
+_NOTE_HIT = """
+local left = redis.call('HPTTL', KEYS[1], 'FIELDS', 1, 'resp')[1]
+if left < 0 then return nil end
+return {redis.call('HINCRBY', KEYS[1], 'hits', 1), left, tonumber(redis.call('HGET', KEYS[1], 'ttl_ms') or 0)}
 """
 
 # How many graph candidates an HNSW search explores (both stores): Redis' default of 10 found only 76 % of the
@@ -69,7 +95,8 @@ def _client(url: str, *, timeout: float, connect_timeout: float) -> Client:
 
 
 class RedisEntries(Store):
-    def __init__(self, url: str, *, index: str, prefix: str, timeout_ms: int, vector_type: str) -> None:
+    def __init__(self, url: str, *, index: str, prefix: str, timeout_ms: int, vector_type: str,
+                 stale_ms: int = 0) -> None:
         seconds = timeout_ms / 1000
         self._redis = _client(url, timeout=seconds, connect_timeout=seconds)  # lookups, and nothing else
         self._writer = _client(url, timeout=max(seconds, WRITE_TIMEOUT_SECS), connect_timeout=seconds)
@@ -85,6 +112,9 @@ class RedisEntries(Store):
         self._fingerprint = ""
         self._incidents = Incidents()
         self._read_script = self._redis.register_script(_READ_ANSWER)
+        self._stale_script = self._redis.register_script(_READ_STALE)
+        self._hit_script = self._writer.register_script(_NOTE_HIT)
+        self._stale_ms = stale_ms  # how long an expired answer's copy is kept (the `stale` field), 0: none
 
     def _expect(self, dim: int, embedder: str) -> None:
         self._dim, self._embedder = dim, embedder
@@ -130,7 +160,8 @@ class RedisEntries(Store):
     def _entry_fields(self, entry: Entry, ttl_ms: int) -> dict[str, Any]:
         """The hash fields every Redis store writes; the answer goes separately, with its TTL."""
         return {"model": entry.tags.model, "route": entry.tags.route, "user": entry.tags.tenant,
-                "ctx": entry.tags.context, "created_at": int(time.time()), "usage": entry.usage, "ttl_ms": ttl_ms}
+                "ctx": entry.tags.context, "created_at": int(time.time()), "usage": entry.usage, "ttl_ms": ttl_ms,
+                "stale_ms": self._stale_ms, "hits": 0}
 
     def _entry_key(self, key: str) -> str:
         return self._prefix + key
@@ -169,6 +200,21 @@ class RedisEntries(Store):
             answer: bytes | None = await self._read_script(keys=[self._entry_key(key)], args=[int(refresh)])
         return answer
 
+    async def read_stale(self, key: str, *, within_ms: int) -> Stale | None:
+        if within_ms <= 0:
+            return None
+        with store_errors("read"):
+            found = await self._stale_script(keys=[self._entry_key(key)], args=[within_ms])
+        if not found:
+            return None
+        answer, expired_ms, age_ms = found
+        return Stale(answer, int(expired_ms), max(int(age_ms), 0))
+
+    async def note_hit(self, key: str) -> Freshness | None:
+        with store_errors("count"):
+            found = await self._hit_script(keys=[self._entry_key(key)])
+        return Freshness(*(int(value) for value in found)) if found else None
+
     async def describe(self, key: str) -> Tags | None:
         with store_errors("read"):
             model, route, user, context = await self._redis.hmget(self._entry_key(key),
@@ -185,11 +231,11 @@ class RedisEntries(Store):
 
     # ---- counters and blobs -----------------------------------------------------------------------------
 
-    async def bump(self, key: str, *, ttl_ms: int) -> int:
+    async def bump(self, key: str, *, ttl_ms: int, by: int = 1) -> int:
         counter = f"{self._prefix}asks:{key}"
         with store_errors("count"):
             async with self._writer.pipeline(transaction=True) as pipe:
-                pipe.incr(counter)
+                pipe.incrby(counter, by)
                 pipe.pexpire(counter, ttl_ms, nx=True)  # the window starts at the first ask
                 count, _ = await pipe.execute()
         return int(count)

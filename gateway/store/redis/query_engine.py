@@ -55,12 +55,13 @@ def knn_query(tags: Tags, k: int, *, batches: bool = False, attribute: str = VEC
 
 class RedisStore(RedisEntries):
     def __init__(self, url: str, *, index: str, prefix: str, timeout_ms: int, vector_type: str = "float32",
-                 verify_secs: float = VERIFY_SECS) -> None:
+                 verify_secs: float = VERIFY_SECS, stale_ms: int = 0) -> None:
         if is_cluster_url(url):
             # The Query Engine we can install is no coordinator: an index would see one shard's entries.
             raise StartupError(f"VECTOR_TYPE={vector_type} keeps vectors in a Query Engine index, which cannot span "
                                f"a Redis Cluster: set VECTOR_TYPE=int8 (vector sets) with a redis+cluster:// URL")
-        super().__init__(url, index=index, prefix=prefix, timeout_ms=timeout_ms, vector_type=vector_type)
+        super().__init__(url, index=index, prefix=prefix, timeout_ms=timeout_ms, vector_type=vector_type,
+                         stale_ms=stale_ms)
         self._dtype = _DTYPES[vector_type]
         self._definition = Definition(prefix, "", 0, vector_type)
         self._probe = b""  # a unit vector for the periodic check
@@ -216,6 +217,10 @@ class RedisStore(RedisEntries):
         key = self._prefix + entry.key
         pipe.hset(key, mapping=fields)
         pipe.execute_command("HSETEX", key, "PX", ttl_ms, "FIELDS", 1, "resp", entry.answer)
+        if self._stale_ms:
+            pipe.execute_command("HSETEX", key, "PX", ttl_ms + self._stale_ms, "FIELDS", 1, "stale", entry.answer)
+        else:  # an older copy, kept while stale copies were, must not outlive the answer that replaced it
+            pipe.hdel(key, "stale")
 
     async def delete(self, key: str) -> bool:
         with store_errors("delete"):

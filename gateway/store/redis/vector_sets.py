@@ -34,7 +34,7 @@ from gateway.wire.canonical import SHARD_CHARS
 # changes nothing and returns that scope, for the caller to name its keys and write again.
 # KEYS: hash, scope vector set, scope exact-only set, scope registry, [old vector set, old exact-only set].
 # ARGV: element, scope, [route, user] JSON, ttl_ms, answer, FP32 vector or '', attributes, old scope or '',
-# fields...
+# how much longer than the answer its stale copy lives (0: no copy), fields...
 _WRITE = """
 local kind = redis.call('TYPE', KEYS[2])['ok']
 if kind == 'vectorset' and ARGV[6] ~= '' then
@@ -49,8 +49,13 @@ if old and old ~= ARGV[2] then
   redis.call('VREM', KEYS[5], ARGV[1])
   redis.call('SREM', KEYS[6], ARGV[1])
 end
-redis.call('HSET', KEYS[1], 'scope', ARGV[2], unpack(ARGV, 9))
+redis.call('HSET', KEYS[1], 'scope', ARGV[2], unpack(ARGV, 10))
 redis.call('HSETEX', KEYS[1], 'PX', ARGV[4], 'FIELDS', 1, 'resp', ARGV[5])
+if ARGV[9] ~= '0' then
+  redis.call('HSETEX', KEYS[1], 'PX', ARGV[4] + ARGV[9], 'FIELDS', 1, 'stale', ARGV[5])
+else
+  redis.call('HDEL', KEYS[1], 'stale')
+end
 if ARGV[6] ~= '' then
   redis.call('VADD', KEYS[2], 'FP32', ARGV[6], ARGV[1], 'Q8', 'SETATTR', ARGV[7])
   redis.call('SREM', KEYS[3], ARGV[1])
@@ -115,8 +120,9 @@ def _foreign_reply(error: ResponseError) -> bool:
 
 
 class VectorSetStore(RedisEntries):
-    def __init__(self, url: str, *, index: str, prefix: str, timeout_ms: int) -> None:
-        super().__init__(url, index=index, prefix=prefix, timeout_ms=timeout_ms, vector_type="int8")
+    def __init__(self, url: str, *, index: str, prefix: str, timeout_ms: int, stale_ms: int = 0) -> None:
+        super().__init__(url, index=index, prefix=prefix, timeout_ms=timeout_ms, vector_type="int8",
+                         stale_ms=stale_ms)
         self._keys = VectorSetKeys(prefix, cluster=is_cluster_url(url))
         self._write_script = self._writer.register_script(_WRITE)
         self._delete_script = self._writer.register_script(_DELETE)
@@ -203,7 +209,7 @@ class VectorSetStore(RedisEntries):
         moved = list(self._keys.scope(entry.key[:SHARD_CHARS], old)) if old else []
         return ([self._keys.entry(entry.key), *self._keys.scope(shard, scope), self._keys.registry(shard), *moved],
                 [entry.key, scope, orjson.dumps([entry.tags.route, entry.tags.tenant]), ttl_ms, entry.answer,
-                 vector, orjson.dumps({"prompt": entry.prompt}), old, *fields])
+                 vector, orjson.dumps({"prompt": entry.prompt}), old, self._stale_ms, *fields])
 
     async def write(self, entry: Entry, *, ttl_ms: int) -> None:
         """One script call: atomic without MULTI, and no pipeline asking whether the script is loaded (two when
