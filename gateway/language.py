@@ -26,8 +26,8 @@ _FUNCTION_WORDS = {
         einen einem einer ist sind war waren wird werden wurde wie was warum wer wo wann welche welcher welches
         welchen kann können kannst soll sollte muss ich du mein meine meinen mich mir wir sie es und oder aber nicht
         kein keine keinen keiner nie mit für von zu auf aus bei nach über unter im am zum zur man gibt auch noch
-        sich ob wieviel viel viele wieviele beim vom dass sehr gut besten beste machen mache lange bekommt heißt bedeutet
-        zwischen unterschied gibt""",
+        sich ob wieviel viel viele wieviele beim vom dass sehr gut besten beste machen mache lange bekommt heißt
+        bedeutet zwischen unterschied gibt""",
     "fr": """explique écris donne traduis calcule a à le la les l un une des du de est sont était être que qui quoi
         quel quelle quels quelles comment pourquoi où quand combien peut peux puis faut je tu mon ma mes me nous
         vous il elle ils elles et ou mais ne pas n jamais avec pour dans sur par au aux ce cette ces c qu d y plus
