@@ -94,6 +94,20 @@ DIFFERENT = [
     ("Come sposto i file dal telefono al computer?", "Come sposto i file dal computer al telefono?", "direction"),
     ("Hoe zet ik muziek van mijn laptop naar mijn telefoon?", "Hoe zet ik muziek van mijn telefoon naar mijn laptop?",
      "direction"),
+    ("Welche Vorteile hat ein Elektroauto?", "Welche Nachteile hat ein Elektroauto?", "opposite"),
+    ("Quel est le mois le plus chaud à Rome ?", "Quel est le mois le plus froid à Rome ?", "opposite"),
+    ("¿Es mejor comprar un coche nuevo?", "¿Es mejor comprar un coche viejo?", "opposite"),
+    ("Quais são as vantagens do trabalho remoto?", "Quais são as desvantagens do trabalho remoto?", "opposite"),
+    ("Come si accende la caldaia?", "Come si spegne la caldaia?", "opposite"),
+    ("Wat is de snelste route naar Gent?", "Wat is de langzaamste route naar Gent?", "opposite"),
+    # What the embedder's tokenizer drops or cannot read stays an objection in every language.
+    ("Wie lautet das Passwort?", "Wie lautet das Pass\u200bwort?", "invisible"),
+    ("Quel est le mot de passe ?", "Quel est le mot de\u00adpasse ?", "invisible"),
+    ("¿Cuántos años tiene tu perro?", "¿Cuántos anos tiene tu perro?", "accent"),
+    ("Que veut dire « résumé » ?", "Que veut dire « resume » ?", "accent"),
+    ("Qual é o papel da avó na família?", "Qual é o papel do avô na família?", "accent"),
+    ("Che cosa significa 👍 in una chat?", "Che cosa significa 👎 in una chat?", "unknown"),
+    ("Wat betekent ✅ in een app?", "Wat betekent ❌ in een app?", "unknown"),
 ]
 
 

@@ -5,7 +5,7 @@ scope), so each is read with that language's words: "no" negates in Spanish and 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 from gateway.cache.verifier import words as english
@@ -33,6 +33,18 @@ class Lexicon:
     # read by the order rules, whose neighbours these languages' articles and contractions ("do", "al") shift.
     sources: frozenset[str] = frozenset()
     targets: frozenset[str] = frozenset()
+    # Each form of an antonym -> the forms of its opposites, and -> every form of itself (English's are in
+    # `verifier_opposites`, with its affixes and inflections).
+    opposites: dict[str, frozenset[str]] = field(default_factory=dict)
+    kin: dict[str, frozenset[str]] = field(default_factory=dict)
+
+
+def singular(word: str) -> str:
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
 
 
 def _w(text: str) -> frozenset[str]:
@@ -148,6 +160,74 @@ _DIRECTIONS = {
     "it": ("da dal dalla dallo dai dagli", "a al alla allo ai agli in nel nella verso"),
     "nl": ("van vanaf uit", "naar tot in"),
 }
+_ANTONYMS = {
+    "de": """gut/schlecht warm/kalt heiß/kalt groß/klein lang/kurz schnell/langsam teuer/billig teuer/günstig
+        alt/jung alt/neu leicht/schwer hoch/niedrig früh/spät gesund/ungesund sicher/gefährlich voll/leer
+        hell/dunkel stark/schwach reich/arm richtig/falsch dick/dünn nass/trocken süß/sauer erlaubt/verboten
+        mehr/weniger einschalten/ausschalten kaufen/verkaufen kaufe/verkaufe öffnen/schließen öffne/schließe
+        gewinnen/verlieren gewinnt/verliert vorteile/nachteile vorteil/nachteil erhöhen/senken legal/illegal
+        beste/schlechteste besser/schlechter vorher/nachher zunehmen/abnehmen einzahlen/abheben""",
+    "fr": """bon/mauvais chaud/froid grand/petit long/court rapide/lent cher/économique jeune/vieux nouveau/vieux
+        facile/difficile haut/bas tôt/tard sain/malsain sûr/dangereux plein/vide clair/sombre fort/faible
+        riche/pauvre vrai/faux épais/mince mouillé/sec sucré/salé permis/interdit plus/moins allumer/éteindre
+        acheter/vendre ouvrir/fermer gagner/perdre avantages/inconvénients avantage/inconvénient augmenter/diminuer
+        allume/éteint achète/vend ouvre/ferme gagne/perd légal/illégal meilleur/pire mieux/pire avant/après
+        monter/descendre grossir/maigrir""",
+    "es": """bueno/malo caliente/frío calor/frío grande/pequeño largo/corto rápido/lento caro/barato joven/viejo
+        nuevo/viejo fácil/difícil alto/bajo temprano/tarde saludable/perjudicial seguro/peligroso lleno/vacío
+        claro/oscuro fuerte/débil rico/pobre verdadero/falso gordo/delgado mojado/seco dulce/salado
+        permitido/prohibido más/menos encender/apagar enciende/apaga enciendo/apago comprar/vender compro/vendo
+        abrir/cerrar abre/cierra ganar/perder gana/pierde ventajas/desventajas ventaja/desventaja subir/bajar
+        aumentar/disminuir legal/ilegal mejor/peor antes/después engordar/adelgazar""",
+    "pt": """bom/mau bom/ruim quente/frio grande/pequeno longo/curto rápido/lento caro/barato jovem/velho novo/velho
+        fácil/difícil alto/baixo cedo/tarde saudável/prejudicial seguro/perigoso cheio/vazio claro/escuro
+        forte/fraco rico/pobre verdadeiro/falso gordo/magro molhado/seco doce/salgado permitido/proibido mais/menos
+        ligar/desligar ligo/desligo comprar/vender compro/vendo abrir/fechar abre/fecha ganhar/perder ganha/perde
+        vantagens/desvantagens vantagem/desvantagem subir/descer aumentar/diminuir legal/ilegal melhor/pior
+        antes/depois engordar/emagrecer""",
+    "it": """buono/cattivo caldo/freddo grande/piccolo lungo/corto veloce/lento rapido/lento caro/economico
+        giovane/vecchio nuovo/vecchio facile/difficile alto/basso presto/tardi sano/dannoso sicuro/pericoloso
+        pieno/vuoto chiaro/scuro forte/debole ricco/povero vero/falso grasso/magro bagnato/asciutto dolce/salato
+        permesso/vietato più/meno accendere/spegnere accende/spegne accendo/spengo comprare/vendere compro/vendo
+        aprire/chiudere apre/chiude vincere/perdere vince/perde vantaggi/svantaggi vantaggio/svantaggio
+        salire/scendere aumentare/diminuire legale/illegale migliore/peggiore meglio/peggio prima/dopo
+        ingrassare/dimagrire""",
+    "nl": """goed/slecht warm/koud heet/koud groot/klein lang/kort snel/langzaam duur/goedkoop jong/oud nieuw/oud
+        makkelijk/moeilijk hoog/laag vroeg/laat gezond/ongezond veilig/gevaarlijk vol/leeg licht/donker sterk/zwak
+        rijk/arm dik/dun nat/droog zoet/zuur toegestaan/verboden meer/minder aanzetten/uitzetten kopen/verkopen
+        koop/verkoop openen/sluiten open/sluit winnen/verliezen win/verlies voordelen/nadelen voordeel/nadeel
+        verhogen/verlagen legaal/illegaal beste/slechtste beter/slechter""",
+}
+# Endings that inflect an adjective (gender, number; German and Dutch degrees too): "warm" -> "warme", "wärmer"
+# is left out (an umlaut), "caro" -> "cara", "caros". Non-words among them do no harm in a lookup.
+_ENDINGS = {"de": ("", "e", "en", "er", "es", "em", "ere", "eren", "ste", "sten"),
+            "fr": ("", "e", "s", "es"), "es": ("", "s", "es"), "pt": ("", "s", "es"), "it": ("",),
+            "nl": ("", "e", "er", "ere", "st", "ste")}
+_SWAPPED_ENDINGS = {"es": ("o", ("a", "os", "as")), "pt": ("o", ("a", "os", "as")), "it": ("o", ("a", "i", "e"))}
+
+
+def _forms(word: str, language: str) -> frozenset[str]:
+    found = {word + ending for ending in _ENDINGS[language]}  # as the reader spells them: singular
+    if language == "it" and word.endswith("e"):
+        found.add(word[:-1] + "i")
+    swap = _SWAPPED_ENDINGS.get(language)
+    if swap and word.endswith(swap[0]):
+        found |= {word[:-1] + ending for ending in swap[1]}
+    return frozenset(map(singular, found))
+
+
+def _antonyms(language: str) -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]]]:
+    opposites: dict[str, frozenset[str]] = {}
+    kin: dict[str, frozenset[str]] = {}
+    for one, _, other in (pair.partition("/") for pair in _ANTONYMS[language].split()):
+        mine, theirs = _forms(one, language), _forms(other, language)
+        for forms, against in ((mine, theirs), (theirs, mine)):
+            for form in forms:
+                opposites[form] = opposites.get(form, frozenset()) | against
+                kin[form] = kin.get(form, frozenset()) | forms
+    return opposites, kin
+
+
 _PUNCTUATION = frozenset({"^", "$", ",", ".", "?", "!", ":", ";", "'", '"', "¿", "¡", "«", "»"})
 
 ENGLISH = Lexicon(english.NEGATIONS, english.NUMBER_WORDS, english.ORDINAL_WORDS, english.DATES,
@@ -164,6 +244,7 @@ def lexicon(language: str | None) -> Lexicon:
     tens = dict(zip(_TENS[language].split(), _TEN_VALUES, strict=False))
     numbers = _counted(_SMALL[language]) | tens | {_DOZEN[language]: "12"}
     how, how_much = _HOW[language]
+    opposites, kin = _antonyms(language)
     return Lexicon(
         negations=_w(_NEGATIONS[language]), number_words=numbers, ordinal_words=_counted(_ORDINALS[language], "#"),
         dates=_w(_DATES[language]), stopwords=function_words(language) - _w(_NEGATIONS[language]),
@@ -171,7 +252,8 @@ def lexicon(language: str | None) -> Lexicon:
         how_much=_w(how_much), how=how, auxiliaries=frozenset(), decimal_comma=True,
         capital_nouns=language == "de", weak=_PUNCTUATION | _w(_ARTICLES[language]) | _w(_POSSESSIVES[language]),
         connectors=_w(_CONNECTORS[language]) | {",", "/", "&"}, determiners=_w(_ARTICLES[language]),
-        why=_WHY.get(language), sources=_w(_DIRECTIONS[language][0]), targets=_w(_DIRECTIONS[language][1]))
+        why=_WHY.get(language), sources=_w(_DIRECTIONS[language][0]), targets=_w(_DIRECTIONS[language][1]),
+        opposites=opposites, kin=kin)
 
 
 _ELISION = re.compile(r"\b(\w{1,5})['’](?=\w)")  # "l'eau", "qu'est", "dell'anno": the article, then the word

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 from gateway.cache.verifier.glyphs import numerals, symbols
-from gateway.cache.verifier.lexicons import Lexicon, lexicon, unelided
+from gateway.cache.verifier.lexicons import Lexicon, lexicon, singular, unelided
 from gateway.cache.verifier.symbols import glued, operators
 from gateway.cache.verifier.text import hidden, marked, normal
 from gateway.cache.verifier.tokens import unknown
@@ -61,14 +61,6 @@ class Reading:
     targets: frozenset[str]  # where it goes: "Hamburg"
 
 
-def singular(word: str) -> str:
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
-    return word
-
-
 def _tokens(text: str, lex: Lexicon) -> tuple[list[str], list[bool]]:
     """Lowercased tokens (contractions split: "can't" -> "can", "not"), and which are written as names."""
     for pattern, name in _ALIASES:
@@ -83,7 +75,8 @@ def _tokens(text: str, lex: Lexicon) -> tuple[list[str], list[bool]]:
             words.append(lower)
             capital.append(False)
             inner.append(False)
-            sentence_start = lower in ".?!:;" or (sentence_start and lower in "\"'“‘(")
+            # Spanish opens a question or an exclamation with "¿" or "¡": the word after starts a sentence.
+            sentence_start = lower in ".?!:;¿¡" or (sentence_start and lower in "\"'“‘(«")
             continue
         if "'" in lower or "’" in lower:
             stem = _CONTRACTION.sub("", lower) or lower
