@@ -37,6 +37,7 @@ class Lexicon:
     # `verifier_opposites`, with its affixes and inflections).
     opposites: dict[str, frozenset[str]] = field(default_factory=dict)
     kin: dict[str, frozenset[str]] = field(default_factory=dict)
+    time_units: frozenset[str] = english.TIME_UNITS
 
 
 def singular(word: str) -> str:
@@ -85,13 +86,29 @@ _SMALL = {
           "zeventien achttien negentien",
 }
 _ORDINALS = {
-    "de": "_ erste/erster/ersten/erstes zweite/zweiter/zweiten dritte/dritter/dritten vierte/vierten "
-          "fünfte/fünften",
-    "fr": "_ premier/première/premiers/premières deuxième/second/seconde troisième quatrième cinquième",
-    "es": "_ primero/primera/primer segundo/segunda tercero/tercera/tercer cuarto/cuarta quinto/quinta",
-    "pt": "_ primeiro/primeira segundo/segunda terceiro/terceira quarto/quarta quinto/quinta",
-    "it": "_ primo/prima secondo/seconda terzo/terza quarto/quarta quinto/quinta",
-    "nl": "_ eerste tweede derde vierde vijfde",
+    "de": "_ erste/erster/ersten/erstes zweite/zweiter/zweiten dritte/dritter/dritten vierte/vierten fünfte/fünften "
+          "sechste/sechsten siebte/siebten achte/achten neunte/neunten zehnte/zehnten",
+    "fr": "_ premier/première/premiers/premières deuxième troisième quatrième cinquième sixième "
+          "septième huitième neuvième dixième",
+    "es": "_ primero/primera/primer _ tercero/tercera/tercer cuarto/cuarta quinto/quinta sexto/sexta "
+          "séptimo/séptima octavo/octava noveno/novena décimo/décima",
+    "pt": "_ primeiro/primeira _ terceiro/terceira quarto/quarta quinto/quinta sexto/sexta "
+          "sétimo/sétima oitavo/oitava nono/nona décimo/décima",
+    "it": "_ primo/prima _ terzo/terza quarto/quarta quinto/quinta sesto/sesta settimo/settima "
+          "ottavo/ottava nono/nona decimo/decima",
+    "nl": "_ eerste tweede derde vierde vijfde zesde zevende achtste negende tiende",
+}
+# The second is left out where it is also a unit of time or "according to" ("segundo", "secondo", "seconde").
+_TWENTIETH = {"de": "zwanzigste/zwanzigsten", "fr": "vingtième", "es": "vigésimo/vigésima", "pt": "vigésimo/vigésima",
+              "it": "ventesimo/ventesima", "nl": "twintigste"}
+# Units of time, which count only after a number ("3 Tage" vs "3 Wochen"), as English's `TIME_UNITS`.
+_TIME_UNITS = {
+    "de": "sekunde minute stunde tag tage tagen woche wochen monat monate monaten jahr jahre jahren",
+    "fr": "seconde minute heure jour semaine mois an ans année",
+    "es": "segundo minuto hora día días semana mes meses año años",
+    "pt": "segundo minuto hora dia semana mês meses ano",
+    "it": "secondo secondi minuto minuti ora ore giorno giorni settimana settimane mese mesi anno anni",
+    "nl": "seconde minuut minuten uur dag dagen week weken maand maanden jaar jaren",
 }
 _DOZEN = {"de": "dutzend", "fr": "douzaine", "es": "docena", "pt": "dúzia", "it": "dozzina", "nl": "dozijn"}
 _DATES = {
@@ -246,8 +263,10 @@ def lexicon(language: str | None) -> Lexicon:
     how, how_much = _HOW[language]
     opposites, kin = _antonyms(language)
     return Lexicon(
-        negations=_w(_NEGATIONS[language]), number_words=numbers, ordinal_words=_counted(_ORDINALS[language], "#"),
-        dates=_w(_DATES[language]), stopwords=function_words(language) - _w(_NEGATIONS[language]),
+        negations=_w(_NEGATIONS[language]), number_words=numbers,
+        ordinal_words=_counted(_ORDINALS[language], "#") | dict.fromkeys(_TWENTIETH[language].split("/"), "#20"),
+        dates=_w(_DATES[language]), time_units=frozenset(map(singular, _TIME_UNITS[language].split())),
+        stopwords=function_words(language) - _w(_NEGATIONS[language]),
         kinds={word: kind for kind, spellings in _KINDS[language].items() for word in spellings.split()},
         how_much=_w(how_much), how=how, auxiliaries=frozenset(), decimal_comma=True,
         capital_nouns=language == "de", weak=_PUNCTUATION | _w(_ARTICLES[language]) | _w(_POSSESSIVES[language]),

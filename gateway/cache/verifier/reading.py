@@ -13,8 +13,8 @@ from gateway.cache.verifier.glyphs import numerals, symbols
 from gateway.cache.verifier.lexicons import Lexicon, lexicon, singular, unelided
 from gateway.cache.verifier.symbols import glued, operators
 from gateway.cache.verifier.text import hidden, marked, normal
-from gateway.cache.verifier.tokens import unknown
-from gateway.cache.verifier.words import CLOCK, STOPWORDS, TIME_UNITS, UNITS
+from gateway.cache.verifier.tokens import unknown, vocabulary
+from gateway.cache.verifier.words import CLOCK, STOPWORDS, UNITS
 from gateway.language import language_of
 
 # Words (with inner apostrophes and hyphens), numbers with their sign, separators and suffixes (-4, 1,000.5, 25th,
@@ -85,7 +85,10 @@ def _tokens(text: str, lex: Lexicon) -> tuple[list[str], list[bool]]:
             stem = lower.replace(" ", "")  # "° F"
         nameable = token[0].isalpha() and stem not in lex.stopwords and stem not in UNITS
         words.append(stem)
-        capital.append(nameable and token[0].isupper() and not sentence_start and not lex.capital_nouns)
+        # Where every noun is capitalised, a capital makes a name only of a word the embedder's English vocabulary
+        # holds whole ("Berlin", "Einstein", "Java"), not of "Flug" or "Kaffee".
+        capital.append(nameable and token[0].isupper() and not sentence_start
+                       and (not lex.capital_nouns or lower in vocabulary()))
         inner.append(nameable and token[1:] != token[1:].lower())
         if lower.endswith(("n't", "n’t")):
             words.append("not")
@@ -146,7 +149,7 @@ def _numbers_and_units(words: list[str], plain: list[str], lex: Lexicon) -> tupl
         # A one-letter unit ("m", "g") is one only after a number; else it is a letter.
         if unit is not None and (after_number or not (len(word) == 1 and word.isalpha())):
             units.add(unit)
-        elif plain[i] in TIME_UNITS and after_number:
+        elif plain[i] in lex.time_units and after_number:
             units.add(plain[i])
     return set(numbers.values()), units
 
