@@ -1,12 +1,12 @@
 """Which language a prompt is written in, offline and in microseconds: an answer in another language than the
 question's is a wrong answer, so a cached answer is served only for a prompt in the same language.
 
-The script decides first: kana is Japanese, Han without kana Chinese, Hangul Korean, and any other script is
-named by its own (Cyrillic, Arabic...). Latin text is read for the function words (and the verbs a request
-starts with) of English, German, French, Spanish, Portuguese, Italian and Dutch (questions are full of them: "what
-is the", "wie ist der", "qual é o"), helped by letters only some of them use ("ñ", "ã", "ß"). A word several of
-them share counts for each, split among them. Latin text with none of those words, or where a second language
-comes near the first, is `None`: undetermined, so it is matched only as an exact repeat (see
+The script decides first, where most letters are not Latin: kana is Japanese, Han without kana Chinese, Hangul
+Korean, and any other script is named by its own (Cyrillic, Arabic...). Latin text is read for the function words
+(and the verbs a request starts with) of English, German, French, Spanish, Portuguese, Italian and Dutch (questions
+are full of them: "what is the", "wie ist der", "qual é o"), helped by letters only some of them use ("ñ", "ã",
+"ß"). A word several of them share counts for each, split among them. Latin text with none of those words, or where
+a second language comes near the first, is `None`: undetermined, so it is matched only as an exact repeat (see
 `gateway.wire.canonical.request_key`)."""
 
 from __future__ import annotations
@@ -21,7 +21,12 @@ _FUNCTION_WORDS = {
         whom where when which can could should would will shall may might must i you my your me we us our it its
         this that these those of to in on for with from by about at as and or but not no if so there their they them
         he she his her him have has had than then into out up just like best way get make use good much many more
-        most any some all after before over under why people time should know difference between does mean""",
+        most any some all after before over under why people time should know difference between does mean add also
+        always anything ask bad become better book buy city college company cost costs country day days english even
+        ever everything false feel first food happen happens keep language last learn life long look meaning money
+        need never new number often old one only pay person possible prime really right say school see sell someone
+        something still student thing things think three too true try two usually very want water word words work
+        working works world wrong year years yet""",
     "de": """erkläre erklär schreibe schreib gib nenne übersetze bitte berechne der die das den dem des ein eine
         einen einem einer ist sind war waren wird werden wurde wie was warum wer wo wann welche welcher welches
         welchen kann können kannst soll sollte muss ich du mein meine meinen mich mir wir sie es und oder aber nicht
@@ -72,6 +77,8 @@ _WEIGHTS = _weights()
 _WORD = re.compile(r"[^\W\d_]+")  # elisions split: "l'eau" -> "l", "eau"; "don't" -> "don", "t"
 _KANA = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9d]")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_LATIN_LETTER = re.compile(r"[A-Za-z\u00c0-\u024f]")
+_OTHER_LETTER = re.compile(r"[^\W\d_A-Za-z\u00c0-\u024f]")  # past Latin Extended-B: Greek, Cyrillic, Han...
 _HANGUL = re.compile(r"[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]")
 
 
@@ -81,17 +88,18 @@ def function_words(language: str) -> frozenset[str]:
 
 
 def _script(text: str) -> str | None:
-    """The language or script a text's non-Latin letters name, None when they are Latin (or there are none)."""
+    """The language or script a text's letters name when most are not Latin, None when most are ("What does
+    谢谢 mean?" is English: the verifier compares the words its embedder cannot read)."""
+    if len(_OTHER_LETTER.findall(text)) <= len(_LATIN_LETTER.findall(text)):
+        return None
     if _KANA.search(text):
         return "ja"
     if _HAN.search(text):
         return "zh"
     if _HANGUL.search(text):
         return "ko"
-    for char in text:
-        if char.isalpha() and ord(char) > 0x24F:  # past Latin Extended-B: Greek, Cyrillic, Arabic, Hebrew...
-            return unicodedata.name(char, "other").split()[0].lower()
-    return None
+    first = _OTHER_LETTER.search(text)
+    return unicodedata.name(first.group(), "other").split()[0].lower() if first else None
 
 
 def language_of(text: str) -> str | None:

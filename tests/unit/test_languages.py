@@ -12,6 +12,8 @@ from gateway.wire.canonical import chat_key
 DETECTED = [
     ("What is the fastest way to learn to cook?", "en"),
     ("Convert 20 miles to kilometers", "en"),
+    ("Is 23 a prime number?", "en"),
+    ("What does 谢谢 mean in English?", "en"),  # mostly Latin letters: read for its words
     ("Warum ist der Himmel am Abend rot?", "de"),
     ("Welche Zutaten brauche ich für einen Apfelkuchen?", "de"),
     ("Pourquoi les feuilles changent-elles de couleur en automne ?", "fr"),
