@@ -88,8 +88,10 @@ def _another(a: Reading, b: Reading) -> bool:
 
 
 def _direction(a: Reading, b: Reading) -> bool:
-    """Where one prompt comes from is where the other goes: "von Berlin nach Hamburg" vs "nach Berlin"."""
-    return not (a.sources.isdisjoint(b.targets) and a.targets.isdisjoint(b.sources))
+    """Where one prompt comes from is where the other goes: "von Berlin nach Hamburg" vs "von Hamburg nach
+    Berlin". Both must say both: alone, "de" and "du" more often mean "of" ("avec du CSS" vs "en CSS")."""
+    return bool(a.sources and a.targets and b.sources and b.targets) and not (
+        a.sources.isdisjoint(b.targets) and a.targets.isdisjoint(b.sources))
 
 
 def _operators(a: Reading, b: Reading) -> bool:
