@@ -33,10 +33,11 @@ _FUNCTION_WORDS = {
         kein keine keinen keiner nie mit für von zu auf aus bei nach über unter im am zum zur man gibt auch noch
         sich ob wieviel viel viele wieviele beim vom dass sehr gut besten beste machen mache lange bekommt heißt
         bedeutet zwischen unterschied gibt""",
-    "fr": """explique écris donne traduis calcule a à le la les l un une des du de est sont était être que qui quoi
-        quel quelle quels quelles comment pourquoi où quand combien peut peux puis faut je tu mon ma mes me nous
-        vous il elle ils elles et ou mais ne pas n jamais avec pour dans sur par au aux ce cette ces c qu d y plus
-        sans entre se on très bien faire meilleur meilleure avoir entre différence signifie veut dire""",
+    "fr": """eu été fait lieu chose temps comme explique écris donne traduis calcule a à le la les l un une des du
+        de est sont était être que qui quoi quel quelle quels quelles comment pourquoi où quand combien peut peux
+        puis faut je tu mon ma mes me nous vous il elle ils elles et ou mais ne pas n jamais avec pour dans sur par
+        au aux ce cette ces c qu d y plus sans entre se on très bien faire meilleur meilleure avoir entre différence
+        signifie veut dire""",
     "es": """explica escribe dame traduce calcula de a el la los las un una unos unas es son era fue ser está están
         estar qué que quién quiénes cuál cuáles cómo dónde cuándo cuánto cuántos cuánta cuántas puedo puede puedes
         se me mi mis yo tú usted nosotros y o pero no nunca con para en del al lo le les hay hacer hago más sin
