@@ -63,6 +63,7 @@ _LETTERS = {"ñ": ("es",), "¿": ("es",), "¡": ("es",), "ã": ("pt",), "õ": ("
 _LETTER_WEIGHT = 0.5  # a letter is weaker evidence than a word: names and loanwords carry them across languages
 READ_CHARS = 2048  # as much as the hit verifier reads
 _NEAR = 0.75  # a runner-up with more than this share of the leader's evidence: mixed, or too close to tell
+_ENOUGH = 0.5  # evidence a language needs: one word its own, or two it shares ("is" and "a" in "Is X a Y?")
 
 
 def _weights() -> dict[str, tuple[tuple[str, float], ...]]:
@@ -122,6 +123,6 @@ def language_of(text: str) -> str | None:
                 for language in languages:
                     score[language] += _LETTER_WEIGHT / len(languages)
     first, second = sorted(score.values(), reverse=True)[:2]
-    if first < 1.0 or second > _NEAR * first:
+    if first < _ENOUGH or second > _NEAR * first:
         return None
     return max(score, key=score.__getitem__)

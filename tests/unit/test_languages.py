@@ -80,7 +80,7 @@ DIFFERENT = [
     ("¿Es seguro nadar después de comer?", "¿No es seguro nadar después de comer?", "negation"),
     ("O ovo faz bem para a saúde?", "O ovo não faz bem para a saúde?", "negation"),
     ("Il pane è adatto ai celiaci?", "Il pane non è adatto ai celiaci?", "negation"),
-    ("Is koffie gezond?", "Is koffie niet gezond?", "negation"),
+    ("Is koffie gezond voor je?", "Is koffie niet gezond voor je?", "negation"),
     ("Wie viel wiegen zwei Liter Milch?", "Wie viel wiegen drei Liter Milch?", "number"),
     ("Combien coûtent 1,5 kg de pommes ?", "Combien coûtent 15 kg de pommes ?", "number"),
     ("¿Cuánto es el 10 % de 1.000?", "¿Cuánto es el 10 % de 100?", "number"),
