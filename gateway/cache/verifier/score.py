@@ -17,6 +17,7 @@ import numpy as np
 
 from gateway.cache.verifier.reading import Reading
 from gateway.cache.verifier.tokens import vocabulary
+from gateway.cache.verifier.words import STOPWORDS
 
 TREES = Path(__file__).with_name("trees.json")
 _FIRST_WORD = 1996  # the vocabulary's words start here ("the"), after special tokens and single characters
@@ -32,8 +33,7 @@ def rarity(word: str) -> float:
 
 
 def _content(reading: Reading) -> frozenset[str]:
-    stopwords = reading.lexicon.stopwords  # its language's function words, as English's were when the trees were fit
-    return frozenset(word for word in reading.vocabulary if word.isalnum() and word not in stopwords)
+    return frozenset(word for word in reading.vocabulary if word.isalnum() and word not in STOPWORDS)
 
 
 def _stems(reading: Reading) -> frozenset[str]:
