@@ -14,6 +14,8 @@ from gateway.language import function_words
 
 @dataclass(frozen=True)
 class Lexicon:
+    """What one language's words say to the reader (`verifier_reading`) and the rules."""
+
     negations: frozenset[str]
     number_words: dict[str, str]  # "zwei" -> "2"
     ordinal_words: dict[str, str]  # "zweite" -> "#2"
@@ -24,7 +26,7 @@ class Lexicon:
     how: str  # the word that asks an amount before one of `how_much`
     auxiliaries: frozenset[str]  # a yes/no question starts with one (English only)
     decimal_comma: bool  # "1,5" is one and a half, "1.000" a thousand
-    capital_nouns: bool  # every noun is capitalised (German): a capital makes no name
+    capital_nouns: bool  # every noun is capitalised (German): a capital alone makes no name
     weak: frozenset[str]  # neighbours too common to show one word took another's place ("the X", "der X")
     connectors: frozenset[str]  # words that join two things without ordering them ("and", "und", "et")
     determiners: frozenset[str]  # articles, which may stand in a list ("X and the Y")
