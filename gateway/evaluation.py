@@ -4,7 +4,8 @@ hit verifier as the gateway, with each pair in its own scope so that pairs never
 
 A pair is `question1` (asked earlier, its answer cached), `question2` (arriving now) and `is_duplicate` (1: the
 cached answer is right for it). The false-hit rate is the share of 0 rows served from the cache, the hit recall
-the share of 1 rows served."""
+the share of 1 rows served. A file with the columns `lang` and `kind` (the multilingual pairs) is also reported
+per language of the arriving prompt and per kind of pair."""
 
 from __future__ import annotations
 
@@ -42,6 +43,8 @@ class Pair:
     cached: str
     query: str
     duplicate: bool
+    lang: str = ""  # the arriving prompt's language, where the file says
+    kind: str = ""  # what sets the two apart ("paraphrase", "negation", "crosslang"...), where the file says
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,8 @@ def read_pairs(path: Path, limit: int | None = None) -> list[Pair]:
                 break
             if row["is_duplicate"].strip() not in ("0", "1"):
                 raise ValueError(f"is_duplicate must be 0 or 1, not {row['is_duplicate']!r}")
-            pairs.append(Pair(row["question1"], row["question2"], row["is_duplicate"].strip() == "1"))
+            pairs.append(Pair(row["question1"], row["question2"], row["is_duplicate"].strip() == "1",
+                              (row.get("lang") or "").strip(), (row.get("kind") or "").strip()))
     return pairs
 
 
@@ -173,7 +177,21 @@ def _objections(outcomes: Sequence[Outcome]) -> str:
     return ", ".join(f"{rule} {count}" for rule, count in counted.most_common()) or "none"
 
 
-def report(name: str, outcomes: Sequence[Outcome], setting: str) -> list[str]:
+def by_group(pairs: Sequence[Pair], outcomes: Sequence[Outcome]) -> list[str]:
+    """The rates under the settings tested per language and per kind of pair, where the file names them."""
+    lines = []
+    for label, group_of in (("language", lambda pair: pair.lang), ("kind", lambda pair: pair.kind)):
+        groups: dict[str, list[Outcome]] = {}
+        for pair, outcome in zip(pairs, outcomes, strict=True):
+            if group_of(pair):
+                groups.setdefault(group_of(pair), []).append(outcome)
+        for group, members in sorted(groups.items()):
+            measured = rates([o.served for o in members], [o.duplicate for o in members])
+            lines.append(f"  {label} {group:11s} {len(members):5d} pairs   {measured}")
+    return lines
+
+
+def report(name: str, outcomes: Sequence[Outcome], setting: str, pairs: Sequence[Pair] = ()) -> list[str]:
     duplicates = sum(o.duplicate for o in outcomes)
     cost = np.array([o.verify_us for o in outcomes]) if outcomes else np.zeros(1)
     baseline = rates(served_at(outcomes, BASELINE_THRESHOLD, verifier=False), [o.duplicate for o in outcomes])
@@ -182,6 +200,7 @@ def report(name: str, outcomes: Sequence[Outcome], setting: str) -> list[str]:
              f"  {f'before: threshold {BASELINE_THRESHOLD:.2f}, no verifier':44s} {baseline}",
              f"  verifier: {np.percentile(cost, 50):.0f} µs p50, {np.percentile(cost, 99):.0f} µs p99 per candidate; "
              f"objections: {_objections(outcomes)}",
+             *by_group(pairs, outcomes),
              "  distance   no verifier: false hits  recall   with verifier: false hits  recall"]
     for threshold, plain, verified in sweep(outcomes, SWEEP):
         lines.append(f"  {threshold:8.2f}   {plain.false_hit_rate:24.2%}  {plain.recall:6.1%}"
@@ -209,7 +228,7 @@ async def _evaluate(args: argparse.Namespace) -> int:
     try:
         for path, pairs in files:
             outcomes = await measure(pairs, embedder, config, verifier=HitVerifier() if verify else None)
-            print("\n".join(report(path.name, outcomes, setting)), flush=True)
+            print("\n".join(report(path.name, outcomes, setting, pairs)), flush=True)
             if args.budget:
                 from gateway.budget_simulation import budget_report  # it builds on this module
 

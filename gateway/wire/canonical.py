@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from gateway.errors import InvalidRequest, Uncacheable
+from gateway.language import LANGUAGES, language_of
 from gateway.wire.answers import AnswerShape
 from gateway.wire.completion import CHAT_ANSWERS
 
@@ -123,9 +124,16 @@ def request_key(answers: AnswerShape, *, model: str, route: str, tenant: str, pa
     layer compares (anything but a non-blank string of at most `MAX_SEMANTIC_PROMPT_CHARS`: only the exact layer)."""
     if not isinstance(prompt, str) or not prompt.strip() or len(prompt) > MAX_SEMANTIC_PROMPT_CHARS:
         prompt = None  # images, audio, names, a blank, a non-user final turn or a huge one: only an exact repeat
+    # An answer is right only in the asker's language: the prompt's is part of the semantic scope. A prompt whose
+    # language cannot be told (no function word of any language read, or two nearly as likely), or one the hit
+    # verifier has no rules for (Chinese, Japanese: the embedder reads most of their characters as one [UNK]), is
+    # matched only as an exact repeat.
+    language = language_of(prompt) if prompt is not None else None
+    if language not in LANGUAGES:
+        prompt = language = None
     head = turns[:-1] if prompt is not None else turns
     scope = (answers.kind.encode(), model.encode(), route.encode(), tenant.encode())
-    context = digest(*scope, _dumps(params), _dumps(head))
+    context = digest(*scope, _dumps(params), _dumps(head), *((b"language", language.encode()) if language else ()))
     exact = _exact(context, context.encode(), _dumps(turns[-1]) if prompt is not None else b"")
     return RequestKey(model=model, route=route, tenant=tenant, context=context, exact=exact, prompt=prompt,
                       answers=answers)

@@ -122,7 +122,7 @@ def test_an_input_has_one_key_whichever_batch_it_came_in() -> None:
 
 def test_a_huge_final_message_is_matched_exactly_only() -> None:
     """A prompt kept for comparison costs every write and lookup its size: past the cap it is not kept."""
-    at_cap = "word " * (MAX_SEMANTIC_PROMPT_CHARS // 5)
+    at_cap = "what " * (MAX_SEMANTIC_PROMPT_CHARS // 5)
     assert key({"messages": [{"role": "user", "content": at_cap}]}).prompt == at_cap
     over = key({"messages": [{"role": "user", "content": at_cap + "more"}]})
     assert over.prompt is None and over.exact != key({"messages": [{"role": "user", "content": at_cap}]}).exact

@@ -207,6 +207,10 @@ def opposed(a: Reading, b: Reading) -> bool:
     one part of a hyphenated word ("long-term" vs "short-term"). A particle or preposition must stand where its
     opposite stood ("log in" vs "log out"), since phrasal verbs put them everywhere ("figure out", "log in")."""
     only_a, only_b = a.vocabulary - b.vocabulary, b.vocabulary - a.vocabulary
+    if a.lexicon.opposites:  # another language than English: its antonyms, without affixes
+        table, kin = a.lexicon.opposites, a.lexicon.kin
+        return any(kin[word].isdisjoint(b.vocabulary) and kin[other].isdisjoint(a.vocabulary)
+                   for word in only_a for other in table.get(word, frozenset()) & only_b)
     for word in only_a:
         # Each side must lack the other's word in every form: "actors and actresses" vs "actresses" is no swap.
         theirs = {other for other in OPPOSITE.get(word, frozenset()) & only_b

@@ -10,22 +10,12 @@ import re
 from dataclasses import dataclass
 
 from gateway.cache.verifier.glyphs import numerals, symbols
+from gateway.cache.verifier.lexicons import Lexicon, lexicon, singular, unelided
 from gateway.cache.verifier.symbols import glued, operators
 from gateway.cache.verifier.text import hidden, marked, normal
-from gateway.cache.verifier.tokens import unknown
-from gateway.cache.verifier.words import (
-    AUXILIARIES,
-    CLOCK,
-    DATES,
-    HOW_MUCH,
-    NEGATIONS,
-    NUMBER_WORDS,
-    ORDINAL_WORDS,
-    STOPWORDS,
-    TIME_UNITS,
-    UNITS,
-    WH_KINDS,
-)
+from gateway.cache.verifier.tokens import unknown, vocabulary
+from gateway.cache.verifier.words import CLOCK, STOPWORDS, UNITS
+from gateway.language import language_of
 
 # Words (with inner apostrophes and hyphens), numbers with their sign, separators and suffixes (-4, 1,000.5, 25th,
 # 6s, 22.04; not the minus of "5-3"), a degree sign with its scale, and any other single non-space character:
@@ -66,17 +56,12 @@ class Reading:
     marked: frozenset[tuple[str, str]]  # words with accents or other marks: ("ano", "año")
     unknown: tuple[str, ...]  # words the tokenizer turns into [UNK], sorted (`verifier_tokens`)
     symbols: tuple[tuple[str, int], ...]  # symbols outside ASCII no other rule reads, counted (`verifier_glyphs`)
+    lexicon: Lexicon  # the words of its language (`verifier_lexicons`)
+    sources: frozenset[str]  # what something comes from: "Berlin" in "von Berlin nach Hamburg"
+    targets: frozenset[str]  # where it goes: "Hamburg"
 
 
-def singular(word: str) -> str:
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
-    return word
-
-
-def _tokens(text: str) -> tuple[list[str], list[bool]]:
+def _tokens(text: str, lex: Lexicon) -> tuple[list[str], list[bool]]:
     """Lowercased tokens (contractions split: "can't" -> "can", "not"), and which are written as names."""
     for pattern, name in _ALIASES:
         text = pattern.sub(name, text)
@@ -90,16 +75,20 @@ def _tokens(text: str) -> tuple[list[str], list[bool]]:
             words.append(lower)
             capital.append(False)
             inner.append(False)
-            sentence_start = lower in ".?!:;" or (sentence_start and lower in "\"'“‘(")
+            # Spanish opens a question or an exclamation with "¿" or "¡": the word after starts a sentence.
+            sentence_start = lower in ".?!:;¿¡" or (sentence_start and lower in "\"'“‘(«")
             continue
         if "'" in lower or "’" in lower:
             stem = _CONTRACTION.sub("", lower) or lower
             stem = _CONTRACTED_STEMS.get(stem, stem)
         else:
             stem = lower.replace(" ", "")  # "° F"
-        nameable = token[0].isalpha() and stem not in STOPWORDS and stem not in UNITS
+        nameable = token[0].isalpha() and stem not in lex.stopwords and stem not in UNITS
         words.append(stem)
-        capital.append(nameable and token[0].isupper() and not sentence_start)
+        # Where every noun is capitalised, a capital makes a name only of a word the embedder's English vocabulary
+        # holds whole ("Berlin", "Einstein", "Java"), not of "Flug" or "Kaffee".
+        capital.append(nameable and token[0].isupper() and not sentence_start
+                       and (not lex.capital_nouns or lower in vocabulary()))
         inner.append(nameable and token[1:] != token[1:].lower())
         if lower.endswith(("n't", "n’t")):
             words.append("not")
@@ -108,7 +97,8 @@ def _tokens(text: str) -> tuple[list[str], list[bool]]:
         sentence_start = False
     # In Title Case Text a capital says nothing, so there only inner capitals make names.
     capitals = sum(capital)
-    title_case = capitals >= 3 and capitals > 0.6 * sum(word.isalpha() and word not in STOPWORDS for word in words)
+    title_case = capitals >= 3 and capitals > 0.6 * sum(word.isalpha() and word not in lex.stopwords
+                                                        for word in words)
     return words, [own or (first and not title_case) for own, first in zip(inner, capital, strict=True)]
 
 
@@ -123,25 +113,30 @@ def _joined(words: list[str], names: list[bool]) -> list[str]:
     return joined
 
 
-def _number(word: str) -> str | None:
-    if word in NUMBER_WORDS:
-        return NUMBER_WORDS[word]
-    if word in ORDINAL_WORDS:
-        return ORDINAL_WORDS[word]
+_THOUSANDS = re.compile(r"\d{1,3}(?:\.\d{3})+")  # "1.000.000" where a comma marks decimals
+
+
+def _number(word: str, lex: Lexicon) -> str | None:
+    if word in lex.number_words:
+        return lex.number_words[word]
+    if word in lex.ordinal_words:
+        return lex.ordinal_words[word]
     if not _DIGIT.search(word):
         return None
     ordinal = _ORDINAL.match(word)
     if ordinal:
         return "#" + ordinal.group(1)
+    if lex.decimal_comma and ("," in word or _THOUSANDS.fullmatch(word.lstrip("-−"))):
+        word = word.replace(".", "").replace(",", ".")  # "1,5" = 1.5, "1.000,5" = 1000.5
     plain = word.replace(",", "").replace("−", "-")
     return plain if plain.removeprefix("-").replace(".", "").isdigit() else word
 
 
-def _numbers_and_units(words: list[str], plain: list[str]) -> tuple[set[str], set[str]]:
+def _numbers_and_units(words: list[str], plain: list[str], lex: Lexicon) -> tuple[set[str], set[str]]:
     numbers: dict[int, str] = {}
     units: set[str] = set()
     for i, word in enumerate(words):
-        number = _number(word)
+        number = _number(word, lex)
         if number is not None:
             # "1903 -1967" is a range, not a negative year
             numbers[i] = number[1:] if number.startswith("-") and i - 1 in numbers else number
@@ -154,31 +149,34 @@ def _numbers_and_units(words: list[str], plain: list[str]) -> tuple[set[str], se
         # A one-letter unit ("m", "g") is one only after a number; else it is a letter.
         if unit is not None and (after_number or not (len(word) == 1 and word.isalpha())):
             units.add(unit)
-        elif plain[i] in TIME_UNITS and after_number:
+        elif plain[i] in lex.time_units and after_number:
             units.add(plain[i])
     return set(numbers.values()), units
 
 
-def _dates(words: list[str], names: set[str]) -> set[str]:
+def _dates(words: list[str], names: set[str], lex: Lexicon) -> set[str]:
     # "may" is a month only when written as a name or next to a number; else it is the verb.
-    return {word for i, word in enumerate(words) if word in DATES and (
-        word != "may" or word in names or any(_number(near) for near in words[max(0, i - 1):i + 2]))}
+    return {word for i, word in enumerate(words) if word in lex.dates and (
+        word != "may" or word in names or any(_number(near, lex) for near in words[max(0, i - 1):i + 2]))}
 
 
-def _kind(words: list[str]) -> str | None:
+def _kind(words: list[str], lex: Lexicon) -> str | None:
     for i, word in enumerate(words):
-        if word == "how" and i + 1 < len(words) and words[i + 1] in HOW_MUCH:
+        following = words[i + 1] if i + 1 < len(words) else None
+        if word == lex.how and following in lex.how_much:
             return "amount"
-        if word in WH_KINDS:
-            return WH_KINDS[word]
-    return "yesno" if words and words[0] in AUXILIARIES else None
+        if lex.why is not None and (word, following) == lex.why:
+            return "why"
+        if word in lex.kinds:
+            return lex.kinds[word]
+    return "yesno" if words and words[0] in lex.auxiliaries else None
 
 
-def _anchors(words: list[str]) -> dict[str, int]:
+def _anchors(words: list[str], stopwords: frozenset[str]) -> dict[str, int]:
     position: dict[str, int] = {}
     repeated: set[str] = set()
     for i, word in enumerate(words):
-        if (word[0].isalnum() or word in UNITS) and word not in STOPWORDS:
+        if (word[0].isalnum() or word in UNITS) and word not in stopwords:
             if word in position:
                 repeated.add(word)
             position[word] = i
@@ -231,23 +229,41 @@ def _others(words: list[str], plain: list[str]) -> frozenset[str]:
     return frozenset(found)
 
 
+def _after(words: list[str], plain: list[str], markers: frozenset[str], lex: Lexicon) -> frozenset[str]:
+    """The first content word after each marker, past articles and possessives: "do Brasil" -> "brasil"."""
+    if markers.isdisjoint(words):
+        return frozenset()
+    found = set()
+    for i, word in enumerate(words):
+        if word in markers:
+            at = i + 1
+            while at < len(words) and words[at] in lex.weak:
+                at += 1
+            if at < len(words) and words[at][0].isalnum() and words[at] not in lex.stopwords:
+                found.add(plain[at])
+    return frozenset(found)
+
+
 def read(text: str) -> Reading:
     text = numerals(normal(text))
-    words, is_name = _tokens(text)
+    language = language_of(text)
+    lex = lexicon(language)
+    text = unelided(language, text)
+    words, is_name = _tokens(text, lex)
     plain = [singular(word) for word in words]
     names = {word for word, name in zip(plain, is_name, strict=True) if name}
-    numbers, units = _numbers_and_units(words, plain)
+    numbers, units = _numbers_and_units(words, plain, lex)
     joined = _joined(plain, is_name)
     return Reading(
         words=tuple(joined),
         numbers=frozenset(numbers),
         units=frozenset(units),
-        dates=frozenset(_dates(words, names)),
+        dates=frozenset(_dates(words, names, lex)),
         names=frozenset(names),
-        negated=not NEGATIONS.isdisjoint(words),
-        kind=_kind(words),
+        negated=not lex.negations.isdisjoint(words),
+        kind=_kind(words, lex),
         vocabulary=frozenset(plain),
-        anchors=_anchors(joined),
+        anchors=_anchors(joined, lex.stopwords),
         roles=_roles(words, plain),
         others=_others(words, plain),
         operators=operators(text),
@@ -257,4 +273,7 @@ def read(text: str) -> Reading:
         marked=marked(text),
         unknown=unknown(text),
         symbols=symbols(text),
+        lexicon=lex,
+        sources=_after(words, plain, lex.sources, lex),
+        targets=_after(words, plain, lex.targets, lex),
     )

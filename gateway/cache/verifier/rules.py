@@ -15,18 +15,14 @@ from collections.abc import Callable
 from functools import cache, lru_cache
 from itertools import pairwise
 
+from gateway.cache.verifier.lexicons import Lexicon
 from gateway.cache.verifier.opposites import opposed
 from gateway.cache.verifier.reading import Reading, read
 from gateway.cache.verifier.score import Trees, features
 from gateway.cache.verifier.symbols import language_dropped, swapped
 from gateway.cache.verifier.text import accent_dropped
 from gateway.cache.verifier.tokens import vocabulary
-from gateway.cache.verifier.words import (
-    COMPATIBLE_KINDS,
-    CONNECTORS,
-    DETERMINERS,
-    WEAK_NEIGHBOURS,
-)
+from gateway.cache.verifier.words import COMPATIBLE_KINDS
 
 # The local embedder reads a prompt's first 256 word pieces (~1,300 characters of prose): past that, two prompts
 # may differ in ways no vector shows, so the verifier reads a margin further and requires the rest to be the same.
@@ -91,6 +87,13 @@ def _another(a: Reading, b: Reading) -> bool:
         item not in a.others and (not item or item in a.vocabulary) for item in b.others)
 
 
+def _direction(a: Reading, b: Reading) -> bool:
+    """Where one prompt comes from is where the other goes: "von Berlin nach Hamburg" vs "von Hamburg nach
+    Berlin". Both must say both: alone, "de" and "du" more often mean "of" ("avec du CSS" vs "en CSS")."""
+    return bool(a.sources and a.targets and b.sources and b.targets) and not (
+        a.sources.isdisjoint(b.targets) and a.targets.isdisjoint(b.sources))
+
+
 def _operators(a: Reading, b: Reading) -> bool:
     return swapped(a.operators, b.operators)
 
@@ -125,38 +128,39 @@ def _context(words: tuple[str, ...], i: int) -> tuple[str, str]:
     return (words[i - 1] if i > 0 else "^", words[i + 1] if i + 1 < len(words) else "$")
 
 
-def _took_place(one: tuple[str, str], other: tuple[str, str]) -> bool:
+def _took_place(one: tuple[str, str], other: tuple[str, str], weak: frozenset[str]) -> bool:
     """Whether a word with context `one` stands where a word with context `other` stood."""
-    return any(mine == theirs and mine not in WEAK_NEIGHBOURS for mine, theirs in zip(one, other, strict=True))
+    return any(mine == theirs and mine not in weak for mine, theirs in zip(one, other, strict=True))
 
 
-def _listed(words: tuple[str, ...], i: int, j: int) -> bool:
+def _listed(words: tuple[str, ...], i: int, j: int, lex: Lexicon) -> bool:
     """Whether the words at i and j are joined as a plain list or pair: "X and Y", "X or the Y". A noun both
     share may stand between them ("natural products and herbal products")."""
     low, high = min(i, j), max(i, j)
     span = words[low + 1:high]
     head = words[low + 1] if high + 1 < len(words) and words[low + 1] == words[high + 1] else None
-    return (len(span) <= _LIST_SPAN and any(word in CONNECTORS for word in span)
-            and all(word in CONNECTORS or word in DETERMINERS or word == head for word in span))
+    return (len(span) <= _LIST_SPAN and any(word in lex.connectors for word in span)
+            and all(word in lex.connectors or word in lex.determiners or word == head for word in span))
 
 
 def _swapped(a: Reading, b: Reading) -> bool:
     """Two shared words that traded places, each now standing where the other stood, other than in a list:
     "from A to B" vs "from B to A", "X better than Y" vs "Y better than X", "A bought B" vs "B bought A"."""
+    lex = a.lexicon
     moved = {word: (i, b.anchors[word]) for word, i in a.anchors.items()
              if word in b.anchors and _context(a.words, i) != _context(b.words, b.anchors[word])}
     # Index the moved words by their neighbours in `b`, so each word of `a` meets only plausible partners.
     beside: dict[tuple[int, str], list[str]] = {}
     for word, (_, j) in moved.items():
         for side, neighbour in enumerate(_context(b.words, j)):
-            if neighbour not in WEAK_NEIGHBOURS:
+            if neighbour not in lex.weak:
                 beside.setdefault((side, neighbour), []).append(word)
     for ax, bx in moved.values():
         x_context = _context(a.words, ax)
         for y in {y for side in (0, 1) for y in beside.get((side, x_context[side]), ())}:
             ay, by = moved[y]
-            if (ax < ay) != (bx < by) and _took_place(_context(a.words, ay), _context(b.words, bx)) and not (
-                    _listed(a.words, ax, ay) and _listed(b.words, bx, by)):
+            if (ax < ay) != (bx < by) and _took_place(_context(a.words, ay), _context(b.words, bx), lex.weak) and not (
+                    _listed(a.words, ax, ay, lex) and _listed(b.words, bx, by, lex)):
                 return True
     return False
 
@@ -176,7 +180,7 @@ RULES: tuple[tuple[str, Callable[[Reading, Reading], bool]], ...] = (
     ("number", _numbers), ("unit", _units), ("date", _dates),
     ("negation", _negation), ("question", _question), ("name", _names), ("file", _files), ("operator", _operators),
     ("opposite", _opposites), ("another", _another), ("inverse", _inverse),
-    ("order", _swapped), ("order", _reordered),
+    ("order", _swapped), ("order", _reordered), ("direction", _direction),
 )
 
 
