@@ -5,7 +5,10 @@ Imported only when `OTEL_TRACES_EXPORTER=otlp` (the `otel` extra); the rest of t
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
 from collections.abc import Iterable
+from concurrent.futures import Future
 from types import TracebackType
 
 from opentelemetry import context
@@ -21,6 +24,9 @@ from gateway.tracing import Value
 
 _W3C = TraceContextTextMapPropagator()  # W3C alone, whatever OTEL_PROPAGATORS says: upstreams speak it
 _CONTEXT_HEADERS = (b"traceparent", b"tracestate")
+# What a stop waits for the spans still queued. The SDK's own shutdown waits up to 30 s for a collector that is
+# down or hung (10 s an export, and again for each batch), past a stop's grace period: their spans are lost instead.
+FLUSH_SECS = 3.0
 
 
 class OtelSpan:
@@ -71,7 +77,8 @@ class OtlpTracer:
 
     def __init__(self, endpoint: str, *, service: str) -> None:
         """`endpoint`: the collector's OTLP/HTTP base URL; spans go to its `/v1/traces`."""
-        self._provider = TracerProvider(resource=Resource.create({"service.name": service}))
+        # No flush at exit of its own: `close` is the only one, and it is bounded.
+        self._provider = TracerProvider(resource=Resource.create({"service.name": service}), shutdown_on_exit=False)
         self._provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{endpoint}/v1/traces")))
         self._tracer = self._provider.get_tracer("latency_slayer")
 
@@ -89,4 +96,14 @@ class OtlpTracer:
                                                 kind=SpanKind.SERVER))
 
     async def close(self) -> None:
-        await asyncio.to_thread(self._provider.shutdown)  # sends what is waiting; the exporter blocks
+        """Sends what is waiting, for up to `FLUSH_SECS`. The SDK blocks, on a daemon thread, which the process
+        leaves behind on exit (a thread of `asyncio.to_thread` would hold the event loop's close instead)."""
+        shut: Future[None] = Future()
+
+        def shutdown() -> None:
+            self._provider.shutdown()
+            shut.set_result(None)
+
+        threading.Thread(target=shutdown, name="otel-shutdown", daemon=True).start()
+        with contextlib.suppress(TimeoutError):  # the collector does not answer: the spans waiting are lost
+            await asyncio.wait_for(asyncio.wrap_future(shut), FLUSH_SECS)
