@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import Iterable
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from types import TracebackType
 
 from opentelemetry import context
@@ -102,7 +102,8 @@ class OtlpTracer:
 
         def shutdown() -> None:
             self._provider.shutdown()
-            shut.set_result(None)
+            with contextlib.suppress(InvalidStateError):  # `close` gave up waiting, or was cancelled
+                shut.set_result(None)
 
         threading.Thread(target=shutdown, name="otel-shutdown", daemon=True).start()
         with contextlib.suppress(TimeoutError):  # the collector does not answer: the spans waiting are lost
