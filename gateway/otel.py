@@ -89,8 +89,11 @@ class OtlpTracer:
         return OtelSpan(self._tracer.start_span(name, kind=SpanKind.CLIENT))
 
     def server(self, name: str, headers: Iterable[tuple[bytes, bytes]]) -> OtelSpan:
-        carrier = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in headers
-                   if key.lower() in _CONTEXT_HEADERS}
+        # Every value of each: several `tracestate` fields make one list (W3C), not the last alone.
+        carrier: dict[str, list[str]] = {}
+        for key, value in headers:
+            if key.lower() in _CONTEXT_HEADERS:
+                carrier.setdefault(key.decode("latin-1").lower(), []).append(value.decode("latin-1"))
         # Extracted into an empty context: a request without a valid `traceparent` starts a trace of its own.
         return OtelSpan(self._tracer.start_span(name, context=_W3C.extract(carrier, context=context.Context()),
                                                 kind=SpanKind.SERVER))

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import openai
 import pytest
 
@@ -237,3 +238,17 @@ def test_off_nothing_of_opentelemetry_is_imported() -> None:
                           timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "['miss', 'hit'] []"
+
+
+def _chat(gateway, headers: list[tuple[str, str]]) -> httpx.Response:
+    return httpx.post(f"{gateway.base_url}/chat/completions", timeout=10,
+                      headers=[("authorization", f"Bearer {CLIENT_KEY}"), *headers],
+                      json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": PROMPT}]})
+
+
+def test_several_tracestate_fields_make_one_list(traced, fake_upstream) -> None:
+    _, _, headers = trace_context()
+    answer = _chat(traced, [("traceparent", headers["traceparent"]), ("tracestate", "one=1"), ("tracestate", "two=2")])
+    assert answer.status_code == 200
+    assert fake_upstream.last().headers["tracestate"] == "one=1,two=2"
+
