@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 from collections.abc import Iterable
 from concurrent.futures import Future, InvalidStateError
@@ -81,6 +82,9 @@ class OtlpTracer:
         self._provider = TracerProvider(resource=Resource.create({"service.name": service}), shutdown_on_exit=False)
         self._provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{endpoint}/v1/traces")))
         self._tracer = self._provider.get_tracer("latency_slayer")
+        # The SDK logs a warning for each oversized `traceparent` or `tracestate` it ignores: a line per request
+        # that any client could write into the logs.
+        logging.getLogger(_W3C.extract.__module__).setLevel(logging.ERROR)
 
     def span(self, name: str) -> OtelSpan:
         return OtelSpan(self._tracer.start_span(name))

@@ -6,6 +6,7 @@ exported, nothing of OpenTelemetry is imported, and the client's `traceparent` g
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import subprocess
@@ -252,3 +253,11 @@ def test_several_tracestate_fields_make_one_list(traced, fake_upstream) -> None:
     assert answer.status_code == 200
     assert fake_upstream.last().headers["tracestate"] == "one=1,two=2"
 
+
+def test_an_oversized_trace_context_writes_nothing_in_the_logs(traced, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING)
+    trace_id = secrets.token_hex(16)
+    assert _chat(traced, [("traceparent", f"00-{trace_id}-{'b' * 16}-01-" + "x" * 600)]).status_code == 200
+    assert _chat(traced, [("traceparent", f"00-{trace_id}-{'b' * 16}-01"), ("tracestate", "a=b," * 2100)]
+                 ).status_code == 200
+    assert [record for record in caplog.records if record.name.startswith("opentelemetry")] == []
