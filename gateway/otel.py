@@ -76,8 +76,10 @@ class OtelSpan:
 class OtlpTracer:
     on = True
 
-    def __init__(self, endpoint: str, *, service: str) -> None:
-        """`endpoint`: the collector's OTLP/HTTP base URL; spans go to its `/v1/traces`."""
+    def __init__(self, endpoint: str, *, service: str, client_context: bool = True) -> None:
+        """`endpoint`: the collector's OTLP/HTTP base URL; spans go to its `/v1/traces`. `client_context`: whether a
+        request's span continues the trace its `traceparent` names (`TRACE_CLIENT_CONTEXT`)."""
+        self._client_context = client_context
         # No flush at exit of its own: `close` is the only one, and it is bounded.
         self._provider = TracerProvider(resource=Resource.create({"service.name": service}), shutdown_on_exit=False)
         self._provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{endpoint}/v1/traces")))
@@ -93,6 +95,8 @@ class OtlpTracer:
         return OtelSpan(self._tracer.start_span(name, kind=SpanKind.CLIENT))
 
     def server(self, name: str, headers: Iterable[tuple[bytes, bytes]]) -> OtelSpan:
+        if not self._client_context:
+            headers = ()  # a trace of the gateway's own, sampled by it alone
         # Every value of each: several `tracestate` fields make one list (W3C), not the last alone.
         carrier: dict[str, list[str]] = {}
         for key, value in headers:

@@ -261,3 +261,21 @@ def test_an_oversized_trace_context_writes_nothing_in_the_logs(traced, caplog: p
     assert _chat(traced, [("traceparent", f"00-{trace_id}-{'b' * 16}-01"), ("tracestate", "a=b," * 2100)]
                  ).status_code == 200
     assert [record for record in caplog.records if record.name.startswith("opentelemetry")] == []
+
+
+@pytest.mark.parametrize("client_context", ["continue", "ignore"])
+def test_only_a_trusted_client_decides_what_is_traced(make_gateway, store_kind: str, otlp: OtlpReceiver,
+                                                      fake_upstream, monkeypatch: pytest.MonkeyPatch,
+                                                      client_context: str) -> None:
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "parentbased_traceidratio")
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", "0")  # the gateway samples nothing of its own
+    gateway = make_gateway(store_kind, OTEL_TRACES_EXPORTER="otlp", OTEL_EXPORTER_OTLP_ENDPOINT=otlp.url,
+                           TRACE_CLIENT_CONTEXT=client_context)
+    trace_id, _, headers = trace_context()  # sampled, as the client says
+    assert ask(gateway, headers=headers)[0] == "miss"
+    sent = fake_upstream.last().headers["traceparent"]
+    gateway.stop()  # sends what it has
+    if client_context == "continue":
+        assert sent.startswith(f"00-{trace_id}-") and {span.trace_id for span in otlp.spans} == {trace_id}
+    else:
+        assert trace_id not in sent and otlp.spans == []
