@@ -279,3 +279,12 @@ def test_only_a_trusted_client_decides_what_is_traced(make_gateway, store_kind: 
         assert sent.startswith(f"00-{trace_id}-") and {span.trace_id for span in otlp.spans} == {trace_id}
     else:
         assert trace_id not in sent and otlp.spans == []
+
+
+def test_a_method_of_the_clients_own_names_no_span(traced, otlp: OtlpReceiver) -> None:
+    request_id = secrets.token_hex(8)
+    answer = httpx.request("X" * 1000, f"{traced.url}/livez", headers={"x-request-id": request_id}, timeout=10)
+    assert answer.status_code == 405
+    traced.stop()  # sends what it has
+    (server,) = [span for span in otlp.spans if span.attributes.get("http.request_id") == request_id]
+    assert server.name.startswith("_OTHER") and server.attributes["http.request.method"] == "_OTHER"
