@@ -107,7 +107,8 @@ def otlp_tracer() -> type:
 def make_tracer(settings: Settings) -> Tracer:
     if settings.otel_traces_exporter == "none":
         return NO_TRACING
-    tracer: Tracer = otlp_tracer()(settings.otel_exporter_otlp_endpoint, service=settings.otel_service_name)
+    tracer: Tracer = otlp_tracer()(settings.otel_exporter_otlp_endpoint, service=settings.otel_service_name,
+                                   client_context=settings.trace_client_context == "continue")
     return tracer
 
 

@@ -52,7 +52,7 @@ def exposure_warning(host: str, settings: Settings) -> str | None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from gateway.serving import serve, server_config
+    from gateway.serving import serve, server_config, stop_on_signals
 
     settings = load_settings()
     configure_logging(settings.log_level)
@@ -62,10 +62,11 @@ def _serve(args: argparse.Namespace) -> int:
     asyncio.run(_preflight(settings))
     config = server_config(f"{args.host}:{args.port}", graceful_timeout=settings.shutdown_grace_secs)
     config.worker_class = "uvloop" if sys.platform != "win32" else "asyncio"
+    stop = stop_on_signals(args.workers)
     print(f"latency-slayer listening on http://{args.host}:{args.port} "
           f"({args.workers} worker{'s' if args.workers > 1 else ''}, "
           f"store: {'redis' if settings.redis_url else 'in-process'})", flush=True)
-    return serve(config, workers=args.workers, delay=settings.shutdown_delay_secs)
+    return serve(config, stop=stop, workers=args.workers, delay=settings.shutdown_delay_secs)
 
 
 def _prepare(args: argparse.Namespace) -> int:

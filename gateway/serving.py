@@ -11,11 +11,11 @@ between the signal and the stop, hence the workers started here."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import multiprocessing
 import signal
+import threading
 from multiprocessing.connection import wait
 from multiprocessing.synchronize import Event
 from typing import Any
@@ -30,8 +30,10 @@ from gateway.web.probes import readiness_of
 
 log = logging.getLogger("latency_slayer")
 
+Stop = Event | threading.Event  # set once the worker is to stop
+
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
-POLL_SECS = 0.1  # how often a worker looks at its parent's stop event
+POLL_SECS = 0.1  # how often a worker looks at its stop event (set by a signal to it, or to its parent)
 BACKSTOP_SECS = 5.0  # hypercorn's own cut, after ours: for a connection that no request of the app holds open
 
 
@@ -45,18 +47,29 @@ def server_config(bind: str, *, graceful_timeout: float) -> Config:
     return config
 
 
-def serve(config: Config, *, workers: int, delay: float) -> int:
-    """Serve `gateway.asgi:app` until told to stop; the exit status (0 after a graceful stop). The grace period is
-    `config.graceful_timeout`."""
+def stop_on_signals(workers: int) -> Stop:
+    """What SIGTERM or SIGINT to this process sets from now on, for `serve`: called before the server starts, so a
+    signal during start-up stops it gracefully once it serves (asyncio's runner would take a SIGINT to cancel the
+    server half-started, which then hung). With several workers, a signal to the parent stops them all."""
+    if workers == 1:
+        stop = threading.Event()
+        _catch(stop)
+        return stop
+    shared = multiprocessing.get_context("spawn").Event()
+    for signum in STOP_SIGNALS:  # again and again: each worker takes a second signal to it as it should
+        signal.signal(signum, lambda *_: shared.set())
+    return shared
+
+
+def serve(config: Config, *, stop: Stop, workers: int, delay: float) -> int:
+    """Serve `gateway.asgi:app` until `stop` (`stop_on_signals`); the exit status (0 after a graceful stop). The
+    grace period is `config.graceful_timeout`."""
     sockets = config.create_sockets()
     if workers == 1:
-        _worker(config, sockets, None, delay)
+        _worker(config, sockets, stop, delay)
         return 0
     spawn = multiprocessing.get_context("spawn")
-    stop = spawn.Event()
-    for signum in STOP_SIGNALS:
-        signal.signal(signum, lambda *_: stop.set())
-    processes = [spawn.Process(target=_worker, args=(config, sockets, stop, delay)) for _ in range(workers)]
+    processes = [spawn.Process(target=_spawned, args=(config, sockets, stop, delay)) for _ in range(workers)]
     for process in processes:
         process.start()
     running = list(processes)
@@ -70,7 +83,17 @@ def serve(config: Config, *, workers: int, delay: float) -> int:
     return next((process.exitcode for process in processes if process.exitcode), 0)
 
 
-def _worker(config: Config, sockets: Sockets, stop: Event | None, delay: float) -> None:
+def _spawned(config: Config, sockets: Sockets, stop: Stop, delay: float) -> None:
+    _catch(stop)  # a Ctrl-C reaches each worker of the terminal's process group too
+    _worker(config, sockets, stop, delay)
+
+
+def _catch(stop: Stop) -> None:
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, functools.partial(_signalled, stop))
+
+
+def _worker(config: Config, sockets: Sockets, stop: Stop, delay: float) -> None:
     from gateway.asgi import app  # builds the app from the environment, in the process that serves it
 
     loop_factory: Any = None
@@ -112,21 +135,22 @@ class InFlight:
             request.cancel()
 
 
-async def _stopping(in_flight: InFlight, stop: Event | None, delay: float, grace: float) -> None:
-    """Returns when hypercorn should stop accepting: `delay` seconds after the first stop signal, readiness
-    already off, with the cut of what is left set `grace` seconds later. A second signal then acts as by default
-    (SIGINT: stop at once), for an operator who won't wait."""
-    loop = asyncio.get_running_loop()
-    signalled = asyncio.Event()
-    for signum in STOP_SIGNALS:
-        loop.add_signal_handler(signum, signalled.set)
-    while not signalled.is_set() and not (stop is not None and stop.is_set()):
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(signalled.wait(), POLL_SECS if stop is not None else None)
-    for signum in STOP_SIGNALS:
-        loop.remove_signal_handler(signum)
+def _signalled(stop: Stop, *_: object) -> None:
+    """The first stop signal; a second one then acts as by default (SIGINT: stop at once), for an operator who
+    won't wait."""
+    stop.set()
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+async def _stopping(in_flight: InFlight, stop: Stop, delay: float, grace: float) -> None:
+    """Returns when hypercorn should stop accepting: `delay` seconds after the first stop signal (to this worker
+    or, through `stop`, to its parent), readiness already off, with the cut of what is left set `grace` seconds
+    later."""
+    while not stop.is_set():
+        await asyncio.sleep(POLL_SECS)
     readiness_of(in_flight.app).stop()
     log.info("stopping: not ready; accepting for %.1f s more, then letting requests in flight finish for up to "
              "%.1f s", delay, grace)
     await asyncio.sleep(delay)
-    loop.call_later(grace, in_flight.cut)
+    asyncio.get_running_loop().call_later(grace, in_flight.cut)

@@ -213,6 +213,11 @@ SETTINGS: tuple[Setting, ...] = (
             "The OTLP/HTTP collector traces are sent to (to its `/v1/traces`)."),
     Setting("OTEL_SERVICE_NAME", text, "latency-slayer", "a name",
             "The `service.name` of the gateway's spans."),
+    Setting("TRACE_CLIENT_CONTEXT", choice("continue", "ignore"), "continue", "continue or ignore",
+            "`continue`: a request's W3C `traceparent` makes its span part of the client's trace, sampled as the "
+            "client decided (or by its trace id); `ignore`: every request starts a trace of its own, sampled by the "
+            "gateway alone, so a client cannot have all its requests traced (nor none). `ignore` where clients are "
+            "not trusted."),
     Setting("LOG_LEVEL", choice("debug", "info", "warning", "error"), "info",
             "debug, info, warning or error", "Log level of the gateway."),
     Setting("SHUTDOWN_DELAY_SECS", float_range(0.0, 300), 0.0, "seconds, 0-300",
@@ -300,6 +305,7 @@ class Settings:
     otel_traces_exporter: str
     otel_exporter_otlp_endpoint: str
     otel_service_name: str
+    trace_client_context: str
     log_level: str
     shutdown_delay_secs: float
     shutdown_grace_secs: float

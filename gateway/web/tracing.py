@@ -12,16 +12,23 @@ from gateway.web.services import GATEWAY
 from gateway.web.trace import CLIENT_GONE, TRACE, Trace
 
 MAX_TEXT = 256  # a client-chosen value (a model, a route) is cut to this on a span
+# Any other method a client sends is `_OTHER` (as OpenTelemetry's HTTP conventions have it): it names the span, and
+# span names must stay few.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
 
 
 def _text(value: str) -> str:
     return value[:MAX_TEXT]
 
 
+def _method(scope: Scope) -> str:
+    return scope["method"] if scope["method"] in METHODS else "_OTHER"
+
+
 def _finish(span: Span, scope: Scope, status: int) -> None:
     template = getattr(scope.get("route"), "path", None)
     if template is not None:
-        span.rename(f"{scope['method']} {template}")
+        span.rename(f"{_method(scope)} {template}")
         span.set("http.route", template)
     span.set("http.response.status_code", status)
     trace: Trace | None = scope.get(TRACE)
@@ -55,7 +62,7 @@ class Traced:
             await self.app(scope, receive, send)
 
     async def _traced(self, scope: Scope, receive: Receive, send: Send) -> None:
-        method = scope["method"]
+        method = _method(scope)
         span = scope[GATEWAY].tracer.server(method, scope["headers"])
         span.set("http.request.method", method)
         span.set("url.path", _text(scope["path"]))

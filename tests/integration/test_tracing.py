@@ -6,6 +6,7 @@ exported, nothing of OpenTelemetry is imported, and the client's `traceparent` g
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import subprocess
@@ -15,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import openai
 import pytest
 
@@ -237,3 +239,52 @@ def test_off_nothing_of_opentelemetry_is_imported() -> None:
                           timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "['miss', 'hit'] []"
+
+
+def _chat(gateway, headers: list[tuple[str, str]]) -> httpx.Response:
+    return httpx.post(f"{gateway.base_url}/chat/completions", timeout=10,
+                      headers=[("authorization", f"Bearer {CLIENT_KEY}"), *headers],
+                      json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": PROMPT}]})
+
+
+def test_several_tracestate_fields_make_one_list(traced, fake_upstream) -> None:
+    _, _, headers = trace_context()
+    answer = _chat(traced, [("traceparent", headers["traceparent"]), ("tracestate", "one=1"), ("tracestate", "two=2")])
+    assert answer.status_code == 200
+    assert fake_upstream.last().headers["tracestate"] == "one=1,two=2"
+
+
+def test_an_oversized_trace_context_writes_nothing_in_the_logs(traced, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING)
+    trace_id = secrets.token_hex(16)
+    assert _chat(traced, [("traceparent", f"00-{trace_id}-{'b' * 16}-01-" + "x" * 600)]).status_code == 200
+    assert _chat(traced, [("traceparent", f"00-{trace_id}-{'b' * 16}-01"), ("tracestate", "a=b," * 2100)]
+                 ).status_code == 200
+    assert [record for record in caplog.records if record.name.startswith("opentelemetry")] == []
+
+
+@pytest.mark.parametrize("client_context", ["continue", "ignore"])
+def test_only_a_trusted_client_decides_what_is_traced(make_gateway, store_kind: str, otlp: OtlpReceiver,
+                                                      fake_upstream, monkeypatch: pytest.MonkeyPatch,
+                                                      client_context: str) -> None:
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "parentbased_traceidratio")
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", "0")  # the gateway samples nothing of its own
+    gateway = make_gateway(store_kind, OTEL_TRACES_EXPORTER="otlp", OTEL_EXPORTER_OTLP_ENDPOINT=otlp.url,
+                           TRACE_CLIENT_CONTEXT=client_context)
+    trace_id, _, headers = trace_context()  # sampled, as the client says
+    assert ask(gateway, headers=headers)[0] == "miss"
+    sent = fake_upstream.last().headers["traceparent"]
+    gateway.stop()  # sends what it has
+    if client_context == "continue":
+        assert sent.startswith(f"00-{trace_id}-") and {span.trace_id for span in otlp.spans} == {trace_id}
+    else:
+        assert trace_id not in sent and otlp.spans == []
+
+
+def test_a_method_of_the_clients_own_names_no_span(traced, otlp: OtlpReceiver) -> None:
+    request_id = secrets.token_hex(8)
+    answer = httpx.request("X" * 1000, f"{traced.url}/livez", headers={"x-request-id": request_id}, timeout=10)
+    assert answer.status_code == 405
+    traced.stop()  # sends what it has
+    (server,) = [span for span in otlp.spans if span.attributes.get("http.request_id") == request_id]
+    assert server.name.startswith("_OTHER") and server.attributes["http.request.method"] == "_OTHER"

@@ -13,6 +13,7 @@ import yaml
 
 from gateway.assembly import create_app
 from gateway.cli import parser
+from gateway.serving import BACKSTOP_SECS
 from gateway.settings import SETTINGS, load_settings
 from tests.support.processes import NO_DOTENV
 
@@ -63,8 +64,11 @@ def test_every_variable_is_a_setting_the_gateway_accepts() -> None:
 def test_the_pod_outlives_the_shutdown_it_is_given() -> None:
     settings = load_settings(environ=_environment(), dotenv=NO_DOTENV)
     pod = _one("Deployment")["spec"]["template"]["spec"]
-    # A few seconds beyond delay + grace for the last cache writes and the metrics flush, before SIGKILL.
-    assert pod["terminationGracePeriodSeconds"] >= settings.shutdown_delay_secs + settings.shutdown_grace_secs + 5
+    # Beyond delay + grace: hypercorn's backstop, which a client still reading when the grace ends holds the close
+    # of the Gateway back to, then the close's own bounds (cache writes 5 s, metrics 2 s, spans 3 s) before SIGKILL.
+    close = 5 + 2 + 3
+    assert pod["terminationGracePeriodSeconds"] >= (settings.shutdown_delay_secs + settings.shutdown_grace_secs
+                                                    + BACKSTOP_SECS + close)
     readiness = _gateway_container()["readinessProbe"]
     # The delay covers at least one failed readiness probe (how the kubelet learns) and then some.
     assert settings.shutdown_delay_secs > readiness["periodSeconds"] * readiness["failureThreshold"]
