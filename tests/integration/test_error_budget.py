@@ -130,3 +130,15 @@ def test_evidence_stays_in_its_tenants_scope_and_a_shared_route_learns_together(
     answers(fake_upstream)
     assert ask(gateway, PARAPHRASE, key="sk-other", headers=NO_STORE)[0] == "miss"  # its own scope is still cold
     assert ask(gateway, PARAPHRASE, key="sk-other", headers={"x-route": "public"})[0] == "hit"  # one scope for all
+
+
+def test_a_clients_threshold_cannot_loosen_a_budgeted_route(make_gateway, store_kind, fake_upstream) -> None:
+    """x-cache-threshold may only tighten a budgeted route: a cold one serves exact matches only whatever the client
+    asks, while an unbudgeted route still takes the client's threshold."""
+    gateway = make_gateway(store_kind, ROUTE_ERROR_BUDGET=f"faq={BUDGET}", CACHE_DISTANCE_THRESHOLD="0.2")
+    for route in ("faq", "default"):
+        ask(gateway, headers={"x-route": route})
+    loose = {"x-cache-threshold": "2", "cache-control": "no-store"}
+    assert ask(gateway, PARAPHRASE, headers={**loose, "x-route": "faq"})[0] == "miss"
+    state, hit, _ = ask(gateway, PARAPHRASE, headers={**loose, "x-route": "default"})
+    assert (state, hit["x-cache-layer"]) == ("hit", "semantic")
