@@ -131,7 +131,7 @@ async def _ahead(request: Request, gateway: Gateway, call: CachedCall, ask: Ask,
     miss = await gateway.policy.ahead(ask, tokens=tokens)
     if miss is not None:
         trace = await _refresh(request, gateway, call, miss, upstream)
-        await gateway.policy.spent(call.controls.route, reserved=tokens,
+        await gateway.policy.spent(miss, reserved=tokens,
                                    tokens=trace.prompt_tokens + trace.completion_tokens)
 
 
