@@ -117,11 +117,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("REFRESH_AHEAD_SHARE", float_range(0.01, 1.0), 0.1, "a number from 0.01 to 1",
             "Share of an answer's lifetime left at which refresh-ahead refreshes it (0.1: in its last tenth)."),
     Setting("REFRESH_BUDGET_REQUESTS", int_range(0, 10_000_000), 60, "an integer >= 0",
-            "Refresh-ahead upstream calls each route may make per hour (with Redis, the fleet's; else each "
-            "worker's)."),
+            "Refresh-ahead upstream calls each route may make per hour for each tenant (everyone on a shared "
+            "route together; with Redis, the fleet's; else each worker's)."),
     Setting("REFRESH_BUDGET_TOKENS", int_range(0, 1_000_000_000), 100_000, "an integer >= 0",
-            "Tokens each route's refresh-ahead may spend per hour: a refresh reserves what the answer it replaces "
-            "cost and starts only if that fits, then counts what it really cost."),
+            "Tokens each route's refresh-ahead may spend per hour for each tenant: a refresh reserves what the "
+            "answer it replaces cost and starts only if that fits, then counts what it really cost."),
     Setting("MISS_DELAY_MS", int_range(0, 600_000), 0, "an integer of milliseconds >= 0",
             "Extra delay added to misses only, to demonstrate the cold path."),
     Setting("SHARED_ROUTES", name_list, frozenset(), "comma-separated route names",

@@ -131,13 +131,17 @@ class CacheLayers:
             return Lookup()
         with tracer.span("cache.embedding"):
             vector = await self.prompts.vector(key.prompt, api_key)
-        if controls.threshold is None:
+        asked = controls.threshold
+        if asked is not None and self.learning.budgets.of(key.route) is None:
+            threshold = reach = asked  # the client's own: nothing found under it is evidence about the scope's
+        else:
             scope = scope_of(key)
             await self.learning.sync(scope)
-            threshold = self.learning.threshold(scope, self.config.threshold)
-            reach = max(threshold, self.learning.ceiling(self.config.threshold))
-        else:  # the client's own threshold: nothing found under it is evidence about the scope's, so no probe
-            threshold = reach = controls.threshold
+            learned = self.learning.threshold(scope, self.config.threshold)
+            if asked is None:
+                threshold, reach = learned, max(learned, self.learning.ceiling(self.config.threshold))
+            else:  # a budgeted route's may only be tightened: the budget is the operator's promise to every caller
+                threshold = reach = min(asked, learned)
         with tracer.span("cache.vector_search") as span:
             candidates = await self.store_guard.call(
                 lambda: self.store.search(tags_of(key), vector, self.config.candidates))

@@ -140,13 +140,16 @@ class Learning:
         """Apply a client's rating of an entry it may see; False when the entry is not its to rate. A bad rating
         removes the answer; only a semantic hit served to this tenant within the hour counts as a verdict, once,
         so no caller can move a scope further than the hits it was actually served. The verdict belongs to the
-        entry's scope: the caller's own, or the shared route's."""
+        entry's scope: the caller's own, or the shared route's, where only a bad one counts: anyone may rate there,
+        and good ratings from throwaway keys would outvote what the gateway measured, loosening it for everyone."""
         tags = await self.store.describe(feedback.entry)
         if tags is None or tags.tenant not in (tenant, shared):
             return False  # unknown, or another tenant's: say nothing about which
         if not feedback.good:
             await self.store.delete(feedback.entry)
         served = await self.store.get_blob(f"served:{tenant}:{feedback.entry}")
+        if tags.tenant == shared and feedback.good:
+            return True
         if served is not None and await self.store.bump(f"rated:{tenant}:{feedback.entry}",
                                                         ttl_ms=RATE_WITHIN_MS) == 1:
             await self._record(Scope(tags.route, tags.tenant), float(orjson.loads(served)), feedback.good)

@@ -201,7 +201,8 @@ class CachePolicy:
     async def ahead(self, ask: Ask, *, tokens: int) -> Miss | None:
         """The miss that refreshes the exact answer just served to `ask` before it expires: when it was served
         `ahead_hits` times since it was written and has no more than `ahead_share` of its lifetime left, nobody
-        refreshes it already, and its route's budget has room for about `tokens` more. Raises CacheUnavailable."""
+        refreshes it already, and its scope's budget (its route's, for its tenant) has room for about `tokens` more.
+        Raises CacheUnavailable."""
         layers, key, budget = self.layers, ask.key, self._budget
         if key is None or budget is None:
             return None
@@ -212,15 +213,15 @@ class CachePolicy:
         if standing.left_ms > standing.ttl_ms * config.ahead_share:
             return None
         miss = await self.revalidate(ask)
-        if miss is not None and not await budget.reserve(key.route, tokens):
+        if miss is not None and not await budget.reserve(scope_of(key), tokens):
             with miss:  # nothing went upstream: the next serve may try again
                 return None
         return miss
 
-    async def spent(self, route: str, *, reserved: int, tokens: int) -> None:
-        """What a refresh-ahead that reserved `reserved` tokens of its route's budget really cost."""
-        if self._budget is not None:
-            await self._budget.spent(route, reserved, tokens)
+    async def spent(self, miss: Miss, *, reserved: int, tokens: int) -> None:
+        """What a refresh-ahead that reserved `reserved` tokens of its scope's budget really cost."""
+        if self._budget is not None and miss.key is not None:
+            await self._budget.spent(scope_of(miss.key), reserved, tokens)
 
     def settle(self, miss: Miss, answer: dict[str, Any] | None, *, head: Head | None = None,
                body: bytes = b"") -> None:

@@ -29,7 +29,7 @@ from gateway.web.responses import (
     RelayedStream,
 )
 from gateway.web.services import Gateway
-from gateway.web.trace import Trace
+from gateway.web.trace import TRACE, Trace
 from gateway.wire.canonical import RequestKey, answered_by
 from gateway.wire.controls import Controls
 from gateway.wire.errors import ErrorShape
@@ -131,15 +131,15 @@ async def _ahead(request: Request, gateway: Gateway, call: CachedCall, ask: Ask,
     miss = await gateway.policy.ahead(ask, tokens=tokens)
     if miss is not None:
         trace = await _refresh(request, gateway, call, miss, upstream)
-        await gateway.policy.spent(call.controls.route, reserved=tokens,
+        await gateway.policy.spent(miss, reserved=tokens,
                                    tokens=trace.prompt_tokens + trace.completion_tokens)
 
 
 async def _refresh(request: Request, gateway: Gateway, call: CachedCall, miss: Miss, upstream: Upstream) -> Trace:
     """Go upstream as the cached answer's request would have on a miss, and read the answer to its end so that the
     policy settles it (a complete answer replaces the cached one); a `refresh` event of its own says what it
-    cost, as the trace returned does."""
-    trace = Trace(gateway.events)
+    cost, as the trace returned does, under the serving request's id (the one the upstream is sent)."""
+    trace = Trace(gateway.events, request.scope[TRACE].request_id)
     trace.event, trace.outcome = "refresh", "refresh"
     trace.model, trace.route, trace.stream = call.model, call.controls.route, call.stream
 

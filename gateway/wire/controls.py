@@ -74,10 +74,17 @@ def parse_route(value: str, where: str, param: str, code: str) -> str:
     return route
 
 
+def _field(headers: Mapping[str, str], name: str) -> str:
+    """Every `name` header as one list (RFC 9110 5.3: repeated fields are one comma-separated list), so that a
+    second `Cache-Control: no-store`, say added by a proxy, is not lost to the first."""
+    getlist = getattr(headers, "getlist", None)  # Starlette's Headers keeps repeated fields; a dict cannot
+    return ", ".join(getlist(name)) if getlist is not None else headers.get(name, "")
+
+
 def parse_controls(headers: Mapping[str, str]) -> Controls:
     """`headers` must look names up case-insensitively (Starlette's `Headers` does)."""
     route = parse_route(headers.get("x-route", DEFAULT_ROUTE), "header 'x-route'", "x-route", "invalid_header")
-    directives = {part.strip().lower() for part in headers.get("cache-control", "").split(",")}
+    directives = {part.strip().lower() for part in _field(headers, "cache-control").split(",")}
     ttl = headers.get("x-cache-ttl")
     threshold = headers.get("x-cache-threshold")
     return Controls(

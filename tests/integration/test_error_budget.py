@@ -130,3 +130,34 @@ def test_evidence_stays_in_its_tenants_scope_and_a_shared_route_learns_together(
     answers(fake_upstream)
     assert ask(gateway, PARAPHRASE, key="sk-other", headers=NO_STORE)[0] == "miss"  # its own scope is still cold
     assert ask(gateway, PARAPHRASE, key="sk-other", headers={"x-route": "public"})[0] == "hit"  # one scope for all
+
+
+def test_a_clients_threshold_cannot_loosen_a_budgeted_route(make_gateway, store_kind, fake_upstream) -> None:
+    """x-cache-threshold may only tighten a budgeted route: a cold one serves exact matches only whatever the client
+    asks, while an unbudgeted route still takes the client's threshold."""
+    gateway = make_gateway(store_kind, ROUTE_ERROR_BUDGET=f"faq={BUDGET}", CACHE_DISTANCE_THRESHOLD="0.2")
+    for route in ("faq", "default"):
+        ask(gateway, headers={"x-route": route})
+    loose = {"x-cache-threshold": "2", "cache-control": "no-store"}
+    assert ask(gateway, PARAPHRASE, headers={**loose, "x-route": "faq"})[0] == "miss"
+    state, hit, _ = ask(gateway, PARAPHRASE, headers={**loose, "x-route": "default"})
+    assert (state, hit["x-cache-layer"]) == ("hit", "semantic")
+
+
+def test_on_a_shared_route_only_a_bad_rating_is_evidence(make_gateway, fake_upstream) -> None:
+    """Anyone may rate a shared route's hits, with any number of keys: a good rating there would let throwaway
+    keys outvote the measured verdicts and loosen the route for everyone, so only a bad one counts."""
+    gateway = make_gateway("memory", ROUTE_ERROR_BUDGET=BUDGET, SHARED_ROUTES="faq")
+    answers(fake_upstream)
+    ask(gateway, headers=FAQ)
+    near_misses(gateway, fake_upstream, 29)
+    before = within_budget(gateway)
+    for key in ("sk-sybil-1", "sk-sybil-2"):
+        state, hit, _ = ask(gateway, PARAPHRASE, key=key, headers=FAQ)
+        assert (state, hit["x-cache-layer"]) == ("hit", "semantic")
+        assert rate(gateway, {"id": hit["x-cache-key"], "rating": "good"}, key=key).status_code == 204
+    gateway.drain()
+    assert (within_budget(gateway)["good"], within_budget(gateway)["bad"]) == (before["good"], 0)
+    assert rate(gateway, {"id": hit["x-cache-key"], "rating": "bad"}, key="sk-sybil-2").status_code == 204
+    gateway.drain()
+    assert within_budget(gateway)["bad"] == 1

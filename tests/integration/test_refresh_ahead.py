@@ -95,3 +95,17 @@ def test_refresh_ahead_is_off_by_default(make_gateway, store_kind, fake_upstream
         ask(gateway)
     settled(gateway)
     assert fake_upstream.calls() == 1
+
+
+def test_one_tenants_refreshes_leave_anothers_budget_alone(make_gateway, store_kind, fake_upstream) -> None:
+    """The budget is per route and tenant: a caller whose hot answers spend its route's budget does not stop
+    another caller's hot answer on the same route being refreshed."""
+    gateway = make_gateway(store_kind, **AHEAD | {"REFRESH_BUDGET_REQUESTS": "1"})
+    for key in ("sk-client-one", "sk-client-two"):
+        ask(gateway, UNRELATED, key=key)
+        assert ask(gateway, UNRELATED, key=key)[0] == "hit"
+    time.sleep(1.1)
+    for key in ("sk-client-one", "sk-client-one", "sk-client-two"):
+        assert ask(gateway, UNRELATED, key=key)[0] == "hit"
+        settled(gateway)
+    assert fake_upstream.calls() == 4  # two misses, one refresh each: the first caller's second one is over budget

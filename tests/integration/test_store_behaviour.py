@@ -171,6 +171,25 @@ async def test_a_rewrite_replaces_the_stale_copy_and_a_refresh_renews_it(stale_s
     assert stale is not None and stale.answer == b"new" and stale.expired_ms < 400
 
 
+async def test_no_stale_copy_outlives_a_delete_or_a_flush(stale_store: Store) -> None:
+    """An expired answer's stale copy goes with its entry: a rating's delete and an operator's flush by route or
+    tenant leave nothing to be served stale (nor any second copy taking memory)."""
+    other_route = Tags(TAGS.model, "support", TAGS.tenant, TAGS.context)
+    other_user = Tags(TAGS.model, TAGS.route, "tenant2", TAGS.context)
+    written = (("mine", unit(1), TAGS), ("gone", unit(2), TAGS), ("route", unit(1), other_route),
+               ("route-exact", None, other_route), ("user", unit(1), other_user))
+    for key, vector, tags in written:
+        await stale_store.write(entry(key, vector, tags=tags), ttl_ms=200)
+    await asyncio.sleep(0.4)
+    assert all([await stale_store.read_stale(key, within_ms=60_000) for key, _, _ in written])
+    assert await stale_store.delete("gone") is True
+    assert await stale_store.flush(route="support") == 2
+    assert await stale_store.flush(tenant="tenant2") == 1
+    assert [key for key, _, _ in written if await stale_store.read_stale(key, within_ms=60_000)] == ["mine"]
+    assert await stale_store.flush() == 1
+    assert await stale_store.read_stale("mine", within_ms=60_000) is None
+
+
 async def test_a_noted_hit_is_counted_since_the_write_and_says_what_is_left(store: Store) -> None:
     await store.write(entry("a", unit(1)), ttl_ms=60_000)
     standing = [await store.note_hit("a") for _ in range(3)]
