@@ -33,6 +33,7 @@ from gateway.web.trace import Trace
 from gateway.wire.canonical import RequestKey, answered_by
 from gateway.wire.controls import Controls
 from gateway.wire.errors import ErrorShape
+from gateway.wire.request_id import new_id
 
 
 class CachedCall(Protocol):
@@ -139,7 +140,7 @@ async def _refresh(request: Request, gateway: Gateway, call: CachedCall, miss: M
     """Go upstream as the cached answer's request would have on a miss, and read the answer to its end so that the
     policy settles it (a complete answer replaces the cached one); a `refresh` event of its own says what it
     cost, as the trace returned does."""
-    trace = Trace(gateway.events)
+    trace = Trace(gateway.events, new_id())  # a background call of its own, not the request that started it
     trace.event, trace.outcome = "refresh", "refresh"
     trace.model, trace.route, trace.stream = call.model, call.controls.route, call.stream
 
