@@ -114,12 +114,12 @@ async def answer(request: Request, gateway: Gateway, call: CachedCall, trace: Tr
     ask = Ask(key, call.controls, who.tenant, embedder_key(request, upstream), call.temperature,
               call.stream and reissued is None, call.variant)
     policy = gateway.policy
+    decision = await policy.decide(ask)
     if conversation is None or key is None or not policy.prefetches or not call.controls.store:
         conversation = None
     elif conversation.follows_up and key.prompt is not None and policy.follow_ups is not None:
+        # After the lookup, which embedded the prompt on an exact miss: learning reads its vector from there.
         policy.defer(policy.follow_ups.learn(key.context, key.prompt, api_key=ask.api_key))
-
-    decision = await policy.decide(ask)
     if isinstance(decision, Hit):
         stale = decision.stale
         trace.hit("stale" if stale else decision.layer, decision.completion.get("usage"), distance=decision.distance,
