@@ -43,7 +43,8 @@ class FollowUps:
         self._guard = guard
         self.config = config
 
-    async def _table(self, context: str) -> list[list]:
+    async def table(self, context: str) -> list[list]:
+        """What was learnt of `context`: its rows (text, centroid, count). Raises CacheUnavailable."""
         raw = await self._guard.call(lambda: self._store.get_blob(_name(context)))
         if raw is None:
             return []
@@ -51,15 +52,20 @@ class FollowUps:
             table = orjson.loads(raw)
         except orjson.JSONDecodeError:
             return []
-        return table if isinstance(table, list) else []
+        # Written by another version (another embedder's vectors, say): started afresh, never a failed learn.
+        if not isinstance(table, list) or not all(_well_formed(row) for row in table):
+            return []
+        return table
 
     async def learn(self, context: str, text: str, *, api_key: str | None) -> None:
         """One more conversation in `context` went on with `text`. Raises CacheUnavailable."""
         if not text.strip() or len(text) > MAX_FOLLOW_UP_CHARS:
             return
         vector = _unit(await self._vectors.vector(text, api_key))
-        table = await self._table(context)
+        table = await self.table(context)
         nearest, distance = None, 2.0
+        if any(_vector(row[1]).shape != vector.shape for row in table):
+            table = []  # the embedder changed: what was learnt with the other one cannot be compared
         for row in table:
             gap = 1.0 - float(np.dot(_vector(row[1]), vector))
             if gap < distance:
@@ -81,7 +87,7 @@ class FollowUps:
     async def likely(self, context: str) -> str | None:
         """The next turn likely enough after `context` to prefetch its answer: the text first seen of the most
         frequent one, when it passes both floors. Raises CacheUnavailable."""
-        table = await self._table(context)
+        table = await self.table(context)
         counts = [int(row[2]) for row in table]
         if not counts:
             return None
@@ -89,6 +95,16 @@ class FollowUps:
         if counts[best] < self.config.min_count or counts[best] / sum(counts) < self.config.min_prob:
             return None
         return str(table[best][0])
+
+
+def _well_formed(row: object) -> bool:
+    if not (isinstance(row, list) and len(row) == 3 and isinstance(row[0], str) and isinstance(row[1], str)
+            and isinstance(row[2], int) and row[2] > 0):
+        return False
+    try:
+        return len(base64.b64decode(row[1], validate=True)) % 4 == 0
+    except ValueError:
+        return False
 
 
 def _name(context: str) -> str:
