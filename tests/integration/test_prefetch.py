@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import time
 
+import httpx
+
 from tests.conftest import UPSTREAM_KEY
 from tests.support.clients import PARAPHRASE, PROMPT, ask
+from tests.support.events import events_of, served
 
 OPENING = "What is the capital of France?"
 FOLLOW_UP = PROMPT
@@ -54,6 +57,20 @@ def test_a_recurring_follow_up_is_prefetched_so_it_is_a_hit(make_gateway, store_
     assert ask(gateway, OPENING)[0] == "hit"  # its answer is cached now: not asked again
     settled(gateway)
     assert fake_upstream.calls() == calls + 1
+
+
+def test_a_prefetch_is_an_event_and_metrics_say_what_it_cost(make_gateway, store_kind, fake_upstream) -> None:
+    gateway = served(make_gateway, store_kind, **PREFETCH)
+    taught(gateway, [FOLLOW_UP, FOLLOW_UP])
+    ask(gateway, OPENING)
+    settled(gateway)
+    [prefetch] = [event for event in events_of(gateway) if event.event == "prefetch"]
+    assert prefetch.outcome == "refresh" and prefetch.status == 200 and prefetch.upstream_ms is not None
+    tokens = prefetch.prompt_tokens + prefetch.completion_tokens
+    assert tokens > 0
+    text = httpx.get(f"{gateway.url}/metrics").text
+    assert 'latency_slayer_background_calls{window="1m",kind="prefetch"} 1' in text.splitlines()
+    assert f'latency_slayer_background_tokens{{window="1m",kind="prefetch"}} {tokens}' in text.splitlines()
 
 
 def test_a_follow_up_seen_too_rarely_is_not_prefetched(make_gateway, store_kind, fake_upstream) -> None:
