@@ -15,13 +15,20 @@ try {
   // storage can be off (private mode, file policy): the default window will do
 }
 
+// The upstream calls the gateway made on its own, by kind, with the tokens they spent (when there are any).
+function background(kinds) {
+  return Object.entries(kinds).filter(([, spent]) => spent.calls)
+    .map(([kind, spent]) => ` · ${format.int(spent.calls)} background ${kind === "prefetch" ? "prefetches" : "refreshes"}` +
+      ` (${format.int(spent.tokens)} tokens)`).join("");
+}
+
 function renderCards(summary) {
   const outcomes = summary.outcomes;
   setText(byData("metric", "requests"), format.int(summary.requests));
   setText(byData("metric", "outcomes"),
     `${format.int(outcomes.hit)} hits · ${format.int(outcomes.miss)} misses · ` +
     `${format.int(outcomes.bypass)} bypass · ${format.int(outcomes.error)} errors` +
-    (outcomes.refresh ? ` · ${format.int(outcomes.refresh)} background refreshes` : ""));
+    background(summary.background || {}));
   setText(byData("metric", "hit-rate"), format.pct(summary.hit_rate));
   setText(byData("metric", "layers"),
     `${format.int(summary.layers.exact)} exact · ${format.int(summary.layers.semantic)} semantic · ` +

@@ -10,6 +10,7 @@ import logging
 from starlette.applications import Starlette
 
 from gateway.cache.adaptive import AdaptiveThresholds
+from gateway.cache.follow_ups import FollowUpConfig, FollowUps
 from gateway.cache.layers import CacheLayers, PolicyConfig
 from gateway.cache.learning import Learning
 from gateway.cache.policy import CachePolicy
@@ -148,9 +149,14 @@ async def build_gateway(settings: Settings) -> Gateway:
     layers = CacheLayers(store, embedder, config, retry_secs=settings.store_retry_secs, learning=learning,
                          verifier=verifier, tracer=tracer)
     budget = RefreshBudget(store, layers.write_guard, requests=settings.refresh_budget_requests,
-                           tokens=settings.refresh_budget_tokens) if settings.refresh_ahead_hits else None
+                           tokens=settings.refresh_budget_tokens) \
+        if settings.refresh_ahead_hits or settings.prefetch else None
+    follow_ups = FollowUps(store, layers.prompts, layers.write_guard, FollowUpConfig(
+        min_prob=settings.prefetch_min_prob, min_count=settings.prefetch_min_count,
+        distance=settings.cache_distance_threshold, ttl_ms=settings.prefetch_learn_secs * 1000)) \
+        if settings.prefetch else None
     policy = CachePolicy(layers, learning, make_flights(settings), single_flight=settings.single_flight,
-                         miss_delay_ms=settings.miss_delay_ms, failure=failure, budget=budget)
+                         miss_delay_ms=settings.miss_delay_ms, failure=failure, budget=budget, follow_ups=follow_ups)
     sink = make_sink(settings)
     events = EventRecorder(sink, prices=PriceTable(settings.metrics_prices), retry_secs=settings.store_retry_secs)
     events.start()

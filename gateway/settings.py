@@ -117,11 +117,22 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("REFRESH_AHEAD_SHARE", float_range(0.01, 1.0), 0.1, "a number from 0.01 to 1",
             "Share of an answer's lifetime left at which refresh-ahead refreshes it (0.1: in its last tenth)."),
     Setting("REFRESH_BUDGET_REQUESTS", int_range(0, 10_000_000), 60, "an integer >= 0",
-            "Refresh-ahead upstream calls each route may make per hour for each tenant (everyone on a shared "
-            "route together; with Redis, the fleet's; else each worker's)."),
+            "Refresh-ahead and prefetch upstream calls each route may make per hour for each tenant (everyone on a "
+            "shared route together; with Redis, the fleet's; else each worker's)."),
     Setting("REFRESH_BUDGET_TOKENS", int_range(0, 1_000_000_000), 100_000, "an integer >= 0",
-            "Tokens each route's refresh-ahead may spend per hour for each tenant: a refresh reserves what the "
-            "answer it replaces cost and starts only if that fits, then counts what it really cost."),
+            "Tokens each route's refresh-ahead and prefetch may spend per hour for each tenant: a call reserves what "
+            "the answer it replaces (or follows) cost and starts only if that fits, then counts what it really cost."),
+    Setting("PREFETCH", boolean, False, "true or false",
+            "Prefetch of likely follow-ups: learn, per conversation context (tenant, or everyone on a shared route), "
+            "which next user turns follow it, clustered by meaning; after a hit whose conversation's likeliest next "
+            "turn passes `PREFETCH_MIN_PROB` and `PREFETCH_MIN_COUNT` and has no cached answer, ask it in the "
+            "background (single-flight, with the client's credentials, within the route's `REFRESH_BUDGET_*`)."),
+    Setting("PREFETCH_MIN_PROB", float_range(0.01, 1.0), 0.3, "a number from 0.01 to 1",
+            "Share of a context's next turns the likeliest one must have to be prefetched."),
+    Setting("PREFETCH_MIN_COUNT", int_range(1, 1_000_000), 3, "an integer >= 1",
+            "Times the likeliest next turn of a context must have been seen to be prefetched."),
+    Setting("PREFETCH_LEARN_SECS", int_range(60, 365 * 86400), 7 * 86400, "an integer of seconds >= 60",
+            "How long what prefetch learnt of a context is kept after its last follow-up."),
     Setting("MISS_DELAY_MS", int_range(0, 600_000), 0, "an integer of milliseconds >= 0",
             "Extra delay added to misses only, to demonstrate the cold path."),
     Setting("SHARED_ROUTES", name_list, frozenset(), "comma-separated route names",
@@ -271,6 +282,10 @@ class Settings:
     refresh_ahead_share: float
     refresh_budget_requests: int
     refresh_budget_tokens: int
+    prefetch: bool
+    prefetch_min_prob: float
+    prefetch_min_count: int
+    prefetch_learn_secs: int
     miss_delay_ms: int
     shared_routes: frozenset[str]
     hosted_tool_routes: frozenset[str]

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from gateway.cache.follow_ups import FollowUps
 from gateway.cache.layers import CacheLayers, Hit, Lookup
 from gateway.cache.learning import Feedback, Learning
 from gateway.cache.notes import Notes
@@ -102,9 +103,11 @@ class Recall:
 
 class CachePolicy:
     def __init__(self, layers: CacheLayers, learning: Learning, flights: Flights, *, single_flight: bool,
-                 miss_delay_ms: int, failure: Failure, budget: RefreshBudget | None = None) -> None:
+                 miss_delay_ms: int, failure: Failure, budget: RefreshBudget | None = None,
+                 follow_ups: FollowUps | None = None) -> None:
         self.layers = layers
-        self._budget = budget  # what refresh-ahead may spend; None: it is off
+        self._budget = budget  # what refresh-ahead and prefetch may spend; None: both are off
+        self.follow_ups = follow_ups  # what prefetch learnt; None: it is off
         self._failure = failure  # what a client is told of an error, for a stream that breaks off
         self.learning = learning
         self.flights = flights
@@ -212,11 +215,32 @@ class CachePolicy:
             return None
         if standing.left_ms > standing.ttl_ms * config.ahead_share:
             return None
+        return await self._budgeted(ask, budget, tokens)
+
+    async def _budgeted(self, ask: Ask, budget: RefreshBudget, tokens: int) -> Miss | None:
+        """The background miss for `ask`, single-flight with any other refresh or prefetch of its answer, once its
+        route's budget has room for about `tokens` more."""
+        assert ask.key is not None
         miss = await self.revalidate(ask)
-        if miss is not None and not await budget.reserve(scope_of(key), tokens):
+        if miss is not None and not await budget.reserve(scope_of(ask.key), tokens):
             with miss:  # nothing went upstream: the next serve may try again
                 return None
         return miss
+
+    @property
+    def prefetches(self) -> bool:
+        return self._budget is not None and self.follow_ups is not None
+
+    async def prefetch(self, ask: Ask, *, tokens: int) -> Miss | None:
+        """The miss that fetches a likely next question's answer ahead of it: when it has no live exact answer,
+        nobody fetches it already, and its route's budget has room for about `tokens` more. Raises
+        CacheUnavailable."""
+        layers, key, budget = self.layers, ask.key, self._budget
+        if key is None or budget is None or not ask.controls.lookup:
+            return None
+        if await layers.store_guard.call(lambda: layers.store.read_answer(key.exact, refresh=False)) is not None:
+            return None
+        return await self._budgeted(ask, budget, tokens)
 
     async def spent(self, miss: Miss, *, reserved: int, tokens: int) -> None:
         """What a refresh-ahead that reserved `reserved` tokens of its scope's budget really cost."""

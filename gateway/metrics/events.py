@@ -14,6 +14,8 @@ from gateway.wire.request_id import valid
 SCHEMA_VERSION = "1"
 # "refresh": not a client's request but a background upstream call renewing a cached answer (stale-while-revalidate)
 OUTCOMES = ("hit", "miss", "bypass", "error", "refresh")
+# The events of outcome "refresh", by what made the call: a stale answer's or a hot one's refresh, or a prefetch.
+BACKGROUND = ("refresh", "prefetch")
 LAYERS = ("exact", "semantic", "flight", "stale")  # "stale": an exact answer served past its TTL while refreshed
 
 

@@ -58,6 +58,9 @@ def render(snapshots: Mapping[str, dict[str, Any]], counters: Mapping[str, int],
         ("request_duration_seconds", "histogram", "Gateway latency of the requests in the window, by API, outcome "
                                                   "and cache layer (histogram_quantile needs no rate() here)."),
         ("reporting_workers", "gauge", "Workers whose events are in the window."),
+        ("background_calls", "gauge", "Upstream calls the gateway made on its own in the window, by kind: refresh "
+                                      "(stale-while-revalidate, refresh-ahead) and prefetch."),
+        ("background_tokens", "gauge", "Prompt and completion tokens those calls spent upstream, by kind."),
     )}
     for window, snap in snapshots.items():
         _window(families, window, snap)
@@ -115,6 +118,9 @@ def _window(families: Mapping[str, _Family], window: str, snap: dict[str, Any]) 
     _histogram(families["semantic_hit_distance"], window, snap["distances"])
     _durations(families["request_duration_seconds"], window, snap["durations"])
     families["reporting_workers"].add(snap["sources"], window=window)
+    for kind, spent in summary["background"].items():
+        families["background_calls"].add(spent["calls"], window=window, kind=kind)
+        families["background_tokens"].add(spent["tokens"], window=window, kind=kind)
 
 
 def _histogram(family: _Family, window: str, histogram: dict[str, Any]) -> None:

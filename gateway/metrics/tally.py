@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 from gateway.metrics.buckets import Durations
-from gateway.metrics.events import LAYERS, OUTCOMES, Event
+from gateway.metrics.events import BACKGROUND, LAYERS, OUTCOMES, Event
 from gateway.metrics.histogram import DISTANCE, LATENCY, ROW_LATENCY, Histogram
 
 COST_SCALE = 10**8  # cost in units of 1e-8 US dollars, as the stream keeps it: integers never drift
@@ -95,12 +95,13 @@ class Row:
 
 
 class Tally:
-    __slots__ = ("cost_units", "distances", "durations", "latency", "layers", "outcomes", "requests", "rows",
-                 "sources", "tokens_saved", "ttfb", "upstream")
+    __slots__ = ("background", "cost_units", "distances", "durations", "latency", "layers", "outcomes", "requests",
+                 "rows", "sources", "tokens_saved", "ttfb", "upstream")
 
     def __init__(self) -> None:
         self.requests = 0
         self.outcomes = dict.fromkeys(OUTCOMES, 0)
+        self.background = {kind: [0, 0] for kind in BACKGROUND}  # upstream calls and tokens of each kind
         self.layers = dict.fromkeys(LAYERS, 0)
         self.latency = {"all": Histogram(LATENCY), "hit": Histogram(LATENCY), "miss": Histogram(LATENCY)}
         self.ttfb = {"hit": Histogram(LATENCY), "miss": Histogram(LATENCY)}
@@ -133,6 +134,10 @@ class Tally:
             self.upstream.add(event.upstream_ms)
         self.sources[event.source] = self.sources.get(event.source, 0) + 1
         if event.outcome == "refresh":
+            spent = self.background.get(event.event)
+            if spent is not None:
+                spent[0] += 1
+                spent[1] += event.prompt_tokens + event.completion_tokens
             return  # no client asked it: each model's and route's hit rate is of their clients' requests
         for kind, name in (("model", model), ("route", route)):
             rows = self.rows[kind]
@@ -149,6 +154,9 @@ class Tally:
             self.outcomes[outcome] += sign * count
         for layer, count in other.layers.items():
             self.layers[layer] += sign * count
+        for kind, (calls, tokens) in other.background.items():
+            self.background[kind][0] += sign * calls
+            self.background[kind][1] += sign * tokens
         for mine, theirs in zip(self._histograms(), other._histograms(), strict=True):
             mine.merge(theirs, sign)
         self.durations.merge(other.durations, sign)

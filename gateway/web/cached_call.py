@@ -1,11 +1,13 @@
 """The path every cached API shares (chat completions, and each API whose answers the cache keeps whole): ask the
 cache policy what to do with a request read by its wire format, and answer: a cached answer written back by that
 wire format (JSON or SSE), an identical request's answer as it arrives, or the upstream's answer relayed (a stream
-event by event) and handed back to the policy to settle."""
+event by event) and handed back to the policy to settle. Off the request path, the background calls that keep
+answers ready: a stale answer's refresh, a hot one's refresh-ahead, a conversation's likely next question."""
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any, Protocol
 
 import orjson
@@ -30,7 +32,7 @@ from gateway.web.responses import (
 )
 from gateway.web.services import Gateway
 from gateway.web.trace import TRACE, Trace
-from gateway.wire.canonical import RequestKey, answered_by
+from gateway.wire.canonical import SHARED_TENANT, RequestKey, answered_by
 from gateway.wire.controls import Controls
 from gateway.wire.errors import ErrorShape
 
@@ -69,6 +71,19 @@ class CachedCall(Protocol):
         ...
 
 
+class Conversation(CachedCall, Protocol):
+    """A request of a multi-turn API, whose likely next question prefetch may ask ahead of the client."""
+
+    @property
+    def follows_up(self) -> bool:
+        """Whether its final turn goes on with a conversation the model already answered in."""
+        ...
+
+    def continued(self, answer: dict[str, Any], question: str) -> Conversation | None:
+        """The request asking `question` next, once this one was answered `answer`; None when there is none."""
+        ...
+
+
 class Reissued(Protocol):
     """For an API whose answers carry what a client may name later (the Responses API's ids): each client is sent
     an answer of its own, a follower of an identical request too, and what it was sent is kept first."""
@@ -82,18 +97,28 @@ class Reissued(Protocol):
         ...
 
 
-async def answer(request: Request, gateway: Gateway, call: CachedCall, trace: Trace, *, upstream: Upstream,
-                 reissued: Reissued | None = None) -> Response:
-    trace.model, trace.route, trace.stream = call.model, call.controls.route, call.stream
-    who = caller(request)
+def _key(request: Request, call: CachedCall, upstream: Upstream) -> RequestKey | None:
     key = call.key(tenant_for(request, call.controls.route))
     if key is not None and Upstreams.routed_away(upstream):
         key = answered_by(key, upstream.name)
+    return key
+
+
+async def answer(request: Request, gateway: Gateway, call: CachedCall, trace: Trace, *, upstream: Upstream,
+                 reissued: Reissued | None = None, conversation: Conversation | None = None) -> Response:
+    trace.model, trace.route, trace.stream = call.model, call.controls.route, call.stream
+    who = caller(request)
+    key = _key(request, call, upstream)
     # A follower served an answer of its own waits for the leader's whole answer, streamed or not.
     ask = Ask(key, call.controls, who.tenant, embedder_key(request, upstream), call.temperature,
               call.stream and reissued is None, call.variant)
-
-    decision = await gateway.policy.decide(ask)
+    policy = gateway.policy
+    decision = await policy.decide(ask)
+    if conversation is None or key is None or not policy.prefetches or not call.controls.store:
+        conversation = None
+    elif conversation.follows_up and key.prompt is not None and policy.follow_ups is not None:
+        # After the lookup, which embedded the prompt on an exact miss: learning reads its vector from there.
+        policy.defer(policy.follow_ups.learn(key.context, key.prompt, api_key=ask.api_key))
     if isinstance(decision, Hit):
         stale = decision.stale
         trace.hit("stale" if stale else decision.layer, decision.completion.get("usage"), distance=decision.distance,
@@ -105,6 +130,9 @@ async def answer(request: Request, gateway: Gateway, call: CachedCall, trace: Tr
         elif decision.layer == "exact" and gateway.policy.refreshes_ahead:
             gateway.policy.defer(_ahead(request, gateway, call, ask, upstream,
                                         tokens=trace.prompt_tokens + trace.completion_tokens))
+        if conversation is not None:
+            gateway.policy.defer(_prefetch(request, gateway, conversation, ask, decision.completion, upstream,
+                                           tokens=trace.prompt_tokens + trace.completion_tokens))
         return _serve(call, decision.completion, headers, reissued)
     if isinstance(decision, Following):
         trace.hit("flight", decision.usage)  # a stream's usage is known at its end
@@ -135,12 +163,37 @@ async def _ahead(request: Request, gateway: Gateway, call: CachedCall, ask: Ask,
                                    tokens=trace.prompt_tokens + trace.completion_tokens)
 
 
-async def _refresh(request: Request, gateway: Gateway, call: CachedCall, miss: Miss, upstream: Upstream) -> Trace:
+async def _prefetch(request: Request, gateway: Gateway, conversation: Conversation, ask: Ask,
+                    served: dict[str, Any], upstream: Upstream, *, tokens: int) -> None:
+    """Ask the likely next question of a conversation just served `served`, when its answer is not cached and its
+    route's budget allows (`tokens`: what the answer served cost, reserved before the call and corrected after),
+    as the client would: with its credentials, in its tenant's scope, so its next turn is a hit. Only after a hit:
+    a conversation whose answer was just made upstream is one nobody went on with yet."""
+    policy, follow_ups = gateway.policy, gateway.policy.follow_ups
+    after = conversation.continued(served, "?")  # the context is the same whatever the question
+    context = _key(request, after, upstream) if after is not None else None
+    if follow_ups is None or context is None:
+        return
+    if context.tenant == SHARED_TENANT and caller(request).own_credential:
+        return  # what everyone on a shared route taught is not asked on one client's own upstream account
+    question = await follow_ups.likely(context.context)
+    after = conversation.continued(served, question) if question is not None else None
+    key = _key(request, after, upstream) if after is not None else None
+    if after is None or key is None:
+        return
+    miss = await policy.prefetch(replace(ask, key=key, stream=False, variant=after.variant), tokens=tokens)
+    if miss is not None:
+        trace = await _refresh(request, gateway, after, miss, upstream, event="prefetch")
+        await policy.spent(miss, reserved=tokens, tokens=trace.prompt_tokens + trace.completion_tokens)
+
+
+async def _refresh(request: Request, gateway: Gateway, call: CachedCall, miss: Miss, upstream: Upstream, *,
+                   event: str = "refresh") -> Trace:
     """Go upstream as the cached answer's request would have on a miss, and read the answer to its end so that the
-    policy settles it (a complete answer replaces the cached one); a `refresh` event of its own says what it
-    cost, as the trace returned does, under the serving request's id (the one the upstream is sent)."""
+    policy settles it (a complete answer replaces the cached one); an `event` of its own (outcome `refresh`) says
+    what it cost, as the trace returned does, under the serving request's id (the one the upstream is sent)."""
     trace = Trace(gateway.events, request.scope[TRACE].request_id)
-    trace.event, trace.outcome = "refresh", "refresh"
+    trace.event, trace.outcome = event, "refresh"
     trace.model, trace.route, trace.stream = call.model, call.controls.route, call.stream
 
     async def told(message: Message) -> None:

@@ -1,5 +1,5 @@
 """`POST /v1/chat/completions`: read the request as a chat completion and answer it through the cache
-(`gateway.web.cached_call`)."""
+(`gateway.web.cached_call`), a conversation whose likely next question prefetch may ask ahead."""
 
 from __future__ import annotations
 
@@ -16,4 +16,5 @@ async def chat_completions(request: Request) -> Response:
     trace = trace_of(request, "chat")
     gateway = gateway_of(request)
     chat = read_chat(await read_body(request), request.headers, default_model=gateway.settings.gen_model)
-    return await answer(request, gateway, chat, trace, upstream=gateway.upstreams.for_model("openai", chat.model))
+    return await answer(request, gateway, chat, trace, upstream=gateway.upstreams.for_model("openai", chat.model),
+                        conversation=chat)

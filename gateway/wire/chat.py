@@ -69,6 +69,25 @@ class ChatRequest:
             return cached_events(answer, include_usage=self.client_usage)
         return cached_json(answer)
 
+    @property
+    def follows_up(self) -> bool:
+        """Whether its final user turn goes on with a conversation the model already answered in."""
+        return any(isinstance(turn, dict) and turn.get("role") == "assistant" for turn in self.body["messages"][:-1])
+
+    def continued(self, answer: dict[str, Any], question: str) -> ChatRequest | None:
+        """The request a client sends next to ask `question` once it was sent `answer` (its text echoed back as
+        the assistant's turn, as clients do), not streamed; None when `answer` is no plain text to echo."""
+        choices = answer.get("choices")
+        message = choices[0].get("message") if isinstance(choices, list) and choices and isinstance(choices[0], dict) \
+            else None
+        text = message.get("content") if isinstance(message, dict) and not message.get("tool_calls") else None
+        if not isinstance(text, str) or not text:
+            return None
+        body = {name: value for name, value in self.body.items() if name not in ("stream", "stream_options")}
+        body["messages"] = [*self.body["messages"], {"role": "assistant", "content": text},
+                            {"role": "user", "content": question}]
+        return ChatRequest(body, self.controls, self.model, False, False)
+
 
 def read_chat(raw: bytes, headers: Mapping[str, str], *, default_model: str) -> ChatRequest:
     """Raises InvalidRequest, in OpenAI's wording, for a body or a cache header the gateway cannot use."""

@@ -1,0 +1,148 @@
+"""Prefetch of likely follow-ups through the official OpenAI SDK against a served gateway, on both stores: once a
+conversation's next question recurred often enough (paraphrases counted as one), a hit on that conversation asks it
+in the background, once, with the client's credentials, so the client's follow-up is a hit; a rare one is not; the
+route's budget holds; what one tenant's conversations teach is never used for another's; off by default."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+from tests.conftest import UPSTREAM_KEY
+from tests.support.clients import PARAPHRASE, PROMPT, ask
+from tests.support.events import events_of, served
+
+OPENING = "What is the capital of France?"
+FOLLOW_UP = PROMPT
+PREFETCH = {"PREFETCH": "true", "PREFETCH_MIN_COUNT": "2", "PREFETCH_MIN_PROB": "0.5"}
+BRIEF = {"x-cache-ttl": "1"}  # the follow-up's answer expires soon; the opening's lives a day
+
+
+def settled(gateway) -> None:
+    gateway.drain()  # the prefetch
+    gateway.drain()  # the write it deferred
+
+
+def opened(gateway, key: str = "sk-client-one", route: dict | None = None) -> list[dict]:
+    """Open the conversation (a hit once its answer is cached); the history a client goes on with."""
+    _, _, answer = ask(gateway, OPENING, key=key, headers=route)
+    return [{"role": "user", "content": OPENING}, {"role": "assistant", "content": answer.choices[0].message.content}]
+
+
+def taught(gateway, follow_ups: list[str], keys: tuple[str, ...] = ("sk-client-one",),
+           route: dict | None = None) -> list[dict]:
+    """Conversations (each key's turn by turn) that go on after the same answer with each of `follow_ups`, whose
+    answers then expire."""
+    for index, question in enumerate(follow_ups):
+        key = keys[index % len(keys)]
+        history = opened(gateway, key, route)
+        ask(gateway, question, key=key, history=history, headers=BRIEF | (route or {}))
+        gateway.drain()  # what was learnt
+    time.sleep(1.1)
+    return history
+
+
+def test_a_recurring_follow_up_is_prefetched_so_it_is_a_hit(make_gateway, store_kind, fake_upstream) -> None:
+    gateway = make_gateway(store_kind, **PREFETCH)
+    history = taught(gateway, [FOLLOW_UP, PARAPHRASE])  # two wordings, one question
+    calls = fake_upstream.calls()
+    assert ask(gateway, OPENING)[0] == "hit"  # a third conversation reaches the same state
+    settled(gateway)
+    assert fake_upstream.calls() == calls + 1
+    prefetched = fake_upstream.last()
+    assert prefetched.json["messages"] == [*history, {"role": "user", "content": FOLLOW_UP}]
+    assert prefetched.headers["authorization"] == "Bearer sk-client-one"
+    assert ask(gateway, FOLLOW_UP, history=history)[0] == "hit"
+    assert ask(gateway, OPENING)[0] == "hit"  # its answer is cached now: not asked again
+    settled(gateway)
+    assert fake_upstream.calls() == calls + 1
+
+
+def test_a_prefetch_is_an_event_and_metrics_say_what_it_cost(make_gateway, store_kind, fake_upstream) -> None:
+    gateway = served(make_gateway, store_kind, **PREFETCH)
+    taught(gateway, [FOLLOW_UP, FOLLOW_UP])
+    ask(gateway, OPENING)
+    settled(gateway)
+    [prefetch] = [event for event in events_of(gateway) if event.event == "prefetch"]
+    assert prefetch.outcome == "refresh" and prefetch.status == 200 and prefetch.upstream_ms is not None
+    tokens = prefetch.prompt_tokens + prefetch.completion_tokens
+    assert tokens > 0
+    text = httpx.get(f"{gateway.url}/metrics").text
+    assert 'latency_slayer_background_calls{window="1m",kind="prefetch"} 1' in text.splitlines()
+    assert f'latency_slayer_background_tokens{{window="1m",kind="prefetch"}} {tokens}' in text.splitlines()
+
+
+def test_a_follow_up_seen_too_rarely_is_not_prefetched(make_gateway, store_kind, fake_upstream) -> None:
+    gateway = make_gateway(store_kind, **PREFETCH | {"PREFETCH_MIN_COUNT": "3"})
+    history = taught(gateway, [FOLLOW_UP, PARAPHRASE])
+    calls = fake_upstream.calls()
+    ask(gateway, OPENING)
+    settled(gateway)
+    assert fake_upstream.calls() == calls
+    assert ask(gateway, FOLLOW_UP, history=history)[0] == "miss"
+
+
+def test_a_follow_up_too_unlikely_is_not_prefetched(make_gateway, fake_upstream) -> None:
+    gateway = make_gateway("memory", **PREFETCH | {"PREFETCH_MIN_PROB": "0.6"})
+    taught(gateway, [FOLLOW_UP, PARAPHRASE, "Tell me a joke about databases.", "Which port does Redis use?"])
+    calls = fake_upstream.calls()
+    ask(gateway, OPENING)
+    settled(gateway)
+    assert fake_upstream.calls() == calls  # the likeliest is half of them
+
+
+def test_prefetch_keeps_within_the_routes_budget(make_gateway, store_kind, fake_upstream) -> None:
+    gateway = make_gateway(store_kind, **PREFETCH | {"REFRESH_BUDGET_REQUESTS": "0"})
+    taught(gateway, [FOLLOW_UP, FOLLOW_UP])
+    calls = fake_upstream.calls()
+    ask(gateway, OPENING)
+    settled(gateway)
+    assert fake_upstream.calls() == calls
+
+
+def test_another_tenants_conversations_teach_nothing(make_gateway, store_kind, fake_upstream) -> None:
+    gateway = make_gateway(store_kind, **PREFETCH)
+    history = taught(gateway, [FOLLOW_UP])  # once: one short of the floor
+    # Another key (another tenant) going on from the same history, as if it had been served that answer.
+    ask(gateway, FOLLOW_UP, key="sk-client-two", history=history, headers=BRIEF)
+    ask(gateway, PARAPHRASE, key="sk-client-two", history=history, headers=BRIEF)
+    gateway.drain()
+    calls = fake_upstream.calls()
+    ask(gateway, OPENING)
+    settled(gateway)
+    assert fake_upstream.calls() == calls
+
+
+def test_prefetch_is_off_by_default(make_gateway, store_kind, fake_upstream) -> None:
+    gateway = make_gateway(store_kind, **{name: value for name, value in PREFETCH.items() if name != "PREFETCH"})
+    history = taught(gateway, [FOLLOW_UP, FOLLOW_UP, FOLLOW_UP])
+    calls = fake_upstream.calls()
+    ask(gateway, OPENING)
+    settled(gateway)
+    assert fake_upstream.calls() == calls
+    assert ask(gateway, FOLLOW_UP, history=history)[0] == "miss"
+
+
+def test_on_a_shared_route_everyone_teaches_and_the_gateways_account_prefetches(make_gateway, store_kind,
+                                                                               fake_upstream) -> None:
+    gateway = make_gateway(store_kind, **PREFETCH, SHARED_ROUTES="faq", GATEWAY_API_KEYS="gw-alice, gw-bob, gw-carol")
+    faq = {"x-route": "faq"}
+    history = taught(gateway, [FOLLOW_UP, PARAPHRASE], keys=("gw-alice", "gw-bob"), route=faq)  # once each
+    calls = fake_upstream.calls()
+    ask(gateway, OPENING, key="gw-carol", headers=faq)
+    settled(gateway)
+    assert fake_upstream.calls() == calls + 1
+    assert fake_upstream.last().headers["authorization"] == f"Bearer {UPSTREAM_KEY}"
+    assert ask(gateway, FOLLOW_UP, key="gw-carol", history=history, headers=faq)[0] == "hit"
+
+
+def test_on_a_shared_route_no_clients_own_account_pays_for_what_others_taught(make_gateway, store_kind,
+                                                                             fake_upstream) -> None:
+    gateway = make_gateway(store_kind, **PREFETCH, SHARED_ROUTES="faq")
+    faq = {"x-route": "faq"}
+    taught(gateway, [FOLLOW_UP, PARAPHRASE], keys=("sk-client-one", "sk-client-two"), route=faq)
+    calls = fake_upstream.calls()
+    ask(gateway, OPENING, key="sk-client-three", headers=faq)
+    settled(gateway)
+    assert fake_upstream.calls() == calls
