@@ -1,4 +1,4 @@
-"""What prefetch learns: for each conversation context (`RequestKey.context`, the digest of everything before a
+"""What prefetch learns: for each conversation context (`RequestKey.conversation`, the digest of everything before a
 request's final user turn: its tenant, or "shared" on a shared route, its model, route, parameters and turns), which
 next user turns followed it, clustered by meaning with the cache's embedder. One small table per context, kept in
 the store as a blob that lives `ttl_ms` after its last change:

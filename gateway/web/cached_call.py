@@ -118,7 +118,7 @@ async def answer(request: Request, gateway: Gateway, call: CachedCall, trace: Tr
         conversation = None
     elif conversation.follows_up and key.prompt is not None and policy.follow_ups is not None:
         # After the lookup, which embedded the prompt on an exact miss: learning reads its vector from there.
-        policy.defer(policy.follow_ups.learn(key.context, key.prompt, api_key=ask.api_key))
+        policy.defer(policy.follow_ups.learn(key.conversation, key.prompt, api_key=ask.api_key))
     if isinstance(decision, Hit):
         stale = decision.stale
         trace.hit("stale" if stale else decision.layer, decision.completion.get("usage"), distance=decision.distance,
@@ -170,13 +170,13 @@ async def _prefetch(request: Request, gateway: Gateway, conversation: Conversati
     as the client would: with its credentials, in its tenant's scope, so its next turn is a hit. Only after a hit:
     a conversation whose answer was just made upstream is one nobody went on with yet."""
     policy, follow_ups = gateway.policy, gateway.policy.follow_ups
-    after = conversation.continued(served, "?")  # the context is the same whatever the question
+    after = conversation.continued(served, "?")  # its `conversation` digest is the same whatever the question
     context = _key(request, after, upstream) if after is not None else None
     if follow_ups is None or context is None:
         return
     if context.tenant == SHARED_TENANT and caller(request).own_credential:
         return  # what everyone on a shared route taught is not asked on one client's own upstream account
-    question = await follow_ups.likely(context.context)
+    question = await follow_ups.likely(context.conversation)
     after = conversation.continued(served, question) if question is not None else None
     key = _key(request, after, upstream) if after is not None else None
     if after is None or key is None:

@@ -49,6 +49,9 @@ class RequestKey:
     exact: str  # digest of the whole scope: the exact layer's key
     prompt: str | None  # the final user message's text; None when only the exact layer is safe
     answers: AnswerShape = CHAT_ANSWERS  # the shape of the answers it is served
+    # digest of the scope and every turn before the last, whatever the last asks or in which language: what a
+    # conversation's next turns are learnt under (prefetch), known before that turn is
+    conversation: str = ""
 
 
 def digest(*parts: bytes) -> str:
@@ -135,8 +138,9 @@ def request_key(answers: AnswerShape, *, model: str, route: str, tenant: str, pa
     scope = (answers.kind.encode(), model.encode(), route.encode(), tenant.encode())
     context = digest(*scope, _dumps(params), _dumps(head), *((b"language", language.encode()) if language else ()))
     exact = _exact(context, context.encode(), _dumps(turns[-1]) if prompt is not None else b"")
+    conversation = digest(b"conversation", *scope, _dumps(params), _dumps(turns[:-1]))
     return RequestKey(model=model, route=route, tenant=tenant, context=context, exact=exact, prompt=prompt,
-                      answers=answers)
+                      answers=answers, conversation=conversation)
 
 
 def answered_by(key: RequestKey, provider: str) -> RequestKey:
@@ -144,7 +148,8 @@ def answered_by(key: RequestKey, provider: str) -> RequestKey:
     one, after the table changed) is two models, whose answers are never served for each other."""
     context = digest(key.context.encode(), b"provider", provider.encode())
     exact = _exact(context, key.exact.encode(), b"provider", provider.encode())
-    return replace(key, context=context, exact=exact)
+    conversation = digest(key.conversation.encode(), b"provider", provider.encode())
+    return replace(key, context=context, exact=exact, conversation=conversation)
 
 
 def embedding_keys(body: dict[str, Any], inputs: list[Any], *, tenant: str, provider: str | None = None) -> list[str]:

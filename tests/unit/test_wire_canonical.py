@@ -137,3 +137,15 @@ def test_one_model_name_at_two_providers_is_two_models() -> None:
     inputs = ["a"]
     assert embedding_keys({"model": "m"}, inputs, tenant="t") != embedding_keys({"model": "m"}, inputs, tenant="t",
                                                                                provider="local")
+
+
+def test_a_conversation_is_the_same_whatever_its_next_turn_asks_and_in_which_language() -> None:
+    """Prefetch learns next turns under it, and looks them up before the next turn is known."""
+    history = [SYSTEM, ASK, {"role": "assistant", "content": "A database."}]
+    asks = ["And is it fast?", "Und ist sie schnell?", "?", "x" * (MAX_SEMANTIC_PROMPT_CHARS + 1)]
+    keys = [key({"messages": [*history, {"role": "user", "content": text}]}) for text in asks]
+    assert len({k.conversation for k in keys}) == 1 and len({k.context for k in keys}) > 1
+    assert keys[0].conversation != key({"messages": [*history, {"role": "user", "content": asks[0]}]},
+                                       tenant="t2").conversation
+    assert keys[0].conversation != key({"messages": [ASK, {"role": "user", "content": asks[0]}]}).conversation
+    assert answered_by(keys[0], "local").conversation != keys[0].conversation
