@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import random
 import tempfile
 import threading
@@ -233,6 +234,7 @@ def measure(corpus: Corpus, name: str, *, masters: int, queries: int, concurrenc
             connections: int, seconds: int) -> dict[str, Any]:
     with layout(name, masters) as url:
         _say(f"{name}: loading {corpus.entries:,} entries into {corpus.scopes:,} scopes")
+        began = os.getloadavg()[0]
         result = asyncio.run(_load_and_ask(corpus, url, queries, concurrency))
         _say(f"{name}: {result}")
         if gateways:
@@ -240,6 +242,8 @@ def measure(corpus: Corpus, name: str, *, masters: int, queries: int, concurrenc
                                                   seconds=seconds, logs=Path(tempfile.mkdtemp(prefix="cluster-")))
             _say(f"{name}: exact {result['gateways']['exact']['hits_per_s']} hits/s, "
                  f"semantic {result['gateways']['semantic']['hits_per_s']} hits/s")
+    # The machine is shared: what else ran is part of what the figures mean.
+    result["load_average"] = [round(began, 2), round(os.getloadavg()[0], 2)]
     return result
 
 
@@ -267,9 +271,11 @@ def markdown(results: dict[str, Any]) -> str:
         rows.append((f"store.search per second, {lookup['concurrency']} at a time",
                      lambda r, i=index: f"{r['lookups'][i]['per_sec']:,}"))
     gateways = results["gateways"]
-    rows += [(f"exact hits/s, {gateways} gateways x {results['connections']} connections",
-              lambda r: _hits(r, "exact")),
-             (f"semantic hits/s (fresh paraphrases), {gateways} gateways", lambda r: _hits(r, "semantic"))]
+    if gateways:
+        rows += [(f"exact hits/s, {gateways} gateways x {results['connections']} connections",
+                  lambda r: _hits(r, "exact")),
+                 (f"semantic hits/s (fresh paraphrases), {gateways} gateways", lambda r: _hits(r, "semantic"))]
+    rows.append(("machine load average (1 min) before / after", lambda r: " / ".join(map(str, r["load_average"]))))
     lines = [f"| {results['entries']:,} entries in {results['scopes']:,} scopes | " + " | ".join(layouts) + " |",
              "|" + "|".join(["---"] * (len(layouts) + 1)) + "|"]
     lines += ["| " + name + " | " + " | ".join(cell(results["layouts"][layout]) for layout in layouts) + " |"

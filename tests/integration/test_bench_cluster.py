@@ -20,6 +20,7 @@ def test_cluster_benchmark_runs_end_to_end(tmp_path: Path) -> None:
     assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-2000:]
     assert "| 1,500 entries in 30 scopes | Redis Cluster, 3 masters | single node |" in completed.stdout
     assert "| keys per master |" in completed.stdout and "| exact hits/s, 2 gateways" in completed.stdout
+    assert "| machine load average (1 min) before / after |" in completed.stdout
     results = orjson.loads((tmp_path / "cluster.json").read_bytes())
     assert (tmp_path / "cluster.md").read_text().strip() in completed.stdout
     cluster, single = results["layouts"]["Redis Cluster, 3 masters"], results["layouts"]["single node"]
