@@ -220,19 +220,19 @@ def through_gateways(corpus: Corpus, url: str, *, gateways: int, connections: in
 
 
 @contextlib.contextmanager
-def layout(name: str, masters: int) -> Iterator[str]:
-    """A fresh Redis of the layout: its URL while it runs."""
+def layout(name: str, masters: int, replicas: int) -> Iterator[str]:
+    """A fresh Redis of the layout: its URL (the cluster's masters) while it runs."""
     if name == "cluster":
-        with RedisCluster(masters=masters, replicas_each=0) as cluster:
+        with RedisCluster(masters=masters, replicas_each=replicas) as cluster:
             yield cluster.url
     else:
         with RedisServer() as server:
             yield server.url
 
 
-def measure(corpus: Corpus, name: str, *, masters: int, queries: int, concurrency: int, gateways: int,
-            connections: int, seconds: int) -> dict[str, Any]:
-    with layout(name, masters) as url:
+def measure(corpus: Corpus, name: str, *, masters: int, replicas: int, queries: int, concurrency: int,
+            gateways: int, connections: int, seconds: int) -> dict[str, Any]:
+    with layout(name, masters, replicas) as url:
         _say(f"{name}: loading {corpus.entries:,} entries into {corpus.scopes:,} scopes")
         began = os.getloadavg()[0]
         result = asyncio.run(_load_and_ask(corpus, url, queries, concurrency))
@@ -283,17 +283,20 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def run_cluster(entries: int, scopes: int, *, masters: int = 3, hot: int = 30, queries: int = 1000,
-                concurrency: int = 8, gateways: int = 2, connections: int = 16, seconds: int = 5,
+def run_cluster(entries: int, scopes: int, *, masters: int = 3, replicas: int = 0, hot: int = 30,
+                queries: int = 1000, concurrency: int = 8, gateways: int = 2, connections: int = 16, seconds: int = 5,
                 output: Path = RESULTS) -> dict[str, Any]:
     """Both layouts at `entries` entries; writes cluster.json and cluster.md under `output` after each."""
     corpus = Corpus(entries, scopes, hot, samples=queries * 4)
-    results: dict[str, Any] = {"entries": entries, "scopes": scopes, "masters": masters, "gateways": gateways,
+    results: dict[str, Any] = {"entries": entries, "scopes": scopes, "masters": masters, "replicas": replicas,
+                               "gateways": gateways,
                                "connections": connections, "seconds": seconds, "queries": queries, "layouts": {}}
     output.mkdir(parents=True, exist_ok=True)
-    for name, label in (("cluster", f"Redis Cluster, {masters} masters"), ("single", "single node")):
-        results["layouts"][label] = measure(corpus, name, masters=masters, queries=queries, concurrency=concurrency,
-                                            gateways=gateways, connections=connections, seconds=seconds)
+    cluster = f"Redis Cluster, {masters} masters" + (f" + {replicas} replica each" if replicas else "")
+    for name, label in (("cluster", cluster), ("single", "single node")):
+        results["layouts"][label] = measure(corpus, name, masters=masters, replicas=replicas, queries=queries,
+                                            concurrency=concurrency, gateways=gateways, connections=connections,
+                                            seconds=seconds)
         (output / "cluster.json").write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
         (output / "cluster.md").write_text(markdown(results) + "\n")
     return results
@@ -304,6 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--entries", type=int, default=100_000)
     parser.add_argument("--scopes", type=int, default=1000)
     parser.add_argument("--masters", type=int, default=3)
+    parser.add_argument("--replicas", type=int, default=0, help="replicas of each master (memory: masters only)")
     parser.add_argument("--hot", type=int, default=30, help="scopes the gateways' requests are asked in")
     parser.add_argument("--queries", type=int, default=1000, help="store lookups per layout and concurrency")
     parser.add_argument("--concurrency", type=int, default=8, help="lookups at once in the second lookup pass")
@@ -312,9 +316,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=5, help="length of each wrk run")
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
-    results = run_cluster(args.entries, args.scopes, masters=args.masters, hot=args.hot, queries=args.queries,
-                          concurrency=args.concurrency, gateways=args.gateways, connections=args.connections,
-                          seconds=args.seconds, output=args.output)
+    results = run_cluster(args.entries, args.scopes, masters=args.masters, replicas=args.replicas, hot=args.hot,
+                          queries=args.queries, concurrency=args.concurrency, gateways=args.gateways,
+                          connections=args.connections, seconds=args.seconds, output=args.output)
     print(markdown(results))
     return 0
 
