@@ -32,6 +32,7 @@ from bench import load, services, workload
 from bench.sizes import RESULTS, answer, mixtures, percentiles, synthetic_id
 from gateway.assembly import make_store
 from gateway.embedding.local import LocalEmbedder
+from gateway.setting_values import cluster_nodes, is_cluster_url
 from gateway.settings import load_settings
 from gateway.store.base import Entry, Tags
 from gateway.store.redis.vector_sets import VectorSetStore
@@ -117,10 +118,9 @@ class Corpus:
 
 def _masters(url: str) -> list[redis.Redis]:
     """A plain client per master: what each holds is asked of each."""
-    if "+cluster://" not in url:
+    if not is_cluster_url(url):
         return [redis.Redis.from_url(url)]
-    hosts = url.partition("://")[2].split(",")
-    return [redis.Redis(host=host.rpartition(":")[0], port=int(host.rpartition(":")[2])) for host in hosts]
+    return [redis.Redis(host=host, port=port) for host, port in cluster_nodes(url)]
 
 
 def shards(url: str) -> list[dict[str, int]]:
