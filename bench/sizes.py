@@ -29,7 +29,7 @@ from gateway.embedding.local import LocalEmbedder
 from gateway.settings import load_settings
 from gateway.store.base import Entry
 from gateway.store.redis.entries import RedisEntries
-from gateway.wire.canonical import chat_key, tenant_digest
+from gateway.wire.canonical import SHARD_CHARS, chat_key, shard_of, tenant_digest
 from gateway.wire.controls import DEFAULT_ROUTE
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.redis_server import RedisServer
@@ -58,7 +58,7 @@ def _texts(path: Path, queries: int, entries: int) -> tuple[list[str], list[str]
     return cached[:min(BASE_PROMPTS, entries)], [row["question2"] for row in duplicates]
 
 
-def _answer(prompt: str) -> bytes:
+def answer(prompt: str) -> bytes:
     """A finished chat.completion of about 600 bytes, like the ones the gateway stores."""
     content = (f"Here is a short answer to: {prompt[:120]} " + "It depends on the details; in general " * 12)[:380]
     return orjson.dumps({
@@ -78,10 +78,26 @@ def synthetic_vectors(base: np.ndarray, entries: int, seed: int = 5) -> tuple[np
     vectors[:count] = base[:entries]
     for start in range(count, entries, CHUNK):
         rows = origin[start:start + CHUNK]
-        mixed = base[rows] + rng.uniform(0.1, 0.5, (len(rows), 1)).astype(np.float32) * base[
-            rng.integers(0, count, len(rows))] + rng.normal(0, 0.005, (len(rows), base.shape[1])).astype(np.float32)
-        vectors[start:start + len(rows)] = mixed / np.linalg.norm(mixed, axis=1, keepdims=True)
+        vectors[start:start + len(rows)] = mixtures(base, rows, rng)
     return vectors, origin
+
+
+def mixtures(base: np.ndarray, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Unit vectors near `base[rows]`: each that row plus a weaker random one plus noise, so N distinct vectors
+    keep the clustering of real embeddings."""
+    mixed = base[rows] + rng.uniform(0.1, 0.5, (len(rows), 1)).astype(np.float32) * base[
+        rng.integers(0, len(base), len(rows))] + rng.normal(0, 0.005, (len(rows), base.shape[1])).astype(np.float32)
+    return mixed / np.linalg.norm(mixed, axis=1, keepdims=True)
+
+
+def synthetic_id(context: str, row: int) -> str:
+    """The id of a made-up entry of the scope `context`: its shard first, as every entry id (a cluster finds the
+    entry's slot from it), then the row, which `row_of_id` reads back."""
+    return shard_of(context) + format(row, f"0{32 - SHARD_CHARS}x")
+
+
+def row_of_id(key: str) -> int:
+    return int(key[SHARD_CHARS:], 16)
 
 
 def exact_neighbours(vectors: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
@@ -118,7 +134,7 @@ class Corpus:
         asyncio.run(embedder.close())
         self.prompts, self.paraphrases = cached, paraphrases
         self.vectors, self.origin = synthetic_vectors(np.concatenate(embed), entries)
-        self.answers = [_answer(prompt) for prompt in cached]
+        self.answers = [answer(prompt) for prompt in cached]
         tenant = tenant_digest(services.BENCH_KEY)
         self.keys = [chat_key(orjson.loads(body(prompt)), model="gpt-4o-mini", route=DEFAULT_ROUTE, tenant=tenant)
                      for prompt in cached]
@@ -128,17 +144,17 @@ class Corpus:
         self.truth = exact_neighbours(self.vectors, self.queries, K)
 
     def key(self, row: int) -> str:
-        return self.keys[row].exact if row < len(self.keys) else format(row, "032x")
+        return self.keys[row].exact if row < len(self.keys) else synthetic_id(self.tags.context, row)
 
     def row(self, key: str) -> int:
-        return self.row_of.get(key, int(key, 16) if len(key) == 32 else -1)
+        return self.row_of.get(key, row_of_id(key) if len(key) == 32 else -1)
 
     def entries(self, start: int, stop: int) -> list[Entry]:
         return [Entry(self.key(row), self.tags, self.prompts[self.origin[row]], self.vectors[row],
                       self.answers[self.origin[row]]) for row in range(start, stop)]
 
 
-def _percentiles(samples: Sequence[float]) -> dict[str, float]:
+def percentiles(samples: Sequence[float]) -> dict[str, float]:
     values = np.asarray(samples) * 1000
     return {f"p{q}": round(float(np.percentile(values, q)), 3) for q in (50, 95, 99)}
 
@@ -176,7 +192,7 @@ async def _load_and_ask(store: RedisEntries, corpus: Corpus, server: RedisServer
     await store.close()
     return {"entries": entries, "load_secs": round(load_secs, 1), "entries_per_sec": round(entries / load_secs),
             "bytes_per_entry": round(used / entries, 1), "vector_bytes_per_entry": round(vector_bytes / entries, 1),
-            "vector_memory_mb": round(vector_bytes / 2**20, 1), "search_ms": _percentiles(latencies),
+            "vector_memory_mb": round(vector_bytes / 2**20, 1), "search_ms": percentiles(latencies),
             "recall_at_1": round(float(recall1), 4), "recall_at_5": round(float(recall5), 4)}
 
 
@@ -187,8 +203,8 @@ def _through_gateway(corpus: Corpus, server: RedisServer, env: dict[str, str], l
         load.sequential(gateway.url, [body(prompt) for prompt in corpus.prompts[-20:]])  # warm: exact hits
         samples = load.sequential(gateway.url, [body(prompt) for prompt in corpus.paraphrases])
     hits = [sample.seconds for sample in samples if sample.hit and sample.layer == "semantic"]
-    return {"semantic_hits": f"{len(hits)}/{len(samples)}", "semantic_hit_ms": _percentiles(hits) if hits else {},
-            "all_ms": _percentiles([sample.seconds for sample in samples])}
+    return {"semantic_hits": f"{len(hits)}/{len(samples)}", "semantic_hit_ms": percentiles(hits) if hits else {},
+            "all_ms": percentiles([sample.seconds for sample in samples])}
 
 
 def measure_type(corpus: Corpus, vector_type: str, *, gateway: bool) -> dict[str, Any]:
@@ -233,7 +249,7 @@ def run_sizes(entries: int, types: Sequence[str], *, queries: int = 500, gateway
     """Measure each vector type at `entries` entries; writes sizes.json and sizes.md under `output`."""
     corpus = Corpus(entries, queries, pairs)
     results: dict[str, Any] = {"entries": entries, "queries": len(corpus.queries), "k": K,
-                               "embed_ms": _percentiles(corpus.embed_secs), "types": {}}
+                               "embed_ms": percentiles(corpus.embed_secs), "types": {}}
     output.mkdir(parents=True, exist_ok=True)
     for vector_type in types:  # written after each type: a 1M run takes long, and what is done is kept
         results["types"][vector_type] = measure_type(corpus, vector_type, gateway=gateway)
