@@ -27,6 +27,7 @@ from gateway.metrics.redis_sink import RedisSink
 from gateway.metrics.sink import EventSink
 from gateway.metrics.window import EventWindow
 from gateway.provider_table import Provider
+from gateway.setting_values import is_cluster_url
 from gateway.settings import Settings, load_settings
 from gateway.store.base import Store
 from gateway.store.memory import MemoryStore
@@ -48,13 +49,15 @@ ANTHROPIC_PATHS = ("/v1/messages",)  # the URLs an Anthropic upstream is sent to
 
 def make_store(settings: Settings) -> Store:
     stale_ms = settings.stale_max_secs * 1000  # expired answers are kept as long as any may be served
-    if settings.redis_url and settings.vector_type == "int8":
+    if not settings.redis_url:
+        return MemoryStore(settings.memory_max_entries, settings.memory_max_bytes, stale_ms=stale_ms)
+    # int8 lives in vector sets everywhere; float32 too on a cluster, which a Query Engine index cannot span.
+    if settings.vector_type == "int8" or (settings.vector_type == "float32" and is_cluster_url(settings.redis_url)):
         return VectorSetStore(settings.redis_url, index=settings.index_name, prefix=settings.key_prefix,
-                              timeout_ms=settings.redis_timeout_ms, stale_ms=stale_ms)
-    if settings.redis_url:
-        return RedisStore(settings.redis_url, index=settings.index_name, prefix=settings.key_prefix,
-                          timeout_ms=settings.redis_timeout_ms, vector_type=settings.vector_type, stale_ms=stale_ms)
-    return MemoryStore(settings.memory_max_entries, settings.memory_max_bytes, stale_ms=stale_ms)
+                              timeout_ms=settings.redis_timeout_ms, vector_type=settings.vector_type,
+                              stale_ms=stale_ms)
+    return RedisStore(settings.redis_url, index=settings.index_name, prefix=settings.key_prefix,
+                      timeout_ms=settings.redis_timeout_ms, vector_type=settings.vector_type, stale_ms=stale_ms)
 
 
 def make_sink(settings: Settings) -> EventSink:

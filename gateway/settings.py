@@ -47,7 +47,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("REDIS_URL", optional_redis_url, None,
             "a redis:// or rediss:// URL, redis+cluster://host:port[,host:port...], or empty",
             "Redis 8 with the Query Engine. Unset: the embedded in-process store. `redis+cluster://` (or "
-            "`rediss+cluster://`) names start-up nodes of a Redis Cluster, which needs `VECTOR_TYPE=int8`."),
+            "`rediss+cluster://`) names start-up nodes of a Redis Cluster, which needs `VECTOR_TYPE=int8` or "
+            "`float32` (vector sets)."),
     Setting("OPENAI_API_KEY", optional_text, None, "any text",
             "Upstream key used when a client sends no `Authorization` header."),
     Setting("GATEWAY_API_KEYS", key_table, (), "comma-separated keys, or a JSON object (inline or a file path)",
@@ -149,7 +150,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("KEY_PREFIX", text, "cache:", "a key prefix", "Prefix of the cache's hash keys."),
     Setting("VECTOR_TYPE", choice("float32", "float16", "int8"), "float32", "float32, float16 or int8",
             "How Redis keeps vectors: `float32` or `float16` (half the vector memory) in a Query Engine HNSW index; "
-            "`int8` in Redis 8's native vector sets (`VADD ... Q8`, a quarter of the memory, no module needed)."),
+            "`int8` in Redis 8's native vector sets (`VADD ... Q8`, a quarter of the memory, no module needed). On "
+            "a Redis Cluster `float32` is vector sets unquantised (`VADD ... NOQUANT`, 4x the vector memory of "
+            "int8) and `float16` is refused: vector sets have no half precision."),
     Setting("ADAPTIVE_THRESHOLDS", boolean, False, "true or false",
             "Each route of each tenant (a shared route: of everyone on it) starts at `ADAPTIVE_START_THRESHOLD` and "
             "loosens towards `CACHE_DISTANCE_THRESHOLD` only as feedback and shadow checks show its hits are right; "

@@ -1,7 +1,7 @@
 """The gateway on a Redis Cluster of 3 masters and 3 replicas (`REDIS_URL=redis+cluster://...`, vector sets):
-served hits, tenants apart, flushes by route and tenant on every shard, single-flight across two gateways, the
-metrics stream and health, a cluster that cannot be reached is a bypass, and `serve` refuses the Query Engine
-there (the store behaviour suite runs on the cluster too)."""
+served hits, int8 or unquantised float32, tenants apart, flushes by route and tenant on every shard, single-flight
+across two gateways, the metrics stream and health, a cluster that cannot be reached is a bypass, `serve` refuses
+float16 there, and a cache of another quantisation is refused (the store behaviour suite runs on the cluster too)."""
 
 from __future__ import annotations
 
@@ -63,6 +63,29 @@ def test_a_gateway_on_the_cluster_serves_exact_and_semantic_hits_and_keeps_tenan
     assert vector_sets == 2  # one per tenant, each named with its shard's hash tag
     store = httpx.get(f"{gateway.url}/healthz").json()["store"]
     assert store["ok"] is True and store["masters"] == 3 and store["keys"] > 0
+
+
+def test_float32_on_the_cluster_keeps_vectors_unquantised(make_gateway, fake_upstream, redis_cluster) -> None:
+    """`VECTOR_TYPE=float32` on a cluster: vector sets without quantisation, so a paraphrase is exactly as far as
+    the in-process store finds it (int8 would be some 1e-4 off)."""
+    gateway = make_gateway("redis", REDIS_URL=redis_cluster.url, VECTOR_TYPE="float32",
+                           METRICS_STREAM=f"events:{uuid.uuid4().hex[:10]}")
+    in_process = make_gateway("memory")
+    distances = []
+    for served in (gateway, in_process):
+        answers = [ask(served), ask(served), ask(served, PARAPHRASE)]
+        assert [(state, headers.get("x-cache-layer")) for state, headers, _ in answers] == [
+            ("miss", None), ("hit", "exact"), ("hit", "semantic")]
+        distances.append((answers[2][1]["x-cache-distance"], events_of(served)[2].distance))
+    (header, recorded), (expected_header, expected) = distances
+    assert header == expected_header and recorded == pytest.approx(expected, abs=1e-5)  # the stream keeps 5 places
+    assert fake_upstream.calls() == 2
+    prefix = gateway.settings.key_prefix
+    for node in redis_cluster.masters:
+        with redis.Redis(port=node.port, protocol=3) as client:
+            for vectors in client.scan_iter(match=f"{prefix}vset:{{*}}*", count=1000):
+                assert client.execute_command("VINFO", vectors)[b"quant-type"] == b"f32"
+    assert httpx.get(f"{gateway.url}/healthz").json()["store"]["vector_type"] == "float32"
 
 
 def _entry(tenant: str, route: str, scope: int) -> Entry:
@@ -157,10 +180,33 @@ def test_a_cluster_out_of_reach_is_a_bypass(make_gateway, fake_upstream) -> None
     assert fake_upstream.calls() == 2
 
 
-@pytest.mark.parametrize("vector_type", ["float32", "float16"])
-def test_serve_refuses_the_query_engine_on_a_cluster_naming_the_alternative(tmp_path: Path, vector_type: str) -> None:
-    env = clean_env(REDIS_URL=f"redis+cluster://127.0.0.1:{free_port()}", VECTOR_TYPE=vector_type)
+def test_serve_refuses_float16_on_a_cluster_naming_the_alternatives(tmp_path: Path) -> None:
+    env = clean_env(REDIS_URL=f"redis+cluster://127.0.0.1:{free_port()}", VECTOR_TYPE="float16")
     process = cli("serve", "--port", str(free_port()), env=env, cwd=tmp_path)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 2
-    assert len(stderr.strip().splitlines()) == 1 and "set VECTOR_TYPE=int8" in stderr
+    assert len(stderr.strip().splitlines()) == 1 and "set VECTOR_TYPE=int8 or float32" in stderr
+
+
+@pytest.mark.parametrize("meta_key", ["kept", "gone"])
+async def test_a_cluster_cache_of_another_quantisation_is_refused(redis_cluster, meta_key: str) -> None:
+    """int8 and float32 vector sets never mix: the meta key, or without it the scope registries, name the
+    quantisation the cache was built with, so the other one stops at start-up rather than at its first VADD."""
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    for built, other in (("int8", "float32"), ("float32", "int8")):
+        first = VectorSetStore(redis_cluster.url, index=f"idx:{name}", prefix=f"{name}:", timeout_ms=2000,
+                               vector_type=built)
+        await first.open(dim=DIM, embedder="test-embedder")
+        await first.write_many([_entry("alice", "default", scope) for scope in range(6)], ttl_ms=60_000)
+        if meta_key == "gone":
+            await first._writer.delete(f"idx:{name}:meta")
+        await first.close()
+        second = VectorSetStore(redis_cluster.url, index=f"idx:{name}", prefix=f"{name}:", timeout_ms=2000,
+                                vector_type=other)
+        found = f"{DIM}-d {built} vectors" if meta_key == "kept" else "another embedder or vector type"
+        with pytest.raises(StartupError, match=rf"{found}.*this gateway stores {DIM}-d {other} .*--scan --pattern"):
+            await second.open(dim=DIM, embedder="test-embedder")
+        await first.open(dim=DIM, embedder="test-embedder")  # its own quantisation opens it
+        assert await first.flush() == 6
+        await first._writer.delete(f"idx:{name}:meta")
+        await first.close()

@@ -1,5 +1,6 @@
 """One behaviour suite, run against every store: the in-process one and Redis 8 with each vector type (FLOAT32 and
-FLOAT16 in a Query Engine index, int8 in native vector sets), and int8 on a Redis Cluster of 3 masters."""
+FLOAT16 in a Query Engine index, int8 in native vector sets), and int8 and unquantised float32 vector sets on a
+Redis Cluster of 3 masters."""
 
 from __future__ import annotations
 
@@ -17,11 +18,12 @@ from gateway.store.redis.vector_sets import VectorSetStore
 from tests.support.stores import DIM, REDIS_KINDS, TAGS, ClusterIds, entry, redis_store, unit
 
 # How far a stored distance may be from the exact cosine distance: quantisation costs precision.
-PRECISION = {"memory": 1e-4, "redis": 1e-4, "redis-float16": 5e-4, "redis-int8": 1e-3, "redis-cluster": 1e-3}
-CLUSTER = "redis-cluster"
+PRECISION = {"memory": 1e-4, "redis": 1e-4, "redis-float16": 5e-4, "redis-int8": 1e-3, "redis-cluster": 1e-3,
+             "redis-cluster-float32": 1e-6}
+CLUSTERS = {"redis-cluster": "int8", "redis-cluster-float32": "float32"}  # the vector types a cluster can hold
 
 
-@pytest.fixture(params=["memory", *REDIS_KINDS, CLUSTER])
+@pytest.fixture(params=["memory", *REDIS_KINDS, *CLUSTERS])
 def kind(request: pytest.FixtureRequest) -> str:
     return request.param
 
@@ -29,10 +31,11 @@ def kind(request: pytest.FixtureRequest) -> str:
 def _built(request: pytest.FixtureRequest, kind: str, *, stale_ms: int = 0) -> Store:
     if kind == "memory":
         return MemoryStore(max_entries=100, stale_ms=stale_ms)
-    if kind == CLUSTER:
+    if kind in CLUSTERS:
         name = f"test-{uuid.uuid4().hex[:8]}"
         return ClusterIds(VectorSetStore(request.getfixturevalue("redis_cluster").url, index=f"idx:{name}",
-                                         prefix=f"{name}:", timeout_ms=2000, stale_ms=stale_ms))
+                                         prefix=f"{name}:", timeout_ms=2000, vector_type=CLUSTERS[kind],
+                                         stale_ms=stale_ms))
     return redis_store(kind, request.getfixturevalue("redis_server").url, f"test-{uuid.uuid4().hex[:8]}",
                        stale_ms=stale_ms)
 
@@ -317,7 +320,7 @@ async def test_a_vector_added_later_makes_an_exact_only_entry_searchable(store: 
     assert await store.search(TAGS, unit(1), k=5) == []
 
 
-@pytest.mark.parametrize("kind", [*REDIS_KINDS, CLUSTER])
+@pytest.mark.parametrize("kind", [*REDIS_KINDS, *CLUSTERS])
 async def test_a_bulk_write_is_the_same_as_writing_one_by_one(store: RedisEntries) -> None:
     other = Tags(TAGS.model, TAGS.route, "tenant2", TAGS.context)
     entries = [entry(f"e{index}", unit(1, index / 100), tags=other if index % 2 else TAGS) for index in range(700)]

@@ -1,6 +1,6 @@
 """Redis Cluster without a cluster: the `redis+cluster://` URL form, the key layout (one slot per scope, found from
-an entry's id alone, the single-node names unchanged), the Query Engine refused, and a cluster client's own errors
-turned into the store's."""
+an entry's id alone, the single-node names unchanged), which store keeps each vector type, the Query Engine refused,
+and a cluster client's own errors turned into the store's."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from gateway.store.redis.connection import _credentials
 from gateway.store.redis.entries import store_errors
 from gateway.store.redis.query_engine import RedisStore
 from gateway.store.redis.vector_set_keys import VectorSetKeys
+from gateway.store.redis.vector_sets import VectorSetStore
 from gateway.wire.canonical import ENTRY_ID, SHARD_CHARS, answered_by, chat_key, shard_of
 from tests.support.processes import NO_DOTENV
 
@@ -54,11 +55,19 @@ def test_cluster_credentials_are_read_as_redis_py_reads_a_url(url: str, credenti
     assert _credentials(url) == credentials
 
 
-def test_the_query_engine_store_is_refused_on_a_cluster_naming_the_alternative() -> None:
-    for vector_type in ("float32", "float16"):
-        settings = load_settings(environ={"REDIS_URL": CLUSTER, "VECTOR_TYPE": vector_type}, dotenv=NO_DOTENV)
-        with pytest.raises(StartupError, match="VECTOR_TYPE=int8"):
-            make_store(settings)
+@pytest.mark.parametrize(("url", "vector_type", "store"), [
+    ("redis://a:1", "float32", RedisStore), ("redis://a:1", "float16", RedisStore),
+    ("redis://a:1", "int8", VectorSetStore), (CLUSTER, "float32", VectorSetStore), (CLUSTER, "int8", VectorSetStore),
+])
+def test_which_store_keeps_each_vector_type(url: str, vector_type: str, store: type) -> None:
+    made = make_store(load_settings(environ={"REDIS_URL": url, "VECTOR_TYPE": vector_type}, dotenv=NO_DOTENV))
+    assert type(made) is store and made._vector_type == vector_type
+
+
+def test_the_query_engine_store_is_refused_on_a_cluster_naming_the_alternatives() -> None:
+    settings = load_settings(environ={"REDIS_URL": CLUSTER, "VECTOR_TYPE": "float16"}, dotenv=NO_DOTENV)
+    with pytest.raises(StartupError, match="set VECTOR_TYPE=int8 or float32"):
+        make_store(settings)
     with pytest.raises(StartupError, match="cannot span a Redis Cluster"):
         RedisStore(CLUSTER, index="idx", prefix="p:", timeout_ms=100)
 

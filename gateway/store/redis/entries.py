@@ -153,7 +153,7 @@ class RedisEntries(Store):
             return None
         embedder, dim, vector_type = built
         return self._conflict(f"holds {dim}-d {vector_type} vectors of embedder {embedder!r}",
-                              vector_sets=vector_type == "int8")
+                              vector_sets=vector_type == "int8" or isinstance(self._redis, RedisCluster))
 
     # ---- entries ----------------------------------------------------------------------------------------
 

@@ -58,8 +58,10 @@ class RedisStore(RedisEntries):
                  verify_secs: float = VERIFY_SECS, stale_ms: int = 0) -> None:
         if is_cluster_url(url):
             # The Query Engine we can install is no coordinator: an index would see one shard's entries.
+            # float32 reaches here only on a single node (`assembly.make_store`); vector sets have no float16.
             raise StartupError(f"VECTOR_TYPE={vector_type} keeps vectors in a Query Engine index, which cannot span "
-                               f"a Redis Cluster: set VECTOR_TYPE=int8 (vector sets) with a redis+cluster:// URL")
+                               f"a Redis Cluster: with a redis+cluster:// URL set VECTOR_TYPE=int8 or float32 "
+                               f"(vector sets, which have no half precision)")
         super().__init__(url, index=index, prefix=prefix, timeout_ms=timeout_ms, vector_type=vector_type,
                          stale_ms=stale_ms)
         self._dtype = _DTYPES[vector_type]

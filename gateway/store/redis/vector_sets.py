@@ -1,6 +1,7 @@
-"""The Redis 8 store on native vector sets (no Query Engine module): one vector set per scope, its vectors
-quantised to int8 (`VADD ... Q8`, a quarter of FLOAT32's memory), so a lookup is one VSIM on exactly the
-entries of its scope. The entry hashes, answers, blobs and counters are shared with the other Redis store.
+"""The Redis 8 store on native vector sets (no Query Engine module): one vector set per scope, so a lookup is
+one VSIM on exactly the entries of its scope. Its vectors are quantised to int8 (`VADD ... Q8`, a quarter of
+FLOAT32's memory) or, on a Redis Cluster where the Query Engine cannot go, kept as float32 (`NOQUANT`). The entry
+hashes, answers, blobs and counters are shared with the other Redis store.
 
 A scope's name starts with the embedder's fingerprint (`<prefix>vset:<fingerprint>:<scope digest>`), so vectors of
 two embedders never meet in one set; on a Redis Cluster every name also carries its shard's hash tag
@@ -34,7 +35,7 @@ from gateway.wire.canonical import SHARD_CHARS
 # changes nothing and returns that scope, for the caller to name its keys and write again.
 # KEYS: hash, scope vector set, scope exact-only set, scope registry, [old vector set, old exact-only set].
 # ARGV: element, scope, [route, user] JSON, ttl_ms, answer, FP32 vector or '', attributes, old scope or '',
-# how much longer than the answer its stale copy lives (0: no copy), fields...
+# how much longer than the answer its stale copy lives (0: no copy), quantisation (Q8 or NOQUANT), fields...
 _WRITE = """
 local kind = redis.call('TYPE', KEYS[2])['ok']
 if kind == 'vectorset' and ARGV[6] ~= '' then
@@ -49,7 +50,7 @@ if old and old ~= ARGV[2] then
   redis.call('VREM', KEYS[5], ARGV[1])
   redis.call('SREM', KEYS[6], ARGV[1])
 end
-redis.call('HSET', KEYS[1], 'scope', ARGV[2], unpack(ARGV, 10))
+redis.call('HSET', KEYS[1], 'scope', ARGV[2], unpack(ARGV, 11))
 redis.call('HSETEX', KEYS[1], 'PX', ARGV[4], 'FIELDS', 1, 'resp', ARGV[5])
 if ARGV[9] ~= '0' then
   redis.call('HSETEX', KEYS[1], 'PX', ARGV[4] + ARGV[9], 'FIELDS', 1, 'stale', ARGV[5])
@@ -57,7 +58,7 @@ else
   redis.call('HDEL', KEYS[1], 'stale')
 end
 if ARGV[6] ~= '' then
-  redis.call('VADD', KEYS[2], 'FP32', ARGV[6], ARGV[1], 'Q8', 'SETATTR', ARGV[7])
+  redis.call('VADD', KEYS[2], 'FP32', ARGV[6], ARGV[1], ARGV[10], 'SETATTR', ARGV[7])
   redis.call('SREM', KEYS[3], ARGV[1])
 elseif redis.call('VISMEMBER', KEYS[2], ARGV[1]) == 0 then
   redis.call('SADD', KEYS[3], ARGV[1])
@@ -98,6 +99,9 @@ return removed
 DROP_PAGE = 200  # entries per scripted page: each page blocks Redis for its VREMs, so keep it short
 
 
+# How each VECTOR_TYPE a vector set can hold is asked of VADD; vector sets have no half precision.
+QUANTISATIONS = {"int8": "Q8", "float32": "NOQUANT"}
+
 MIN_VERSION = (8, 2)  # VSIM ... WITHATTRIBS and VISMEMBER arrived in Redis 8.2
 
 
@@ -120,9 +124,13 @@ def _foreign_reply(error: ResponseError) -> bool:
 
 
 class VectorSetStore(RedisEntries):
-    def __init__(self, url: str, *, index: str, prefix: str, timeout_ms: int, stale_ms: int = 0) -> None:
-        super().__init__(url, index=index, prefix=prefix, timeout_ms=timeout_ms, vector_type="int8",
+    def __init__(self, url: str, *, index: str, prefix: str, timeout_ms: int, vector_type: str = "int8",
+                 stale_ms: int = 0) -> None:
+        # The vector type is part of every scope's name (the fingerprint) and of the meta key, so a gateway of
+        # another quantisation is refused at start-up instead of having its VADDs refused.
+        super().__init__(url, index=index, prefix=prefix, timeout_ms=timeout_ms, vector_type=vector_type,
                          stale_ms=stale_ms)
+        self._quantisation = QUANTISATIONS[vector_type]
         self._keys = VectorSetKeys(prefix, cluster=is_cluster_url(url))
         self._write_script = self._writer.register_script(_WRITE)
         self._delete_script = self._writer.register_script(_DELETE)
@@ -138,8 +146,8 @@ class VectorSetStore(RedisEntries):
             for version in _versions(versions):
                 if not recent_enough(version):
                     # An older server would fail every search, so the cache would flap between working and bypassed.
-                    raise StartupError(f"VECTOR_TYPE=int8 needs Redis 8.2 or later (vector sets with VSIM "
-                                       f"WITHATTRIBS); this server is {version or 'of unknown version'}")
+                    raise StartupError(f"VECTOR_TYPE={self._vector_type} needs Redis 8.2 or later (vector sets with "
+                                       f"VSIM WITHATTRIBS); this server is {version or 'of unknown version'}")
             built = await self._read_meta()
             conflict = self._recorded_conflict(built) if built is not None else await self._unrecorded_conflict()
             if conflict is not None:
@@ -209,7 +217,7 @@ class VectorSetStore(RedisEntries):
         moved = list(self._keys.scope(entry.key[:SHARD_CHARS], old)) if old else []
         return ([self._keys.entry(entry.key), *self._keys.scope(shard, scope), self._keys.registry(shard), *moved],
                 [entry.key, scope, orjson.dumps([entry.tags.route, entry.tags.tenant]), ttl_ms, entry.answer,
-                 vector, orjson.dumps({"prompt": entry.prompt}), old, self._stale_ms, *fields])
+                 vector, orjson.dumps({"prompt": entry.prompt}), old, self._stale_ms, self._quantisation, *fields])
 
     async def write(self, entry: Entry, *, ttl_ms: int) -> None:
         """One script call: atomic without MULTI, and no pipeline asking whether the script is loaded (two when
@@ -296,7 +304,8 @@ class VectorSetStore(RedisEntries):
             else:
                 size = {"scopes": int(await self._redis.hlen(self._keys.registry("")))}
             await self._recheck_incidents()
-        return {"backend": "redis", "host": self._url_host, "vector_type": "int8", **size, **self._incidents.health()}
+        return {"backend": "redis", "host": self._url_host, "vector_type": self._vector_type, **size,
+                **self._incidents.health()}
 
 
 def _versions(info: dict[Any, Any]) -> list[str]:
