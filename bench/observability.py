@@ -1,9 +1,10 @@
-"""What OpenTelemetry tracing costs an exact hit: the gateway as users run it (`latency-slayer serve`, one worker,
-the in-process store, so the hit path is the cheapest it gets and any cost shows), with tracing off, then on
-(`OTEL_TRACES_EXPORTER=otlp`, sent to an OTLP/HTTP receiver on loopback), every request sampled, then 1 %, in
+"""What the access log and OpenTelemetry tracing cost an exact hit: the gateway as users run it (`latency-slayer
+serve`, one worker, the in-process store, so the hit path is the cheapest it gets and any cost shows), with both off,
+with the access log on (its JSON lines written to a file, as a container's stderr is), with tracing on
+(`OTEL_TRACES_EXPORTER=otlp`, sent to an OTLP/HTTP receiver on loopback) for every request, then for 1 %, in
 alternating rounds: exact-hit p50 and the gateway's CPU time per hit at concurrency 1, and hits/s under `wrk`.
 
-    .venv/bin/python -m bench.tracing [--rounds 3] [--seconds 5]
+    .venv/bin/python -m bench.observability [--rounds 3] [--seconds 5]
 """
 
 from __future__ import annotations
@@ -49,9 +50,10 @@ def main() -> None:
     results: dict[str, list[dict[str, float]]] = {}
     with FakeUpstream() as upstream, OtlpReceiver() as collector, tempfile.TemporaryDirectory() as logs:
         on = {"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": collector.url}
-        modes = {"off": {}, "on": on,
-                 "on, 1 % sampled": {**on, "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
-                                     "OTEL_TRACES_SAMPLER_ARG": "0.01"}}
+        modes = {"off": {"ACCESS_LOG": "off"}, "access log": {"LOG_LEVEL": "info", "ACCESS_LOG": "info"},
+                 "tracing": {"ACCESS_LOG": "off", **on},
+                 "tracing 1 % sampled": {"ACCESS_LOG": "off", **on, "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+                                         "OTEL_TRACES_SAMPLER_ARG": "0.01"}}
         for _ in range(args.rounds):
             for mode, env in modes.items():
                 figures = measure(upstream.base_url, env, seconds=args.seconds, logs=Path(logs))
