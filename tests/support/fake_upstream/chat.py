@@ -43,13 +43,13 @@ def words(text: str) -> int:
 
 
 def split_words(text: str) -> list[str]:
-    # Every piece keeps its leading whitespace so that "".join(pieces) == text exactly.
-    pieces = re.findall(r"\s*\S+", text)
-    rest = text[len("".join(pieces)) :]
-    if not pieces:
+    # Every piece keeps its leading whitespace so that "".join(pieces) == text exactly. Cut at each word's end
+    # (`\s*\S+` would rescan a long run of trailing spaces from each of its positions: quadratic).
+    ends = [match.end() for match in re.finditer(r"\S+", text)]
+    if not ends:
         return [text] if text else []
-    pieces[-1] += rest
-    return pieces
+    ends[-1] = len(text)
+    return [text[start:end] for start, end in zip([0, *ends[:-1]], ends, strict=True)]
 
 
 def split_in(text: str, parts: int) -> list[str]:
