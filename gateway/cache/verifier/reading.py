@@ -245,8 +245,11 @@ def _after(words: list[str], plain: list[str], markers: frozenset[str], lex: Lex
 
 
 def read(text: str) -> Reading:
-    text = numerals(normal(text))
+    # The language its semantic scope was keyed with, told from the text as sent: told after normalising here, a
+    # prompt keyed Portuguese could be read with English words, its "não" no negation (both prompts of a comparison
+    # are read in one language only if both are told the way their scope was).
     language = language_of(text)
+    text = numerals(normal(text))
     lex = lexicon(language)
     text = unelided(language, text)
     words, is_name = _tokens(text, lex)
