@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from gateway.cache.verifier.glyphs import numerals, symbols
 from gateway.cache.verifier.lexicons import Lexicon, lexicon, singular, unelided
+from gateway.cache.verifier.scripts import mixed
 from gateway.cache.verifier.symbols import glued, operators
 from gateway.cache.verifier.text import hidden, marked, normal
 from gateway.cache.verifier.tokens import unknown, vocabulary
@@ -54,6 +55,7 @@ class Reading:
     text: str  # as read: Unicode NFC, fractions and Roman numerals spelt as numbers (`verifier_glyphs`)
     hidden: frozenset[str]  # words holding characters the embedder's tokenizer drops (`verifier_text`)
     marked: frozenset[tuple[str, str]]  # words with accents or other marks: ("ano", "año")
+    mixed: frozenset[str]  # words spelt in two scripts: "nоt" with a Cyrillic "о" (`verifier_scripts`)
     unknown: tuple[str, ...]  # words the tokenizer turns into [UNK], sorted (`verifier_tokens`)
     symbols: tuple[tuple[str, int], ...]  # symbols outside ASCII no other rule reads, counted (`verifier_glyphs`)
     lexicon: Lexicon  # the words of its language (`verifier_lexicons`)
@@ -274,6 +276,7 @@ def read(text: str) -> Reading:
         text=text,
         hidden=hidden(text),
         marked=marked(text),
+        mixed=mixed(text),
         unknown=unknown(text),
         symbols=symbols(text),
         lexicon=lex,
