@@ -24,6 +24,7 @@ def _scripts(word: str) -> int:
 
 def mixed(text: str) -> frozenset[str]:
     """The lowercased words of an NFC text whose letters belong to more than one script."""
-    if text.isascii():
+    if text.isascii():  # most prompts: no letter's name to look up
         return frozenset()
+    # Digits, marks and punctuation have no script of their own here: "x²", "año" and "l'eau" are one script.
     return frozenset(word for word in words_of(text) if not word.isascii() and _scripts(word) > 1)
