@@ -108,7 +108,8 @@ def language_of(text: str) -> str | None:
     """"en", "de", "fr", "es", "pt", "it", "nl", "zh", "ja", "ko", another script's name ("cyrillic"), or None
     when the language cannot be told (no function word of any of them, or two of them nearly as likely). Reads
     the first READ_CHARS characters: a prompt's cost is bounded, whatever its length."""
-    text = text[:READ_CHARS]
+    # Composed (NFC): a combining accent would split a word in two ("na\u0303o" read as "na" and "o").
+    text = unicodedata.normalize("NFC", text[:READ_CHARS])
     script = None if text.isascii() else _script(text)
     if script is not None:
         return script

@@ -21,7 +21,14 @@ from gateway.flight.capture import StreamAnswer
 from gateway.flight.flight import Head
 from gateway.upstreams import Upstream, Upstreams
 from gateway.web.dialects import errors_for
-from gateway.web.request_parts import cache_headers, caller, embedder_key, forwarded_headers, tenant_for
+from gateway.web.request_parts import (
+    cache_headers,
+    caller,
+    embedder_key,
+    forwarded_headers,
+    on_gateways_account,
+    tenant_for,
+)
 from gateway.web.responses import (
     ErrorResponse,
     EventStreamResponse,
@@ -174,7 +181,7 @@ async def _prefetch(request: Request, gateway: Gateway, conversation: Conversati
     context = _key(request, after, upstream) if after is not None else None
     if follow_ups is None or context is None:
         return
-    if context.tenant == SHARED_TENANT and caller(request).own_credential:
+    if context.tenant == SHARED_TENANT and not on_gateways_account(request, upstream):
         return  # what everyone on a shared route taught is not asked on one client's own upstream account
     question = await follow_ups.likely(context.conversation)
     after = conversation.continued(served, question) if question is not None else None

@@ -45,6 +45,16 @@ def embedder_key(request: Request, upstream: Upstream) -> str | None:
     return caller(request).upstream_key
 
 
+def on_gateways_account(request: Request, upstream: Upstream) -> bool:
+    """Whether this request's upstream calls are paid by the gateway's own account: not by a credential the client
+    sent, nor by the upstream key of the client's gateway key (an account of that client's)."""
+    who = caller(request)
+    if who.own_credential:
+        return False
+    return Upstreams.routed_away(upstream) or who.upstream_key == server_key(request.scope["path"],
+                                                                            gateway_of(request).settings)
+
+
 def tenant_for(request: Request, route: str) -> str:
     """The tenant whose entries this request may see: the caller's own, or everyone's on a shared route."""
     return SHARED_TENANT if route in gateway_of(request).settings.shared_routes else caller(request).tenant

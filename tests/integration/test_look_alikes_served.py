@@ -43,3 +43,18 @@ def test_a_served_gateway_misses_where_only_the_user_sees_a_difference(make_gate
     assert _ask(gateway, asked) == "miss"
     assert _ask(gateway, cached.upper()) == "hit"  # case is no difference: served at distance 0
     assert fake_upstream.calls() == 2
+
+
+# Near, not the same, to the embedder ("n ##о ##t": distance 0.05): within the threshold, so only the verifier tells
+# a poisoned answer (what dogs must not eat) from the one asked for.
+SPELT_IN_TWO_SCRIPTS = [("Which foods are n\u043et healthy for dogs?", "Which foods are healthy for dogs?")]
+
+
+@pytest.mark.parametrize(("cached", "asked"), SPELT_IN_TWO_SCRIPTS)
+def test_a_word_spelt_with_another_scripts_letter_is_no_hit(make_gateway, fake_upstream, cached: str, asked: str,
+                                                            embedder) -> None:
+    assert float(embedder.embed_batch([cached])[0] @ embedder.embed_batch([asked])[0]) > 0.9
+    gateway = make_gateway("memory")
+    assert _ask(gateway, cached) == "miss"
+    assert _ask(gateway, asked) == "miss"
+    assert fake_upstream.calls() == 2

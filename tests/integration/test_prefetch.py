@@ -146,3 +146,15 @@ def test_on_a_shared_route_no_clients_own_account_pays_for_what_others_taught(ma
     ask(gateway, OPENING, key="sk-client-three", headers=faq)
     settled(gateway)
     assert fake_upstream.calls() == calls
+
+
+def test_on_a_shared_route_no_gateway_keys_own_account_pays_for_what_others_taught(make_gateway, store_kind,
+                                                                                   fake_upstream) -> None:
+    keys = '{"gw-alice": null, "gw-bob": null, "gw-carol": "sk-carols-own-account"}'
+    gateway = make_gateway(store_kind, **PREFETCH, SHARED_ROUTES="faq", GATEWAY_API_KEYS=keys)
+    faq = {"x-route": "faq"}
+    taught(gateway, [FOLLOW_UP, PARAPHRASE], keys=("gw-alice", "gw-bob"), route=faq)
+    calls = fake_upstream.calls()
+    ask(gateway, OPENING, key="gw-carol", headers=faq)  # a hit, by a key whose upstream account is its own
+    settled(gateway)
+    assert fake_upstream.calls() == calls

@@ -3,8 +3,12 @@ read in German, French, Spanish, Portuguese, Italian and Dutch (each pair in bot
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 
+from gateway.cache.verifier.lexicons import lexicon
+from gateway.cache.verifier.reading import read
 from gateway.cache.verifier.rules import difference
 from gateway.language import language_of
 from gateway.wire.canonical import chat_key
@@ -118,3 +122,23 @@ def test_a_look_alike_is_stopped_in_its_language(one: str, other: str, rule: str
     assert difference(one, other) is not None and difference(other, one) is not None
     # Swapped places are often seen by the order rules first.
     assert {rule, *(("order",) if rule == "direction" else ())} & {difference(one, other), difference(other, one)}
+
+
+# Spelt so that the text as sent and the text the verifier compares (composed, numerals spelt) read differently:
+# keyed Portuguese, a prompt read with English words lost its negation ("não") to the verifier.
+DECOMPOSED = unicodedata.normalize("NFD", "Qual não é a capital do Brasil? What is it? nã")
+NUMERALS = "Qual não é a capital do Brasil? whatⅠ isⅠ itⅠ theⅠ"
+
+
+@pytest.mark.parametrize("prompt", [DECOMPOSED, unicodedata.normalize("NFD", "Qual é a melhor forma de nadar?")])
+def test_a_decomposed_accent_does_not_change_the_language(prompt: str) -> None:
+    assert language_of(prompt) == language_of(unicodedata.normalize("NFC", prompt))
+
+
+@pytest.mark.parametrize("prompt", [DECOMPOSED, NUMERALS])
+def test_the_verifier_reads_a_prompt_in_the_language_of_its_scope(prompt: str) -> None:
+    assert read(prompt).lexicon is lexicon(language_of(prompt))
+
+
+def test_a_negation_hidden_by_spelling_is_still_a_negation() -> None:
+    assert language_of(NUMERALS) == "pt" and read(NUMERALS).negated

@@ -72,6 +72,11 @@ REJECTED = [
     ("What does año mean?", "What does ano mean?", "accent"),
     ("How do I pronounce résumé?", "How do I pronounce resume?", "accent"),
     ("Who is José Martí?", "Who is Jose Marti?", "accent"),
+    # letters of another script that look Latin (Cyrillic "о", "і", Greek "ο"): distance 0.05, no rule read "nоt"
+    ("Which foods are healthy for dogs?", "Which foods are n\u043et healthy for dogs?", "look-alike"),
+    ("Is it safe to eat raw eggs?", "Is it n\u043et safe to eat raw eggs?", "look-alike"),
+    ("Warum ist der Himmel blau?", "Warum ist der Himmel n\u0456cht blau?", "look-alike"),
+    ("Is the admin account locked?", "Is the \u03bfld admin account locked?", "look-alike"),
     # what the tokenizer cannot represent: each such word is the same [UNK] (all at distance 0)
     ("Reply with 👍 if you agree", "Reply with 👎 if you agree", "unknown"),
     ("What does the 🙃 emoji mean?", "What does the 🤔 emoji mean?", "unknown"),
@@ -126,6 +131,8 @@ PARAPHRASES = [
     ("Summarise:\r\n\tthe report", "Summarise:\n  the report"),
     ("Summarise the report", "Summarise\u00a0the report"),
     ("What does año mean in English?", "What is the English meaning of año?"),
+    ("What does мир mean in English?", "What is the English meaning of мир?"),  # one script a word
+    ("How do I say 食べる in English?", "How is 食べる said in English?"),  # kanji and kana: one word both sides
     # symbols spelt another way that other rules read as the same
     ("What is 2 + 2?", "What is 2+2?"),
     ("Is 7 ≤ 9?", "Is 7 <= 9?"),

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from gateway.cache.verifier.glyphs import numerals, symbols
 from gateway.cache.verifier.lexicons import Lexicon, lexicon, singular, unelided
+from gateway.cache.verifier.scripts import mixed
 from gateway.cache.verifier.symbols import glued, operators
 from gateway.cache.verifier.text import hidden, marked, normal
 from gateway.cache.verifier.tokens import unknown, vocabulary
@@ -54,6 +55,7 @@ class Reading:
     text: str  # as read: Unicode NFC, fractions and Roman numerals spelt as numbers (`verifier_glyphs`)
     hidden: frozenset[str]  # words holding characters the embedder's tokenizer drops (`verifier_text`)
     marked: frozenset[tuple[str, str]]  # words with accents or other marks: ("ano", "año")
+    mixed: frozenset[str]  # words spelt in two scripts: "nоt" with a Cyrillic "о" (`verifier_scripts`)
     unknown: tuple[str, ...]  # words the tokenizer turns into [UNK], sorted (`verifier_tokens`)
     symbols: tuple[tuple[str, int], ...]  # symbols outside ASCII no other rule reads, counted (`verifier_glyphs`)
     lexicon: Lexicon  # the words of its language (`verifier_lexicons`)
@@ -245,8 +247,11 @@ def _after(words: list[str], plain: list[str], markers: frozenset[str], lex: Lex
 
 
 def read(text: str) -> Reading:
-    text = numerals(normal(text))
+    # The language its semantic scope was keyed with, told from the text as sent: told after normalising here, a
+    # prompt keyed Portuguese could be read with English words, its "não" no negation (both prompts of a comparison
+    # are read in one language only if both are told the way their scope was).
     language = language_of(text)
+    text = numerals(normal(text))
     lex = lexicon(language)
     text = unelided(language, text)
     words, is_name = _tokens(text, lex)
@@ -271,6 +276,7 @@ def read(text: str) -> Reading:
         text=text,
         hidden=hidden(text),
         marked=marked(text),
+        mixed=mixed(text),
         unknown=unknown(text),
         symbols=symbols(text),
         lexicon=lex,

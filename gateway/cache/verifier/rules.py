@@ -115,6 +115,10 @@ def _accents(a: Reading, b: Reading) -> bool:
     return accent_dropped(a.marked, b.text) or accent_dropped(b.marked, a.text)
 
 
+def _look_alike(a: Reading, b: Reading) -> bool:
+    return a.mixed != b.mixed
+
+
 def _unknown(a: Reading, b: Reading) -> bool:
     """Words the embedder reads as the same [UNK]: "reply with ✅" vs "reply with ❌" (distance 0)."""
     return a.unknown != b.unknown
@@ -176,7 +180,8 @@ def _reordered(a: Reading, b: Reading) -> bool:
 
 
 RULES: tuple[tuple[str, Callable[[Reading, Reading], bool]], ...] = (
-    ("invisible", _invisible), ("accent", _accents), ("unknown", _unknown), ("symbol", _symbols),
+    ("invisible", _invisible), ("accent", _accents), ("look-alike", _look_alike), ("unknown", _unknown),
+    ("symbol", _symbols),
     ("number", _numbers), ("unit", _units), ("date", _dates),
     ("negation", _negation), ("question", _question), ("name", _names), ("file", _files), ("operator", _operators),
     ("opposite", _opposites), ("another", _another), ("inverse", _inverse),

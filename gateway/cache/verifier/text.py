@@ -23,6 +23,11 @@ def normal(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
+def words_of(text: str) -> list[str]:
+    """The lowercased words of a text, marks and all, between whitespace and ASCII punctuation."""
+    return _WORD.findall(text.lower())
+
+
 def hidden(text: str) -> frozenset[str]:
     """The words (between whitespace, lowercased) that hold a character the tokenizer drops."""
     if text.isprintable() and _REPLACEMENT not in text:  # no such character, nor any whitespace but " "
@@ -41,14 +46,14 @@ def marked(text: str) -> frozenset[tuple[str, str]]:
     """(unmarked, as written) for each lowercased word of an NFC text that has a combining mark."""
     if text.isascii():
         return frozenset()
-    return frozenset((fold, word) for word in _WORD.findall(text.lower())
+    return frozenset((fold, word) for word in words_of(text)
                      if not word.isascii() and (fold := _fold(word)) != word)
 
 
 @lru_cache(maxsize=256)  # asked only when one of two prompts has marks, for both
 def _spellings(text: str) -> tuple[frozenset[str], frozenset[str]]:
     """The lowercased words of an NFC text, and the same without their marks."""
-    words = frozenset(_WORD.findall(text.lower()))
+    words = frozenset(words_of(text))
     return words, frozenset(_fold(word) if not word.isascii() else word for word in words)
 
 
