@@ -134,11 +134,12 @@ def request_key(answers: AnswerShape, *, model: str, route: str, tenant: str, pa
     language = language_of(prompt) if prompt is not None else None
     if language not in LANGUAGES:
         prompt = language = None
-    head = turns[:-1] if prompt is not None else turns
     scope = (answers.kind.encode(), model.encode(), route.encode(), tenant.encode())
-    context = digest(*scope, _dumps(params), _dumps(head), *((b"language", language.encode()) if language else ()))
+    dumped, earlier = _dumps(params), _dumps(turns[:-1])  # the history is serialised once: it can be long
+    head = earlier if prompt is not None else _dumps(turns)
+    context = digest(*scope, dumped, head, *((b"language", language.encode()) if language else ()))
     exact = _exact(context, context.encode(), _dumps(turns[-1]) if prompt is not None else b"")
-    conversation = digest(b"conversation", *scope, _dumps(params), _dumps(turns[:-1]))
+    conversation = digest(b"conversation", *scope, dumped, earlier)
     return RequestKey(model=model, route=route, tenant=tenant, context=context, exact=exact, prompt=prompt,
                       answers=answers, conversation=conversation)
 
