@@ -260,7 +260,10 @@ def test_an_oversized_trace_context_writes_nothing_in_the_logs(traced, caplog: p
     assert _chat(traced, [("traceparent", f"00-{trace_id}-{'b' * 16}-01-" + "x" * 600)]).status_code == 200
     assert _chat(traced, [("traceparent", f"00-{trace_id}-{'b' * 16}-01"), ("tracestate", "a=b," * 2100)]
                  ).status_code == 200
-    assert [record for record in caplog.records if record.name.startswith("opentelemetry")] == []
+    # An exporter of an earlier test's gateway may still be retrying a collector that is gone: not this one's logs.
+    logged = [record for record in caplog.records
+              if record.name.startswith("opentelemetry") and not record.name.startswith("opentelemetry.exporter")]
+    assert logged == []
 
 
 @pytest.mark.parametrize("client_context", ["continue", "ignore"])
