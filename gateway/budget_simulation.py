@@ -8,10 +8,15 @@ request whose candidate the verifier accepts within `CACHE_DISTANCE_THRESHOLD` b
 miss, compared with the fresh answer (a verdict at its distance); one within it is served, except the
 `--shadow-rate` share answered from upstream and compared instead. A comparison's verdict is the pair's label:
 the shadow check is taken to tell a right answer from a wrong one, as it does for tool calls and, by meaning, for
-most texts. Served hits are counted as they were served, including while the route was still learning."""
+most texts. Served hits are counted as they were served, including while the route was still learning.
+
+The report ends with why the route ended where it did, on its verdicts at the end: whether any threshold's
+verdicts show the budget at all (if none does, the budget is out of the evidence's reach, whatever the order of
+testing), or one does that a stricter threshold's failure kept it from (what fixed-sequence testing costs)."""
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,6 +32,7 @@ class Run:
     shadowed: int  # would-be hits answered from upstream to check them
     verdicts: int
     final: budget.Choice
+    ladder: list[budget.Choice]  # the verdicts at the end, per threshold (`budget.ladder`)
 
 
 def simulate(outcomes: Sequence[Outcome], share: float, ceiling: float, *, shadow_rate: float,
@@ -47,7 +53,7 @@ def simulate(outcomes: Sequence[Outcome], share: float, ceiling: float, *, shado
             budget.add(verdicts, outcome.distance, outcome.duplicate)
             judged += 1
             choice = budget.choose(verdicts, share, ceiling)
-    return Run(served, [o.duplicate for o in order], shadowed, judged, choice)
+    return Run(served, [o.duplicate for o in order], shadowed, judged, choice, budget.ladder(verdicts, ceiling))
 
 
 def _wrong_share(result: Rates) -> str:
@@ -57,6 +63,32 @@ def _wrong_share(result: Rates) -> str:
     high = binomial.upper(result.false_hits, served, budget.CONFIDENCE)
     return (f"wrong hits {result.false_hits / served:6.2%} of {served} served (at most {high:.2%} with "
             f"{budget.CONFIDENCE:.0%} confidence)")
+
+
+def _bound(step: budget.Choice) -> float:
+    return binomial.upper(step.bad, step.evidence, budget.CONFIDENCE)
+
+
+def _measured(step: budget.Choice) -> str:
+    return (f"{step.threshold:.3f}: {step.bad} wrong of {step.evidence} ({step.bad / step.evidence:.2%}, at most "
+            f"{_bound(step):.2%})")
+
+
+def why(run: Run, share: float) -> str:
+    """Whether the budget is out of the verdicts' reach or the order of testing kept a threshold they allow: the
+    first threshold tested on the route's verdicts at the end, and the one with the lowest upper bound."""
+    needed = budget.enough(share)
+    tested = [step for step in run.ladder if step.evidence >= needed]
+    if not tested:
+        return f"    no threshold holds the {math.ceil(needed)} verdicts it needs to be tested"
+    best = min(tested, key=_bound)
+    if _bound(best) > share:
+        outcome = "over the budget at every threshold"
+    elif best.threshold <= run.final.threshold:
+        outcome = "served: the threshold in force is at it or looser"
+    else:
+        outcome = "under the budget, but a stricter threshold failed first"
+    return f"    tested first {_measured(tested[0])}; lowest bound {_measured(best)}: {outcome}"
 
 
 def budget_report(outcomes: Sequence[Outcome], share: float, ceiling: float, *, shadow_rate: float,
@@ -73,4 +105,5 @@ def budget_report(outcomes: Sequence[Outcome], share: float, ceiling: float, *, 
             f"    {'':29s}{under}   recall cost {(fixed.recall - under.recall) * 100:.1f} points",
             f"    fixed threshold {ceiling:.2f}:       {_wrong_share(fixed)}",
             f"    {'':29s}{fixed}",
-            f"    its end threshold, every pair: {_wrong_share(settled)}; recall {settled.recall:.1%}"]
+            f"    its end threshold, every pair: {_wrong_share(settled)}; recall {settled.recall:.1%}",
+            why(run, share)]

@@ -52,6 +52,22 @@ class Choice:
         return self.good + self.bad
 
 
+def ladder(verdicts: Verdicts, ceiling: float) -> list[Choice]:
+    """Each step up to `ceiling` holding verdicts, strictest first, with the verdicts at or under it."""
+    good = bad = 0
+    steps = []
+    for step in sorted(step for step in verdicts if step * STEP <= ceiling + 1e-9):
+        good += verdicts[step][0]
+        bad += verdicts[step][1]
+        steps.append(Choice(round(step * STEP, 6), good, bad))
+    return steps
+
+
+def enough(budget: float) -> float:
+    """How many verdicts a threshold needs before it is tested: as many as pass with none wrong."""
+    return math.log(1.0 - CONFIDENCE) / math.log1p(-budget)
+
+
 def choose(verdicts: Verdicts, budget: float, ceiling: float) -> Choice:
     """The loosest step up to `ceiling` holding verdicts, such that the verdicts up to it, and up to every stricter
     step tested before it, show the wrong-hit rate under `budget` with `CONFIDENCE`; exact only when there is none.
@@ -61,17 +77,13 @@ def choose(verdicts: Verdicts, budget: float, ceiling: float) -> Choice:
     happens with probability 1 - CONFIDENCE at most, however many steps there are. Taking the loosest step that
     passes, skipping failures, would give every step near the edge its own chance. Steps with too few verdicts to
     pass even with none wrong are skipped: which they are depends on the counts, not on the verdicts."""
-    enough = math.log(1.0 - CONFIDENCE) / math.log1p(-budget)  # 0 wrong of this many passes
-    good = bad = 0
     chosen = Choice(EXACT_ONLY)
-    for step in sorted(step for step in verdicts if step * STEP <= ceiling + 1e-9):
-        good += verdicts[step][0]
-        bad += verdicts[step][1]
-        if good + bad < enough:
+    for step in ladder(verdicts, ceiling):
+        if step.evidence < enough(budget):
             continue
-        if not binomial.below(budget, bad, good + bad, CONFIDENCE):
+        if not binomial.below(budget, step.bad, step.evidence, CONFIDENCE):
             break
-        chosen = Choice(round(step * STEP, 6), good, bad)
+        chosen = step
     return chosen
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.cache import binomial
-from gateway.cache.budget import EXACT_ONLY, Choice, add, choose, rate, step_of
+from gateway.cache.budget import EXACT_ONLY, Choice, add, choose, enough, ladder, rate, step_of
 from gateway.cache.learning import Learning
 from gateway.cache.scopes import Scope, ScopeState, ScopeTable
 from gateway.errors import SettingsError
@@ -175,3 +175,16 @@ def test_a_bad_budget_stops_start_up_naming_the_variable() -> None:
     with pytest.raises(SettingsError, match=r"^ROUTE_ERROR_BUDGET='faq=1' is invalid: expected a share"):
         load_settings(environ={"ROUTE_ERROR_BUDGET": "faq=1"}, dotenv=NO_DOTENV)
     assert load_settings(environ={}, dotenv=NO_DOTENV).route_error_budget == ErrorBudgets()  # off when unset
+
+
+def test_the_ladder_holds_each_steps_verdicts_with_every_stricter_ones_up_to_the_ceiling() -> None:
+    table = verdicts((0.0, 2, 0), (0.012, 5, 1), (0.03, 0, 2), (0.25, 9, 0))
+    assert ladder(table, 0.2) == [Choice(0.0, 2, 0), Choice(0.015, 7, 1), Choice(0.03, 7, 3)]
+    assert ladder({}, 0.2) == [] and ladder(table, 0.01) == [Choice(0.0, 2, 0)]
+
+
+@pytest.mark.parametrize(("share", "needed"), [(0.01, 299), (0.05, 59), (0.1, 29)])
+def test_a_threshold_is_tested_once_it_holds_as_many_verdicts_as_pass_with_none_wrong(share: float,
+                                                                                       needed: int) -> None:
+    assert needed - 1 < enough(share) <= needed
+    assert binomial.below(share, 0, needed, 0.95) and not binomial.below(share, 0, needed - 1, 0.95)
