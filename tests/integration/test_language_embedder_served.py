@@ -39,6 +39,16 @@ def test_a_paraphrase_the_local_model_cannot_reach_hits(gateway, fake_upstream, 
     assert fake_upstream.calls() == 1
 
 
+def test_distances_are_on_the_thresholds_scale(gateway, fake_upstream) -> None:
+    # e5 puts them 0.098 apart, within the 0.20 threshold as it comes; scaled, 0.29: no rule objects, the scale does.
+    ask(gateway, "Wie kann ich mein Fahrrad reparieren?")
+    assert ask(gateway, "Wie kann ich mein Fahrrad verkaufen?")[0] == "miss"
+    ask(gateway, "Wie kann ich mein Auto reparieren?")
+    state, headers, _ = ask(gateway, "Wie kann ich mein Auto verkaufen?", headers={"x-cache-threshold": "0.4"})
+    assert state == "hit" and 0.2 < float(headers["x-cache-distance"]) < 0.4  # a client's threshold: the same scale
+    assert fake_upstream.calls() == 3
+
+
 def test_without_the_language_embedder_they_miss(make_gateway, store_kind: str, fake_upstream) -> None:
     gateway = make_gateway(store_kind, LANGUAGE_EMBEDDER="none")
     for cached, paraphrase in PARAPHRASES:

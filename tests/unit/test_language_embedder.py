@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from gateway.assembly import make_embedder, make_verifiers
+from gateway.cache.agreement import answers_agree
 from gateway.cache.follow_ups import FollowUpConfig, FollowUps
 from gateway.cache.prompt_vectors import PromptVectors
 from gateway.embedding.by_language import ByLanguage
@@ -22,6 +23,7 @@ from gateway.errors import EmbedderError, NotEmbeddable
 from gateway.guard import OutageGuard
 from gateway.settings import load_settings
 from gateway.store.memory import MemoryStore
+from gateway.wire.answers import Reply
 
 NO_DOTENV = Path("/nonexistent/.env")
 GERMAN = "Wie lange muss ich Eier kochen, damit sie hart werden?"
@@ -87,6 +89,14 @@ async def test_each_language_goes_to_its_embedder(both) -> None:
     assert both.read_chars(GERMAN) == len(GERMAN)
     assert both.name != both.default.name and both.special.name in both.name  # an index records the pair
     assert both.health()["languages"] == {"de,es,fr": both.special.health()}
+
+
+async def test_shadow_checks_compare_german_answers_on_the_local_models_scale(both) -> None:
+    # e5 puts these two different answers at cosine 0.89, past the 0.85 at which two answers agree unscaled.
+    boil, peel = "Kochen Sie die Eier zehn Minuten lang in sprudelndem Wasser.", \
+        "Schälen Sie die Kartoffeln und schneiden Sie sie in Würfel."
+    assert not await answers_agree(Reply(boil), Reply(peel), both)
+    assert await answers_agree(Reply(boil), Reply("Die Eier zehn Minuten in kochendem Wasser kochen."), both)
 
 
 def test_vectors_of_two_sizes_cannot_share_an_index(e5) -> None:
