@@ -17,6 +17,9 @@ from gateway.errors import EmbedderError, NotEmbeddable
 #: texts window by window), but its cost grows with every token (~1.5 ms each on one idle core, ~0.8 s for a full
 #: window): a question fits in far fewer, and what a vector did not read must be the same text for a hit anyway.
 MAX_TOKENS = 128
+#: Prompts waiting for the model at most (~0.4 s of work at 25 ms each): a flood of long prompts in these languages
+#: must not hold every other one for seconds, so past this a prompt is matched exactly only (`NotEmbeddable`).
+MAX_QUEUED = 16
 # Prose makes a token of every ~4 characters: a longer start than this is not tokenised to find the end of the read.
 _CLIP_CHARS = 8 * MAX_TOKENS
 #: How its cosine distances map onto the local model's, on which every threshold is set: paraphrases lie ~3x closer.
@@ -46,7 +49,7 @@ class E5Embedder:
     - Reads a prompt's first `MAX_TOKENS` tokens; `read_chars` says where that ends.
     - A text with nothing printable but blanks raises `NotEmbeddable`: its vector would be one constant.
     - The model runs on a single worker thread owned by the instance (ctypes releases the GIL, so the event loop
-      keeps running): ~25 ms a prompt on an idle core, too long for the loop.
+      keeps running): ~25 ms a prompt on an idle core, too long for the loop. At most `MAX_QUEUED` wait for it.
     """
 
     name: str = "multilingual-e5-small-q4"
@@ -59,6 +62,7 @@ class E5Embedder:
         self._model = _model()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="e5-embedder")
         self.runs = 0
+        self._queued = 0  # prompts handed to the worker thread and not back yet
 
     def reader(self, text: str) -> E5Embedder:
         return self
@@ -98,11 +102,17 @@ class E5Embedder:
 
     async def embed(self, text: str, *, api_key: str | None = None) -> np.ndarray:
         """`api_key` is accepted (and ignored) so this class satisfies `gateway.embedding.base.Embedder`."""
+        if self._queued >= MAX_QUEUED:
+            raise NotEmbeddable(f"the e5 embedder has {MAX_QUEUED} prompts waiting: this one is matched exactly only")
         try:
             job = asyncio.get_running_loop().run_in_executor(self._executor, self.embed_now, text)
         except RuntimeError as exc:  # "cannot schedule new futures after shutdown": closed
             raise EmbedderError(f"embedding failed: {exc}") from exc
-        return await job
+        self._queued += 1
+        try:
+            return await job
+        finally:
+            self._queued -= 1
 
     async def close(self) -> None:
         """Stop the worker thread after any embedding already queued (again: at once); later `embed` calls raise."""

@@ -1,11 +1,12 @@
-"""The e5 embedder and the per-language choice, with the real models: e5's vectors are unit length and stable, it
-refuses a text with nothing to read and reads any other (NULs, lone surrogates, a prompt far past its window, whose
-vector is exactly that of the start it reports); German, French and Spanish prompts go to e5 and every other one
-to the local model; what prefetch learns compares only vectors of one model; LANGUAGE_EMBEDDER=none is the local
-model alone, under the old index name."""
+"""The e5 embedder and the per-language choice, with the real models: e5's vectors are unit length and stable; it
+refuses a text with nothing to read, and a prompt past a full queue, and reads any other (NULs, lone surrogates, a
+prompt far past its window, whose vector is exactly that of the start it reports); German, French and Spanish
+prompts go to e5 and every other one to the local model; shadow checks and what prefetch learns compare only
+vectors of one model, on the local model's scale; LANGUAGE_EMBEDDER=none is the local model alone."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from gateway.cache.agreement import answers_agree
 from gateway.cache.follow_ups import FollowUpConfig, FollowUps
 from gateway.cache.prompt_vectors import PromptVectors
 from gateway.embedding.by_language import ByLanguage
-from gateway.embedding.e5 import MAX_TOKENS, E5Embedder, _model
+from gateway.embedding.e5 import MAX_QUEUED, MAX_TOKENS, E5Embedder, _model
 from gateway.embedding.local import LocalEmbedder
 from gateway.embedding.remote import RemoteEmbedder
 from gateway.errors import EmbedderError, NotEmbeddable
@@ -72,6 +73,14 @@ async def test_a_long_prompt_is_read_up_to_its_reported_end_and_no_further(e5) -
     assert _model().token_count(text[:read], True) <= MAX_TOKENS < _model().token_count(text[:read + 40], True)
     assert np.array_equal(await e5.embed(text), await e5.embed(text[:read]))
     assert e5.read_chars(GERMAN) == len(GERMAN)
+
+
+async def test_past_a_full_queue_a_prompt_is_matched_exactly_only(e5) -> None:
+    texts = [f"Wie viele Tage hat der Monat Nummer {number}?" for number in range(MAX_QUEUED + 2)]
+    found = await asyncio.gather(*(e5.embed(text) for text in texts), return_exceptions=True)
+    assert [type(item) for item in found[MAX_QUEUED:]] == [NotEmbeddable, NotEmbeddable]
+    assert all(isinstance(item, np.ndarray) for item in found[:MAX_QUEUED])
+    assert (await e5.embed(texts[-1])).shape == (384,)  # the queue drained: taken again
 
 
 async def test_a_closed_embedder_refuses_to_embed(e5) -> None:
