@@ -140,3 +140,5 @@ async def test_none_is_the_local_model_alone_and_the_rules_alone_judge_e5_prompt
     assert isinstance(both, ByLanguage) and both.languages == {"de", "fr", "es", "pt", "it", "nl"}
     verifier, others = make_verifiers(settings, both)
     assert verifier is not None and verifier.trees is not None and others[both.special.name].trees is None
+    remote = load_settings(environ={"EMBED_PROVIDER": "openai"}, dotenv=NO_DOTENV)
+    assert isinstance(make_embedder(remote, upstream=None), RemoteEmbedder)  # type: ignore[arg-type]
