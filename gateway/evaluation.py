@@ -1,5 +1,5 @@
 """`latency-slayer eval`: how often the cache would serve a wrong answer, and how often a right one, measured on
-labelled prompt pairs through the real cache path: the same `CacheLayers`, in-process store, local embedder and
+labelled prompt pairs through the real cache path: the same `CacheLayers`, in-process store, embedders and
 hit verifier as the gateway, with each pair in its own scope so that pairs never see each other.
 
 A pair is `question1` (asked earlier, its answer cached), `question2` (arriving now) and `is_duplicate` (1: the
@@ -15,8 +15,8 @@ import csv
 import sys
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -119,7 +119,7 @@ class _Remembering:
     def __init__(self, inner: Embedder) -> None:
         self.inner = inner
         self.name, self.dim, self.surely_read = inner.name, inner.dim, inner.surely_read
-        self.read_chars = inner.read_chars
+        self.read_chars, self.reader, self.distance_scale = inner.read_chars, inner.reader, inner.distance_scale
         self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
 
     async def embed(self, text: str, *, api_key: str | None = None) -> np.ndarray:
@@ -141,16 +141,18 @@ def _key(prompt: str, route: str) -> RequestKey:
 
 
 async def measure(pairs: Sequence[Pair], embedder: Embedder, config: PolicyConfig, *,
-                  verifier: Verifier | None) -> list[Outcome]:
+                  verifier: Verifier | None, verifiers: Mapping[str, Verifier] | None = None) -> list[Outcome]:
     """Each pair through the real path: `remember` the cached prompt, then `lookup` the query twice, once with the
     settings under test and once at a threshold everything is within (for its distance, whatever the verdict).
     The shipped verifier's objection is recorded for every pair, also when the settings under test go without."""
     store = MemoryStore(max_entries=16)
     await store.open(dim=embedder.dim, embedder=embedder.name)
     shared = _Remembering(embedder)
-    tested = CacheLayers(store, shared, config, retry_secs=0, verifier=verifier)
+    others = dict(verifiers or {})  # by the name of the embedder that reads a prompt, as the gateway's
+    tested = CacheLayers(store, shared, config, retry_secs=0, verifier=verifier,
+                         verifiers=others if verifier is not None else None)
     wide = CacheLayers(store, shared, config, retry_secs=0)
-    judge = HitVerifier()
+    shipped = HitVerifier()
     outcomes = []
     for number, pair in enumerate(pairs):
         route = f"pair-{number}"  # a scope of its own: pairs never see each other
@@ -163,6 +165,7 @@ async def measure(pairs: Sequence[Pair], embedder: Embedder, config: PolicyConfi
         distance = float("inf") if nearest is None else nearest.distance or 0.0
         # Timed before the lookup under test, which asks the verifier too: both prompts are read afresh here.
         started = time.perf_counter()
+        judge = others.get(embedder.reader(pair.query).name, shipped)
         objection = judge.objection(pair.query, pair.cached, min(distance, _WIDE))  # what `accepts` decides on
         verify_us = (time.perf_counter() - started) * 1e6
         served = nearest is not None and (
@@ -209,7 +212,7 @@ def report(name: str, outcomes: Sequence[Outcome], setting: str, pairs: Sequence
 
 
 async def _evaluate(args: argparse.Namespace) -> int:
-    from gateway.embedding.local import LocalEmbedder  # loads the model: only when `eval` runs
+    from gateway.assembly import local_embedder, make_verifiers  # loads the models: only when `eval` runs
     from gateway.settings import load_settings
 
     settings = load_settings()
@@ -224,10 +227,12 @@ async def _evaluate(args: argparse.Namespace) -> int:
     except (OSError, ValueError, KeyError) as error:
         print(f"latency-slayer eval: {error}", file=sys.stderr)
         return 2
-    embedder = LocalEmbedder(model_dir=settings.latency_slayer_model_dir)
+    embedder = local_embedder(settings)
+    _, verifiers = make_verifiers(replace(settings, cache_verifier=True, embed_provider="local"), embedder)
     try:
         for path, pairs in files:
-            outcomes = await measure(pairs, embedder, config, verifier=HitVerifier() if verify else None)
+            outcomes = await measure(pairs, embedder, config, verifier=HitVerifier() if verify else None,
+                                     verifiers=verifiers)
             print("\n".join(report(path.name, outcomes, setting, pairs)), flush=True)
             if args.budget:
                 from gateway.budget_simulation import budget_report  # it builds on this module

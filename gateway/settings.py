@@ -81,6 +81,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Model used when a chat request names none."),
     Setting("EMBED_PROVIDER", choice("local", "openai"), "local", "local or openai",
             "`local`: all-MiniLM-L6-v2 on the CPU (384-d). `openai`: text-embedding-3-small upstream."),
+    Setting("LANGUAGE_EMBEDDER", choice("e5", "none"), "e5", "e5 or none",
+            "With `EMBED_PROVIDER=local`, what embeds prompts in German, French, Spanish, Portuguese, Italian and "
+            "Dutch. `e5`: multilingual-e5-small (4-bit, in-process), its distances scaled onto the local model's "
+            "so every threshold keeps its meaning. `none`: the local model, which puts most of their paraphrases "
+            "beyond reach."),
     Setting("EMBED_DIM", optional_int_range(1, 8192), None, "an integer 1-8192, or empty",
             "Vector size. `local` is always 384; `openai` defaults to 1536 (sent as `dimensions`)."),
     Setting("EMBED_MODEL", text, "text-embedding-3-small", "a model name",
@@ -270,6 +275,7 @@ class Settings:
     anthropic_api_key: str | None
     gen_model: str
     embed_provider: str
+    language_embedder: str
     embed_dim: int | None
     embed_model: str
     embed_timeout_secs: float

@@ -8,7 +8,7 @@ import numpy as np
 from gateway.embedding.base import Embedder
 from gateway.wire.answers import Reply
 
-SAME_MEANING = 0.85  # cosine similarity of the two answers' embeddings above which they agree
+SAME_MEANING = 0.85  # cosine similarity of the two answers' embeddings above which they agree (local model's scale)
 
 
 async def answers_agree(cached: Reply, fresh: Reply, embedder: Embedder) -> bool:
@@ -20,5 +20,6 @@ async def answers_agree(cached: Reply, fresh: Reply, embedder: Embedder) -> bool
         return True
     if not old_text or not new_text:
         return False
-    first, second = await embedder.embed(old_text), await embedder.embed(new_text)
-    return float(np.dot(first, second)) >= SAME_MEANING
+    reader = embedder.reader(old_text)  # one model for both, whatever language each is detected in
+    first, second = await reader.embed(old_text), await reader.embed(new_text)
+    return (1.0 - float(np.dot(first, second))) * reader.distance_scale <= 1.0 - SAME_MEANING

@@ -32,7 +32,7 @@ MAX_FOLLOW_UP_CHARS = 2_000  # a longer next turn is no FAQ's follow-up: not lea
 class FollowUpConfig:
     min_prob: float  # share of a context's next turns its likeliest one must have to be prefetched
     min_count: int  # ... and how many times it must have been seen
-    distance: float  # cosine distance within which two next turns are one
+    distance: float  # cosine distance within which two next turns are one (on the local model's scale)
     ttl_ms: int  # how long a context's table lives after its last change
 
 
@@ -62,12 +62,15 @@ class FollowUps:
         if not text.strip() or len(text) > MAX_FOLLOW_UP_CHARS:
             return
         vector = _unit(await self._vectors.vector(text, api_key))
+        reader = self._vectors.reader(text)
         table = await self.table(context)
         nearest, distance = None, 2.0
         if any(_vector(row[1]).shape != vector.shape for row in table):
             table = []  # the embedder changed: what was learnt with the other one cannot be compared
         for row in table:
-            gap = 1.0 - float(np.dot(_vector(row[1]), vector))
+            if self._vectors.reader(row[0]) is not reader:
+                continue  # a turn in a language another model reads: its vector is not comparable
+            gap = (1.0 - float(np.dot(_vector(row[1]), vector))) * reader.distance_scale
             if gap < distance:
                 nearest, distance = row, gap
         if nearest is not None and distance <= self.config.distance:

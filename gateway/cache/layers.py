@@ -5,6 +5,7 @@ answer within the scope's distance threshold, confirmed by the verifier), TTLs, 
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -75,11 +76,14 @@ def tags_of(key: RequestKey) -> Tags:
 class CacheLayers:
     def __init__(self, store: Store, embedder: Embedder, config: PolicyConfig, *, retry_secs: float,
                  verifier: Verifier | None = None, learning: Learning | None = None,
-                 tracer: Tracer = NO_TRACING) -> None:
+                 tracer: Tracer = NO_TRACING, verifiers: Mapping[str, Verifier] | None = None) -> None:
         self.store = store
         self.tracer = tracer  # a span around each step of a lookup and each store write
         self.embedder = embedder
         self.verifier = verifier
+        # By the name of the embedder that reads a prompt, where its candidates need another verifier than `verifier`
+        # (whose fitted score knows the shipped local model's distances only).
+        self.verifiers = verifiers or {}
         self.config = config
         self.learning = learning or Learning(store, embedder, adaptive=None, shadow_rate=0.0)
         self.store_guard = OutageGuard("cache store", retry_secs)
@@ -131,6 +135,8 @@ class CacheLayers:
             return Lookup()
         with tracer.span("cache.embedding"):
             vector = await self.prompts.vector(key.prompt, api_key)
+        reader = self.prompts.reader(key.prompt)
+        verifier = self.verifiers.get(reader.name, self.verifier)
         asked = controls.threshold
         if asked is not None and self.learning.budgets.of(key.route) is None:
             threshold = reach = asked  # the client's own: nothing found under it is evidence about the scope's
@@ -148,25 +154,25 @@ class CacheLayers:
             span.set("cache.candidates", len(candidates))
         probe = None
         for candidate in candidates:
-            if candidate.distance > reach:
+            distance = candidate.distance * reader.distance_scale  # every threshold is on the local model's scale
+            if distance > reach:
                 break
             if candidate.key == key.exact or self.prompts.differ_unread(key.prompt, candidate.prompt):
                 continue  # its answer was just found expired by the exact layer; or it differs past the vector's reach
-            if self.verifier is not None and not self._verified(key.prompt, candidate.prompt, candidate.distance):
+            if verifier is not None and not self._verified(verifier, key.prompt, candidate.prompt, distance):
                 continue
-            if candidate.distance > threshold:
+            if distance > threshold:
                 if probe is None and (completion := await self._answer(candidate.key, key.answers, refresh=False)):
-                    probe = Hit(completion, "semantic", candidate.key, candidate.distance)
+                    probe = Hit(completion, "semantic", candidate.key, distance)
                 continue
             completion = await self._answer(candidate.key, key.answers)
             if completion is not None:  # an expired answer falls through to the next candidate
-                return Lookup(Hit(completion, "semantic", candidate.key, candidate.distance, threshold), vector)
+                return Lookup(Hit(completion, "semantic", candidate.key, distance, threshold), vector)
         return Lookup(vector=vector, probe=probe)
 
-    def _verified(self, query: str, cached: str, distance: float) -> bool:
-        assert self.verifier is not None
+    def _verified(self, verifier: Verifier, query: str, cached: str, distance: float) -> bool:
         with self.tracer.span("cache.verifier") as span:
-            accepted = self.verifier.accepts(query, cached, distance)
+            accepted = verifier.accepts(query, cached, distance)
             span.set("cache.distance", distance)
             span.set("cache.accepted", accepted)
         return accepted

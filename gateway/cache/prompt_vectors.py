@@ -1,7 +1,8 @@
 """What the embedder makes of a prompt: its vector, remembered for recent prompts so a repeat skips the model,
 and how much of the prompt that vector reflects. An embedder reads a prompt's beginning only (the local model
 its first 256 word pieces: ~1,300 characters of prose, far fewer of dense text), so two prompts that differ only
-past that have the same vector; they ask the same only if everything the embedder did not read is the same text."""
+past that have the same vector; they ask the same only if everything the embedder did not read is the same text.
+Which embedder reads a prompt may depend on its language (`Embedder.reader`)."""
 
 from __future__ import annotations
 
@@ -39,15 +40,20 @@ class PromptVectors:
         _remember(self._vectors, digest, vector)
         return vector
 
-    def _read(self, text: str) -> int:
-        """How many leading characters of `text` its vector reflects."""
-        if len(text) <= self.embedder.surely_read:
+    def reader(self, text: str) -> Embedder:
+        """The embedder that makes `text`'s vector (one per language, maybe): its distances are on its scale."""
+        return self.embedder.reader(text)
+
+    def _read(self, text: str, reader: Embedder | None = None) -> int:
+        """How many leading characters of `text` its vector (`reader`'s, when known) reflects."""
+        reader = reader or self.reader(text)
+        if len(text) <= reader.surely_read:
             return len(text)
         digest = _digest(text)
         reach = self._reach.get(digest)
         if reach is None:
             try:
-                reach = self.embedder.read_chars(text)
+                reach = reader.read_chars(text)
             except Exception:  # a tokenizer failure: then every character must match, which is safe
                 reach = 0
             _remember(self._reach, digest, reach)
@@ -55,8 +61,9 @@ class PromptVectors:
 
     def differ_unread(self, query: str, cached: str) -> bool:
         """Whether the two prompts differ anywhere their vectors did not read: the unread tail of each must be
-        the same text at the end of the other."""
-        unread = max(len(query) - self._read(query), len(cached) - self._read(cached))
+        the same text at the end of the other. Both are of one scope, so one language: one reader read both."""
+        reader = self.reader(query)
+        unread = max(len(query) - self._read(query, reader), len(cached) - self._read(cached, reader))
         return unread > 0 and (unread > min(len(query), len(cached)) or query[-unread:] != cached[-unread:])
 
 

@@ -59,6 +59,7 @@ class LocalEmbedder:
     dim: int = 384
     # Every character makes at most one word piece, and [CLS] and [SEP] take two of the 256.
     surely_read: int = MAX_TOKENS - 2
+    distance_scale: float = 1.0  # the scale every threshold is set on
 
     def __init__(self, model_path: Path | None = None, threads: int = 1, model_dir: Path | None = None,
                  batch_wait_ms: float = 0.0) -> None:
@@ -82,6 +83,9 @@ class LocalEmbedder:
                          if batch_wait_ms > 0 else None)
         self._queued = 0  # prompts handed to the worker thread and not back yet
         self._closed = False
+
+    def reader(self, text: str) -> LocalEmbedder:
+        return self
 
     @staticmethod
     def load_tokenizer() -> Tokenizer:

@@ -23,6 +23,11 @@ class RemoteEmbedder:
         self.name = f"openai:{model}"
         # It reads 8,191 tokens; a longer text is refused (NotEmbeddable): what it embeds, it read whole.
         self.surely_read = 1 << 62
+        # Never measured against the local model's: its distances are compared with the thresholds as they come.
+        self.distance_scale = 1.0
+
+    def reader(self, text: str) -> RemoteEmbedder:
+        return self
 
     def read_chars(self, text: str) -> int:
         return len(text)

