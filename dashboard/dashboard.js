@@ -15,11 +15,15 @@ try {
   // storage can be off (private mode, file policy): the default window will do
 }
 
-// The upstream calls the gateway made on its own, by kind, with the tokens they spent (when there are any).
+const WRITTEN_BY = { refresh: "background refreshes", prefetch: "background prefetches", warming: "warmed" };
+
+// The answers written without a client asking, by kind (the gateway's own upstream calls, a warming run's misses),
+// with the tokens they spent and the hits later served from them: their yield (when there are any).
 function background(kinds) {
-  return Object.entries(kinds).filter(([, spent]) => spent.calls)
-    .map(([kind, spent]) => ` · ${format.int(spent.calls)} background ${kind === "prefetch" ? "prefetches" : "refreshes"}` +
-      ` (${format.int(spent.tokens)} tokens)`).join("");
+  return Object.entries(kinds).filter(([, spent]) => spent.calls || spent.hits)
+    .map(([kind, spent]) => ` · ${format.int(spent.calls)} ${WRITTEN_BY[kind] || kind}` +
+      ` (${format.int(spent.tokens)} tokens, yield ${format.int(spent.hits || 0)} ${spent.hits === 1 ? "hit" : "hits"})`)
+    .join("");
 }
 
 function renderCards(summary) {

@@ -101,7 +101,9 @@ class Tally:
     def __init__(self) -> None:
         self.requests = 0
         self.outcomes = dict.fromkeys(OUTCOMES, 0)
-        self.background = {kind: [0, 0] for kind in BACKGROUND}  # upstream calls and tokens of each kind
+        # Of each kind: upstream calls that brought an answer back (each stored where the cache may: the entries it
+        # wrote), their tokens, and the hits later served from those entries (its yield)
+        self.background = {kind: [0, 0, 0] for kind in BACKGROUND}
         self.layers = dict.fromkeys(LAYERS, 0)
         self.latency = {"all": Histogram(LATENCY), "hit": Histogram(LATENCY), "miss": Histogram(LATENCY)}
         self.ttfb = {"hit": Histogram(LATENCY), "miss": Histogram(LATENCY)}
@@ -125,6 +127,9 @@ class Tally:
             if event.ttfb_ms is not None:
                 self.ttfb[event.outcome].add(event.ttfb_ms)
         if event.outcome == "hit":
+            yielded = self.background.get(event.origin)
+            if yielded is not None:
+                yielded[2] += 1
             self.layers[event.layer or "exact"] += 1
             self.tokens_saved += event.tokens_saved
             self.cost_units += cost_units
@@ -133,11 +138,12 @@ class Tally:
         if event.upstream_ms is not None:
             self.upstream.add(event.upstream_ms)
         self.sources[event.source] = self.sources.get(event.source, 0) + 1
-        if event.outcome == "refresh":
-            spent = self.background.get(event.event)
+        if event.outcome == "refresh" or (event.outcome == "miss" and event.origin):
+            spent = self.background.get(event.event if event.outcome == "refresh" else event.origin)
             if spent is not None:
                 spent[0] += 1
                 spent[1] += event.prompt_tokens + event.completion_tokens
+        if event.outcome == "refresh":
             return  # no client asked it: each model's and route's hit rate is of their clients' requests
         for kind, name in (("model", model), ("route", route)):
             rows = self.rows[kind]
@@ -154,9 +160,10 @@ class Tally:
             self.outcomes[outcome] += sign * count
         for layer, count in other.layers.items():
             self.layers[layer] += sign * count
-        for kind, (calls, tokens) in other.background.items():
-            self.background[kind][0] += sign * calls
-            self.background[kind][1] += sign * tokens
+        for kind, figures in other.background.items():
+            mine = self.background[kind]
+            for index, value in enumerate(figures):
+                mine[index] += sign * value
         for mine, theirs in zip(self._histograms(), other._histograms(), strict=True):
             mine.merge(theirs, sign)
         self.durations.merge(other.durations, sign)
