@@ -17,13 +17,16 @@ try {
 
 const WRITTEN_BY = { refresh: "background refreshes", prefetch: "background prefetches", warming: "warmed" };
 
-// The answers written without a client asking, by kind (the gateway's own upstream calls, a warming run's misses),
-// with the tokens they spent and the hits later served from them: their yield (when there are any).
-function background(kinds) {
-  return Object.entries(kinds).filter(([, spent]) => spent.calls || spent.hits)
-    .map(([kind, spent]) => ` · ${format.int(spent.calls)} ${WRITTEN_BY[kind] || kind}` +
-      ` (${format.int(spent.tokens)} tokens, yield ${format.int(spent.hits || 0)} ${spent.hits === 1 ? "hit" : "hits"})`)
-    .join("");
+// The answers written without a client asking, by kind: how many (the gateway's own upstream calls, with the tokens
+// they spent; a warming run's misses) and the hits later served from them, their yield (when there are any).
+function background(spent, yields) {
+  return Object.entries(yields).filter(([kind, got]) => got.written || got.hits || spent[kind]?.calls)
+    .map(([kind, got]) => {
+      const calls = spent[kind];
+      const tokens = calls ? `${format.int(calls.tokens)} tokens, ` : "";
+      return ` · ${format.int(calls ? calls.calls : got.written)} ${WRITTEN_BY[kind] || kind}` +
+        ` (${tokens}yield ${format.int(got.hits)} ${got.hits === 1 ? "hit" : "hits"})`;
+    }).join("");
 }
 
 function renderCards(summary) {
@@ -32,7 +35,7 @@ function renderCards(summary) {
   setText(byData("metric", "outcomes"),
     `${format.int(outcomes.hit)} hits · ${format.int(outcomes.miss)} misses · ` +
     `${format.int(outcomes.bypass)} bypass · ${format.int(outcomes.error)} errors` +
-    background(summary.background || {}));
+    background(summary.background || {}, summary.yield || {}));
   setText(byData("metric", "hit-rate"), format.pct(summary.hit_rate));
   setText(byData("metric", "layers"),
     `${format.int(summary.layers.exact)} exact · ${format.int(summary.layers.semantic)} semantic · ` +

@@ -14,9 +14,10 @@ from gateway.wire.request_id import valid
 SCHEMA_VERSION = "1"
 # "refresh": not a client's request but a background upstream call renewing a cached answer (stale-while-revalidate)
 OUTCOMES = ("hit", "miss", "bypass", "error", "refresh")
-# What wrote cached answers when no client asked them: a stale or hot answer's refresh and a prefetch (events of
-# outcome "refresh", named so), and a warming run (misses of origin "warming"). An event's `origin` is one of them.
-BACKGROUND = ("refresh", "prefetch", "warming")
+# The events of outcome "refresh", by what made the call: a stale answer's or a hot one's refresh, or a prefetch.
+BACKGROUND = ("refresh", "prefetch")
+# What wrote a cached answer when no client asked it: those calls, or a warming run's request (a miss of that origin).
+ORIGINS = (*BACKGROUND, "warming")
 LAYERS = ("exact", "semantic", "flight", "stale")  # "stale": an exact answer served past its TTL while refreshed
 
 
@@ -40,7 +41,7 @@ class Event(NamedTuple):
     cost_saved: float  # estimated US dollars a hit did not spend upstream
     source: str  # host:pid of the worker that served it
     request_id: str = ""  # the request's `x-request-id` (gateway/wire/request_id.py); "" in events from before it
-    # What wrote the answer (one of BACKGROUND; "": a client): a hit's, the entry it was served, which counts as that
+    # What wrote the answer (one of ORIGINS; "": a client): a hit's, the entry it was served, which counts as that
     # kind's yield; a miss's or a refresh's, what its answer is stored as
     origin: str = ""
 
@@ -95,7 +96,7 @@ def decode(fields: Mapping[bytes, bytes] | Mapping[str, str]) -> Event | None:
             completion_tokens=int(text["completion_tokens"]), tokens_saved=int(text["tokens_saved"]),
             cost_saved=float(text["cost_saved"]), source=bounded(text["source"]),
             request_id=valid(text.get("request_id", "").encode()) or "",
-            origin=origin if (origin := text.get("origin", "")) in BACKGROUND else "",
+            origin=origin if (origin := text.get("origin", "")) in ORIGINS else "",
         )
     except (KeyError, ValueError):
         return None

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 from gateway.metrics.buckets import Durations
-from gateway.metrics.events import BACKGROUND, LAYERS, OUTCOMES, Event
+from gateway.metrics.events import BACKGROUND, LAYERS, ORIGINS, OUTCOMES, Event
 from gateway.metrics.histogram import DISTANCE, LATENCY, ROW_LATENCY, Histogram
 
 COST_SCALE = 10**8  # cost in units of 1e-8 US dollars, as the stream keeps it: integers never drift
@@ -96,14 +96,15 @@ class Row:
 
 class Tally:
     __slots__ = ("background", "cost_units", "distances", "durations", "latency", "layers", "outcomes", "requests",
-                 "rows", "sources", "tokens_saved", "ttfb", "upstream")
+                 "rows", "sources", "tokens_saved", "ttfb", "upstream", "yields")
 
     def __init__(self) -> None:
         self.requests = 0
         self.outcomes = dict.fromkeys(OUTCOMES, 0)
-        # Of each kind: upstream calls that brought an answer back (each stored where the cache may: the entries it
-        # wrote), their tokens, and the hits later served from those entries (its yield)
-        self.background = {kind: [0, 0, 0] for kind in BACKGROUND}
+        self.background = {kind: [0, 0] for kind in BACKGROUND}  # upstream calls and tokens of each kind
+        # Of each origin: the answers it wrote (calls that brought one back, each stored where the cache may) and
+        # the hits later served from them, once a request
+        self.yields = {kind: [0, 0] for kind in ORIGINS}
         self.layers = dict.fromkeys(LAYERS, 0)
         self.latency = {"all": Histogram(LATENCY), "hit": Histogram(LATENCY), "miss": Histogram(LATENCY)}
         self.ttfb = {"hit": Histogram(LATENCY), "miss": Histogram(LATENCY)}
@@ -126,10 +127,8 @@ class Tally:
             self.latency[event.outcome].add(event.latency_ms)
             if event.ttfb_ms is not None:
                 self.ttfb[event.outcome].add(event.ttfb_ms)
+        self._yield(event)
         if event.outcome == "hit":
-            yielded = self.background.get(event.origin)
-            if yielded is not None:
-                yielded[2] += 1
             self.layers[event.layer or "exact"] += 1
             self.tokens_saved += event.tokens_saved
             self.cost_units += cost_units
@@ -138,16 +137,24 @@ class Tally:
         if event.upstream_ms is not None:
             self.upstream.add(event.upstream_ms)
         self.sources[event.source] = self.sources.get(event.source, 0) + 1
-        if event.outcome == "refresh" or (event.outcome == "miss" and event.origin):
-            spent = self.background.get(event.event if event.outcome == "refresh" else event.origin)
+        if event.outcome == "refresh":
+            spent = self.background.get(event.event)
             if spent is not None:
                 spent[0] += 1
                 spent[1] += event.prompt_tokens + event.completion_tokens
-        if event.outcome == "refresh":
             return  # no client asked it: each model's and route's hit rate is of their clients' requests
         for kind, name in (("model", model), ("route", route)):
             rows = self.rows[kind]
             (rows.get(name) or rows.setdefault(name, Row())).add(event, cost_units)
+
+    def _yield(self, event: Event) -> None:
+        figures = self.yields.get(event.origin)
+        if figures is None:
+            return
+        if event.outcome == "hit":
+            figures[1] += 1
+        elif event.outcome in ("miss", "refresh"):  # an answer came back, to be stored as the origin's
+            figures[0] += 1
 
     def _histograms(self) -> tuple[Histogram, ...]:
         return (*self.latency.values(), *self.ttfb.values(), self.upstream)
@@ -160,10 +167,12 @@ class Tally:
             self.outcomes[outcome] += sign * count
         for layer, count in other.layers.items():
             self.layers[layer] += sign * count
-        for kind, figures in other.background.items():
-            mine = self.background[kind]
-            for index, value in enumerate(figures):
-                mine[index] += sign * value
+        for kind, (calls, tokens) in other.background.items():
+            self.background[kind][0] += sign * calls
+            self.background[kind][1] += sign * tokens
+        for kind, (written, hits) in other.yields.items():
+            self.yields[kind][0] += sign * written
+            self.yields[kind][1] += sign * hits
         for mine, theirs in zip(self._histograms(), other._histograms(), strict=True):
             mine.merge(theirs, sign)
         self.durations.merge(other.durations, sign)

@@ -24,6 +24,7 @@ class _Slot:
     expires_at: float  # time.monotonic() deadline of the answer
     ttl: float  # seconds the answer was written for, renewed by a refreshing read
     written_at: float  # time.monotonic() of the write
+    found: Found  # what a read of the live answer returns, made once: a hit allocates nothing
     hits: int = 0  # serves counted by `note_hit` since the write
 
     @property
@@ -106,7 +107,7 @@ class MemoryStore(Store):
         if refresh:
             slot.expires_at = now + slot.ttl
         self._slots.move_to_end(key)
-        return Found(slot.answer, slot.entry.origin)
+        return slot.found
 
     async def read_stale(self, key: str, *, within_ms: int) -> Stale | None:
         slot = self._slots.get(key)
@@ -142,7 +143,8 @@ class MemoryStore(Store):
         elif old is not None and old.entry.vector is not None and entry.vector is None:
             entry = replace(entry, vector=old.entry.vector)
         now = time.monotonic()
-        slot = self._slots[entry.key] = _Slot(entry, entry.answer, now + ttl_ms / 1000, ttl_ms / 1000, now)
+        slot = self._slots[entry.key] = _Slot(entry, entry.answer, now + ttl_ms / 1000, ttl_ms / 1000, now,
+                                              Found(entry.answer, entry.origin))
         self._bytes += slot.size
         if entry.vector is not None:
             self._scopes.setdefault(entry.tags, _Neighbours(self._dim)).put(entry.key, entry.vector)

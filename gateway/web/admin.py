@@ -43,11 +43,14 @@ def _flush_scope(body: dict[str, Any]) -> tuple[str | None, str | None]:
 
 
 async def _background(gateway: Gateway) -> dict[str, Any]:
-    """Per window, what was written without a client asking (refresh, prefetch, warming) and its later hits."""
+    """Per window and kind (refresh, prefetch, warming), the answers written without a client asking, the hits
+    later served from them, and the gateway's own calls with their tokens."""
     labels = window_labels(WINDOWS_S)
     snapshots, _ = await gateway.fleet.figures(list(labels.values()),
                                                threshold=gateway.settings.cache_distance_threshold)
-    return {label: snap["summary"]["background"] for label, snap in zip(labels, snapshots, strict=True)}
+    return {label: {kind: {**snap["summary"]["background"].get(kind, {}), **figures}
+                    for kind, figures in snap["summary"]["yield"].items()}
+            for label, snap in zip(labels, snapshots, strict=True)}
 
 
 def admin_routes(token: str | None) -> list[Route]:

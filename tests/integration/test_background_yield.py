@@ -29,7 +29,7 @@ STALE = {**FIXED, "STALE_MAX_SECS": "60", "STALE_SECS": "30"}
 # The client's first answer lives this long; what a background call writes for a later request, a minute.
 BRIEF = {"x-cache-ttl": "1"}
 REWRITE = {"cache-control": "no-cache"}  # a client's miss that skips the lookup and stores its own answer
-_YIELD = re.compile(r'^latency_slayer_background_hits\{window="1m",kind="(\w+)"\} (\d+)$', re.MULTILINE)
+_YIELD = re.compile(r'^latency_slayer_background_(written|hits)\{window="1m",kind="(\w+)"\} (\d+)$', re.MULTILINE)
 
 
 def settled(gateway) -> None:
@@ -37,10 +37,14 @@ def settled(gateway) -> None:
     gateway.drain()  # the write it deferred
 
 
-def yields(gateway) -> dict[str, int]:
-    """The last minute's hits served from background-written answers, by kind, as /metrics says them."""
+def yields(gateway) -> dict[str, tuple[int, int]]:
+    """The last minute's answers written without a client asking and the hits served from them, by kind, as
+    /metrics says them."""
     settle(gateway)
-    return {kind: int(count) for kind, count in _YIELD.findall(httpx.get(f"{gateway.url}/metrics").text)}
+    found: dict[str, dict[str, int]] = {}
+    for what, kind, count in _YIELD.findall(httpx.get(f"{gateway.url}/metrics").text):
+        found.setdefault(kind, {})[what] = int(count)
+    return {kind: (figures["written"], figures["hits"]) for kind, figures in found.items()}
 
 
 def hit_origins(gateway) -> list[str]:
@@ -55,7 +59,7 @@ def test_a_prefetched_answer_hit_by_its_client_is_prefetchs_yield(make_gateway, 
     assert ask(gateway, FOLLOW_UP, history=history)[0] == "hit"
     assert ask(gateway, FOLLOW_UP, history=history)[0] == "hit"
     assert hit_origins(gateway)[-3:] == ["", "prefetch", "prefetch"]
-    assert yields(gateway) == {"refresh": 0, "prefetch": 2, "warming": 0}
+    assert yields(gateway) == {"refresh": (0, 0), "prefetch": (1, 2), "warming": (0, 0)}
 
 
 def test_a_stale_answers_refresh_is_refreshs_yield_until_a_client_rewrites_it(make_gateway, store_kind,
@@ -70,7 +74,7 @@ def test_a_stale_answers_refresh_is_refreshs_yield_until_a_client_rewrites_it(ma
     assert ask(gateway, headers=REWRITE)[0] == "miss"
     assert ask(gateway)[0] == "hit"  # the client's own answer again
     assert hit_origins(gateway) == ["", "refresh", ""]
-    assert yields(gateway) == {"refresh": 1, "prefetch": 0, "warming": 0}
+    assert yields(gateway) == {"refresh": (1, 1), "prefetch": (0, 0), "warming": (0, 0)}
 
 
 def test_a_refreshed_ahead_answer_is_refreshs_yield(make_gateway, store_kind, fake_upstream) -> None:
@@ -85,7 +89,7 @@ def test_a_refreshed_ahead_answer_is_refreshs_yield(make_gateway, store_kind, fa
     state, _, fresh = ask(gateway)
     assert state == "hit" and fresh.choices[0].message.content != first.choices[0].message.content
     assert hit_origins(gateway) == ["", "", "refresh"]
-    assert yields(gateway) == {"refresh": 1, "prefetch": 0, "warming": 0}
+    assert yields(gateway) == {"refresh": (1, 1), "prefetch": (0, 0), "warming": (0, 0)}
 
 
 def _warmed(gateway, tmp_path: Path, prompts: list[str]) -> None:
@@ -108,12 +112,12 @@ def test_warmed_answers_hit_by_clients_are_warmings_yield(make_gateway, store_ki
         assert ask(gateway, prompt)[0] == "hit"
     assert ask(gateway, UNRELATED, headers=REWRITE)[0] == "miss"
     assert ask(gateway, UNRELATED)[0] == "hit"  # the client's own answer now
-    assert yields(gateway) == {"refresh": 0, "prefetch": 0, "warming": 3}
+    assert yields(gateway) == {"refresh": (0, 0), "prefetch": (0, 0), "warming": (2, 3)}
     stats = httpx.get(f"{gateway.url}/admin/stats", headers={"authorization": f"Bearer {ADMIN}"}).json()
-    warming = stats["background"]["1m"]["warming"]
-    assert warming["calls"] == 2 and warming["hits"] == 3 and warming["tokens"] > 0
+    assert stats["background"]["1m"]["warming"] == {"written": 2, "hits": 3}
+    assert stats["background"]["1m"]["refresh"] == {"calls": 0, "tokens": 0, "written": 0, "hits": 0}
     dashboard = httpx.get(f"{gateway.url}/dashboard/data", params={"window": 60}).json()
-    assert dashboard["summary"]["background"]["warming"] == warming
+    assert dashboard["summary"]["yield"]["warming"] == {"written": 2, "hits": 3}
 
 
 @pytest.mark.parametrize("value", ["refresh", "prefetch", "client", ""])
