@@ -15,11 +15,18 @@ try {
   // storage can be off (private mode, file policy): the default window will do
 }
 
-// The upstream calls the gateway made on its own, by kind, with the tokens they spent (when there are any).
-function background(kinds) {
-  return Object.entries(kinds).filter(([, spent]) => spent.calls)
-    .map(([kind, spent]) => ` · ${format.int(spent.calls)} background ${kind === "prefetch" ? "prefetches" : "refreshes"}` +
-      ` (${format.int(spent.tokens)} tokens)`).join("");
+const WRITTEN_BY = { refresh: "background refreshes", prefetch: "background prefetches", warming: "warmed" };
+
+// The answers written without a client asking, by kind: how many (the gateway's own upstream calls, with the tokens
+// they spent; a warming run's misses) and the hits later served from them, their yield (when there are any).
+function background(spent, yields) {
+  return Object.entries(yields).filter(([kind, got]) => got.written || got.hits || spent[kind]?.calls)
+    .map(([kind, got]) => {
+      const calls = spent[kind];
+      const tokens = calls ? `${format.int(calls.tokens)} tokens, ` : "";
+      return ` · ${format.int(calls ? calls.calls : got.written)} ${WRITTEN_BY[kind] || kind}` +
+        ` (${tokens}yield ${format.int(got.hits)} ${got.hits === 1 ? "hit" : "hits"})`;
+    }).join("");
 }
 
 function renderCards(summary) {
@@ -28,7 +35,7 @@ function renderCards(summary) {
   setText(byData("metric", "outcomes"),
     `${format.int(outcomes.hit)} hits · ${format.int(outcomes.miss)} misses · ` +
     `${format.int(outcomes.bypass)} bypass · ${format.int(outcomes.error)} errors` +
-    background(summary.background || {}));
+    background(summary.background || {}, summary.yield || {}));
   setText(byData("metric", "hit-rate"), format.pct(summary.hit_rate));
   setText(byData("metric", "layers"),
     `${format.int(summary.layers.exact)} exact · ${format.int(summary.layers.semantic)} semantic · ` +

@@ -17,7 +17,7 @@ from gateway.tracing import NO_SPAN, NO_TRACING, Span, Tracer
 _NOT_FORWARDED = frozenset({
     b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"proxy-connection", b"te",
     b"trailer", b"transfer-encoding", b"upgrade", b"host", b"content-length", b"accept-encoding",
-    b"cache-control", b"x-route", b"x-cache-ttl", b"x-cache-threshold",
+    b"cache-control", b"x-route", b"x-cache-ttl", b"x-cache-threshold", b"x-cache-origin",
 })
 # The HTTP server that sends a response dates it, so the upstream's `date` would be a second one. A body is
 # returned decoded, so without its `content-encoding` (but see `UpstreamResponse.stream`).

@@ -54,6 +54,9 @@ class Miss:
         # that asked for one too random to store is its own.
         self.shareable = not shadowed and admitted
         self.flight: Flight | None = None
+        # What its answer is stored as written by, when no client asked it: a warming run's request, or (set by the
+        # policy) a background refresh or prefetch; a client's own miss clears what wrote the entry before.
+        self.origin = "warming" if ask.controls.warming else ""
 
     @property
     def state(self) -> str:

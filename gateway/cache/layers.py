@@ -34,6 +34,7 @@ class Hit:
     distance: float | None = None
     threshold: float | None = None  # the distance threshold a semantic hit was served under
     stale: Stale | None = None  # an expired answer served while it is refreshed (stale-while-revalidate)
+    origin: str = ""  # what wrote the answer served when no client asked it (`Entry.origin`): its yield
 
 
 @dataclass
@@ -96,10 +97,13 @@ class CacheLayers:
         self.parts_guard = OutageGuard("cache store (embeddings)", retry_secs)
         self.prompts = PromptVectors(embedder, self.embedder_guard)
 
-    async def _answer(self, entry: str, answers: AnswerShape, *, refresh: bool = True) -> dict[str, Any] | None:
+    async def _answer(self, entry: str, answers: AnswerShape, *,
+                      refresh: bool = True) -> tuple[dict[str, Any], str] | None:
+        """The entry's live answer, when it is a whole one of the API asked, and what wrote it."""
         refresh = refresh and self.config.sliding
-        raw = await self.store_guard.call(lambda: self.store.read_answer(entry, refresh=refresh))
-        return _complete(raw, answers)
+        found = await self.store_guard.call(lambda: self.store.read(entry, refresh=refresh))
+        completion = _complete(found.answer, answers) if found is not None else None
+        return None if completion is None or found is None else (completion, found.origin)
 
     def stale_window_ms(self, controls: Controls) -> int:
         """How long past its TTL this request accepts an answer: the client's or its route's window, within the
@@ -121,16 +125,16 @@ class CacheLayers:
                 completion = _complete(stale.answer, key.answers) if stale is not None else None
                 span.set("cache.found", completion is not None)
             if completion is not None:
-                found.hit = Hit(completion, "exact", key.exact, stale=stale)
+                found.hit = Hit(completion, "exact", key.exact, stale=stale, origin=stale.origin)
         return found
 
     async def _live(self, key: RequestKey, controls: Controls, *, api_key: str | None) -> Lookup:
         tracer = self.tracer
         with tracer.span("cache.exact_lookup") as span:
-            completion = await self._answer(key.exact, key.answers)
-            span.set("cache.found", completion is not None)
-        if completion is not None:
-            return Lookup(Hit(completion, "exact", key.exact))
+            exact = await self._answer(key.exact, key.answers)
+            span.set("cache.found", exact is not None)
+        if exact is not None:
+            return Lookup(Hit(exact[0], "exact", key.exact, origin=exact[1]))
         if key.prompt is None:
             return Lookup()
         with tracer.span("cache.embedding"):
@@ -162,12 +166,12 @@ class CacheLayers:
             if verifier is not None and not self._verified(verifier, key.prompt, candidate.prompt, distance):
                 continue
             if distance > threshold:
-                if probe is None and (completion := await self._answer(candidate.key, key.answers, refresh=False)):
-                    probe = Hit(completion, "semantic", candidate.key, distance)
+                if probe is None and (near := await self._answer(candidate.key, key.answers, refresh=False)):
+                    probe = Hit(near[0], "semantic", candidate.key, distance)
                 continue
-            completion = await self._answer(candidate.key, key.answers)
-            if completion is not None:  # an expired answer falls through to the next candidate
-                return Lookup(Hit(completion, "semantic", candidate.key, distance, threshold), vector)
+            found = await self._answer(candidate.key, key.answers)
+            if found is not None:  # an expired answer falls through to the next candidate
+                return Lookup(Hit(found[0], "semantic", candidate.key, distance, threshold, origin=found[1]), vector)
         return Lookup(vector=vector, probe=probe)
 
     def _verified(self, verifier: Verifier, query: str, cached: str, distance: float) -> bool:
@@ -194,8 +198,10 @@ class CacheLayers:
         return await self.write_guard.call(lambda: self.store.bump(key.exact, ttl_ms=ttl_ms))
 
     async def remember(self, key: RequestKey, completion: dict[str, Any], controls: Controls, *,
-                       vector: np.ndarray | None, api_key: str | None, temperature: float | None = None) -> bool:
-        """Store a finished answer; False when it is not worth storing. Raises CacheUnavailable."""
+                       vector: np.ndarray | None, api_key: str | None, temperature: float | None = None,
+                       origin: str = "") -> bool:
+        """Store a finished answer (`origin`: what asked it, when no client did); False when it is not worth
+        storing. Raises CacheUnavailable."""
         if not controls.store or not key.answers.complete(completion) or not self.admits(temperature):
             return False
         if key.tenant == SHARED_TENANT and key.answers.private(completion):
@@ -211,7 +217,7 @@ class CacheLayers:
             with self.tracer.span("cache.embedding"):
                 vector = await self.prompts.vector(key.prompt, api_key)
         entry = Entry(key=key.exact, tags=tags_of(key), prompt=key.prompt or "", vector=vector,
-                      answer=answer, usage=orjson.dumps(completion.get("usage")))
+                      answer=answer, usage=orjson.dumps(completion.get("usage")), origin=origin)
         with self.tracer.span("cache.store_write") as span:
             span.set("cache.bytes", len(answer))
             await self.write_guard.call(lambda: self.store.write(entry, ttl_ms=ttl_ms))

@@ -130,6 +130,7 @@ class CachePolicy:
             return None
         miss = Miss(ask, Lookup(), shadowed=False, admitted=self.layers.admits(_number(ask.temperature)))
         miss.flight = flight
+        miss.origin = "refresh"
         return miss
 
     @property
@@ -175,7 +176,10 @@ class CachePolicy:
             return None
         if await layers.store_guard.call(lambda: layers.store.read_answer(key.exact, refresh=False)) is not None:
             return None
-        return await self._budgeted(ask, budget, tokens)
+        miss = await self._budgeted(ask, budget, tokens)
+        if miss is not None:
+            miss.origin = "prefetch"
+        return miss
 
     async def spent(self, miss: Miss, *, reserved: int, tokens: int) -> None:
         """What a refresh-ahead that reserved `reserved` tokens of its scope's budget really cost."""
@@ -196,7 +200,8 @@ class CachePolicy:
                                            key.answers.reply(answer)))
         if not miss.shadowed:
             self.defer(self.layers.remember(key, answer, miss.ask.controls, vector=miss.vector,
-                                            api_key=miss.ask.api_key, temperature=_number(miss.ask.temperature)))
+                                            api_key=miss.ask.api_key, temperature=_number(miss.ask.temperature),
+                                            origin=miss.origin))
         if head is not None and miss.flight is not None:
             miss.flight.start(head)
             miss.flight.publish(body)

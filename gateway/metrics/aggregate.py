@@ -42,6 +42,7 @@ def summary(tally: Tally) -> dict[str, Any]:
         "cost_saved": _dollars(tally.cost_units),
         "wait_saved_ms": wait_saved(latency),
         "background": {kind: {"calls": calls, "tokens": tokens} for kind, (calls, tokens) in tally.background.items()},
+        "yield": {kind: {"written": written, "hits": hits} for kind, (written, hits) in tally.yields.items()},
     }
 
 

@@ -16,6 +16,8 @@ SCHEMA_VERSION = "1"
 OUTCOMES = ("hit", "miss", "bypass", "error", "refresh")
 # The events of outcome "refresh", by what made the call: a stale answer's or a hot one's refresh, or a prefetch.
 BACKGROUND = ("refresh", "prefetch")
+# What wrote a cached answer when no client asked it: those calls, or a warming run's request (a miss of that origin).
+ORIGINS = (*BACKGROUND, "warming")
 LAYERS = ("exact", "semantic", "flight", "stale")  # "stale": an exact answer served past its TTL while refreshed
 
 
@@ -39,6 +41,9 @@ class Event(NamedTuple):
     cost_saved: float  # estimated US dollars a hit did not spend upstream
     source: str  # host:pid of the worker that served it
     request_id: str = ""  # the request's `x-request-id` (gateway/wire/request_id.py); "" in events from before it
+    # What wrote the answer (one of ORIGINS; "": a client): a hit's, the entry it was served, which counts as that
+    # kind's yield; a miss's or a refresh's, what its answer is stored as
+    origin: str = ""
 
     @property
     def hit(self) -> bool:
@@ -66,6 +71,7 @@ def encode(event: Event) -> dict[str, str]:
         "model": event.model, "route": event.route, "prompt_tokens": str(event.prompt_tokens),
         "completion_tokens": str(event.completion_tokens), "tokens_saved": str(event.tokens_saved),
         "cost_saved": f"{event.cost_saved:.8f}", "source": event.source, "request_id": event.request_id,
+        "origin": event.origin,
     }
 
 
@@ -90,6 +96,7 @@ def decode(fields: Mapping[bytes, bytes] | Mapping[str, str]) -> Event | None:
             completion_tokens=int(text["completion_tokens"]), tokens_saved=int(text["tokens_saved"]),
             cost_saved=float(text["cost_saved"]), source=bounded(text["source"]),
             request_id=valid(text.get("request_id", "").encode()) or "",
+            origin=origin if (origin := text.get("origin", "")) in ORIGINS else "",
         )
     except (KeyError, ValueError):
         return None

@@ -61,6 +61,10 @@ def render(snapshots: Mapping[str, dict[str, Any]], counters: Mapping[str, int],
         ("background_calls", "gauge", "Upstream calls the gateway made on its own in the window, by kind: refresh "
                                       "(stale-while-revalidate, refresh-ahead) and prefetch."),
         ("background_tokens", "gauge", "Prompt and completion tokens those calls spent upstream, by kind."),
+        ("background_written", "gauge", "Answers written in the window without a client asking them, by kind: "
+                                         "refresh and prefetch calls that brought one back, warming runs' misses."),
+        ("background_hits", "gauge", "Hits in the window served from answers written so, by the kind that wrote "
+                                     "them (a refreshed answer's: refresh): their yield."),
     )}
     for window, snap in snapshots.items():
         _window(families, window, snap)
@@ -121,6 +125,9 @@ def _window(families: Mapping[str, _Family], window: str, snap: dict[str, Any]) 
     for kind, spent in summary["background"].items():
         families["background_calls"].add(spent["calls"], window=window, kind=kind)
         families["background_tokens"].add(spent["tokens"], window=window, kind=kind)
+    for kind, figures in summary["yield"].items():
+        families["background_written"].add(figures["written"], window=window, kind=kind)
+        families["background_hits"].add(figures["hits"], window=window, kind=kind)
 
 
 def _histogram(family: _Family, window: str, histogram: dict[str, Any]) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 from gateway.metrics.buckets import Durations
-from gateway.metrics.events import BACKGROUND, LAYERS, OUTCOMES, Event
+from gateway.metrics.events import BACKGROUND, LAYERS, ORIGINS, OUTCOMES, Event
 from gateway.metrics.histogram import DISTANCE, LATENCY, ROW_LATENCY, Histogram
 
 COST_SCALE = 10**8  # cost in units of 1e-8 US dollars, as the stream keeps it: integers never drift
@@ -96,12 +96,15 @@ class Row:
 
 class Tally:
     __slots__ = ("background", "cost_units", "distances", "durations", "latency", "layers", "outcomes", "requests",
-                 "rows", "sources", "tokens_saved", "ttfb", "upstream")
+                 "rows", "sources", "tokens_saved", "ttfb", "upstream", "yields")
 
     def __init__(self) -> None:
         self.requests = 0
         self.outcomes = dict.fromkeys(OUTCOMES, 0)
         self.background = {kind: [0, 0] for kind in BACKGROUND}  # upstream calls and tokens of each kind
+        # Of each origin: the answers it wrote (calls that brought one back, each stored where the cache may) and
+        # the hits later served from them, once a request
+        self.yields = {kind: [0, 0] for kind in ORIGINS}
         self.layers = dict.fromkeys(LAYERS, 0)
         self.latency = {"all": Histogram(LATENCY), "hit": Histogram(LATENCY), "miss": Histogram(LATENCY)}
         self.ttfb = {"hit": Histogram(LATENCY), "miss": Histogram(LATENCY)}
@@ -124,6 +127,7 @@ class Tally:
             self.latency[event.outcome].add(event.latency_ms)
             if event.ttfb_ms is not None:
                 self.ttfb[event.outcome].add(event.ttfb_ms)
+        self._yield(event)
         if event.outcome == "hit":
             self.layers[event.layer or "exact"] += 1
             self.tokens_saved += event.tokens_saved
@@ -143,6 +147,15 @@ class Tally:
             rows = self.rows[kind]
             (rows.get(name) or rows.setdefault(name, Row())).add(event, cost_units)
 
+    def _yield(self, event: Event) -> None:
+        figures = self.yields.get(event.origin)
+        if figures is None:
+            return
+        if event.outcome == "hit":
+            figures[1] += 1
+        elif event.outcome in ("miss", "refresh"):  # an answer came back, to be stored as the origin's
+            figures[0] += 1
+
     def _histograms(self) -> tuple[Histogram, ...]:
         return (*self.latency.values(), *self.ttfb.values(), self.upstream)
 
@@ -157,6 +170,9 @@ class Tally:
         for kind, (calls, tokens) in other.background.items():
             self.background[kind][0] += sign * calls
             self.background[kind][1] += sign * tokens
+        for kind, (written, hits) in other.yields.items():
+            self.yields[kind][0] += sign * written
+            self.yields[kind][1] += sign * hits
         for mine, theirs in zip(self._histograms(), other._histograms(), strict=True):
             mine.merge(theirs, sign)
         self.durations.merge(other.durations, sign)

@@ -29,6 +29,15 @@ class Entry:
     vector: np.ndarray | None  # None: reachable by the exact layer only
     answer: bytes  # the `resp` field: the only part that expires
     usage: bytes = b"null"
+    origin: str = ""  # what wrote the answer when no client asked it ("refresh", "prefetch", "warming"); "": a client
+
+
+@dataclass(frozen=True)
+class Found:
+    """A live answer, with what wrote it (`Entry.origin`): read with the answer, so a hit knows it for free."""
+
+    answer: bytes
+    origin: str = ""
 
 
 @dataclass(frozen=True)
@@ -38,6 +47,7 @@ class Stale:
     answer: bytes
     expired_ms: int  # how long ago the answer expired
     age_ms: int  # how long ago it was written (the HTTP `Age` of what it says)
+    origin: str = ""  # what wrote it (`Entry.origin`)
 
 
 @dataclass(frozen=True)
@@ -67,8 +77,13 @@ class Store(ABC):
     async def close(self) -> None: ...
 
     @abstractmethod
+    async def read(self, key: str, *, refresh: bool) -> Found | None:
+        """The entry's answer and origin if the answer still lives; `refresh` renews it for the TTL it was written
+        with."""
+
     async def read_answer(self, key: str, *, refresh: bool) -> bytes | None:
-        """The entry's answer if it still lives; `refresh` renews it for the TTL it was written with."""
+        found = await self.read(key, refresh=refresh)
+        return None if found is None else found.answer
 
     @abstractmethod
     async def read_stale(self, key: str, *, within_ms: int) -> Stale | None:

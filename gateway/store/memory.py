@@ -7,12 +7,12 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from gateway.store.base import Candidate, Entry, Freshness, Stale, Store, Tags
+from gateway.store.base import Candidate, Entry, Found, Freshness, Stale, Store, Tags
 
 SLOT_OVERHEAD = 512  # bytes a slot costs beyond its prompt, answer and vector (objects, tables, the matrix row)
 
@@ -24,6 +24,7 @@ class _Slot:
     expires_at: float  # time.monotonic() deadline of the answer
     ttl: float  # seconds the answer was written for, renewed by a refreshing read
     written_at: float  # time.monotonic() of the write
+    found: Found  # what a read of the live answer returns, made once: a hit allocates nothing
     hits: int = 0  # serves counted by `note_hit` since the write
 
     @property
@@ -94,7 +95,7 @@ class MemoryStore(Store):
         self._blobs.clear()
         self._counts.clear()
 
-    async def read_answer(self, key: str, *, refresh: bool) -> bytes | None:
+    async def read(self, key: str, *, refresh: bool) -> Found | None:
         slot = self._slots.get(key)
         if slot is None or slot.answer is None:
             return None
@@ -106,7 +107,7 @@ class MemoryStore(Store):
         if refresh:
             slot.expires_at = now + slot.ttl
         self._slots.move_to_end(key)
-        return slot.answer
+        return slot.found
 
     async def read_stale(self, key: str, *, within_ms: int) -> Stale | None:
         slot = self._slots.get(key)
@@ -116,7 +117,7 @@ class MemoryStore(Store):
         expired = now - slot.expires_at
         if expired < 0 or expired >= min(within_ms / 1000, self._stale):
             return None
-        return Stale(slot.answer, int(expired * 1000), int((now - slot.written_at) * 1000))
+        return Stale(slot.answer, int(expired * 1000), int((now - slot.written_at) * 1000), slot.entry.origin)
 
     async def note_hit(self, key: str) -> Freshness | None:
         slot = self._slots.get(key)
@@ -140,9 +141,10 @@ class MemoryStore(Store):
         if old is not None and old.entry.tags != entry.tags:
             self._forget(entry.key, old.entry.tags)
         elif old is not None and old.entry.vector is not None and entry.vector is None:
-            entry = Entry(entry.key, entry.tags, entry.prompt, old.entry.vector, entry.answer, entry.usage)
+            entry = replace(entry, vector=old.entry.vector)
         now = time.monotonic()
-        slot = self._slots[entry.key] = _Slot(entry, entry.answer, now + ttl_ms / 1000, ttl_ms / 1000, now)
+        slot = self._slots[entry.key] = _Slot(entry, entry.answer, now + ttl_ms / 1000, ttl_ms / 1000, now,
+                                              Found(entry.answer, entry.origin))
         self._bytes += slot.size
         if entry.vector is not None:
             self._scopes.setdefault(entry.tags, _Neighbours(self._dim)).put(entry.key, entry.vector)

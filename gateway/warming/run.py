@@ -17,6 +17,7 @@ import orjson
 
 from gateway.metrics.prices import PriceTable
 from gateway.warming.requests import WarmRequest
+from gateway.wire.controls import WARMING
 
 # Sends one request to the gateway: its status, its `x-cache` header and its body; raises OSError when it could
 # not be sent or answered.
@@ -111,7 +112,8 @@ class Warmer:
 
     async def _send(self, request: WarmRequest) -> tuple[str, tuple[int, int] | None]:
         """The answer's `x-cache` state (`failed` for an error) and its tokens."""
-        headers = [("authorization", f"Bearer {self._key}")] if self._key else []
+        # Marked, so the gateway counts the answers it stores as warming's, and their later hits as its yield.
+        headers = [("x-cache-origin", WARMING), *([("authorization", f"Bearer {self._key}")] if self._key else [])]
         try:
             status, state, body = await self._post(request, headers)
         except OSError:

@@ -11,8 +11,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.errors import CacheUnavailable, InvalidRequest
+from gateway.metrics.prometheus import window_labels
+from gateway.metrics.window import WINDOWS_S
 from gateway.web.request_parts import gateway_of, read_body
 from gateway.web.responses import ErrorResponse, JSONResponse
+from gateway.web.services import Gateway
 from gateway.wire.canonical import ENTRY_ID, tenant_digest
 from gateway.wire.credentials import bearer_token
 from gateway.wire.json_body import parse_json_object
@@ -37,6 +40,17 @@ def _flush_scope(body: dict[str, Any]) -> tuple[str | None, str | None]:
     if route is None and key is None and body.get("all") is not True:
         raise InvalidRequest("Say what to flush: a route, a tenant_key, or all: true.", param="all")
     return route, tenant_digest(key) if key is not None else None
+
+
+async def _background(gateway: Gateway) -> dict[str, Any]:
+    """Per window and kind (refresh, prefetch, warming), the answers written without a client asking, the hits
+    later served from them, and the gateway's own calls with their tokens."""
+    labels = window_labels(WINDOWS_S)
+    snapshots, _ = await gateway.fleet.figures(list(labels.values()),
+                                               threshold=gateway.settings.cache_distance_threshold)
+    return {label: {kind: {**snap["summary"]["background"].get(kind, {}), **figures}
+                    for kind, figures in snap["summary"]["yield"].items()}
+            for label, snap in zip(labels, snapshots, strict=True)}
 
 
 def admin_routes(token: str | None) -> list[Route]:
@@ -80,6 +94,7 @@ def admin_routes(token: str | None) -> list[Route]:
             "policy": {"threshold": layers.config.threshold, "ttl_secs": layers.config.ttl_secs,
                        "sliding": layers.config.sliding, "candidates": layers.config.candidates},
             "routes": gateway.policy.learning.snapshot(),  # judged hits, measured precision, adaptive thresholds
+            "background": await _background(gateway),
         })
 
     return [

@@ -129,7 +129,7 @@ async def answer(request: Request, gateway: Gateway, call: CachedCall, trace: Tr
     if isinstance(decision, Hit):
         stale = decision.stale
         trace.hit("stale" if stale else decision.layer, decision.completion.get("usage"), distance=decision.distance,
-                  threshold=decision.threshold)
+                  threshold=decision.threshold, origin="" if call.controls.warming else decision.origin)
         headers = cache_headers("hit", layer=decision.layer, distance=decision.distance, entry=decision.entry)
         if stale is not None:
             headers.update({"x-cache-stale": str(stale.expired_ms // 1000), "age": str(stale.age_ms // 1000)})
@@ -147,7 +147,7 @@ async def answer(request: Request, gateway: Gateway, call: CachedCall, trace: Tr
         if whole is not None:
             return _serve(call, whole, cache_headers("hit", layer="flight"), reissued)
         return _followed(decision, trace, errors_for(request.scope["path"]))
-    trace.outcome = decision.state
+    trace.outcome, trace.origin = decision.state, decision.origin
     with decision:
         return await _go_upstream(request, gateway, call, decision, trace, upstream)
 
@@ -200,7 +200,7 @@ async def _refresh(request: Request, gateway: Gateway, call: CachedCall, miss: M
     policy settles it (a complete answer replaces the cached one); an `event` of its own (outcome `refresh`) says
     what it cost, as the trace returned does, under the serving request's id (the one the upstream is sent)."""
     trace = Trace(gateway.events, request.scope[TRACE].request_id)
-    trace.event, trace.outcome = event, "refresh"
+    trace.event, trace.outcome, trace.origin = event, "refresh", miss.origin
     trace.model, trace.route, trace.stream = call.model, call.controls.route, call.stream
 
     async def told(message: Message) -> None:

@@ -32,8 +32,8 @@ def _count(value: Any) -> int:
 
 class Trace:
     __slots__ = ("_done", "_recorder", "_start", "_upstream_start", "completion_tokens", "distance", "event",
-                 "latency_ms", "layer", "model", "outcome", "prompt_tokens", "request_id", "route", "sent", "status",
-                 "stream", "threshold", "ttfb_ms", "upstream_ms", "upstream_request_id")
+                 "latency_ms", "layer", "model", "origin", "outcome", "prompt_tokens", "request_id", "route", "sent",
+                 "status", "stream", "threshold", "ttfb_ms", "upstream_ms", "upstream_request_id")
 
     def __init__(self, recorder: EventRecorder, rid: str) -> None:
         self._recorder = recorder
@@ -50,6 +50,9 @@ class Trace:
         self.layer: str | None = None
         self.distance: float | None = None
         self.threshold: float | None = None
+        # What wrote the answer: of a hit, the entry it was served from; of a miss, what its answer is stored as
+        # (`Entry.origin`; "": a client)
+        self.origin = ""
         self.upstream_ms: float | None = None
         self.ttfb_ms: float | None = None
         self.prompt_tokens = 0
@@ -73,8 +76,9 @@ class Trace:
             self.prompt_tokens = sum(_count(usage.get(name)) for name in _INPUT_TOKENS)
             self.completion_tokens = _count(usage.get("output_tokens"))
 
-    def hit(self, layer: str, usage: Any, *, distance: float | None = None, threshold: float | None = None) -> None:
-        self.outcome, self.layer, self.distance, self.threshold = "hit", layer, distance, threshold
+    def hit(self, layer: str, usage: Any, *, distance: float | None = None, threshold: float | None = None,
+            origin: str = "") -> None:
+        self.outcome, self.layer, self.distance, self.threshold, self.origin = "hit", layer, distance, threshold, origin
         self.usage(usage)
 
     def upstream_sent(self) -> None:
@@ -118,7 +122,7 @@ class Trace:
         recorder.emit(Event(
             int(time.time() * 1000), self.event, self.outcome, self.layer, self.stream, status, latency,
             self.upstream_ms, self.ttfb_ms, self.distance, self.threshold, self.model, self.route,
-            self.prompt_tokens, self.completion_tokens, saved, cost, recorder.source, self.request_id))
+            self.prompt_tokens, self.completion_tokens, saved, cost, recorder.source, self.request_id, self.origin))
 
 
 def trace_of(request: Request, event: str) -> Trace:

@@ -27,6 +27,9 @@ class Controls:
     # `Cache-Control: max-stale=<s>` or `stale-while-revalidate=<s>`: how long past its TTL an answer may be served
     # while it is refreshed (bounded by the operator's maximum where it is used)
     max_stale_secs: int | None = None
+    # `x-cache-origin: warming`: a warming run's request (`latency-slayer warm`), whose answer is counted as written
+    # by warming, and whose hits are not anyone's use of it. It changes no answer: only what the metrics count.
+    warming: bool = False
 
 
 def _ttl(value: str) -> int:
@@ -45,6 +48,14 @@ def _threshold(value: str) -> float:
 
 
 _STALE = ("max-stale", "stale-while-revalidate")
+WARMING = "warming"  # the one value of `x-cache-origin`
+
+
+def _warming(value: str) -> bool:
+    if value.strip().lower() != WARMING:
+        raise InvalidRequest(f"Invalid header 'x-cache-origin': the only value is {WARMING!r}.",
+                             param="x-cache-origin", code="invalid_header")
+    return True
 
 
 def _max_stale(directives: set[str]) -> int | None:
@@ -87,6 +98,7 @@ def parse_controls(headers: Mapping[str, str]) -> Controls:
     directives = {part.strip().lower() for part in _field(headers, "cache-control").split(",")}
     ttl = headers.get("x-cache-ttl")
     threshold = headers.get("x-cache-threshold")
+    origin = headers.get("x-cache-origin")
     return Controls(
         route=route,
         lookup="no-cache" not in directives,
@@ -94,4 +106,5 @@ def parse_controls(headers: Mapping[str, str]) -> Controls:
         ttl_secs=_ttl(ttl.strip()) if ttl is not None else None,
         threshold=_threshold(threshold.strip()) if threshold is not None else None,
         max_stale_secs=_max_stale(directives),
+        warming=_warming(origin) if origin is not None else False,
     )

@@ -37,9 +37,11 @@ def browser() -> Iterator[Any]:
         launched.close()
 
 
-def send(gateway, prompt: str, *, model: str = "gpt-4o-mini", route: str = "default", stream: bool = False) -> str:
+def send(gateway, prompt: str, *, model: str = "gpt-4o-mini", route: str = "default", stream: bool = False,
+         warming: bool = False) -> str:
     body = {"model": model, "messages": [{"role": "user", "content": prompt}], "stream": stream}
-    response = httpx.post(f"{gateway.base_url}/chat/completions", json=body, headers={"x-route": route}, timeout=30)
+    headers = {"x-route": route, **({"x-cache-origin": "warming"} if warming else {})}
+    response = httpx.post(f"{gateway.base_url}/chat/completions", json=body, headers=headers, timeout=30)
     assert response.status_code == 200
     gateway.drain()
     return response.headers["x-cache"]
@@ -97,10 +99,14 @@ def test_the_dashboard_updates_live_without_a_reload(browser, make_gateway) -> N
 
 def test_the_window_buttons_switch_the_figures(browser, make_gateway) -> None:
     gateway = make_gateway("memory")
-    send(gateway, "What is a semantic cache?")
+    send(gateway, "What is a semantic cache?", warming=True)
     page = browser.new_page()
     page.goto(f"{gateway.url}/")
     until(page, "requests", "1")
+    assert shown(page, "outcomes").endswith(" · 1 warmed (yield 0 hits)")
+    assert send(gateway, "What is a semantic cache?") == "hit"  # a client's, served what warming wrote
+    until(page, "requests", "2")
+    assert shown(page, "outcomes").endswith(" · 1 warmed (yield 1 hit)")
     page.click('button[data-window="60"]')
     page.wait_for_function("document.getElementById('window-label').textContent === 'last 1 min'", timeout=FRESH_MS)
     assert page.locator('button[data-window="900"]').get_attribute("aria-pressed") == "false"

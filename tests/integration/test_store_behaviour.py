@@ -7,11 +7,12 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest
 
 from gateway.errors import StartupError
-from gateway.store.base import Store, Tags
+from gateway.store.base import Found, Store, Tags
 from gateway.store.memory import MemoryStore
 from gateway.store.redis.entries import RedisEntries
 from gateway.store.redis.vector_sets import VectorSetStore
@@ -205,6 +206,29 @@ async def test_a_noted_hit_is_counted_since_the_write_and_says_what_is_left(stor
     await store.write(entry("short", None), ttl_ms=200)
     await asyncio.sleep(0.3)
     assert await store.note_hit("short") is None
+
+
+async def test_what_wrote_an_answer_is_read_with_it_and_a_rewrite_replaces_it(store: Store) -> None:
+    await store.write(replace(entry("a", unit(1)), origin="prefetch"), ttl_ms=60_000)
+    await store.write(entry("mine", unit(0, 1)), ttl_ms=60_000)
+    assert await store.read("a", refresh=True) == Found(b"answer", "prefetch")
+    assert await store.read("a", refresh=False) == Found(b"answer", "prefetch")
+    assert await store.read("mine", refresh=False) == Found(b"answer", "")  # a client's
+    assert await store.read("missing", refresh=False) is None
+    await store.write(replace(entry("a", None, answer=b"refreshed"), origin="refresh"), ttl_ms=60_000)
+    assert await store.read("a", refresh=False) == Found(b"refreshed", "refresh")
+    await store.write(entry("a", None, answer=b"client"), ttl_ms=60_000)  # a client's own miss
+    assert await store.read("a", refresh=False) == Found(b"client", "")
+
+
+async def test_a_stale_answer_says_what_wrote_it(stale_store: Store) -> None:
+    await stale_store.write(replace(entry("a", unit(1)), origin="warming"), ttl_ms=200)
+    await stale_store.write(entry("b", unit(0, 1)), ttl_ms=200)
+    await asyncio.sleep(0.4)
+    assert await stale_store.read("a", refresh=True) is None
+    warmed, mine = [await stale_store.read_stale(key, within_ms=60_000) for key in ("a", "b")]
+    assert warmed is not None and warmed.origin == "warming" and warmed.answer == b"answer"
+    assert mine is not None and mine.origin == ""
 
 
 async def test_a_count_adds_amounts_and_gives_them_back(store: Store) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from gateway.store.base import Candidate, Entry, Freshness, Stale, Store, Tags
+from gateway.store.base import Candidate, Entry, Found, Freshness, Stale, Store, Tags
 from gateway.store.redis.entries import RedisEntries
 from gateway.store.redis.query_engine import RedisStore
 from gateway.store.redis.vector_sets import VectorSetStore
@@ -61,8 +61,8 @@ class ClusterIds(Store):
     async def close(self) -> None:
         await self.store.close()
 
-    async def read_answer(self, key: str, *, refresh: bool) -> bytes | None:
-        return await self.store.read_answer(self._id(key), refresh=refresh)
+    async def read(self, key: str, *, refresh: bool) -> Found | None:
+        return await self.store.read(self._id(key), refresh=refresh)
 
     async def read_stale(self, key: str, *, within_ms: int) -> Stale | None:
         return await self.store.read_stale(self._id(key), within_ms=within_ms)

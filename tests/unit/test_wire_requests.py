@@ -78,6 +78,8 @@ def test_invalid_embeddings_requests(body: dict, param: str) -> None:
     ({"x-cache-threshold": ".5"}, Controls(threshold=0.5)),
     ({"x-cache-threshold": "2."}, Controls(threshold=2.0)),
     ({"x-cache-ttl": str(10 * 365 * 86400)}, Controls(ttl_secs=10 * 365 * 86400)),
+    ({"x-cache-origin": "warming"}, Controls(warming=True)),
+    ({"X-Cache-Origin": " Warming "}, Controls(warming=True)),
 ])
 def test_cache_control_headers(headers: dict, expected: Controls) -> None:
     assert parse_controls(Headers(headers)) == expected
@@ -92,6 +94,9 @@ def test_cache_control_headers(headers: dict, expected: Controls) -> None:
     {"x-cache-ttl": "0" * 30 + "60"}, {"x-cache-threshold": "0" * 5000}, {"x-cache-threshold": "\xb2"},
     {"x-cache-threshold": "1_0"}, {"x-cache-threshold": "inf"}, {"x-cache-threshold": "1e-3"},
     {"x-cache-threshold": "0." + "1" * 5000}, {"x-cache-threshold": "+1"},
+    # only a warming run says what wrote an answer: a client cannot pass its writes off as a refresh or a prefetch
+    {"x-cache-origin": "refresh"}, {"x-cache-origin": "prefetch"}, {"x-cache-origin": ""},
+    {"x-cache-origin": "warming" * 1000},
 ])
 def test_bad_cache_control_headers_are_400(headers: dict) -> None:
     raw = [(name.encode(), value.encode("latin-1")) for name, value in headers.items()]

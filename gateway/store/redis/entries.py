@@ -23,37 +23,41 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from gateway.errors import StoreError
-from gateway.store.base import Entry, Freshness, Stale, Store, Tags
+from gateway.store.base import Entry, Found, Freshness, Stale, Store, Tags
 from gateway.store.redis.connection import FAILURES, Client, connect, host_of
 from gateway.store.redis.incidents import Incidents
 
 # One round trip for a read that renews the answer for the TTL it was written with (kept in `ttl_ms`),
 # so a hit never stretches a short-lived answer to the default lifetime; its stale copy (kept `stale_ms` longer,
-# for stale-while-revalidate) is renewed with it.
+# for stale-while-revalidate) is renewed with it. With the answer, what wrote it (`origin`, absent: a client).
 _READ_ANSWER = """
-local ttl, grace = unpack(redis.call('HMGET', KEYS[1], 'ttl_ms', 'stale_ms'))
+local ttl, grace, origin = unpack(redis.call('HMGET', KEYS[1], 'ttl_ms', 'stale_ms', 'origin'))
+local answer
 if ARGV[1] == '1' and ttl then
-  local answer = redis.call('HGETEX', KEYS[1], 'PX', ttl, 'FIELDS', 1, 'resp')[1]
+  answer = redis.call('HGETEX', KEYS[1], 'PX', ttl, 'FIELDS', 1, 'resp')[1]
   if answer and grace and grace ~= '0' then
     redis.call('HPEXPIRE', KEYS[1], ttl + grace, 'FIELDS', 1, 'stale')
   end
-  return answer
+else
+  answer = redis.call('HGET', KEYS[1], 'resp')
 end
-return redis.call('HGET', KEYS[1], 'resp')
+if not answer then return nil end
+return {answer, origin or ''}
 """
 
 # The stale copy of an expired answer, how long ago the answer expired (its copy outlives it by `stale_ms`) and how
 # long ago it was written, by the server's clock; nil while the answer lives, or when it expired too long ago.
 _READ_STALE = """
 if redis.call('HEXISTS', KEYS[1], 'resp') == 1 then return nil end
-local answer, grace, created = unpack(redis.call('HMGET', KEYS[1], 'stale', 'stale_ms', 'created_at'))
+local answer, grace, created, origin = unpack(redis.call('HMGET', KEYS[1], 'stale', 'stale_ms', 'created_at',
+                                                        'origin'))
 if not answer or not grace then return nil end
 local ends = redis.call('HPEXPIRETIME', KEYS[1], 'FIELDS', 1, 'stale')[1]
 local now = redis.call('TIME')
 now = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 local expired = now - (ends - tonumber(grace))
 if ends < 0 or expired < 0 or expired >= tonumber(ARGV[1]) then return nil end
-return {answer, expired, now - tonumber(created or 0) * 1000}
+return {answer, expired, now - tonumber(created or 0) * 1000, origin or ''}
 """
 
 # One more serve of a live answer, how long it has left and the lifetime it was written with.
@@ -161,7 +165,7 @@ class RedisEntries(Store):
         """The hash fields every Redis store writes; the answer goes separately, with its TTL."""
         return {"model": entry.tags.model, "route": entry.tags.route, "user": entry.tags.tenant,
                 "ctx": entry.tags.context, "created_at": int(time.time()), "usage": entry.usage, "ttl_ms": ttl_ms,
-                "stale_ms": self._stale_ms, "hits": 0}
+                "stale_ms": self._stale_ms, "hits": 0, "origin": entry.origin}
 
     def _entry_key(self, key: str) -> str:
         return self._prefix + key
@@ -195,10 +199,10 @@ class RedisEntries(Store):
     async def _settle_page(self, entries: Sequence[Entry], replies: list[Any], ttl_ms: int) -> None:
         """Finish what a bulk page's replies say is left to do."""
 
-    async def read_answer(self, key: str, *, refresh: bool) -> bytes | None:
+    async def read(self, key: str, *, refresh: bool) -> Found | None:
         with store_errors("read"):
-            answer: bytes | None = await self._read_script(keys=[self._entry_key(key)], args=[int(refresh)])
-        return answer
+            found = await self._read_script(keys=[self._entry_key(key)], args=[int(refresh)])
+        return Found(found[0], found[1].decode()) if found else None
 
     async def read_stale(self, key: str, *, within_ms: int) -> Stale | None:
         if within_ms <= 0:
@@ -207,8 +211,8 @@ class RedisEntries(Store):
             found = await self._stale_script(keys=[self._entry_key(key)], args=[within_ms])
         if not found:
             return None
-        answer, expired_ms, age_ms = found
-        return Stale(answer, int(expired_ms), max(int(age_ms), 0))
+        answer, expired_ms, age_ms, origin = found
+        return Stale(answer, int(expired_ms), max(int(age_ms), 0), origin.decode())
 
     async def note_hit(self, key: str) -> Freshness | None:
         with store_errors("count"):
