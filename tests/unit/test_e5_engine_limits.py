@@ -89,3 +89,17 @@ async def test_past_four_full_reads_waiting_a_long_prompt_is_matched_exactly_onl
         assert all(isinstance(item, np.ndarray) for item in found)  # the queue drained; 16 questions fit in it
     finally:
         await embedder.close()
+
+
+async def test_a_long_prompts_reach_is_worked_out_on_the_worker_thread_not_again_by_the_lookup() -> None:
+    # Before: each lookup with a candidate tokenised a long prompt's start ~10 times on the event loop.
+    embedder = E5Embedder()
+    try:
+        text = "Bitte beachte beim Antworten diese Hausregeln, sei knapp und nenne Quellen. " * 40 + "Und das Ende?"
+        await embedder.embed(text)
+        looked_up = embedder._reach.cache_info()
+        reach = embedder.read_chars(text)
+        assert embedder._reach.cache_info().hits == looked_up.hits + 1
+        assert 0 < reach < len(text) and embedder.read_chars(text[:reach]) == reach
+    finally:
+        await embedder.close()
