@@ -21,8 +21,8 @@ MAX_TOKENS = 128
 #: Prompts waiting for the model at most (~0.4 s of work at 25 ms each): a flood of long prompts in these languages
 #: must not hold every other one for seconds, so past this a prompt is matched exactly only (`NotEmbeddable`).
 MAX_QUEUED = 16
-#: ... and tokens they read at most, four full reads: a long prompt costs up to ~15x a question, so 16 of them held
-#: the prompt after them ~2 s on an idle core (~10 s on a loaded one); questions of ~20 tokens still fit 16 times.
+#: ... and tokens they read at most, four full reads: a long prompt costs up to ~15x a question, so 15 of them held
+#: the prompt after them ~3 s on an idle core (9.7 s measured on a loaded one); 16 questions of ~20 tokens still fit.
 MAX_QUEUED_TOKENS = 4 * MAX_TOKENS
 # Prose makes a token of every ~4 characters: a longer start than this is not tokenised to find the end of the read.
 _CLIP_CHARS = 8 * MAX_TOKENS
