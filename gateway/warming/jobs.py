@@ -32,7 +32,8 @@ class WarmJob:
         self.started = time.time()
         self.ended: float | None = None
         self.last_error: str | None = None  # the last request that failed, and why
-        self._requests = requests
+        self.total = len(requests)
+        self._requests = requests  # until it ends: a kept run's outcome must not hold its file
         self._warmer = Warmer(self._watched(post), key=key, budget=budget, concurrency=concurrency, prices=prices)
         self.task: asyncio.Task[None] = asyncio.get_running_loop().create_task(self._run(), name=f"warm-{self.id}")
 
@@ -57,13 +58,14 @@ class WarmJob:
             self.state = "failed"
         finally:
             self.ended = time.time()
+            self._requests = ()
 
     def view(self) -> dict[str, Any]:
         """What the run has done so far, and what it cost upstream; with the CLI's summary once it has ended."""
         spend = self._warmer.spend
         states = spend.states
         return {
-            "id": self.id, "status": self.state, "requests": len(self._requests), "done": sum(states.values()),
+            "id": self.id, "status": self.state, "requests": self.total, "done": sum(states.values()),
             "warmed": states.get("miss", 0), "already_cached": states.get("hit", 0),
             "not_cacheable": states.get("bypass", 0), "failed": states.get("failed", 0),
             "skipped": states.get("skipped", 0), "prompt_tokens": spend.prompt_tokens,

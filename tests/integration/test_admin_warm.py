@@ -80,6 +80,7 @@ def test_a_run_warms_exact_hits_and_a_second_run_spends_nothing(gateway, fake_up
     assert (view["warmed"], view["already_cached"], view["failed"], view["skipped"]) == (4, 1, 0, 0)
     assert view["prompt_tokens"] > 0 and view["completion_tokens"] > 0 and view["cost_usd"] > 0
     assert view["summary"].startswith("warmed 4, already cached 1") and view["ended_at"] >= view["started_at"]
+    assert KEY not in str(view)  # a credential is never shown back
     assert fake_upstream.calls() == 3 and fake_upstream.calls(RESPONSES_PATH) == 1
     state, headers, _ = ask(gateway, PROMPT)
     assert (state, headers["x-cache-layer"]) == ("hit", "exact")
