@@ -72,7 +72,7 @@ class Warmer:
         async with self._turn:
             while True:
                 fits = self._fits()
-                if fits and self._in_flight < self._concurrency:
+                if fits:  # a turn is free: there are only `concurrency` senders
                     self._in_flight += 1
                     self._calls += 1
                     return True

@@ -6,6 +6,7 @@ with `--key` would; one run at a time per worker."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
@@ -89,7 +90,9 @@ async def start_warm(request: Request) -> Response:
     gateway = gateway_of(request)
     options = _options(request.query_params)
     body = await read_body(request)
-    requests = _requests(body, model=options["model"] or gateway.settings.gen_model, route=options["route"])
+    # A body of MAX_BODY_BYTES takes a second or two to read as requests: not on the event loop.
+    requests = await asyncio.to_thread(_requests, body, model=options["model"] or gateway.settings.gen_model,
+                                       route=options["route"])
     running = gateway.warming.running
     if running is not None:
         raise InvalidRequest(f"Warming run {running.id} is still running: wait for it, or cancel it with "
