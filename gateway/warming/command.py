@@ -16,8 +16,8 @@ from gateway.errors import StartupError
 from gateway.metrics.prices import PriceTable
 from gateway.setting_values import positive
 from gateway.settings import load_settings
-from gateway.warming.requests import WarmRequest, read_warm_line
-from gateway.warming.run import Budget, Spend, Warmer
+from gateway.warming.requests import WarmRequest, read_warm_lines, warm_route
+from gateway.warming.run import Budget, Spend, Warmer, summary
 
 TIMEOUT_SECS = 600  # an upstream answer may take minutes
 
@@ -30,39 +30,23 @@ def add_warm_command(commands: Any) -> None:
     warm.add_argument("--url", default="http://127.0.0.1:8080/v1", help="the gateway's /v1 URL")
     warm.add_argument("--key", default=None, help="the key to send: its tenant gets the answers (a route in "
                                                   "SHARED_ROUTES: every key)")
+    warm.add_argument("--route", type=warm_route, default=None, help="the route of lines that name none")
     warm.add_argument("--concurrency", type=positive, default=4, help="requests in flight at once")
     warm.add_argument("--max-calls", type=positive, default=None, help="upstream calls the run may cause")
     warm.add_argument("--max-tokens", type=positive, default=None, help="tokens the run may spend upstream")
     warm.set_defaults(run=_warm)
 
 
-def read_file(path: Path, default_model: str) -> list[WarmRequest]:
+def read_file(path: Path, default_model: str, default_route: str | None = None) -> list[WarmRequest]:
     """Every request of the file, or a StartupError naming each bad line before anything is sent."""
     try:
         lines = path.read_bytes().splitlines()
     except OSError as error:
         raise StartupError(f"cannot read {path}: {error.strerror}") from None
-    requests, problems = [], []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            requests.append(read_warm_line(line, default_model=default_model))
-        except ValueError as error:
-            problems.append(f"{path}:{number}: {error}")
+    requests, problems = read_warm_lines(lines, default_model=default_model, default_route=default_route)
     if problems:
-        raise StartupError("\n".join(problems[:20]))
+        raise StartupError("\n".join(f"{path}:{number}: {problem}" for number, problem in problems[:20]))
     return requests
-
-
-def summary(spend: Spend) -> str:
-    states = spend.states
-    return "\n".join([
-        f"warmed {states.get('miss', 0)}, already cached {states.get('hit', 0)}, not cacheable "
-        f"{states.get('bypass', 0)}, failed {states.get('failed', 0)}, left for the budget {states.get('skipped', 0)}",
-        f"upstream spend: {spend.prompt_tokens} prompt + {spend.completion_tokens} completion tokens, "
-        f"about ${spend.cost:.4f}",
-    ])
 
 
 def _poster(url: str) -> Any:
@@ -95,7 +79,7 @@ async def warm(requests: list[WarmRequest], *, url: str, key: str | None, budget
 
 def _warm(args: argparse.Namespace) -> int:
     settings = load_settings()
-    requests = read_file(args.file, settings.gen_model)
+    requests = read_file(args.file, settings.gen_model, args.route)
     if not requests:
         print("nothing to warm")
         return 0

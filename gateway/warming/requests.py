@@ -3,6 +3,7 @@ request (`input`), or a plain prompt (`prompt`, with `model`), each with an opti
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +11,7 @@ import orjson
 
 from gateway.errors import InvalidRequest
 from gateway.wire.controls import parse_route
+from gateway.wire.json_body import parse_json_object
 
 PROMPT_FIELDS = frozenset({"prompt", "model", "route"})
 
@@ -27,15 +29,30 @@ class WarmRequest:
         return head + ([("x-route", self.route)] if self.route else [])
 
 
-def read_warm_line(line: bytes, *, default_model: str) -> WarmRequest:
-    """Raises ValueError saying what is wrong with the line."""
-    try:
-        request = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        raise ValueError("not a JSON object") from None
-    if not isinstance(request, dict):
-        raise ValueError("not a JSON object")
-    route = _route(request.pop("route", None))
+Problems = list[tuple[int, str]]  # bad lines: each one's number (from 1) and what is wrong with it
+
+
+def read_warm_lines(lines: Sequence[bytes], *, default_model: str, default_route: str | None = None
+                    ) -> tuple[list[WarmRequest], Problems]:
+    """Every line's request (blank lines skipped), and every bad line: a file with any is not to be sent at all."""
+    requests, problems = [], []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            requests.append(read_warm_line(line, default_model=default_model, default_route=default_route))
+        except ValueError as error:
+            problems.append((number, str(error)))
+    return requests, problems
+
+
+def read_warm_line(line: bytes, *, default_model: str, default_route: str | None = None) -> WarmRequest:
+    """Raises ValueError saying what is wrong with the line; `default_route` is the route of a line naming none."""
+    try:  # the request bodies' own parser: its bounds on nesting and numbers hold for a warming line too
+        request = parse_json_object(line)
+    except InvalidRequest as error:
+        raise ValueError("not a JSON object" if error.code == "invalid_json" else error.message) from None
+    route = warm_route(request.pop("route", None)) or default_route
     if "prompt" in request:
         return _prompt(request, route, default_model)
     # Warming stores whole answers; a stream's is replayed from them too, so nothing is asked as a stream.
@@ -51,7 +68,8 @@ def read_warm_line(line: bytes, *, default_model: str) -> WarmRequest:
     raise ValueError("expected 'messages' (chat), 'input' (Responses API) or 'prompt'")
 
 
-def _route(value: Any) -> str | None:
+def warm_route(value: Any) -> str | None:
+    """A route as a warming line or option names it; raises ValueError."""
     if value is None:
         return None
     if not isinstance(value, str):

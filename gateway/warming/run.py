@@ -73,7 +73,7 @@ class Warmer:
         async with self._turn:
             while True:
                 fits = self._fits()
-                if fits and self._in_flight < self._concurrency:
+                if fits:  # a turn is free: there are only `concurrency` senders
                     self._in_flight += 1
                     self._calls += 1
                     return True
@@ -82,22 +82,30 @@ class Warmer:
                 await self._turn.wait()
 
     async def run(self, requests: Sequence[WarmRequest]) -> Spend:
-        async def one(request: WarmRequest) -> None:
-            if not await self._admit():
-                self._done("skipped")
-                return
-            state, tokens = await self._send(request)
-            async with self._turn:
-                self._in_flight -= 1
-                if state == "hit":
-                    self._calls -= 1  # it bought nothing upstream
-                elif tokens is not None:
-                    self._spent(request.model, *tokens)
-                self._turn.notify_all()
-            self._done(state)
+        """Send them in order, `concurrency` senders each taking the next one: only that many wait for a turn,
+        however long the file (a task per request would wake every waiting one at each answer)."""
+        pending = iter(requests)
 
-        await asyncio.gather(*(one(request) for request in requests))
+        async def sender() -> None:
+            for request in pending:
+                await self._one(request)
+
+        await asyncio.gather(*(sender() for _ in range(min(self._concurrency, len(requests)))))
         return self.spend
+
+    async def _one(self, request: WarmRequest) -> None:
+        if not await self._admit():
+            self._done("skipped")
+            return
+        state, tokens = await self._send(request)
+        async with self._turn:
+            self._in_flight -= 1
+            if state == "hit":
+                self._calls -= 1  # it bought nothing upstream
+            elif tokens is not None:
+                self._spent(request.model, *tokens)
+            self._turn.notify_all()
+        self._done(state)
 
     def _spent(self, model: str, prompt: int, completion: int) -> None:
         spend = self.spend
@@ -137,3 +145,14 @@ def _tokens(usage: Any) -> tuple[int, int] | None:
     if not isinstance(prompt, int) or not isinstance(completion, int):
         return None
     return prompt, completion
+
+
+def summary(spend: Spend) -> str:
+    """A run's outcome and spend, in two lines."""
+    states = spend.states
+    return "\n".join([
+        f"warmed {states.get('miss', 0)}, already cached {states.get('hit', 0)}, not cacheable "
+        f"{states.get('bypass', 0)}, failed {states.get('failed', 0)}, left for the budget {states.get('skipped', 0)}",
+        f"upstream spend: {spend.prompt_tokens} prompt + {spend.completion_tokens} completion tokens, "
+        f"about ${spend.cost:.4f}",
+    ])

@@ -1,5 +1,6 @@
 """Admin endpoints, which exist only when `ADMIN_TOKEN` is set: flush a route or a tenant, delete one entry,
-read the cache's state. Every call needs `Authorization: Bearer <ADMIN_TOKEN>`."""
+read the cache's state, warm the cache (`gateway.web.admin_warm`). Every call needs
+`Authorization: Bearer <ADMIN_TOKEN>`."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from starlette.routing import Route
 from gateway.errors import CacheUnavailable, InvalidRequest
 from gateway.metrics.prometheus import window_labels
 from gateway.metrics.window import WINDOWS_S
+from gateway.web.admin_warm import warm_routes
 from gateway.web.request_parts import gateway_of, read_body
 from gateway.web.responses import ErrorResponse, JSONResponse
 from gateway.web.services import Gateway
@@ -101,4 +103,5 @@ def admin_routes(token: str | None) -> list[Route]:
         Route("/admin/flush", guarded(flush), methods=["POST"]),
         Route("/admin/entries/{entry:str}", guarded(delete_entry), methods=["DELETE"]),
         Route("/admin/stats", guarded(stats), methods=["GET"]),
+        *warm_routes(guarded),
     ]

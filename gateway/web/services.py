@@ -17,6 +17,7 @@ from gateway.settings import Settings
 from gateway.tracing import NO_TRACING, Tracer
 from gateway.upstream import UpstreamClient
 from gateway.upstreams import Upstreams
+from gateway.warming.jobs import WarmJobs
 from gateway.web.body import BodyDeadlines
 
 HEALTH_SECS = 1.0
@@ -33,6 +34,7 @@ class Gateway:
     fleet: EventWindow  # every worker's recent events, read back for the dashboard
     deadlines: BodyDeadlines  # request bodies being read, each due within BODY_TIMEOUT_SECS
     tracer: Tracer = NO_TRACING  # where each request's span goes (`gateway.web.tracing`)
+    warming: WarmJobs = field(default_factory=WarmJobs)  # runs of `POST /admin/warm` in this worker
     _health: tuple[float, dict[str, Any]] | None = None
     _health_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -54,6 +56,7 @@ class Gateway:
         await self.policy.drain()
 
     async def close(self) -> None:
+        await self.warming.close()  # first: its requests use everything below
         await self.deadlines.close()
         await self.policy.close()
         await self.events.close()

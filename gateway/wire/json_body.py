@@ -68,14 +68,27 @@ def _check_shape(raw: bytes) -> None:
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:
     """The body as a JSON object, or a 400 in OpenAI's shape."""
+    body = _parse(raw)
+    if not isinstance(body, dict):
+        raise InvalidRequest("The request body must be a JSON object.", code="invalid_json")
+    return body
+
+
+def parse_json_array(raw: bytes) -> list[Any]:
+    """The body as a JSON array, or a 400 in OpenAI's shape."""
+    body = _parse(raw)
+    if not isinstance(body, list):
+        raise InvalidRequest("The request body must be a JSON array.", code="invalid_json")
+    return body
+
+
+def _parse(raw: bytes) -> Any:
     _check_shape(raw)
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise InvalidRequest("We could not parse the JSON body of your request. The body must be valid JSON.",
                              code="invalid_json") from None
-    if not isinstance(body, dict):
-        raise InvalidRequest("The request body must be a JSON object.", code="invalid_json")
     if _LONG_DIGITS.search(raw):
         try:
             _CHECK_INTS.decode(raw.decode("utf-8"))  # within MAX_DEPTH: well inside Python's recursion limit

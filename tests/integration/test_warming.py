@@ -11,20 +11,14 @@ import pytest
 
 from gateway.cli import main
 from gateway.metrics.prices import PriceTable
-from gateway.warming.command import read_file, summary, warm
-from gateway.warming.run import Budget
+from gateway.warming.command import read_file, warm
+from gateway.warming.run import Budget, summary
 from tests.support.clients import PROMPT, UNRELATED, ask
 from tests.support.fake_upstream.shapes import RESPONSES_PATH
+from tests.support.warm_lines import LINES, QUESTIONS
 
 KEY = "sk-client-one"  # the key `ask` sends by default
 NO_BUDGET = Budget()
-LINES = [
-    {"prompt": PROMPT, "model": "gpt-4o-mini"},
-    {"prompt": UNRELATED, "model": "gpt-4o-mini", "route": "faq"},
-    {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "What is a TTL?"}], "stream": True},
-    {"model": "gpt-4o-mini", "input": "Name a prime number."},
-    {"prompt": PROMPT, "model": "gpt-4o-mini"},  # twice in the file: the second is a hit
-]
 
 
 def written(tmp_path: Path, lines: list[dict]) -> Path:
@@ -63,15 +57,13 @@ def test_a_warmed_answer_is_its_own_tenants(gateway, fake_upstream, tmp_path: Pa
 
 @pytest.mark.parametrize("concurrency", [1, 4])
 def test_the_calls_budget_is_never_passed(gateway, fake_upstream, tmp_path: Path, concurrency: int) -> None:
-    prompts = [{"prompt": f"Question number {number}?"} for number in range(6)]
-    spend = run(gateway, written(tmp_path, prompts), budget=Budget(calls=2), concurrency=concurrency)
+    spend = run(gateway, written(tmp_path, QUESTIONS), budget=Budget(calls=2), concurrency=concurrency)
     assert fake_upstream.calls() == 2 and spend.states == {"miss": 2, "skipped": 4}
 
 
 def test_the_tokens_budget_is_never_passed(gateway, fake_upstream, tmp_path: Path) -> None:
-    prompts = [{"prompt": f"Question number {number}?"} for number in range(6)]
     cost = ask(gateway, "Question number 9?")[2].usage.total_tokens  # as dear as each of them
-    spend = run(gateway, written(tmp_path, prompts), budget=Budget(tokens=cost * 2 + cost // 2), concurrency=4)
+    spend = run(gateway, written(tmp_path, QUESTIONS), budget=Budget(tokens=cost * 2 + cost // 2), concurrency=4)
     assert spend.prompt_tokens + spend.completion_tokens == cost * 2
     assert fake_upstream.calls() == 3 and spend.states == {"miss": 2, "skipped": 4}
 
@@ -83,3 +75,17 @@ def test_the_command_refuses_a_bad_file_before_sending_anything(fake_upstream, t
     error = capsys.readouterr().err
     assert f"{path}:3: " in error and f"{path}:4: " in error
     assert fake_upstream.calls() == 0
+
+
+def test_the_command_puts_lines_without_a_route_on_its_route(make_gateway, fake_upstream, tmp_path: Path,
+                                                             capsys) -> None:
+    gateway = make_gateway("memory")
+    path = written(tmp_path, [{"prompt": PROMPT}, {"prompt": UNRELATED, "route": "docs"}])
+    assert main(["warm", str(path), "--url", gateway.base_url, "--key", KEY, "--route", "faq"]) == 0
+    gateway.drain()
+    assert "warmed 2" in capsys.readouterr().out
+    assert ask(gateway, PROMPT, headers={"x-route": "faq"})[0] == "hit"
+    assert ask(gateway, UNRELATED, headers={"x-route": "docs"})[0] == "hit"
+    assert ask(gateway, PROMPT)[0] == "miss"
+    with pytest.raises(SystemExit):
+        main(["warm", str(path), "--route", "not a route"])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from gateway.warming.requests import read_warm_line
+from gateway.warming.requests import read_warm_line, read_warm_lines, warm_route
 
 
 @pytest.mark.parametrize(("line", "path", "body", "route"), [
@@ -34,3 +34,27 @@ def test_each_kind_of_line(line: dict, path: str, body: dict, route: str | None)
 def test_a_bad_line_says_what_is_wrong(line: bytes, problem: str) -> None:
     with pytest.raises(ValueError, match=problem):
         read_warm_line(line, default_model="dflt")
+
+
+def test_a_default_route_for_lines_that_name_none() -> None:
+    lines = [b'{"prompt": "a"}', b'{"prompt": "b", "route": "docs"}']
+    requests, problems = read_warm_lines(lines, default_model="dflt", default_route="faq")
+    assert [request.route for request in requests] == ["faq", "docs"] and problems == []
+
+
+def test_every_bad_line_is_numbered_and_blank_lines_count() -> None:
+    deep = b'{"prompt": "a", "x": ' + b"[" * 100 + b"]" * 100 + b"}"
+    requests, problems = read_warm_lines([b'{"prompt": "a"}', b"", b"not json", b"  ", deep], default_model="m")
+    assert len(requests) == 1
+    assert [number for number, _ in problems] == [3, 5] and "nested deeper" in problems[1][1]
+
+
+@pytest.mark.parametrize(("value", "route"), [(None, None), ("faq", "faq"), ("support/eu-1", "support/eu-1")])
+def test_a_route_option(value: str | None, route: str | None) -> None:
+    assert warm_route(value) == route
+
+
+@pytest.mark.parametrize("value", ["a b", "x" * 65, 5])
+def test_a_bad_route_option(value: object) -> None:
+    with pytest.raises(ValueError, match="route"):
+        warm_route(value)
