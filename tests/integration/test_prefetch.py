@@ -59,6 +59,25 @@ def test_a_recurring_follow_up_is_prefetched_so_it_is_a_hit(make_gateway, store_
     assert fake_upstream.calls() == calls + 1
 
 
+def test_what_was_learnt_after_one_answer_is_prefetched_after_the_next(make_gateway, store_kind,
+                                                                      fake_upstream) -> None:
+    """An expired opening is answered anew, in other words (the fake upstream never answers the same twice): the
+    follow-ups users asked after its old answer are prefetched after the new one."""
+    gateway = make_gateway(store_kind, **PREFETCH)
+    for question in (FOLLOW_UP, PARAPHRASE):
+        history = opened(gateway, route=BRIEF)
+        ask(gateway, question, history=history)
+    time.sleep(1.1)  # the opening's answer expires; the follow-ups' live on, after a wording nobody is served now
+    renewed = opened(gateway, route=BRIEF)
+    assert renewed != history
+    calls = fake_upstream.calls()
+    assert ask(gateway, OPENING)[0] == "hit"
+    settled(gateway)
+    assert fake_upstream.calls() == calls + 1
+    assert fake_upstream.last().json["messages"] == [*renewed, {"role": "user", "content": FOLLOW_UP}]
+    assert ask(gateway, FOLLOW_UP, history=renewed)[0] == "hit"
+
+
 def test_a_prefetch_is_an_event_and_metrics_say_what_it_cost(make_gateway, store_kind, fake_upstream) -> None:
     gateway = served(make_gateway, store_kind, **PREFETCH)
     taught(gateway, [FOLLOW_UP, FOLLOW_UP])
