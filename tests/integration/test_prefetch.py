@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 
 import httpx
+import pytest
 
 from tests.conftest import UPSTREAM_KEY
 from tests.support.clients import PARAPHRASE, PROMPT, ask
@@ -118,6 +119,33 @@ def test_prefetch_keeps_within_the_routes_budget(make_gateway, store_kind, fake_
     ask(gateway, OPENING)
     settled(gateway)
     assert fake_upstream.calls() == calls
+
+
+def prefetched_tokens(make_gateway) -> int:
+    """What the prefetch of FOLLOW_UP after OPENING costs upstream, measured once on a gateway of its own."""
+    gateway = served(make_gateway, "memory", **PREFETCH)
+    taught(gateway, [FOLLOW_UP, FOLLOW_UP])
+    ask(gateway, OPENING)
+    settled(gateway)
+    [prefetch] = [event for event in events_of(gateway) if event.event == "prefetch"]
+    return prefetch.prompt_tokens + prefetch.completion_tokens
+
+
+@pytest.mark.parametrize("prefetches", [0, 1])
+def test_prefetch_keeps_within_the_routes_token_budget(make_gateway, store_kind, fake_upstream,
+                                                       prefetches: int) -> None:
+    """A prefetch's prompt holds the conversation served and its answer: it costs more than that answer did, and
+    reserving only that would let a second prefetch start in a budget with room for one."""
+    cost = prefetched_tokens(make_gateway)
+    fake_upstream.reset()
+    gateway = make_gateway(store_kind, **PREFETCH | {"REFRESH_BUDGET_TOKENS": str(cost * prefetches + cost // 2)})
+    taught(gateway, [FOLLOW_UP, FOLLOW_UP])
+    calls = fake_upstream.calls()
+    for _ in range(3):
+        assert ask(gateway, OPENING, headers=BRIEF)[0] == "hit"  # what it prefetches lives a second
+        settled(gateway)
+        time.sleep(1.1)
+    assert fake_upstream.calls() == calls + prefetches
 
 
 def test_another_tenants_conversations_teach_nothing(make_gateway, store_kind, fake_upstream) -> None:
