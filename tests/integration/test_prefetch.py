@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.conftest import UPSTREAM_KEY
-from tests.support.clients import PARAPHRASE, PROMPT, ask
+from tests.support.clients import PARAPHRASE, PROMPT, ask, client
 from tests.support.events import events_of, served
 
 OPENING = "What is the capital of France?"
@@ -77,6 +77,22 @@ def test_what_was_learnt_after_one_answer_is_prefetched_after_the_next(make_gate
     assert fake_upstream.calls() == calls + 1
     assert fake_upstream.last().json["messages"] == [*renewed, {"role": "user", "content": FOLLOW_UP}]
     assert ask(gateway, FOLLOW_UP, history=renewed)[0] == "hit"
+
+
+def test_a_client_asking_while_the_prefetch_is_on_its_way_follows_it(make_gateway, store_kind,
+                                                                     fake_upstream) -> None:
+    gateway = make_gateway(store_kind, **PREFETCH)
+    history = taught(gateway, [FOLLOW_UP, FOLLOW_UP])
+    calls = fake_upstream.calls()
+    fake_upstream.delay_next(1.0)  # the prefetch's answer takes a second
+    raw = client(gateway, "sk-client-one").chat.completions.with_raw_response.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": OPENING}])
+    assert raw.headers["x-cache"] == "hit"
+    time.sleep(0.3)  # the prefetch has gone upstream, not come back
+    state, headers, _ = ask(gateway, FOLLOW_UP, history=history)
+    assert (state, headers.get("x-cache-layer")) == ("hit", "flight")
+    settled(gateway)
+    assert fake_upstream.calls() == calls + 1
 
 
 def test_a_prefetch_is_an_event_and_metrics_say_what_it_cost(make_gateway, store_kind, fake_upstream) -> None:
