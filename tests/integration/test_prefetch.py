@@ -128,13 +128,23 @@ def test_a_follow_up_too_unlikely_is_not_prefetched(make_gateway, fake_upstream)
     assert fake_upstream.calls() == calls  # the likeliest is half of them
 
 
-def test_prefetch_keeps_within_the_routes_budget(make_gateway, store_kind, fake_upstream) -> None:
-    gateway = make_gateway(store_kind, **PREFETCH | {"REFRESH_BUDGET_REQUESTS": "0"})
+def prefetched_thrice(gateway, fake_upstream) -> int:
+    """Upstream calls made by three hits of a taught conversation, each due a prefetch: what it prefetches lives a
+    second."""
     taught(gateway, [FOLLOW_UP, FOLLOW_UP])
     calls = fake_upstream.calls()
-    ask(gateway, OPENING)
-    settled(gateway)
-    assert fake_upstream.calls() == calls
+    for _ in range(3):
+        assert ask(gateway, OPENING, headers=BRIEF)[0] == "hit"
+        settled(gateway)
+        time.sleep(1.1)
+    return fake_upstream.calls() - calls
+
+
+@pytest.mark.parametrize("prefetches", [0, 1])
+def test_prefetch_keeps_within_the_routes_request_budget(make_gateway, store_kind, fake_upstream,
+                                                         prefetches: int) -> None:
+    gateway = make_gateway(store_kind, **PREFETCH | {"REFRESH_BUDGET_REQUESTS": str(prefetches)})
+    assert prefetched_thrice(gateway, fake_upstream) == prefetches
 
 
 def prefetched_tokens(make_gateway) -> int:
@@ -155,13 +165,7 @@ def test_prefetch_keeps_within_the_routes_token_budget(make_gateway, store_kind,
     cost = prefetched_tokens(make_gateway)
     fake_upstream.reset()
     gateway = make_gateway(store_kind, **PREFETCH | {"REFRESH_BUDGET_TOKENS": str(cost * prefetches + cost // 2)})
-    taught(gateway, [FOLLOW_UP, FOLLOW_UP])
-    calls = fake_upstream.calls()
-    for _ in range(3):
-        assert ask(gateway, OPENING, headers=BRIEF)[0] == "hit"  # what it prefetches lives a second
-        settled(gateway)
-        time.sleep(1.1)
-    assert fake_upstream.calls() == calls + prefetches
+    assert prefetched_thrice(gateway, fake_upstream) == prefetches
 
 
 def test_another_tenants_conversations_teach_nothing(make_gateway, store_kind, fake_upstream) -> None:
