@@ -174,8 +174,8 @@ async def _prefetch(request: Request, gateway: Gateway, conversation: Conversati
                     answer: dict[str, Any], upstream: Upstream, *, served: tuple[int, int]) -> None:
     """Ask the likely next question of a conversation just served `answer`, when its answer is not cached and its
     route's budget allows (`served`: the prompt and completion tokens `answer` cost), as the client would: with its
-    credentials, in its tenant's scope, so its next turn is a hit. Only after a hit: a conversation whose answer
-    was just made upstream is one nobody went on with yet."""
+    credentials, in its tenant's scope, so its next turn is a hit. Only after a hit: an answer served a second
+    time is one more than one conversation will go on from; one just made upstream may be read by its asker alone."""
     policy, follow_ups = gateway.policy, gateway.policy.follow_ups
     after = conversation.continued(answer, "?")  # its `conversation` digest is the same whatever the question
     context = _key(request, after, upstream) if after is not None else None
