@@ -1,16 +1,16 @@
 """`python -m bench.freshness`: the multi-turn FAQ workload (`bench/conversations.py`) replayed through a served
 gateway (`latency-slayer serve`, memory store) against the benchmark's fake upstream (300 ms a chat answer), with
 a fixed TTL short enough to expire during the run, once per mode: everything off, stale-while-revalidate,
-refresh-ahead, prefetch, warming first (`latency-slayer warm` with the workload's commonest requests), all on.
-Per mode: hit rate, the p50/p95 latency users saw, and upstream calls and tokens, caused by users and spent in the
-background (refresh, prefetch, warming). Writes bench/results/freshness.{json,md}."""
+refresh-ahead, prefetch, warming first (`latency-slayer warm`'s run, in-process, with the workload's commonest
+requests), all on; or modes joined by "+". Per mode: hit rate, the p50/p95 latency users saw, and upstream calls
+and tokens, caused by users and spent in the background (refresh, prefetch, warming). Writes
+bench/results/freshness.{json,md}."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,6 +23,9 @@ import orjson
 from bench import services
 from bench.conversations import Conversation, commonest, conversations
 from bench.sizes import RESULTS, percentiles
+from gateway.metrics.prices import PriceTable
+from gateway.warming.command import read_file, warm
+from gateway.warming.run import Budget
 from tests.support.fake_upstream import FakeUpstream
 
 MODEL = "gpt-4o-mini"
@@ -40,8 +43,21 @@ MODES: dict[str, tuple[dict[str, str], bool]] = {  # name: (settings, warm first
     "warming first": ({}, True),
     "all on": (SWR | REFRESH | PREFETCH, True),
 }
+
+
+def mode_settings(name: str) -> tuple[dict[str, str], bool]:
+    """The settings and warming of a mode, or of modes joined by "+" (all of theirs): "stale-while-revalidate+prefetch"
+    tells what one feature adds to another."""
+    settings: dict[str, str] = {}
+    warm_first = False
+    for part in name.split("+"):
+        if part not in MODES:
+            raise SystemExit(f"no mode {part!r}: choose from {', '.join(MODES)}, or join them with +")
+        settings, warm_first = settings | MODES[part][0], warm_first or MODES[part][1]
+    return settings, warm_first
+
+
 BACKGROUND = re.compile(r'latency_slayer_background_(calls|tokens)\{window="1h",kind="(\w+)"\} (\d+)')
-WARM_SPEND = re.compile(r"upstream spend: (\d+) prompt \+ (\d+) completion tokens")
 
 
 def _say(message: str) -> None:
@@ -109,18 +125,19 @@ async def _histories(service: services.Service, sequences: list[tuple[str, ...]]
 
 def _warm(service: services.Service, planned: list[Conversation], count: int, logs: Path) -> dict[str, int]:
     """`latency-slayer warm` with the workload's `count` commonest requests, shallowest first (a follow-up's
-    history holds the answer its opening was warmed with)."""
+    history holds the answer its opening was warmed with): its file and its run, in this process, since starting
+    an interpreter for each depth would take most of a TTL of a few seconds before the replay began."""
     spent = {"calls": 0, "tokens": 0}
     sequences = commonest(planned, count)
     for depth in sorted({len(turns) for turns in sequences}):
         lines = asyncio.run(_histories(service, [turns for turns in sequences if len(turns) == depth]))
         path = logs / f"warm-{depth}.jsonl"
         path.write_bytes(b"\n".join(lines) + b"\n")
-        done = subprocess.run([sys.executable, "-m", "gateway", "warm", str(path), "--url", service.url,
-                               "--key", services.BENCH_KEY, "--concurrency", "4"],
-                              capture_output=True, text=True, timeout=300, check=True)
-        prompt, completion = map(int, WARM_SPEND.search(done.stdout + done.stderr).groups())
-        spent["tokens"] += prompt + completion
+        spend = asyncio.run(warm(read_file(path, MODEL), url=service.url, key=services.BENCH_KEY, budget=Budget(),
+                                 concurrency=4, prices=PriceTable()))
+        if spend.states.get("failed"):
+            raise SystemExit(f"warming failed: {spend.states}")
+        spent["tokens"] += spend.prompt_tokens + spend.completion_tokens
     return spent
 
 
@@ -133,7 +150,7 @@ def _background(metrics: str) -> dict[str, dict[str, int]]:
 
 def run_mode(name: str, upstream: FakeUpstream, planned: list[Conversation], ttl: int, warm: int,
              logs: Path) -> dict[str, Any]:
-    settings, warm_first = MODES[name]
+    settings, warm_first = mode_settings(name)
     env = {"RESP_TTL_SECS": str(ttl), "RESP_TTL_SLIDING": "false", **BUDGET, **settings}
     with services.gateway(upstream=upstream.base_url, workers=1, logs=logs, env=env) as service:
         calls = upstream.calls()
@@ -179,16 +196,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=24, help="time over which conversations start")
     parser.add_argument("--ttl", type=int, default=6, help="RESP_TTL_SECS (fixed lifetimes)")
     parser.add_argument("--warm", type=int, default=30, help="commonest requests warmed first")
-    parser.add_argument("--modes", default=",".join(MODES), help="comma-separated, from: " + ", ".join(MODES))
+    parser.add_argument("--modes", default=",".join(MODES),
+                        help="comma-separated, from: " + ", ".join(MODES) + "; or several joined by +")
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
+    names = args.modes.split(",")
+    for name in names:
+        mode_settings(name)  # a misspelt mode ends the run before it starts, not minutes into it
     planned = conversations(args.conversations, args.seconds)
     results: dict[str, Any] = {"plan": {"conversations": len(planned), "seconds": args.seconds, "ttl": args.ttl,
                                         "warm": args.warm, "requests": sum(len(c.turns) for c in planned),
                                         "upstream_secs": UPSTREAM_SECS, "budget": BUDGET}, "modes": {}}
     upstream = FakeUpstream(latency=UPSTREAM_SECS, latency_paths=frozenset({"/v1/chat/completions"}))
     with upstream, tempfile.TemporaryDirectory() as logs:
-        for name in args.modes.split(","):
+        for name in names:
             _say(f"{name}: replaying {len(planned)} conversations")
             results["modes"][name] = run_mode(name, upstream, planned, args.ttl, args.warm, Path(logs))
     args.output.mkdir(parents=True, exist_ok=True)

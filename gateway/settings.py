@@ -126,8 +126,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Refresh-ahead and prefetch upstream calls each route may make per hour for each tenant (everyone on a "
             "shared route together; with Redis, the fleet's; else each worker's)."),
     Setting("REFRESH_BUDGET_TOKENS", int_range(0, 1_000_000_000), 100_000, "an integer >= 0",
-            "Tokens each route's refresh-ahead and prefetch may spend per hour for each tenant: a call reserves what "
-            "the answer it replaces (or follows) cost and starts only if that fits, then counts what it really cost."),
+            "Tokens each route's refresh-ahead and prefetch may spend per hour for each tenant: a refresh reserves "
+            "what the answer it replaces cost, a prefetch what the conversation it goes on with cost plus its answer "
+            "again and the question, and starts only if that fits, then counts what it really cost."),
     Setting("PREFETCH", boolean, False, "true or false",
             "Prefetch of likely follow-ups: learn, per conversation context (tenant, or everyone on a shared route), "
             "which next user turns follow it, clustered by meaning; after a hit whose conversation's likeliest next "

@@ -1,7 +1,9 @@
 """What prefetch learns: for each conversation context (`RequestKey.conversation`, the digest of everything before a
-request's final user turn: its tenant, or "shared" on a shared route, its model, route, parameters and turns), which
-next user turns followed it, clustered by meaning with the cache's embedder. One small table per context, kept in
-the store as a blob that lives `ttl_ms` after its last change:
+request's final user turn: its tenant, or "shared" on a shared route, its model, route, parameters and turns, the
+assistant's without their wording), which next user turns followed it, clustered by meaning with the cache's
+embedder. So what was learnt after one answer is used after the next answer to the same questions: each expiry or
+refresh of an answer words it anew. One small table per context, kept in the store as a blob that lives `ttl_ms`
+after its last change:
 
     [[text, base64 float32 centroid, count], ...]  (at most MAX_FOLLOW_UPS rows)
 

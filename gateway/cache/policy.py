@@ -86,7 +86,7 @@ class CachePolicy:
     async def _share(self, miss: Miss, key: RequestKey) -> Following | None:
         """Join the flight of identical misses: lead it (the miss goes upstream), or follow its leader's answer.
         A failed leader is replaced by one of its followers, once; then each goes alone."""
-        shared_key = digest(key.exact.encode(), *miss.ask.variant)
+        shared_key = _shared(key, miss.ask.variant)
         for _ in range(2):
             flight, leading = await self.flights.join(shared_key)
             if leading:
@@ -125,7 +125,11 @@ class CachePolicy:
         key = ask.key
         if key is None or not ask.controls.store:
             return None
-        flight, leading = await self.flights.join(digest(b"refresh", key.exact.encode()))
+        return await self._lead(ask, digest(b"refresh", key.exact.encode()))
+
+    async def _lead(self, ask: Ask, flight_key: str) -> Miss | None:
+        """A background miss leading the flight `flight_key`; None when another leads it."""
+        flight, leading = await self.flights.join(flight_key)
         if not leading:
             return None
         miss = Miss(ask, Lookup(), shadowed=False, admitted=self.layers.admits(_number(ask.temperature)))
@@ -151,17 +155,7 @@ class CachePolicy:
             return None
         if standing.left_ms > standing.ttl_ms * config.ahead_share:
             return None
-        return await self._budgeted(ask, budget, tokens)
-
-    async def _budgeted(self, ask: Ask, budget: RefreshBudget, tokens: int) -> Miss | None:
-        """The background miss for `ask`, single-flight with any other refresh or prefetch of its answer, once its
-        route's budget has room for about `tokens` more."""
-        assert ask.key is not None
-        miss = await self.revalidate(ask)
-        if miss is not None and not await budget.reserve(scope_of(ask.key), tokens):
-            with miss:  # nothing went upstream: the next serve may try again
-                return None
-        return miss
+        return await _budgeted(await self.revalidate(ask), budget, tokens)
 
     @property
     def prefetches(self) -> bool:
@@ -169,14 +163,15 @@ class CachePolicy:
 
     async def prefetch(self, ask: Ask, *, tokens: int) -> Miss | None:
         """The miss that fetches a likely next question's answer ahead of it: when it has no live exact answer,
-        nobody fetches it already, and its route's budget has room for about `tokens` more. Raises
-        CacheUnavailable."""
+        nobody asks it already, and its route's budget has room for about `tokens` more. It leads the flight an
+        identical request joins (`_share`), not a refresh's: a client asking the question meanwhile follows it
+        instead of asking upstream again. Raises CacheUnavailable."""
         layers, key, budget = self.layers, ask.key, self._budget
-        if key is None or budget is None or not ask.controls.lookup:
+        if key is None or budget is None or not ask.controls.lookup or not ask.controls.store:
             return None
         if await layers.store_guard.call(lambda: layers.store.read_answer(key.exact, refresh=False)) is not None:
             return None
-        miss = await self._budgeted(ask, budget, tokens)
+        miss = await _budgeted(await self._lead(ask, _shared(key, ask.variant)), budget, tokens)
         if miss is not None:
             miss.origin = "prefetch"
         return miss
@@ -274,6 +269,22 @@ class CachePolicy:
         await self.flights.close()
         await self.layers.store.close()
         await self.layers.embedder.close()
+
+
+async def _budgeted(miss: Miss | None, budget: RefreshBudget, tokens: int) -> Miss | None:
+    """A background `miss`, once its route's budget has room for about `tokens` more."""
+    if miss is None:
+        return None
+    assert miss.key is not None  # a background miss is for a cached answer's key
+    if not await budget.reserve(scope_of(miss.key), tokens):
+        with miss:  # nothing went upstream: the next serve may try again
+            return None
+    return miss
+
+
+def _shared(key: RequestKey, variant: tuple[bytes, ...]) -> str:
+    """The flight identical requests share: the same answer, sent as the same bytes."""
+    return digest(key.exact.encode(), *variant)
 
 
 def _number(value: Any) -> float | None:

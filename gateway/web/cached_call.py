@@ -139,7 +139,7 @@ async def answer(request: Request, gateway: Gateway, call: CachedCall, trace: Tr
                                         tokens=trace.prompt_tokens + trace.completion_tokens))
         if conversation is not None:
             gateway.policy.defer(_prefetch(request, gateway, conversation, ask, decision.completion, upstream,
-                                           tokens=trace.prompt_tokens + trace.completion_tokens))
+                                           served=(trace.prompt_tokens, trace.completion_tokens)))
         return _serve(call, decision.completion, headers, reissued)
     if isinstance(decision, Following):
         trace.hit("flight", decision.usage)  # a stream's usage is known at its end
@@ -171,23 +171,29 @@ async def _ahead(request: Request, gateway: Gateway, call: CachedCall, ask: Ask,
 
 
 async def _prefetch(request: Request, gateway: Gateway, conversation: Conversation, ask: Ask,
-                    served: dict[str, Any], upstream: Upstream, *, tokens: int) -> None:
-    """Ask the likely next question of a conversation just served `served`, when its answer is not cached and its
-    route's budget allows (`tokens`: what the answer served cost, reserved before the call and corrected after),
-    as the client would: with its credentials, in its tenant's scope, so its next turn is a hit. Only after a hit:
-    a conversation whose answer was just made upstream is one nobody went on with yet."""
+                    answer: dict[str, Any], upstream: Upstream, *, served: tuple[int, int]) -> None:
+    """Ask the likely next question of a conversation just served `answer`, when its answer is not cached and its
+    route's budget allows (`served`: the prompt and completion tokens `answer` cost), as the client would: with its
+    credentials, in its tenant's scope, so its next turn is a hit. Only after a hit: an answer served a second
+    time is one more than one conversation will go on from; one just made upstream may be read by its asker alone."""
     policy, follow_ups = gateway.policy, gateway.policy.follow_ups
-    after = conversation.continued(served, "?")  # its `conversation` digest is the same whatever the question
+    after = conversation.continued(answer, "?")  # its `conversation` digest is the same whatever the question
     context = _key(request, after, upstream) if after is not None else None
     if follow_ups is None or context is None:
         return
     if context.tenant == SHARED_TENANT and not on_gateways_account(request, upstream):
         return  # what everyone on a shared route taught is not asked on one client's own upstream account
     question = await follow_ups.likely(context.conversation)
-    after = conversation.continued(served, question) if question is not None else None
+    if question is None:
+        return
+    after = conversation.continued(answer, question)
     key = _key(request, after, upstream) if after is not None else None
     if after is None or key is None:
         return
+    # Reserved before the call, corrected after: its prompt holds the conversation served, that answer and the
+    # question (about 4 characters a token); its own answer is taken to be as long as the one it follows.
+    prompt, completion = served
+    tokens = prompt + 2 * completion + -(-len(question) // 4)
     miss = await policy.prefetch(replace(ask, key=key, stream=False, variant=after.variant), tokens=tokens)
     if miss is not None:
         trace = await _refresh(request, gateway, after, miss, upstream, event="prefetch")

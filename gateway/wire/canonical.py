@@ -49,8 +49,9 @@ class RequestKey:
     exact: str  # digest of the whole scope: the exact layer's key
     prompt: str | None  # the final user message's text; None when only the exact layer is safe
     answers: AnswerShape = CHAT_ANSWERS  # the shape of the answers it is served
-    # digest of the scope and every turn before the last, whatever the last asks or in which language: what a
-    # conversation's next turns are learnt under (prefetch), known before that turn is
+    # digest of the scope and every turn before the last (the assistant's without their text), whatever the last
+    # asks or in which language: what a conversation's next turns are learnt under (prefetch), known before that
+    # turn is
     conversation: str = ""
 
 
@@ -135,13 +136,22 @@ def request_key(answers: AnswerShape, *, model: str, route: str, tenant: str, pa
     if language not in LANGUAGES:
         prompt = language = None
     scope = (answers.kind.encode(), model.encode(), route.encode(), tenant.encode())
-    dumped, earlier = _dumps(params), _dumps(turns[:-1])  # the history is serialised once: it can be long
-    head = earlier if prompt is not None else _dumps(turns)
+    dumped = _dumps(params)
+    head = _dumps(turns[:-1] if prompt is not None else turns)
     context = digest(*scope, dumped, head, *((b"language", language.encode()) if language else ()))
     exact = _exact(context, context.encode(), _dumps(turns[-1]) if prompt is not None else b"")
-    conversation = digest(b"conversation", *scope, dumped, earlier)
+    conversation = digest(b"conversation", *scope, dumped, _dumps([_asked(turn) for turn in turns[:-1]]))
     return RequestKey(model=model, route=route, tenant=tenant, context=context, exact=exact, prompt=prompt,
                       answers=answers, conversation=conversation)
+
+
+def _asked(turn: Any) -> Any:
+    """A turn as prefetch learns what follows it: an assistant's turn without what it said. An upstream words an
+    answer anew each time it is asked (after each expiry, each refresh), and the next questions users ask after it
+    are the same whatever the wording; keyed on the wording, nothing learnt would outlive the answer it followed."""
+    if isinstance(turn, dict) and turn.get("role") == "assistant":
+        return {"role": "assistant"}
+    return turn
 
 
 def answered_by(key: RequestKey, provider: str) -> RequestKey:

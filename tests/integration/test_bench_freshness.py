@@ -9,8 +9,10 @@ import sys
 from pathlib import Path
 
 import orjson
+import pytest
 
 from bench.conversations import commonest, conversations
+from bench.freshness import PREFETCH, REFRESH, SWR, mode_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,3 +44,10 @@ def test_the_workload_is_deterministic_and_its_follow_ups_recur() -> None:
     assert any(len(conversation.turns) > 1 for conversation in planned)
     top = commonest(planned, 10)
     assert len(top[0]) == 1 and any(len(turns) == 2 for turns in top)  # follow-ups among the commonest requests
+
+
+def test_modes_joined_by_a_plus_take_all_their_settings() -> None:
+    assert mode_settings("stale-while-revalidate+prefetch") == (SWR | PREFETCH, False)
+    assert mode_settings("refresh-ahead+warming first") == (REFRESH, True)
+    with pytest.raises(SystemExit, match="no mode 'prefetc'"):
+        mode_settings("stale-while-revalidate+prefetc")

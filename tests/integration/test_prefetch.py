@@ -8,9 +8,10 @@ from __future__ import annotations
 import time
 
 import httpx
+import pytest
 
 from tests.conftest import UPSTREAM_KEY
-from tests.support.clients import PARAPHRASE, PROMPT, ask
+from tests.support.clients import PARAPHRASE, PROMPT, ask, client
 from tests.support.events import events_of, served
 
 OPENING = "What is the capital of France?"
@@ -59,6 +60,41 @@ def test_a_recurring_follow_up_is_prefetched_so_it_is_a_hit(make_gateway, store_
     assert fake_upstream.calls() == calls + 1
 
 
+def test_what_was_learnt_after_one_answer_is_prefetched_after_the_next(make_gateway, store_kind,
+                                                                      fake_upstream) -> None:
+    """An expired opening is answered anew, in other words (the fake upstream never answers the same twice): the
+    follow-ups users asked after its old answer are prefetched after the new one."""
+    gateway = make_gateway(store_kind, **PREFETCH)
+    for question in (FOLLOW_UP, PARAPHRASE):
+        history = opened(gateway, route=BRIEF)
+        ask(gateway, question, history=history)
+    time.sleep(1.1)  # the opening's answer expires; the follow-ups' live on, after a wording nobody is served now
+    renewed = opened(gateway, route=BRIEF)
+    assert renewed != history
+    calls = fake_upstream.calls()
+    assert ask(gateway, OPENING)[0] == "hit"
+    settled(gateway)
+    assert fake_upstream.calls() == calls + 1
+    assert fake_upstream.last().json["messages"] == [*renewed, {"role": "user", "content": FOLLOW_UP}]
+    assert ask(gateway, FOLLOW_UP, history=renewed)[0] == "hit"
+
+
+def test_a_client_asking_while_the_prefetch_is_on_its_way_follows_it(make_gateway, store_kind,
+                                                                     fake_upstream) -> None:
+    gateway = make_gateway(store_kind, **PREFETCH)
+    history = taught(gateway, [FOLLOW_UP, FOLLOW_UP])
+    calls = fake_upstream.calls()
+    fake_upstream.delay_next(1.0)  # the prefetch's answer takes a second
+    raw = client(gateway, "sk-client-one").chat.completions.with_raw_response.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": OPENING}])
+    assert raw.headers["x-cache"] == "hit"
+    time.sleep(0.3)  # the prefetch has gone upstream, not come back
+    state, headers, _ = ask(gateway, FOLLOW_UP, history=history)
+    assert (state, headers.get("x-cache-layer")) == ("hit", "flight")
+    settled(gateway)
+    assert fake_upstream.calls() == calls + 1
+
+
 def test_a_prefetch_is_an_event_and_metrics_say_what_it_cost(make_gateway, store_kind, fake_upstream) -> None:
     gateway = served(make_gateway, store_kind, **PREFETCH)
     taught(gateway, [FOLLOW_UP, FOLLOW_UP])
@@ -92,13 +128,44 @@ def test_a_follow_up_too_unlikely_is_not_prefetched(make_gateway, fake_upstream)
     assert fake_upstream.calls() == calls  # the likeliest is half of them
 
 
-def test_prefetch_keeps_within_the_routes_budget(make_gateway, store_kind, fake_upstream) -> None:
-    gateway = make_gateway(store_kind, **PREFETCH | {"REFRESH_BUDGET_REQUESTS": "0"})
+def prefetched_thrice(gateway, fake_upstream) -> int:
+    """Upstream calls made by three hits of a taught conversation, each due a prefetch: what it prefetches lives a
+    second."""
     taught(gateway, [FOLLOW_UP, FOLLOW_UP])
     calls = fake_upstream.calls()
+    for _ in range(3):
+        assert ask(gateway, OPENING, headers=BRIEF)[0] == "hit"
+        settled(gateway)
+        time.sleep(1.1)
+    return fake_upstream.calls() - calls
+
+
+@pytest.mark.parametrize("prefetches", [0, 1])
+def test_prefetch_keeps_within_the_routes_request_budget(make_gateway, store_kind, fake_upstream,
+                                                         prefetches: int) -> None:
+    gateway = make_gateway(store_kind, **PREFETCH | {"REFRESH_BUDGET_REQUESTS": str(prefetches)})
+    assert prefetched_thrice(gateway, fake_upstream) == prefetches
+
+
+def prefetched_tokens(make_gateway) -> int:
+    """What the prefetch of FOLLOW_UP after OPENING costs upstream, measured once on a gateway of its own."""
+    gateway = served(make_gateway, "memory", **PREFETCH)
+    taught(gateway, [FOLLOW_UP, FOLLOW_UP])
     ask(gateway, OPENING)
     settled(gateway)
-    assert fake_upstream.calls() == calls
+    [prefetch] = [event for event in events_of(gateway) if event.event == "prefetch"]
+    return prefetch.prompt_tokens + prefetch.completion_tokens
+
+
+@pytest.mark.parametrize("prefetches", [0, 1])
+def test_prefetch_keeps_within_the_routes_token_budget(make_gateway, store_kind, fake_upstream,
+                                                       prefetches: int) -> None:
+    """A prefetch's prompt holds the conversation served and its answer: it costs more than that answer did, and
+    reserving only that would let a second prefetch start in a budget with room for one."""
+    cost = prefetched_tokens(make_gateway)
+    fake_upstream.reset()
+    gateway = make_gateway(store_kind, **PREFETCH | {"REFRESH_BUDGET_TOKENS": str(cost * prefetches + cost // 2)})
+    assert prefetched_thrice(gateway, fake_upstream) == prefetches
 
 
 def test_another_tenants_conversations_teach_nothing(make_gateway, store_kind, fake_upstream) -> None:

@@ -149,3 +149,15 @@ def test_a_conversation_is_the_same_whatever_its_next_turn_asks_and_in_which_lan
                                        tenant="t2").conversation
     assert keys[0].conversation != key({"messages": [ASK, {"role": "user", "content": asks[0]}]}).conversation
     assert answered_by(keys[0], "local").conversation != keys[0].conversation
+
+
+def test_a_conversation_is_the_same_whatever_the_model_answered_in_it() -> None:
+    """An upstream words an answer anew after each expiry: what users asked next after one wording is what they ask
+    after the next. What users said is the conversation, and so are the turns the model answered in."""
+    def conversation(answer: str, asked: str = "What is Redis?", turns: int = 1) -> str:
+        history = [SYSTEM, *[{"role": "user", "content": asked}, {"role": "assistant", "content": answer}] * turns]
+        return key({"messages": [*history, {"role": "user", "content": "And is it fast?"}]}).conversation
+
+    assert conversation("A database.") == conversation("An in-memory store.")
+    assert conversation("A database.") != conversation("A database.", asked="What is Postgres?")
+    assert conversation("A database.") != conversation("A database.", turns=2)
