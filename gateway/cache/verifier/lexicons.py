@@ -35,11 +35,13 @@ class Lexicon:
     # read by the order rules, whose neighbours these languages' articles and contractions ("do", "al") shift.
     sources: frozenset[str] = frozenset()
     targets: frozenset[str] = frozenset()
+    toward: frozenset[str] = frozenset()  # the targets that say nothing else ("naar", not "in": also where)
     # Each form of an antonym -> the forms of its opposites, and -> every form of itself (English's are in
     # `verifier_opposites`, with its affixes and inflections).
     opposites: dict[str, frozenset[str]] = field(default_factory=dict)
     kin: dict[str, frozenset[str]] = field(default_factory=dict)
     time_units: frozenset[str] = english.TIME_UNITS
+    endings: tuple[str, ...] = ()  # inflections `stem` cuts: "gesetzlichen" and "gesetzliche" are one word
 
 
 def singular(word: str) -> str:
@@ -47,6 +49,14 @@ def singular(word: str) -> str:
         return word[:-3] + "y"
     if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
         return word[:-1]
+    return word
+
+
+def stem(word: str, endings: tuple[str, ...]) -> str:
+    """`word` without the longest of `endings` that leaves four letters or more."""
+    for ending in endings:
+        if word.endswith(ending) and len(word) - len(ending) >= 4:
+            return word[:-len(ending)]
     return word
 
 
@@ -179,6 +189,7 @@ _DIRECTIONS = {
     "it": ("da dal dalla dallo dai dagli", "a al alla allo ai agli in nel nella verso"),
     "nl": ("van vanaf uit", "naar tot in"),
 }
+_TOWARD = {"de": "nach", "fr": "vers", "es": "hacia", "pt": "para", "it": "verso", "nl": "naar"}
 _ANTONYMS = {
     "de": """gut/schlecht warm/kalt heiß/kalt groß/klein lang/kurz schnell/langsam teuer/billig teuer/günstig
         alt/jung alt/neu leicht/schwer hoch/niedrig früh/spät gesund/ungesund sicher/gefährlich voll/leer
@@ -222,6 +233,10 @@ _ANTONYMS = {
 _ENDINGS = {"de": ("", "e", "en", "er", "es", "em", "ere", "eren", "ste", "sten"),
             "fr": ("", "e", "s", "es"), "es": ("", "s", "es"), "pt": ("", "s", "es"), "it": ("",),
             "nl": ("", "e", "er", "ere", "st", "ste")}
+# Longest first, for `stem`; what an adjective or a noun adds for gender, number and case.
+_STEM_ENDINGS = {"de": ("en", "er", "es", "em", "e", "n", "s"), "nl": ("en", "e", "s"), "fr": ("es", "e", "s"),
+                 "es": ("os", "as", "es", "o", "a", "s"), "pt": ("os", "as", "es", "o", "a", "s"),
+                 "it": ("o", "a", "i", "e")}
 _SWAPPED_ENDINGS = {"es": ("o", ("a", "os", "as")), "pt": ("o", ("a", "os", "as")), "it": ("o", ("a", "i", "e"))}
 
 
@@ -274,7 +289,8 @@ def lexicon(language: str | None) -> Lexicon:
         capital_nouns=language == "de", weak=_PUNCTUATION | _w(_ARTICLES[language]) | _w(_POSSESSIVES[language]),
         connectors=_w(_CONNECTORS[language]) | {",", "/", "&"}, determiners=_w(_ARTICLES[language]),
         why=_WHY.get(language), sources=_w(_DIRECTIONS[language][0]), targets=_w(_DIRECTIONS[language][1]),
-        opposites=opposites, kin=kin)
+        toward=_w(_TOWARD[language]),
+        opposites=opposites, kin=kin, endings=_STEM_ENDINGS[language])
 
 
 _ELISION = re.compile(r"\b(\w{1,5})['’](?=\w)")  # "l'eau", "qu'est", "dell'anno": the article, then the word
