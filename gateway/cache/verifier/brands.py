@@ -6,6 +6,7 @@ address ("bol.com", "amazon.de") as a shop or a service of its own."""
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 
 # Lowercase; a name of several words hyphenated. Common words that are also names ("word", "edge", "switch",
 # "seat", "opera", Italian for a work) are left out: a prompt's other words would be read as another product.
@@ -48,13 +49,13 @@ _ADDRESS = re.compile(r"[a-z0-9][a-z0-9-]*\.(?:com|net|org|io|co|de|nl|be|fr|es|
 def brands(text: str) -> frozenset[str]:
     """The products, services and web addresses a text names, lowercased ("apple-music", "bol.com")."""
     words = _WORD.findall(text.lower())
-    found = set()
-    for i, word in enumerate(words):
-        pair = f"{word}-{words[i + 1]}" if word in _PAIRS and i + 1 < len(words) else ""
-        if pair in _NAMES:
-            found.add(pair)
-        elif word in _NAMES:
-            found.add(word)
-        elif _ADDRESS.fullmatch(word):  # a listed one's site is the name: "quora.com" = "quora"
+    found = set(words) & _NAMES  # most prompts name none: set operations, no loop over the words
+    if not _PAIRS.isdisjoint(words):
+        for first, second in pairwise(words):
+            if f"{first}-{second}" in _NAMES:
+                found |= {f"{first}-{second}"}
+                found.discard(first)  # "google" of "google-docs"
+    if "." in text:
+        for word in filter(_ADDRESS.fullmatch, words):  # a listed one's site is the name: "quora.com" = "quora"
             found.add(word.partition(".")[0] if word.partition(".")[0] in _NAMES else word)
     return frozenset(found)

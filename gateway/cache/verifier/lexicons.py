@@ -42,6 +42,7 @@ class Lexicon:
     kin: dict[str, frozenset[str]] = field(default_factory=dict)
     time_units: frozenset[str] = english.TIME_UNITS
     endings: tuple[str, ...] = ()  # inflections `stem` cuts: "gesetzlichen" and "gesetzliche" are one word
+    names_inflect: bool = False  # a name is also a lowercase adjective ("española"), or in a "Docker-Container"
 
 
 def singular(word: str) -> str:
@@ -54,10 +55,7 @@ def singular(word: str) -> str:
 
 def stem(word: str, endings: tuple[str, ...]) -> str:
     """`word` without the longest of `endings` that leaves four letters or more."""
-    for ending in endings:
-        if word.endswith(ending) and len(word) - len(ending) >= 4:
-            return word[:-len(ending)]
-    return word
+    return next((word[:-len(end)] for end in endings if word.endswith(end) and len(word) - len(end) >= 4), word)
 
 
 def _w(text: str) -> frozenset[str]:
@@ -289,8 +287,7 @@ def lexicon(language: str | None) -> Lexicon:
         capital_nouns=language == "de", weak=_PUNCTUATION | _w(_ARTICLES[language]) | _w(_POSSESSIVES[language]),
         connectors=_w(_CONNECTORS[language]) | {",", "/", "&"}, determiners=_w(_ARTICLES[language]),
         why=_WHY.get(language), sources=_w(_DIRECTIONS[language][0]), targets=_w(_DIRECTIONS[language][1]),
-        toward=_w(_TOWARD[language]),
-        opposites=opposites, kin=kin, endings=_STEM_ENDINGS[language])
+        toward=_w(_TOWARD[language]), opposites=opposites, kin=kin, endings=_STEM_ENDINGS[language], names_inflect=True)
 
 
 _ELISION = re.compile(r"\b(\w{1,5})['’](?=\w)")  # "l'eau", "qu'est", "dell'anno": the article, then the word

@@ -16,7 +16,7 @@ from gateway.cache.verifier.scripts import mixed
 from gateway.cache.verifier.symbols import glued, operators
 from gateway.cache.verifier.text import hidden, marked, normal
 from gateway.cache.verifier.tokens import unknown, vocabulary
-from gateway.cache.verifier.tongues import tongue
+from gateway.cache.verifier.tongues import tongues
 from gateway.cache.verifier.words import CLOCK, STOPWORDS, UNITS
 from gateway.language import language_of
 
@@ -268,8 +268,7 @@ def read(text: str) -> Reading:
     joined = _joined(plain, is_name)
     parts = frozenset(plain).union(*(map(singular, word.split("-")) for word in plain if "-" in word))
     targets = _after(words, plain, lex.targets, lex)
-    spelt = {word: word for word in parts} | dict(zip(plain, words, strict=True))  # "inglé" is "inglés"
-    tongues = {word: named for word, as_written in spelt.items() if (named := tongue(as_written, language))}
+    named = tongues(text, language)
     return Reading(
         words=tuple(joined),
         numbers=frozenset(numbers),
@@ -294,6 +293,6 @@ def read(text: str) -> Reading:
         sources=_after(words, plain, lex.sources, lex), targets=targets, toward=_after(words, plain, lex.toward, lex),
         stems=frozenset(stem(word, lex.endings) for word in parts) if lex.sources else frozenset(),
         brands=brands(text),
-        tongues=tongues,
-        into=frozenset(tongues[word] for word in targets if word in tongues),
+        tongues=named,
+        into=frozenset(named[word] for word in targets if word in named),
     )

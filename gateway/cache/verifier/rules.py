@@ -59,15 +59,19 @@ def _question(a: Reading, b: Reading) -> bool:
 
 
 def _known(name: str, mine: Reading, theirs: Reading) -> bool:
-    """Whether a name of mine is in their prompt too: as a word, in or as the parts of a compound
-    ("Docker-Container" vs "Container in Docker"), as the head of a German compound ("Pass" in "Reisepass"), or
-    as the same language or country ("España" vs "española")."""
+    """Whether a name of mine is in their prompt too: as a word and, where names inflect, in or as the parts of a
+    compound ("Docker-Container" vs "Container in Docker"), as the head of a German compound ("Pass" in
+    "Reisepass"), or as the same language or country ("España" vs "española")."""
+    if name in theirs.vocabulary or not theirs.lexicon.names_inflect:
+        return name in theirs.vocabulary
     compounds = [word.split("-") for word in theirs.vocabulary if "-" in word]
     split = name.split("-")
     if len(split) > 1 and any(parts != split and sorted(parts) == sorted(split) for parts in compounds):
         return False  # the same parts in another order: "Anglo-Egyptian" vs "Egyptian-Anglo"
-    if all(part in theirs.vocabulary or any(part in map(singular, compound) for compound in compounds)
-           for part in map(singular, split)):
+    if len(split) > 1 and all(part in theirs.vocabulary or any(part in map(singular, c) for c in compounds)
+                              for part in map(singular, split)):
+        return True
+    if any(name in map(singular, compound) for compound in compounds):
         return True
     if theirs.lexicon.capital_nouns and any(word.endswith(name) for word in theirs.vocabulary):
         return True

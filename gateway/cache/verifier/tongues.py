@@ -6,7 +6,10 @@ may name the country where its paraphrase uses the adjective) and "inglesa" and 
 
 from __future__ import annotations
 
+import re
 from functools import cache
+
+from gateway.cache.verifier.lexicons import singular
 
 # Per language: concept -> the starts of its words. A start matches a word that begins with it, so one start
 # covers the inflected forms ("deutsch": deutsche, deutschen, Deutschland); starts that would catch other words
@@ -40,22 +43,19 @@ _STARTS = {
            "pt": "portugees portugese portugal", "it": "italiaans italië", "nl": "nederlands nederland",
            "br": "brazilië braziliaans", "ja": "japan", "zh": "chinees chinese china", "ru": "russisch rusland"},
 }
-_SHORTEST = 4
 
 
 @cache
-def _starts(language: str | None) -> dict[str, str]:
+def _pattern(language: str | None) -> tuple[re.Pattern[str], dict[str, str]]:
     table = _STARTS.get(language or "en", _STARTS["en"])
-    return {start: concept for concept, starts in table.items() for start in starts.split()}
+    concepts = {start: concept for concept, starts in table.items() for start in starts.split()}
+    # Longest first, so that a word is cut at the start that names it ("portugal" before "portug...").
+    starts = "|".join(map(re.escape, sorted(concepts, key=len, reverse=True)))
+    return re.compile(rf"\b({starts})[^\W\d_]*"), concepts
 
 
-def tongue(word: str, language: str | None) -> str | None:
-    """The language or country a lowercased word names in `language` ("española" -> "es"), else None."""
-    if len(word) < _SHORTEST or not word[0].isalpha():
-        return None
-    starts = _starts(language)
-    for end in range(_SHORTEST, len(word) + 1):
-        concept = starts.get(word[:end])
-        if concept is not None:
-            return concept
-    return None
+def tongues(text: str, language: str | None) -> dict[str, str]:
+    """Each word of `text` (parts of a compound too) that names a language or a country in `language`, lowercased
+    and singular as the reader spells words -> which: "la palabra española" -> {"española": "es"}."""
+    pattern, concepts = _pattern(language)
+    return {singular(match.group(0)): concepts[match.group(1)] for match in pattern.finditer(text.lower())}
