@@ -82,6 +82,14 @@ SAME = [
     ("comment partager son écran sur teams", "comment partager mon écran sur Teams"),
     ("how do i install docker on ubuntu", "how do i install Docker on Ubuntu"),
     ("Hoeveel milliliter zit er in een glas wijn?", "Wat is de inhoud van een glas wijn in milliliter?"),
+    # a fraction in words or in digits
+    ("What is two thirds of 60?", "What is 2/3 of 60?"),
+    ("Wie viel sind drei Viertel von 80?", "Wie viel sind 3/4 von 80?"),
+    ("Combien font deux tiers de 90 ?", "Combien font 2/3 de 90 ?"),
+    ("¿Cuánto son tres cuartos de 200?", "¿Cuánto son 3/4 de 200?"),
+    ("Quanto são dois terços de 300?", "Quanto são 2/3 de 300?"),
+    ("Quanto fanno tre quarti di 40?", "Quanto fanno 3/4 di 40?"),
+    ("Hoeveel is twee derde van 90?", "Hoeveel is 2/3 van 90?"),
 ]
 
 
@@ -103,6 +111,16 @@ def test_products_are_read_in_any_case_with_their_makers_and_web_addresses() -> 
     assert brands("Move my Spotify-playlists to apple music, or buy at bol.com") == {"spotify", "apple-music",
                                                                                      "bol.com"}
     assert brands("the word edge, a switch, the opera") == frozenset()  # common words are left out
+
+
+@pytest.mark.parametrize(("one", "other"), [
+    ("What is two thirds of 60?", "What is 3/4 of 60?"),
+    ("Wie viel sind drei Viertel von 80?", "Wie viel sind zwei Drittel von 80?"),
+    ("¿Cuánto son tres cuartos de 200?", "¿Cuánto son 3 de 200?"),
+    ("Quanto fanno tre quarti di 40?", "Quanto fanno 3/5 di 40?"),
+])
+def test_another_fraction_is_another_number(one: str, other: str) -> None:
+    assert difference(one, other) == "number" and difference(other, one) == "number"
 
 
 def test_a_compound_name_of_the_same_parts_in_another_order_is_another_name() -> None:

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from gateway.cache.verifier import words as english
+from gateway.cache.verifier.fractions import denominators
+from gateway.cache.verifier.inflection import ENDINGS
 from gateway.language import function_words
 
 
@@ -43,6 +45,7 @@ class Lexicon:
     time_units: frozenset[str] = english.TIME_UNITS
     endings: tuple[str, ...] = ()  # inflections `stem` cuts: "gesetzlichen" and "gesetzliche" are one word
     names_inflect: bool = False  # a name is also a lowercase adjective ("española"), or in a "Docker-Container"
+    fractions: dict[str, str] = field(default_factory=dict)  # "terços" -> "3": "dois terços" = "2/3"
 
 
 def singular(word: str) -> str:
@@ -51,11 +54,6 @@ def singular(word: str) -> str:
     if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
         return word[:-1]
     return word
-
-
-def stem(word: str, endings: tuple[str, ...]) -> str:
-    """`word` without the longest of `endings` that leaves four letters or more."""
-    return next((word[:-len(end)] for end in endings if word.endswith(end) and len(word) - len(end) >= 4), word)
 
 
 def _w(text: str) -> frozenset[str]:
@@ -231,10 +229,6 @@ _ANTONYMS = {
 _ENDINGS = {"de": ("", "e", "en", "er", "es", "em", "ere", "eren", "ste", "sten"),
             "fr": ("", "e", "s", "es"), "es": ("", "s", "es"), "pt": ("", "s", "es"), "it": ("",),
             "nl": ("", "e", "er", "ere", "st", "ste")}
-# Longest first, for `stem`; what an adjective or a noun adds for gender, number and case.
-_STEM_ENDINGS = {"de": ("en", "er", "es", "em", "e", "n", "s"), "nl": ("en", "e", "s"), "fr": ("es", "e", "s"),
-                 "es": ("os", "as", "es", "o", "a", "s"), "pt": ("os", "as", "es", "o", "a", "s"),
-                 "it": ("o", "a", "i", "e")}
 _SWAPPED_ENDINGS = {"es": ("o", ("a", "os", "as")), "pt": ("o", ("a", "os", "as")), "it": ("o", ("a", "i", "e"))}
 
 
@@ -265,7 +259,7 @@ _PUNCTUATION = frozenset({"^", "$", ",", ".", "?", "!", ":", ";", "'", '"', "¿"
 ENGLISH = Lexicon(english.NEGATIONS, english.NUMBER_WORDS, english.ORDINAL_WORDS, english.DATES,
                   english.STOPWORDS, dict(english.WH_KINDS), english.HOW_MUCH, "how", english.AUXILIARIES,
                   decimal_comma=False, capital_nouns=False, weak=english.WEAK_NEIGHBOURS,
-                  connectors=english.CONNECTORS, determiners=english.DETERMINERS)
+                  connectors=english.CONNECTORS, determiners=english.DETERMINERS, fractions=denominators("en"))
 
 
 @cache
@@ -287,7 +281,8 @@ def lexicon(language: str | None) -> Lexicon:
         capital_nouns=language == "de", weak=_PUNCTUATION | _w(_ARTICLES[language]) | _w(_POSSESSIVES[language]),
         connectors=_w(_CONNECTORS[language]) | {",", "/", "&"}, determiners=_w(_ARTICLES[language]),
         why=_WHY.get(language), sources=_w(_DIRECTIONS[language][0]), targets=_w(_DIRECTIONS[language][1]),
-        toward=_w(_TOWARD[language]), opposites=opposites, kin=kin, endings=_STEM_ENDINGS[language], names_inflect=True)
+        toward=_w(_TOWARD[language]), opposites=opposites, kin=kin, endings=ENDINGS[language], names_inflect=True,
+        fractions=denominators(language))
 
 
 _ELISION = re.compile(r"\b(\w{1,5})['’](?=\w)")  # "l'eau", "qu'est", "dell'anno": the article, then the word

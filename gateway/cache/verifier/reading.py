@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from gateway.cache.verifier.brands import brands
 from gateway.cache.verifier.glyphs import numerals, symbols
-from gateway.cache.verifier.lexicons import Lexicon, lexicon, singular, stem, unelided
+from gateway.cache.verifier.inflection import stem
+from gateway.cache.verifier.lexicons import Lexicon, lexicon, singular, unelided
 from gateway.cache.verifier.scripts import mixed
 from gateway.cache.verifier.symbols import glued, operators
 from gateway.cache.verifier.text import hidden, marked, normal
@@ -145,9 +146,11 @@ def _numbers_and_units(words: list[str], plain: list[str], lex: Lexicon) -> tupl
     numbers: dict[int, str] = {}
     units: set[str] = set()
     for i, word in enumerate(words):
+        if i - 1 in numbers and word in lex.fractions:  # "dois terços" = "2/3", before "quartos" is an ordinal
+            numbers[i - 1] += "/" + lex.fractions[word]
+            continue
         number = _number(word, lex)
-        if number is not None:
-            # "1903 -1967" is a range, not a negative year
+        if number is not None:  # "1903 -1967" is a range, not a negative year:
             numbers[i] = number[1:] if number.startswith("-") and i - 1 in numbers else number
             continue
         after_number = i - 1 in numbers
@@ -268,7 +271,6 @@ def read(text: str) -> Reading:
     joined = _joined(plain, is_name)
     parts = frozenset(plain).union(*(map(singular, word.split("-")) for word in plain if "-" in word))
     targets = _after(words, plain, lex.targets, lex)
-    named = tongues(text, language)
     return Reading(
         words=tuple(joined),
         numbers=frozenset(numbers),
@@ -293,6 +295,6 @@ def read(text: str) -> Reading:
         sources=_after(words, plain, lex.sources, lex), targets=targets, toward=_after(words, plain, lex.toward, lex),
         stems=frozenset(stem(word, lex.endings) for word in parts) if lex.sources else frozenset(),
         brands=brands(text),
-        tongues=named,
+        tongues=(named := tongues(text, language)),
         into=frozenset(named[word] for word in targets if word in named),
     )

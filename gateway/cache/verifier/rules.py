@@ -15,7 +15,8 @@ from collections.abc import Callable
 from functools import cache, lru_cache
 from itertools import pairwise
 
-from gateway.cache.verifier.lexicons import Lexicon, singular, stem
+from gateway.cache.verifier.inflection import stem
+from gateway.cache.verifier.lexicons import Lexicon, singular
 from gateway.cache.verifier.opposites import opposed
 from gateway.cache.verifier.reading import Reading, read
 from gateway.cache.verifier.score import Trees, features
