@@ -6,8 +6,8 @@ item than before, the same words in other roles ("Convert 72 °F to °C" vs "Con
 characters its tokenizer drops (a zero-width space, an accent) or cannot represent (an emoji, a script its
 vocabulary lacks: the same [UNK] for all), or a symbol ("≤" vs "≥", "→" vs "←"). Each rule in `RULES` rejects one
 such difference. All are lexical, so a verdict costs tens of microseconds; what they cannot see (a synonym that is not
-one, a lowercase name, sarcasm) is left to the distance threshold and to a small fitted score over what the
-prompts do not share (`verifier_score`), asked only when no rule objects."""
+one, a lowercase name no list holds, sarcasm) is left to the distance threshold and to a small fitted score over
+what the prompts do not share (`verifier_score`), asked only when no rule objects."""
 
 from __future__ import annotations
 
