@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gateway.cli import main
-from gateway.evaluation import Outcome, rates, read_pairs, served_at, sweep
+from gateway.evaluation import Outcome, Pair, rates, read_pairs, report, served_at, sweep
 
 # (cached, arriving, is_duplicate), with the cosine distances the local embedder gives them
 PAIRS = [
@@ -40,6 +40,18 @@ def test_the_sweep_serves_what_is_near_enough_and_not_vetoed() -> None:
     assert (wide_plain.false_hits, wide_plain.hits, wide_verified.false_hits, wide_verified.hits) == (1, 2, 0, 2)
 
 
+def test_the_verifiers_cost_is_reported_as_p50_and_p99_per_set_and_per_language() -> None:
+    spent = {"de": [10.0, 20.0, 30.0], "fr": [100.0, 100.0, 400.0]}
+    pairs = [Pair("a", "b", False, lang, "negation") for lang, costs in spent.items() for _ in costs]
+    outcomes = [Outcome(False, 0.05, "negation", False, cost) for costs in spent.values() for cost in costs]
+    lines = report("set.csv", outcomes, "now", pairs)
+    # numpy's percentiles, interpolated: p99 of 10, 20, 30 is 29.8
+    assert "verifier per candidate: p50 65 µs, p99 385 µs;" in lines[3]
+    assert next(line for line in lines if "language de" in line).endswith("verifier p50 20 µs, p99 30 µs")
+    assert next(line for line in lines if "language fr" in line).endswith("verifier p50 100 µs, p99 394 µs")
+    assert next(line for line in lines if "kind negation" in line).endswith("verifier p50 65 µs, p99 385 µs")
+
+
 def test_a_file_of_another_shape_is_refused(tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("q1,q2,label\na,b,1\n")
@@ -68,6 +80,7 @@ def test_eval_prints_the_rates_of_the_real_cache_path(pairs_file: Path, capsys: 
     # the fixed cosine threshold every peer ships serves the look-alike
     assert "before: threshold 0.10, no verifier" in lines[2] and "false hits 50.00% (1/2)" in lines[2]
     assert lines[3].endswith("objections: order 1, name 1")  # the far-apart pair is left to the threshold
+    assert lines[3].startswith("  verifier per candidate: p50 ") and " µs, p99 " in lines[3]
     sweep_at_030 = next(line for line in lines if line.strip().startswith("0.30"))
     # past the score's reach (0.20) only the rules judge: the kittens are served, the look-alike still is not
     assert sweep_at_030.split() == ["0.30", "50.00%", "100.0%", "0.00%", "100.0%"]

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from gateway.cache.verifier import words as english
+from gateway.cache.verifier.fractions import denominators
+from gateway.cache.verifier.inflection import ENDINGS
 from gateway.language import function_words
 
 
@@ -35,11 +37,15 @@ class Lexicon:
     # read by the order rules, whose neighbours these languages' articles and contractions ("do", "al") shift.
     sources: frozenset[str] = frozenset()
     targets: frozenset[str] = frozenset()
+    toward: frozenset[str] = frozenset()  # the targets that say nothing else ("naar", not "in": also where)
     # Each form of an antonym -> the forms of its opposites, and -> every form of itself (English's are in
     # `verifier_opposites`, with its affixes and inflections).
     opposites: dict[str, frozenset[str]] = field(default_factory=dict)
     kin: dict[str, frozenset[str]] = field(default_factory=dict)
     time_units: frozenset[str] = english.TIME_UNITS
+    endings: tuple[str, ...] = ()  # inflections `stem` cuts: "gesetzlichen" and "gesetzliche" are one word
+    names_inflect: bool = False  # a name is also a lowercase adjective ("española"), or in a "Docker-Container"
+    fractions: dict[str, str] = field(default_factory=dict)  # "terços" -> "3": "dois terços" = "2/3"
 
 
 def singular(word: str) -> str:
@@ -179,6 +185,7 @@ _DIRECTIONS = {
     "it": ("da dal dalla dallo dai dagli", "a al alla allo ai agli in nel nella verso"),
     "nl": ("van vanaf uit", "naar tot in"),
 }
+_TOWARD = {"de": "nach", "fr": "vers", "es": "hacia", "pt": "para", "it": "verso", "nl": "naar"}
 _ANTONYMS = {
     "de": """gut/schlecht warm/kalt heiß/kalt groß/klein lang/kurz schnell/langsam teuer/billig teuer/günstig
         alt/jung alt/neu leicht/schwer hoch/niedrig früh/spät gesund/ungesund sicher/gefährlich voll/leer
@@ -252,7 +259,7 @@ _PUNCTUATION = frozenset({"^", "$", ",", ".", "?", "!", ":", ";", "'", '"', "¿"
 ENGLISH = Lexicon(english.NEGATIONS, english.NUMBER_WORDS, english.ORDINAL_WORDS, english.DATES,
                   english.STOPWORDS, dict(english.WH_KINDS), english.HOW_MUCH, "how", english.AUXILIARIES,
                   decimal_comma=False, capital_nouns=False, weak=english.WEAK_NEIGHBOURS,
-                  connectors=english.CONNECTORS, determiners=english.DETERMINERS)
+                  connectors=english.CONNECTORS, determiners=english.DETERMINERS, fractions=denominators("en"))
 
 
 @cache
@@ -274,7 +281,8 @@ def lexicon(language: str | None) -> Lexicon:
         capital_nouns=language == "de", weak=_PUNCTUATION | _w(_ARTICLES[language]) | _w(_POSSESSIVES[language]),
         connectors=_w(_CONNECTORS[language]) | {",", "/", "&"}, determiners=_w(_ARTICLES[language]),
         why=_WHY.get(language), sources=_w(_DIRECTIONS[language][0]), targets=_w(_DIRECTIONS[language][1]),
-        opposites=opposites, kin=kin)
+        toward=_w(_TOWARD[language]), opposites=opposites, kin=kin, endings=ENDINGS[language], names_inflect=True,
+        fractions=denominators(language))
 
 
 _ELISION = re.compile(r"\b(\w{1,5})['’](?=\w)")  # "l'eau", "qu'est", "dell'anno": the article, then the word

@@ -9,12 +9,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from gateway.cache.verifier.brands import brands
 from gateway.cache.verifier.glyphs import numerals, symbols
+from gateway.cache.verifier.inflection import stem
 from gateway.cache.verifier.lexicons import Lexicon, lexicon, singular, unelided
 from gateway.cache.verifier.scripts import mixed
 from gateway.cache.verifier.symbols import glued, operators
 from gateway.cache.verifier.text import hidden, marked, normal
 from gateway.cache.verifier.tokens import unknown, vocabulary
+from gateway.cache.verifier.tongues import tongues
 from gateway.cache.verifier.words import CLOCK, STOPWORDS, UNITS
 from gateway.language import language_of
 
@@ -61,6 +64,11 @@ class Reading:
     lexicon: Lexicon  # the words of its language (`verifier_lexicons`)
     sources: frozenset[str]  # what something comes from: "Berlin" in "von Berlin nach Hamburg"
     targets: frozenset[str]  # where it goes: "Hamburg"
+    toward: frozenset[str]  # where it goes, said only so: "naar" (Dutch), not "in"
+    stems: frozenset[str]  # its words and their hyphenated parts without inflections, where "von" is read
+    brands: frozenset[str]  # products, services and shops, in any case: "whatsapp", "bol.com" (`verifier_brands`)
+    tongues: dict[str, str]  # words naming a language or a country -> which: "española" -> "es" (`verifier_tongues`)
+    into: frozenset[str]  # the languages it asks for: "es" in "the English word 'X' in Spanish"
 
 
 def _tokens(text: str, lex: Lexicon) -> tuple[list[str], list[bool]]:
@@ -138,9 +146,11 @@ def _numbers_and_units(words: list[str], plain: list[str], lex: Lexicon) -> tupl
     numbers: dict[int, str] = {}
     units: set[str] = set()
     for i, word in enumerate(words):
+        if i - 1 in numbers and word in lex.fractions:  # "dois terços" = "2/3", before "quartos" is an ordinal
+            numbers[i - 1] += "/" + lex.fractions[word]
+            continue
         number = _number(word, lex)
-        if number is not None:
-            # "1903 -1967" is a range, not a negative year
+        if number is not None:  # "1903 -1967" is a range, not a negative year:
             numbers[i] = number[1:] if number.startswith("-") and i - 1 in numbers else number
             continue
         after_number = i - 1 in numbers
@@ -259,6 +269,8 @@ def read(text: str) -> Reading:
     names = {word for word, name in zip(plain, is_name, strict=True) if name}
     numbers, units = _numbers_and_units(words, plain, lex)
     joined = _joined(plain, is_name)
+    parts = frozenset(plain).union(*(map(singular, word.split("-")) for word in plain if "-" in word))
+    targets = _after(words, plain, lex.targets, lex)
     return Reading(
         words=tuple(joined),
         numbers=frozenset(numbers),
@@ -280,6 +292,9 @@ def read(text: str) -> Reading:
         unknown=unknown(text),
         symbols=symbols(text),
         lexicon=lex,
-        sources=_after(words, plain, lex.sources, lex),
-        targets=_after(words, plain, lex.targets, lex),
+        sources=_after(words, plain, lex.sources, lex), targets=targets, toward=_after(words, plain, lex.toward, lex),
+        stems=frozenset(stem(word, lex.endings) for word in parts) if lex.sources else frozenset(),
+        brands=brands(text),
+        tongues=(named := tongues(text, language)),
+        into=frozenset(named[word] for word in targets if word in named),
     )

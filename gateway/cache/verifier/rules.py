@@ -6,8 +6,8 @@ item than before, the same words in other roles ("Convert 72 °F to °C" vs "Con
 characters its tokenizer drops (a zero-width space, an accent) or cannot represent (an emoji, a script its
 vocabulary lacks: the same [UNK] for all), or a symbol ("≤" vs "≥", "→" vs "←"). Each rule in `RULES` rejects one
 such difference. All are lexical, so a verdict costs tens of microseconds; what they cannot see (a synonym that is not
-one, a lowercase name, sarcasm) is left to the distance threshold and to a small fitted score over what the
-prompts do not share (`verifier_score`), asked only when no rule objects."""
+one, a lowercase name no list holds, sarcasm) is left to the distance threshold and to a small fitted score over
+what the prompts do not share (`verifier_score`), asked only when no rule objects."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from collections.abc import Callable
 from functools import cache, lru_cache
 from itertools import pairwise
 
-from gateway.cache.verifier.lexicons import Lexicon
+from gateway.cache.verifier.inflection import stem
+from gateway.cache.verifier.lexicons import Lexicon, singular
 from gateway.cache.verifier.opposites import opposed
 from gateway.cache.verifier.reading import Reading, read
 from gateway.cache.verifier.score import Trees, features
@@ -58,9 +59,44 @@ def _question(a: Reading, b: Reading) -> bool:
             and frozenset({a.kind, b.kind}) not in COMPATIBLE_KINDS)
 
 
+def _known(name: str, mine: Reading, theirs: Reading) -> bool:
+    """Whether a name of mine is in their prompt too: as a word and, where names inflect, in or as the parts of a
+    compound ("Docker-Container" vs "Container in Docker"), as the head of a German compound ("Pass" in
+    "Reisepass"), or as the same language or country ("España" vs "española")."""
+    if name in theirs.vocabulary or not theirs.lexicon.names_inflect:
+        return name in theirs.vocabulary
+    compounds = [word.split("-") for word in theirs.vocabulary if "-" in word]
+    split = name.split("-")
+    if len(split) > 1 and any(parts != split and sorted(parts) == sorted(split) for parts in compounds):
+        return False  # the same parts in another order: "Anglo-Egyptian" vs "Egyptian-Anglo"
+    if len(split) > 1 and all(part in theirs.vocabulary or any(part in map(singular, c) for c in compounds)
+                              for part in map(singular, split)):
+        return True
+    if any(name in map(singular, compound) for compound in compounds):
+        return True
+    if theirs.lexicon.capital_nouns and any(word.endswith(name) for word in theirs.vocabulary):
+        return True
+    return name in mine.tongues and mine.tongues[name] in theirs.tongues.values()
+
+
 def _names(a: Reading, b: Reading) -> bool:
     """A name written in one prompt and absent from the other (in any case): "Austria" vs "Australia"."""
-    return bool(a.names - b.vocabulary) or bool(b.names - a.vocabulary)
+    return any(not _known(name, a, b) for name in a.names) or any(not _known(name, b, a) for name in b.names)
+
+
+def _brands(a: Reading, b: Reading) -> bool:
+    """One product or service in place of another, written in lowercase: "on a samsung" vs "on an iphone"."""
+    if a.brands == b.brands:
+        return False
+    return (any(brand.replace("-", " ") not in b.text.lower() for brand in a.brands - b.brands)
+            and any(brand.replace("-", " ") not in a.text.lower() for brand in b.brands - a.brands))
+
+
+def _tongues(a: Reading, b: Reading) -> bool:
+    """One language or country in place of another, as lowercase as most languages write them: "en francés" vs
+    "en alemán". One only named by one prompt is left to the distance ("Pix" vs "Pix in Brazil")."""
+    mine, theirs = set(a.tongues.values()), set(b.tongues.values())
+    return bool(mine - theirs) and bool(theirs - mine)
 
 
 def _opposites(a: Reading, b: Reading) -> bool:
@@ -92,6 +128,25 @@ def _direction(a: Reading, b: Reading) -> bool:
     Berlin". Both must say both: alone, "de" and "du" more often mean "of" ("avec du CSS" vs "en CSS")."""
     return bool(a.sources and a.targets and b.sources and b.targets) and not (
         a.sources.isdisjoint(b.targets) and a.targets.isdisjoint(b.sources))
+
+
+def _translation(a: Reading, b: Reading) -> bool:
+    """Asked into another language: "the English word 'gift' in German" vs "the German word 'Gift' in English"
+    (the same words: only what follows "in", "al", "auf", "para o" tells the direction)."""
+    return bool(a.into) and bool(b.into) and a.into != b.into
+
+
+def _traded(a: Reading, b: Reading) -> bool:
+    """What one prompt says after "from" ("to") the other says elsewhere, and the other way round: "van
+    hoofdletters kleine letters" vs "van kleine letters hoofdletters", "Word-document naar Google Doc" vs "Google
+    Doc naar Word-document", inflected or not ("von der gesetzlichen in die private" vs "von der privaten")."""
+    endings = a.lexicon.endings
+    for mine, theirs in ((a.sources, b.sources), (a.toward, b.toward)):
+        mine_, theirs_ = {stem(w, endings) for w in mine}, {stem(w, endings) for w in theirs}
+        if mine_ - theirs_ and theirs_ - mine_ and b.stems.issuperset(mine_ - theirs_) and a.stems.issuperset(
+                theirs_ - mine_):
+            return True
+    return False
 
 
 def _operators(a: Reading, b: Reading) -> bool:
@@ -183,9 +238,11 @@ RULES: tuple[tuple[str, Callable[[Reading, Reading], bool]], ...] = (
     ("invisible", _invisible), ("accent", _accents), ("look-alike", _look_alike), ("unknown", _unknown),
     ("symbol", _symbols),
     ("number", _numbers), ("unit", _units), ("date", _dates),
-    ("negation", _negation), ("question", _question), ("name", _names), ("file", _files), ("operator", _operators),
+    ("negation", _negation), ("question", _question), ("name", _names), ("name", _brands), ("name", _tongues),
+    ("file", _files), ("operator", _operators),
     ("opposite", _opposites), ("another", _another), ("inverse", _inverse),
-    ("order", _swapped), ("order", _reordered), ("direction", _direction),
+    ("order", _swapped), ("order", _reordered), ("direction", _direction), ("direction", _translation),
+    ("direction", _traded),
 )
 
 
