@@ -15,8 +15,11 @@ _ROOT = str(Path(__file__).resolve().parent.parent)
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
+from tests.support.ca_directory import trust_ca_directory  # noqa: E402
 from tests.support.fake_upstream import FakeUpstream  # noqa: E402
 from tests.support.redis_server import RedisServer  # noqa: E402
+
+trust_ca_directory()
 
 # ======================================================================================================
 # Real servers: Redis 8 + Query Engine (session) and a fake OpenAI upstream (per test)

@@ -38,7 +38,9 @@ def otlp():
 
 
 @pytest.fixture
-def traced(make_gateway, store_kind: str, otlp: OtlpReceiver, monkeypatch: pytest.MonkeyPatch):
+def traced(otlp: OtlpReceiver, make_gateway, store_kind: str, monkeypatch: pytest.MonkeyPatch):
+    # The receiver first, so it closes last: a gateway stopping sends what it has left to a receiver still there,
+    # not to a closed port its exporter would retry for seconds.
     # The SDK reads its batch delay (5 s by default) from the environment when the gateway builds its tracer.
     monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "20")
     return make_gateway(store_kind, OTEL_TRACES_EXPORTER="otlp", OTEL_EXPORTER_OTLP_ENDPOINT=otlp.url)

@@ -21,8 +21,10 @@ def cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.Popen:
 
 
 def clean_env(**values: str) -> dict[str, str]:
+    # SSL_CERT_DIR: the cheap trust of tests/support/ca_directory.py, for the subprocess's clients too.
     env = {name: value for name, value in os.environ.items()
-           if name in {"PATH", "HOME", "LANG", "XDG_CACHE_HOME", "LATENCY_SLAYER_MODEL_DIR", "VIRTUAL_ENV"}}
+           if name in {"PATH", "HOME", "LANG", "XDG_CACHE_HOME", "LATENCY_SLAYER_MODEL_DIR", "VIRTUAL_ENV",
+                       "SSL_CERT_DIR"}}
     env["PYTHONPATH"] = str(ROOT)
     return {**env, **values}
 

@@ -55,7 +55,7 @@ class FakeUpstream:
         self._server = Server(self, Handler)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
+            kwargs={"poll_interval": 0.01},  # how long stop() waits for the loop: once a test, a thousand tests
             name="fake-upstream",
             daemon=True,
         )
