@@ -10,8 +10,9 @@ import pytest
 
 from tests.support.clients import PROMPT, UNRELATED, ask
 
-# Answers live 2 s; one served twice is refreshed in the last half of its lifetime.
-AHEAD = {"RESP_TTL_SECS": "2", "RESP_TTL_SLIDING": "false", "REFRESH_AHEAD_HITS": "2",
+# Answers live 3 s; one served twice is refreshed in the last half of its lifetime. (2 s left a loaded machine too
+# little of that half to ask and settle four requests before the answers expired.)
+AHEAD = {"RESP_TTL_SECS": "3", "RESP_TTL_SLIDING": "false", "REFRESH_AHEAD_HITS": "2",
          "REFRESH_AHEAD_SHARE": "0.5"}
 
 
@@ -24,7 +25,7 @@ def hot(gateway, prompt: str = PROMPT) -> str:
     """Ask twice (a miss and a hit) and wait until the answer is due: its last half. Returns its content."""
     _, _, first = ask(gateway, prompt)
     assert ask(gateway, prompt)[0] == "hit"
-    time.sleep(1.1)
+    time.sleep(1.6)
     return first.choices[0].message.content
 
 
@@ -35,7 +36,7 @@ def test_a_hot_answer_is_refreshed_before_it_expires(make_gateway, store_kind, f
     assert ask(gateway)[0] == "hit"  # its third serve, due: refreshed in the background
     settled(gateway)
     assert fake_upstream.calls() == 2
-    time.sleep(1.0)  # the first answer has expired by now
+    time.sleep(1.5)  # the first answer has expired by now
     state, _, served = ask(gateway)
     assert state == "hit" and served.choices[0].message.content != first
     assert fake_upstream.calls() == 2
@@ -47,7 +48,7 @@ def test_an_answer_served_too_rarely_is_left_to_expire(make_gateway, store_kind,
     assert ask(gateway)[0] == "hit"
     settled(gateway)
     assert fake_upstream.calls() == 1
-    time.sleep(1.0)
+    time.sleep(1.5)
     assert ask(gateway)[0] == "miss"
 
 
@@ -104,7 +105,7 @@ def test_one_tenants_refreshes_leave_anothers_budget_alone(make_gateway, store_k
     for key in ("sk-client-one", "sk-client-two"):
         ask(gateway, UNRELATED, key=key)
         assert ask(gateway, UNRELATED, key=key)[0] == "hit"
-    time.sleep(1.1)
+    time.sleep(1.6)
     for key in ("sk-client-one", "sk-client-one", "sk-client-two"):
         assert ask(gateway, UNRELATED, key=key)[0] == "hit"
         settled(gateway)

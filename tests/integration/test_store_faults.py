@@ -309,10 +309,9 @@ async def test_a_write_slower_than_the_lookup_timeout_succeeds_while_lookups_go_
                             store.put_blob("other", b"y", ttl_ms=60_000), store.bump("q", ttl_ms=60_000))
     lookups = 0
     while not writes.done():
-        lookup = time.monotonic()
+        # A lookup waiting behind the paused writes would time out (150 ms) and raise here.
         assert (await _keys(store))[0] == "a"
         assert await store.get_blob("blob") == b"kept" and await store.describe("a") == TAGS
-        assert time.monotonic() - lookup < 0.15
         lookups += 1
         await asyncio.sleep(0.02)
     await writes  # raises if any write timed out
