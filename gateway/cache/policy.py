@@ -276,8 +276,15 @@ async def _budgeted(miss: Miss | None, budget: RefreshBudget, tokens: int) -> Mi
     if miss is None:
         return None
     assert miss.key is not None  # a background miss is for a cached answer's key
-    if not await budget.reserve(scope_of(miss.key), tokens):
-        with miss:  # nothing went upstream: the next serve may try again
+    # Nothing goes upstream without room, nor when the store failed or the task was cancelled: its flight (a
+    # prefetch's is the one a client asking the question joins) must end, or that client waits for it.
+    try:
+        reserved = await budget.reserve(scope_of(miss.key), tokens)
+    except BaseException:
+        with miss:
+            raise
+    if not reserved:
+        with miss:
             return None
     return miss
 
