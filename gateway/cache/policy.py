@@ -169,6 +169,8 @@ class CachePolicy:
         layers, key, budget = self.layers, ask.key, self._budget
         if key is None or budget is None or not ask.controls.lookup or not ask.controls.store:
             return None
+        if not layers.admits(_number(ask.temperature)):
+            return None  # its answer is not stored, and a client asking at a temperature that is would follow it
         if await layers.store_guard.call(lambda: layers.store.read_answer(key.exact, refresh=False)) is not None:
             return None
         miss = await _budgeted(await self._lead(ask, _shared(key, ask.variant)), budget, tokens)

@@ -11,7 +11,8 @@ from gateway.cache.asks import Ask, Miss
 from gateway.errors import CacheUnavailable
 from gateway.wire.canonical import tenant_digest
 from gateway.wire.chat import read_chat
-from tests.integration.test_prefetch import FOLLOW_UP, PREFETCH, taught
+from tests.integration.test_prefetch import BRIEF, FOLLOW_UP, OPENING, PREFETCH, settled, taught
+from tests.support.clients import ask
 
 KEY = "sk-client-one"
 
@@ -51,3 +52,17 @@ def test_a_prefetch_whose_budget_cannot_be_read_does_not_hold_the_client_asking_
 
     miss = gateway.run(client_asks())
     assert miss.flight is not None and miss.flight.key is not None  # it leads the shared flight, not a private one
+
+
+def test_a_conversation_asked_at_a_temperature_not_stored_is_not_prefetched(make_gateway, store_kind,
+                                                                            fake_upstream) -> None:
+    """Its answer could not be stored, and while on its way a client asking the question at a temperature the
+    cache stores would be sent it (temperature is no part of the key)."""
+    gateway = make_gateway(store_kind, **PREFETCH)
+    history = taught(gateway, [FOLLOW_UP, FOLLOW_UP])
+    calls = fake_upstream.calls()
+    assert ask(gateway, OPENING, temperature=1.8)[0] == "hit"
+    settled(gateway)
+    assert fake_upstream.calls() == calls
+    state, _, _ = ask(gateway, FOLLOW_UP, history=history, temperature=0, headers=BRIEF)
+    assert state == "miss" and fake_upstream.last().json["temperature"] == 0
