@@ -128,11 +128,16 @@ class CachePolicy:
         return await self._lead(ask, digest(b"refresh", key.exact.encode()))
 
     async def _lead(self, ask: Ask, flight_key: str) -> Miss | None:
-        """A background miss leading the flight `flight_key`; None when another leads it."""
+        """A background miss leading the flight `flight_key`; None when another leads it, or when its answer could
+        not be stored (asked at a temperature the cache does not keep): no refresh of it would ever replace the
+        answer served, so each serve would call again; and a client asking a prefetch's question at a temperature
+        that is kept would follow it and be sent the hotter sample."""
+        if not self.layers.admits(_number(ask.temperature)):
+            return None
         flight, leading = await self.flights.join(flight_key)
         if not leading:
             return None
-        miss = Miss(ask, Lookup(), shadowed=False, admitted=self.layers.admits(_number(ask.temperature)))
+        miss = Miss(ask, Lookup(), shadowed=False, admitted=True)
         miss.flight = flight
         miss.origin = "refresh"
         return miss
@@ -169,8 +174,6 @@ class CachePolicy:
         layers, key, budget = self.layers, ask.key, self._budget
         if key is None or budget is None or not ask.controls.lookup or not ask.controls.store:
             return None
-        if not layers.admits(_number(ask.temperature)):
-            return None  # its answer is not stored, and a client asking at a temperature that is would follow it
         if await layers.store_guard.call(lambda: layers.store.read_answer(key.exact, refresh=False)) is not None:
             return None
         miss = await _budgeted(await self._lead(ask, _shared(key, ask.variant)), budget, tokens)
