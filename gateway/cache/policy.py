@@ -128,11 +128,16 @@ class CachePolicy:
         return await self._lead(ask, digest(b"refresh", key.exact.encode()))
 
     async def _lead(self, ask: Ask, flight_key: str) -> Miss | None:
-        """A background miss leading the flight `flight_key`; None when another leads it."""
+        """A background miss leading the flight `flight_key`; None when another leads it, or when its answer could
+        not be stored (asked at a temperature the cache does not keep): no refresh of it would ever replace the
+        answer served, so each serve would call again; and a client asking a prefetch's question at a temperature
+        that is kept would follow it and be sent the hotter sample."""
+        if not self.layers.admits(_number(ask.temperature)):
+            return None
         flight, leading = await self.flights.join(flight_key)
         if not leading:
             return None
-        miss = Miss(ask, Lookup(), shadowed=False, admitted=self.layers.admits(_number(ask.temperature)))
+        miss = Miss(ask, Lookup(), shadowed=False, admitted=True)
         miss.flight = flight
         miss.origin = "refresh"
         return miss
@@ -276,8 +281,15 @@ async def _budgeted(miss: Miss | None, budget: RefreshBudget, tokens: int) -> Mi
     if miss is None:
         return None
     assert miss.key is not None  # a background miss is for a cached answer's key
-    if not await budget.reserve(scope_of(miss.key), tokens):
-        with miss:  # nothing went upstream: the next serve may try again
+    # Nothing goes upstream without room, nor when the store failed or the task was cancelled: its flight (a
+    # prefetch's is the one a client asking the question joins) must end, or that client waits for it.
+    try:
+        reserved = await budget.reserve(scope_of(miss.key), tokens)
+    except BaseException:
+        with miss:
+            raise
+    if not reserved:
+        with miss:
             return None
     return miss
 

@@ -4,7 +4,8 @@ spends only on what is still missing.
 
 The calls budget is never passed: every request in flight holds a call until it comes back a hit. The tokens
 budget holds every request in flight to the dearest answer seen so far (the first goes alone, its cost unknown):
-one dearer than any before can pass it by the difference, and then nothing more is sent."""
+one dearer than any before can pass it by the difference, and then nothing more is sent, as after an answer whose
+cost cannot be read (no usage): it could have cost anything."""
 
 from __future__ import annotations
 
@@ -56,6 +57,7 @@ class Warmer:
         self._in_flight = 0
         self._calls = 0  # upstream calls made or possibly under way
         self._dearest: int | None = None  # tokens of the dearest answer so far
+        self._unknown = False  # an answer was paid for at a cost that could not be read: no tokens budget holds
         self.spend = Spend()
 
     def _fits(self) -> bool:
@@ -64,6 +66,8 @@ class Warmer:
             return False
         if budget.tokens is None:
             return True
+        if self._unknown:
+            return False
         if self._dearest is None:
             return self._in_flight == 0 and spent < budget.tokens
         return spent + (self._in_flight + 1) * self._dearest <= budget.tokens
@@ -104,6 +108,8 @@ class Warmer:
                 self._calls -= 1  # it bought nothing upstream
             elif tokens is not None:
                 self._spent(request.model, *tokens)
+            elif state != "failed":
+                self._unknown = True
             self._turn.notify_all()
         self._done(state)
 
@@ -142,7 +148,7 @@ def _tokens(usage: Any) -> tuple[int, int] | None:
         return None
     prompt = usage.get("prompt_tokens", usage.get("input_tokens"))
     completion = usage.get("completion_tokens", usage.get("output_tokens"))
-    if not isinstance(prompt, int) or not isinstance(completion, int):
+    if not isinstance(prompt, int) or not isinstance(completion, int) or prompt < 0 or completion < 0:
         return None
     return prompt, completion
 

@@ -121,7 +121,10 @@ async def answer(request: Request, gateway: Gateway, call: CachedCall, trace: Tr
               call.stream and reissued is None, call.variant)
     policy = gateway.policy
     decision = await policy.decide(ask)
-    if conversation is None or key is None or not policy.prefetches or not call.controls.store:
+    # A warming run's request is nobody's use: it teaches prefetch nothing, and its hits start no background call
+    # (they would spend outside the run's budget).
+    warming = call.controls.warming
+    if conversation is None or key is None or not policy.prefetches or not call.controls.store or warming:
         conversation = None
     elif conversation.follows_up and key.prompt is not None and policy.follow_ups is not None:
         # After the lookup, which embedded the prompt on an exact miss: learning reads its vector from there.
@@ -129,12 +132,12 @@ async def answer(request: Request, gateway: Gateway, call: CachedCall, trace: Tr
     if isinstance(decision, Hit):
         stale = decision.stale
         trace.hit("stale" if stale else decision.layer, decision.completion.get("usage"), distance=decision.distance,
-                  threshold=decision.threshold, origin="" if call.controls.warming else decision.origin)
+                  threshold=decision.threshold, origin="" if warming else decision.origin)
         headers = cache_headers("hit", layer=decision.layer, distance=decision.distance, entry=decision.entry)
         if stale is not None:
             headers.update({"x-cache-stale": str(stale.expired_ms // 1000), "age": str(stale.age_ms // 1000)})
             gateway.policy.defer(_revalidate(request, gateway, call, ask, upstream))
-        elif decision.layer == "exact" and gateway.policy.refreshes_ahead:
+        elif decision.layer == "exact" and gateway.policy.refreshes_ahead and not warming:
             gateway.policy.defer(_ahead(request, gateway, call, ask, upstream,
                                         tokens=trace.prompt_tokens + trace.completion_tokens))
         if conversation is not None:

@@ -28,7 +28,7 @@ class Controls:
     # while it is refreshed (bounded by the operator's maximum where it is used)
     max_stale_secs: int | None = None
     # `x-cache-origin: warming`: a warming run's request (`latency-slayer warm`), whose answer is counted as written
-    # by warming, and whose hits are not anyone's use of it. It changes no answer: only what the metrics count.
+    # by warming, and whose hits are not anyone's use of it (no refresh-ahead, no prefetch). It changes no answer.
     warming: bool = False
 
 

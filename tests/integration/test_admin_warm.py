@@ -93,6 +93,23 @@ def test_a_run_warms_exact_hits_and_a_second_run_spends_nothing(gateway, fake_up
     assert fake_upstream.calls() == 4 and fake_upstream.calls(RESPONSES_PATH) == 1  # the one `ask` miss
 
 
+def test_a_runs_hits_are_nobodys_use_so_they_start_no_background_call(make_gateway, store_kind,
+                                                                      fake_upstream) -> None:
+    """Its hits are no client's: they make no answer hot for refresh-ahead (nor ask a conversation's likely next
+    question), whose calls its budget would not count: a second run spends nothing."""
+    gateway = make_gateway(store_kind, ADMIN_TOKEN=ADMIN, REFRESH_AHEAD_HITS="1", REFRESH_AHEAD_SHARE="1.0")
+    warmed(gateway, LINES, concurrency="1")
+    gateway.drain()
+    calls = fake_upstream.calls()
+    again = warmed(gateway, LINES, concurrency="1")
+    gateway.drain()
+    assert (again["already_cached"], again["warmed"]) == (5, 0)
+    assert fake_upstream.calls() == calls
+    ask(gateway, PROMPT)  # a client's hit is a use: refreshed ahead
+    gateway.drain()
+    assert fake_upstream.calls() == calls + 1
+
+
 def test_the_answers_are_the_warm_keys_tenants_only(gateway, fake_upstream) -> None:
     warmed(gateway, LINES[:1])
     assert fake_upstream.last().headers["authorization"] == f"Bearer {KEY}"  # its key pays, as a client's would

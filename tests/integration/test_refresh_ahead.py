@@ -63,6 +63,20 @@ def test_a_failed_refresh_keeps_the_answer_it_would_have_replaced(make_gateway, 
     assert state == "hit" and served.choices[0].message.content == first
 
 
+def test_a_hit_asked_at_a_temperature_not_stored_refreshes_nothing(make_gateway, store_kind, fake_upstream) -> None:
+    """Its refresh's answer could not replace the one served, so the next such hit would refresh it again: each
+    one an upstream call out of the route's budget, which a client could spend so for everyone on a shared route."""
+    gateway = make_gateway(store_kind, **AHEAD)
+    hot(gateway)
+    for _ in range(3):
+        assert ask(gateway, temperature=1.8)[0] == "hit"
+        settled(gateway)
+    assert fake_upstream.calls() == 1
+    assert ask(gateway)[0] == "hit"  # at a temperature whose answers are stored: refreshed
+    settled(gateway)
+    assert fake_upstream.calls() == 2
+
+
 def test_the_request_budget_is_never_passed(make_gateway, store_kind, fake_upstream) -> None:
     gateway = make_gateway(store_kind, **AHEAD | {"REFRESH_BUDGET_REQUESTS": "1"})
     ask(gateway, UNRELATED)

@@ -231,6 +231,22 @@ async def test_a_stale_answer_says_what_wrote_it(stale_store: Store) -> None:
     assert mine is not None and mine.origin == ""
 
 
+async def test_an_answer_written_before_answers_said_what_wrote_them_is_a_clients(stale_store: Store,
+                                                                                 kind: str) -> None:
+    """A Redis store outlives an upgrade: its entries have no `origin` field, and read as a client's."""
+    if kind == "memory":
+        pytest.skip("nothing the embedded store holds outlives the process")
+    redis = getattr(stale_store, "store", stale_store)
+    await stale_store.write(replace(entry("old", unit(1)), origin="prefetch"), ttl_ms=300)
+    entry_key = redis._entry_key(stale_store._id("old") if redis is not stale_store else "old")
+    assert await redis._writer.hdel(entry_key, "origin") == 1
+    assert await stale_store.read("old", refresh=False) == Found(b"answer", "")
+    assert await stale_store.read("old", refresh=True) == Found(b"answer", "")
+    await asyncio.sleep(0.6)
+    stale = await stale_store.read_stale("old", within_ms=60_000)
+    assert stale is not None and stale.answer == b"answer" and stale.origin == ""
+
+
 async def test_a_count_adds_amounts_and_gives_them_back(store: Store) -> None:
     assert await store.bump("spent", ttl_ms=60_000, by=5) == 5
     assert await store.bump("spent", ttl_ms=60_000, by=-2) == 3

@@ -81,3 +81,21 @@ def test_only_the_newest_runs_are_kept() -> None:
     ids, jobs = asyncio.run(run())
     assert [jobs.get(job_id) is not None for job_id in ids] == [False] * 2 + [True] * RETAINED
     assert jobs.running is None
+
+
+@pytest.mark.parametrize("answer", [b'{"id": "c1"}', b'{"usage": {"prompt_tokens": -500, "completion_tokens": 4}}',
+                                    b"not json"])
+def test_an_answer_whose_cost_cannot_be_read_ends_a_tokens_budget(answer: bytes) -> None:
+    """It was paid for upstream at a cost nobody can tell (no usage, a negative count): sending more could pass the
+    budget by any amount. A calls budget alone still lets the rest go."""
+
+    async def post(request: WarmRequest, headers: list[tuple[str, str]]) -> tuple[int, str | None, bytes]:
+        await asyncio.sleep(0)
+        return 200, "miss", answer
+
+    async def run(budget: Budget):
+        return await Warmer(post, key=None, budget=budget, concurrency=3, prices=PriceTable()).run(requests(5))
+
+    spend = asyncio.run(run(Budget(tokens=100)))
+    assert spend.states == {"miss": 1, "skipped": 4} and spend.prompt_tokens == 0
+    assert asyncio.run(run(Budget(calls=100))).states == {"miss": 5}
