@@ -174,7 +174,7 @@ def run_mode(name: str, upstream: FakeUpstream, planned: list[Conversation], ttl
 
 def table(results: dict[str, Any]) -> str:
     rows = ["| mode | hit rate | p50 ms | p95 ms | upstream calls: users | background | tokens: users | "
-            "background | yield: answers written, later hits |", "|---|---|---|---|---|---|---|---|---|"]
+            "background | yield: answers written → later hits |", "|---|---|---|---|---|---|---|---|---|"]
     for name, mode in results["modes"].items():
         spent = mode["background"].values()
         kinds = ", ".join(f"{kind} {figures['calls']}" for kind, figures in mode["background"].items()
@@ -192,7 +192,7 @@ def table(results: dict[str, Any]) -> str:
 
 def _yield(background: dict[str, dict[str, int]]) -> str:
     """Per kind, the answers written without a client asking and the client hits later served from them."""
-    return ", ".join(f"{kind} {figures['written']}, {figures['hits']}" for kind, figures in background.items()
+    return ", ".join(f"{kind} {figures['written']} → {figures['hits']}" for kind, figures in background.items()
                      if figures.get("written") or figures.get("hits")) or "-"
 
 
