@@ -29,7 +29,7 @@ import orjson
 import redis
 
 from bench import load, services, workload
-from bench.sizes import RESULTS, answer, mixtures, percentiles, synthetic_id
+from bench.sizes import LOCAL_MODEL_ONLY, RESULTS, answer, mixtures, percentiles, synthetic_id
 from gateway.assembly import make_store
 from gateway.embedding.local import LocalEmbedder
 from gateway.setting_values import cluster_nodes, is_cluster_url
@@ -204,7 +204,8 @@ def through_gateways(corpus: Corpus, url: str, *, gateways: int, connections: in
     """Exact repeats of the hot scopes' questions, then paraphrases never asked before, through `gateways`
     gateway processes (one worker each) at once."""
     env = {"REDIS_URL": url, "INDEX_NAME": INDEX, "KEY_PREFIX": PREFIX, "VECTOR_TYPE": "int8",
-           "REDIS_TIMEOUT_MS": "250", "CACHE_DISTANCE_THRESHOLD": THRESHOLD}
+           "REDIS_TIMEOUT_MS": "250", "CACHE_DISTANCE_THRESHOLD": THRESHOLD,
+           **LOCAL_MODEL_ONLY}
     exact = [scope_body(scope, question) for scope in range(corpus.hot) for question in corpus.questions]
     random.Random(3).shuffle(exact)
     with FakeUpstream(latency=0) as upstream, contextlib.ExitStack() as stack:

@@ -41,6 +41,9 @@ BASE_PROMPTS = 4000  # distinct real questions embedded; the rest of N are mixtu
 CHUNK = 20_000  # entries generated and loaded at a time
 K = 5  # the gateway's default SEMANTIC_CANDIDATES
 THRESHOLD = "0.2"  # as bench/run.py: the peers' similarity 0.80
+# The corpus is English, embedded here by the local model alone: the gateways that read it must name the same
+# embedder, and the language embedder would only be asked for prompts told German, French... which it holds none of.
+LOCAL_MODEL_ONLY = {"LANGUAGE_EMBEDDER": "none"}
 INDEX, PREFIX = "idx:sizes", "sizes:"
 
 
@@ -209,7 +212,8 @@ def _through_gateway(corpus: Corpus, server: RedisServer, env: dict[str, str], l
 
 def measure_type(corpus: Corpus, vector_type: str, *, gateway: bool) -> dict[str, Any]:
     env = {"REDIS_URL": "", "INDEX_NAME": INDEX, "KEY_PREFIX": PREFIX, "VECTOR_TYPE": vector_type,
-           "REDIS_TIMEOUT_MS": "5000", "CACHE_DISTANCE_THRESHOLD": THRESHOLD}
+           "REDIS_TIMEOUT_MS": "5000", "CACHE_DISTANCE_THRESHOLD": THRESHOLD,
+           **LOCAL_MODEL_ONLY}
     with RedisServer() as server:
         env["REDIS_URL"] = server.url
         store = make_store(load_settings(environ=env, dotenv=Path("/nonexistent/.env")))
