@@ -24,7 +24,7 @@ import redis
 from gateway.metrics.events import decode
 from gateway.serving import BACKSTOP_SECS
 from tests.support.fake_upstream import iter_sse_data
-from tests.support.processes import clean_env, cli, wait_healthy
+from tests.support.processes import clean_env, cli, exit_status, wait_healthy
 from tests.support.redis_server import free_port
 from tests.support.traffic import wait_until
 
@@ -234,7 +234,7 @@ def test_a_stream_in_flight_finishes_and_the_process_exits(tmp_path: Path, fake_
         text = "".join(chunk.choices[0].delta.content or "" for chunk in [first, *rest] if chunk.choices)
         assert rest[-1].choices[0].finish_reason == "stop"
         assert _whole(Served(prompt, url, True, 0, 0, text=text)), text
-        assert process.wait(timeout=20) == 0
+        assert exit_status(process, timeout=30) == 0
     finally:
         _stop(process)
 
@@ -276,7 +276,7 @@ def test_a_stream_outliving_the_grace_period_is_cut_then_and_not_stored(
                 followed += b"".join(following_parts)
         # Cut at the grace period, not at hypercorn's own timeout (BACKSTOP_SECS later; never on Python 3.12.1+).
         assert b"[DONE]" not in received and cut_after < 1 + BACKSTOP_SECS, cut_after
-        assert process.wait(timeout=15) == 0
+        assert exit_status(process, timeout=30) == 0
         if other is not None:  # the follower ends in the API's error shape, and what was cut is not an answer
             assert [data for data in iter_sse_data(followed) if data != "[DONE]"][-1] == (
                 '{"error":{"message":"The upstream answer stopped arriving.","type":"server_error","param":null,'

@@ -61,6 +61,9 @@ def states(results: list[tuple]) -> list[tuple[str, str | None]]:
 
 
 def shared_gateways(make_gateway, count: int, **env: str) -> list:
-    """`count` gateways on one Redis with the same index and key prefix: workers of one deployment."""
+    """`count` gateways on one Redis with the same index and key prefix: workers of one deployment. Their Redis
+    timeout is generous unless a test sets it: on a loaded CI machine a burst's first connections to a cluster took
+    longer than the default 250 ms, and a store that times out is bypassed, so the burst would not share a flight."""
     name = f"t{uuid.uuid4().hex[:10]}"
+    env = {"REDIS_TIMEOUT_MS": "2000", **env}
     return [make_gateway("redis", INDEX_NAME=f"idx:{name}", KEY_PREFIX=f"{name}:", **env) for _ in range(count)]

@@ -4,6 +4,7 @@ checkout's code, none of the caller's settings), waited for until healthy; and s
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -26,7 +27,19 @@ def clean_env(**values: str) -> dict[str, str]:
            if name in {"PATH", "HOME", "LANG", "XDG_CACHE_HOME", "LATENCY_SLAYER_MODEL_DIR", "VIRTUAL_ENV",
                        "SSL_CERT_DIR"}}
     env["PYTHONPATH"] = str(ROOT)
+    env["PYTHONFAULTHANDLER"] = "1"  # a process that hangs can be made to say where (`exit_status`)
     return {**env, **values}
+
+
+def exit_status(process: subprocess.Popen, timeout: float) -> int:
+    """The process's exit status once it exits within `timeout`; otherwise a failure that shows where each of its
+    threads was (SIGABRT makes the fault handler print their stacks) and what it last wrote."""
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGABRT)
+        _, stderr = process.communicate(timeout=10)
+        raise AssertionError(f"still running {timeout} s later; its stderr ended with:\n{stderr[-12_000:]}") from None
 
 
 def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
