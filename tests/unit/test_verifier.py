@@ -98,6 +98,13 @@ REWORDED = [
     ("How do I sort a dict by value in Python?", "How can I sort a Python dict by value?"),
     ("What are the symptoms of diabetes?", "What are common symptoms of diabetes?"),
     ("What is the best way to learn guitar?", "What's the best way to learn the guitar?"),
+    # a phrase moved to the front: the word order's measures undo one such move
+    ("How do I get from the airport to the city centre in Lisbon?",
+     "In Lisbon, how do I get from the airport to the city centre?"),
+    ("How do I read a file in Python?", "In Python, how do I read a file?"),
+    ("What is the best way to learn French as an adult?", "As an adult, what is the best way to learn French?"),
+    ("What are the main differences between cats and dogs as pets?",  # a list in another order
+     "What are the main differences between dogs and cats as pets?"),
 ]
 NARROWED = [
     ("What are the best places to visit in Japan?", "What are the best places to visit in Japan in winter?"),
@@ -125,6 +132,27 @@ def test_the_score_stops_a_narrower_question_both_ways(one: str, other: str, dis
     verifier = HitVerifier()
     near = distance(one, other)
     assert near <= DEFAULT_THRESHOLD  # the distance alone would serve it
+    assert difference(one, other) is None and difference(other, one) is None
+    assert verifier.objection(one, other, near) == "score"
+    assert verifier.objection(other, one, distance(other, one)) == "score"
+
+
+# Names trading roles where no rule sees it (a name at a sentence's start is not read as one): the same words within
+# 0.012 of each other, told apart by their order alone.
+TRADED = [
+    ("Anna Berg is the mother of the painter Lena Holm, a journalist.",
+     "Lena Holm is the mother of the painter Anna Berg, a journalist."),
+    ("Lin Wei had a younger brother, Lin Tao.", "Lin Tao had a younger brother, Lin Wei."),
+    ("Ruth Adler was the teacher of the composer Jonas Weil in Vienna.",
+     "Jonas Weil was the teacher of the composer Ruth Adler in Vienna."),
+]
+
+
+@pytest.mark.parametrize(("one", "other"), TRADED)
+def test_the_score_stops_names_trading_roles_both_ways(one: str, other: str, distance) -> None:
+    verifier = HitVerifier()
+    near = distance(one, other)
+    assert near <= 0.02  # the distance alone serves it at any threshold but the strictest
     assert difference(one, other) is None and difference(other, one) is None
     assert verifier.objection(one, other, near) == "score"
     assert verifier.objection(other, one, distance(other, one)) == "score"
