@@ -23,26 +23,32 @@ _OPENING = frozenset({"between", "zwischen", "entre", "tra", "fra", "tussen"})
 def order_agreement(query: Reading, cached: Reading) -> list[float]:
     """`flipped_share`, `bigram_overlap` and `common_order` of the two prompts' first `WORDS` words."""
     a, b = _words(query)[:WORDS], _words(cached)[:WORDS]
+    a, b = _owned(a, set(pairwise(b))), _owned(b, set(pairwise(a)))
     return [flipped_share(_anchors(a, query), _anchors(b, cached)), bigram_overlap(a, b), common_order(a, b)]
 
 
 def _words(reading: Reading) -> list[str]:
     """Its words, the two sides of each "X and Y" in one order ("Python and JavaScript" = "JavaScript and Python":
-    a list is the same in any order), "X of Y" as "Y X", then each word of a name of several on its own."""
+    a list is the same in any order), then each word of a name of several on its own."""
     words = list(reading.words)
-    joins, stopwords = reading.lexicon.connectors, reading.lexicon.stopwords
+    joins = reading.lexicon.connectors
     for k in range(1, len(words) - 1):
         before, join, after = words[k - 1:k + 2]
         joining = join in joins and join.isalpha() and join not in _OPENING
         if joining and before[0].isalnum() and after[0].isalnum() and before > after:
             words[k - 1], words[k + 1] = after, before
-    k = 1
-    while k < len(words) - 1:  # "the capital of Australia" as "Australia's capital" reads: "australia capital"
-        owned, owner = words[k - 1], words[k + 1]
-        if words[k] == "of" and all(word[0].isalnum() and word not in stopwords for word in (owned, owner)):
-            words[k - 1:k + 2] = [owner, owned]
-        k += 1
     return [word for joined in words for word in joined.split(" ")]
+
+
+def _owned(words: list[str], theirs: set[tuple[str, str]]) -> list[str]:
+    """"X of Y" as "Y X" where the other prompt says "Y X": "the capital of Australia" for "Australia's capital",
+    as the reading drops the "'s"."""
+    k = 1
+    while k < len(words) - 1:
+        if words[k] == "of" and (words[k + 1], words[k - 1]) in theirs:
+            words = [*words[:k - 1], words[k + 1], words[k - 1], *words[k + 2:]]
+        k += 1
+    return words
 
 
 def _anchors(words: Sequence[str], reading: Reading) -> dict[str, int]:
