@@ -4,10 +4,26 @@ to tasks, so an unheld one may vanish mid-way), awaited or cancelled together wh
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+RECANCEL_SECS = 0.1  # how long a cancelled task is given before it is cancelled again
+
+
+async def cancel(tasks: Iterable[asyncio.Task[Any]], timeout: float) -> None:
+    """Cancel `tasks` and wait for them to end, for at most `timeout` seconds. A cancel can be lost: Python 3.11's
+    `asyncio.wait_for` drops one that lands in the step its awaitable completes (redis-py wraps every command's
+    send in it), and the task goes on as if never cancelled; a writer looping forever then held a stopping
+    gateway until it was killed. So each task is cancelled again until it ends."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    pending = {task for task in tasks if not task.done()}
+    while pending and (left := deadline - loop.time()) > 0:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=min(RECANCEL_SECS, left))
 
 
 class Background:
@@ -26,6 +42,4 @@ class Background:
             await asyncio.wait(list(self._tasks), timeout=timeout)
 
     async def cancel(self, timeout: float = 5.0) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await self.wait(timeout)
+        await cancel(list(self._tasks), timeout)

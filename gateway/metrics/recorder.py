@@ -15,12 +15,14 @@ from collections import deque
 from gateway.metrics.events import Event
 from gateway.metrics.prices import PriceTable
 from gateway.metrics.sink import EventSink
+from gateway.tasks import cancel
 
 log = logging.getLogger("latency_slayer.metrics")
 
 QUEUE_LIMIT = 10_000  # events waiting for the writer; beyond this they are dropped, not buffered
 BATCH = 500  # events per pipeline
 FLUSH_SECS = 0.2  # how often the writer wakes: well inside the dashboard's 2 s freshness budget
+STOP_SECS = 5.0  # for the writer to stop on close, however often its cancel is lost (`gateway.tasks.cancel`)
 
 
 class EventRecorder:
@@ -84,9 +86,7 @@ class EventRecorder:
 
     async def close(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel([self._task], timeout=STOP_SECS)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.flush(), timeout=2)
         await self.sink.close()

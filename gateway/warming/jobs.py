@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from gateway.metrics.prices import PriceTable
+from gateway.tasks import cancel
 from gateway.warming.requests import WarmRequest
 from gateway.warming.run import Budget, Post, Warmer, summary
 
@@ -97,9 +98,7 @@ class WarmJobs:
 
     async def cancel(self, job: WarmJob) -> None:
         """Stop it, and wait (a little) until its requests in flight have stopped too."""
-        if not job.task.done():
-            job.task.cancel()
-            await asyncio.wait([job.task], timeout=CANCEL_SECS)
+        await cancel([job.task], CANCEL_SECS)
 
     async def close(self) -> None:
         running = self.running

@@ -121,3 +121,35 @@ async def test_a_window_keeps_no_more_than_the_sink_does() -> None:
         clock[0] += 1
     assert 40 <= views[0]["summary"]["requests"] <= 100  # the newest, whole one-minute buckets of them
     assert views[0]["sparkline"][-1]["ts"] == NOW - 1_000_000 + 999_000  # all 1000 were read
+
+
+class CancelLosingSink(FlakySink):
+    """Loses the first cancel that lands in a write, as Python 3.11's `asyncio.wait_for` does when the cancel comes
+    in the step its awaitable completes (redis-py sends every command through it): the write returns normally."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writing = asyncio.Event()
+        self.lost_cancels = 0
+
+    async def write(self, events: Sequence[Event]) -> None:
+        self.writing.set()
+        try:
+            await asyncio.sleep(0.05)
+        except asyncio.CancelledError:
+            if self.lost_cancels:
+                raise
+            self.lost_cancels += 1
+        await super().write(events)
+
+
+async def test_close_stops_a_writer_whose_cancel_was_lost() -> None:
+    """A stopping gateway closed the recorder, the writer's cancel was lost mid-write, the writer went back to its
+    loop and close waited on it for ever: the process hung until killed."""
+    sink = CancelLosingSink()
+    recorder = EventRecorder(sink, prices=PriceTable(), retry_secs=1)
+    recorder.start()
+    recorder.emit(event())
+    await sink.writing.wait()
+    await asyncio.wait_for(recorder.close(), timeout=3)
+    assert sink.lost_cancels == 1 and recorder.written == 1

@@ -145,7 +145,9 @@ def _pool(url: str, size: int, *, socket_timeout: float, wait: float) -> Client:
         # A cluster client's pool raises at its limit rather than waiting, which would fail a burst's elections:
         # it opens what a burst needs, per node.
         return connect(url, **options)
-    return redis.Redis(connection_pool=redis.BlockingConnectionPool.from_url(
+    # Owned by its client (`from_pool`), so closing the client closes its connections too: a plain
+    # `Redis(connection_pool=...)` leaves them open, and a blocking read on one outlived the gateway's close.
+    return redis.Redis.from_pool(redis.BlockingConnectionPool.from_url(
         url, max_connections=size, timeout=wait, **options))
 
 
