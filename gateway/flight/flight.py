@@ -20,6 +20,7 @@ from gateway.tasks import Background
 log = logging.getLogger("latency_slayer.flight")
 
 OPEN, DONE, FAILED = "open", "done", "failed"
+FOLLOWED_SECS = 1.0  # how often a flight nobody here reads asks whether anybody elsewhere still follows it
 
 
 # A follower gets the answer, not the leader's account: OpenAI's other response headers belong to whoever paid for
@@ -46,7 +47,7 @@ class Mirror(Protocol):
     def end(self, status: int, usage: Any) -> None: ...
     def fail(self) -> None: ...
     async def followed(self) -> bool:
-        """Whether anybody elsewhere follows it (then it goes on when this worker's readers have left)."""
+        """Whether anybody elsewhere follows it now (then it goes on when this worker's readers have left)."""
         ...
 
 
@@ -136,9 +137,14 @@ class Flight:
                 self._flights.spawn(self._abandon(self.mirror))
 
     async def _abandon(self, mirror: Mirror) -> None:
-        followed = await mirror.followed()
-        if not followed and self._readers == 0 and self._feeder is not None and not self.settled:
-            self._cancel()
+        """With no reader left here, read on while somebody elsewhere follows, asking again every
+        `FOLLOWED_SECS`: once they have left too, the upstream request is closed."""
+        while self._readers == 0 and self._feeder is not None and not self.settled:
+            if not await mirror.followed():
+                if self._readers == 0 and not self.settled:
+                    self._cancel()
+                return
+            await asyncio.sleep(FOLLOWED_SECS)
 
     def _cancel(self) -> None:
         """Nobody reads what it fetches any more: close the upstream request. Unjoinable first, as the

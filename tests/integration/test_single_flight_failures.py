@@ -16,6 +16,7 @@ import pytest
 import redis
 
 from tests.support.flights import PROMPT, N, ask, shared_gateways, states, stream, together
+from tests.support.traffic import wait_until
 
 
 @pytest.mark.parametrize("streamed", [False, True])
@@ -143,3 +144,47 @@ def test_a_redis_stall_does_not_break_streamed_followers_in_another_worker(make_
     assert isinstance(out["leader"], tuple) and isinstance(out["follower"], tuple), out
     assert out["follower"][:2] == ("hit", "flight") and out["follower"][2] == out["leader"][2]
     assert fake_upstream.calls() == 1
+
+
+def _stream_until(port: int, prompt: str, leave: threading.Event, heads: list[bytes]) -> None:
+    """A streaming client that reads the head and the first chunk, then hangs up once `leave` is set."""
+    body = (b'{"model": "gpt-4o-mini", "stream": true, "messages": [{"role": "user", "content": "'
+            + prompt.encode() + b'"}]}')
+    request = (b"POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
+               b"authorization: Bearer sk-client-one\r\ncontent-length: %d\r\n\r\n" % len(body)) + body
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(request)
+        received = b""
+        while b"data:" not in received:
+            received += sock.recv(4096)
+        heads.append(received.split(b"\r\n\r\n")[0].lower())
+        leave.wait(20)
+
+
+@pytest.mark.parametrize("first", ["follower", "leader"])
+def test_the_upstream_request_closes_once_the_clients_in_both_workers_left(make_gateway, fake_upstream,
+                                                                            first: str) -> None:
+    """Before, a follower in another worker counted for the flight's whole lifetime: a leader whose own client
+    had left read the upstream answer to its end (and paid for it) although the follower had left too."""
+    leader_gateway, follower_gateway = shared_gateways(make_gateway, 2)
+    fake_upstream.chunk_delay, fake_upstream.extra_words = 0.1, 200  # a 20 s stream
+    leaves = {"leader": threading.Event(), "follower": threading.Event()}
+    heads: list[bytes] = []
+    clients = {"leader": threading.Thread(target=_stream_until, args=(leader_gateway.port, PROMPT,
+                                                                      leaves["leader"], heads)),
+               "follower": threading.Thread(target=_stream_until, args=(follower_gateway.port, PROMPT,
+                                                                        leaves["follower"], heads))}
+    clients["leader"].start()
+    assert wait_until(lambda: len(heads) == 1, 10)
+    clients["follower"].start()
+    assert wait_until(lambda: len(heads) == 2, 10)
+    assert b"x-cache-layer: flight" in heads[1] and b"x-cache: miss" in heads[0]
+    second = "leader" if first == "follower" else "follower"
+    leaves[first].set()
+    time.sleep(1.5)  # the first to leave is gone: the other still reads, so the upstream request goes on
+    assert fake_upstream.streams[0].ended is None
+    leaves[second].set()
+    for client in clients.values():
+        client.join(10)
+    assert wait_until(lambda: fake_upstream.streams[0].ended is not None, 5)
+    assert fake_upstream.streams[0].gone_early and not fake_upstream.streams[0].finished

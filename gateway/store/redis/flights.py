@@ -95,7 +95,6 @@ class RedisFlights:
         """Publish the leader's answer to `flight` as it arrives. Returning without ending it fails it: the
         leader failed, Redis did, or nothing arrived within the upstream's timeout."""
         stream = f"{_lock(self._prefix, key)}:{ident}"
-        last = b"0-0"
         deadline = time.monotonic() + self._ttl_ms / 1000
         try:  # counted, so the leader's worker goes on when its own clients leave
             async with self._redis.pipeline(transaction=False) as pipe:
@@ -103,6 +102,13 @@ class RedisFlights:
         except FAILURES as error:
             log.warning("single-flight: following through Redis failed (%s); its followers go upstream", error)
             return
+        try:
+            await self._read(key, ident, stream, flight, deadline)
+        finally:  # no longer counted: a leader whose own clients leave now closes its upstream request
+            await self._stop_counting(stream)
+
+    async def _read(self, key: str, ident: str, stream: str, flight: Flight, deadline: float) -> None:
+        last = b"0-0"
         stall = _Stall("reading from")
         while (left := deadline - time.monotonic()) > 0:
             try:
@@ -126,6 +132,13 @@ class RedisFlights:
                     return
         log.info("no progress from a single-flight leader within %.1f s; its followers go upstream",
                  self._ttl_ms / 1000)
+
+    async def _stop_counting(self, stream: str) -> None:
+        try:  # the count keeps its expiry: a decrement alone would leave a key that never expires
+            async with self._redis.pipeline(transaction=False) as pipe:
+                await pipe.decr(f"{stream}:n").pexpire(f"{stream}:n", self._ttl_ms).execute()
+        except FAILURES as error:
+            log.info("single-flight: a follower could not say it left (%s); the leader reads to the end", error)
 
     async def close(self) -> None:
         await self._redis.aclose()
@@ -206,7 +219,7 @@ class RedisMirror:
 
     async def followed(self) -> bool:
         try:
-            return bool(await self._flights._redis.exists(f"{self._stream}:n"))
+            return int(await self._flights._redis.get(f"{self._stream}:n") or 0) > 0
         except FAILURES:
             return False
 
