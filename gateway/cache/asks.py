@@ -27,6 +27,7 @@ class Ask:
     temperature: Any
     stream: bool
     variant: tuple[bytes, ...] = ()  # what else decides the bytes a client is sent: only requests alike share a flight
+    private: bool = False  # its answer may be one only its own tenant may be served (`CachedCall.may_be_private`)
 
 
 @dataclass(frozen=True)

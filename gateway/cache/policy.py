@@ -86,7 +86,7 @@ class CachePolicy:
     async def _share(self, miss: Miss, key: RequestKey) -> Following | None:
         """Join the flight of identical misses: lead it (the miss goes upstream), or follow its leader's answer.
         A failed leader is replaced by one of its followers, once; then each goes alone."""
-        shared_key = _shared(key, miss.ask.variant)
+        shared_key = _shared(key, miss.ask)
         for _ in range(2):
             flight, leading = await self.flights.join(shared_key)
             if leading:
@@ -176,7 +176,7 @@ class CachePolicy:
             return None
         if await layers.store_guard.call(lambda: layers.store.read_answer(key.exact, refresh=False)) is not None:
             return None
-        miss = await _budgeted(await self._lead(ask, _shared(key, ask.variant)), budget, tokens)
+        miss = await _budgeted(await self._lead(ask, _shared(key, ask)), budget, tokens)
         if miss is not None:
             miss.origin = "prefetch"
         return miss
@@ -294,9 +294,12 @@ async def _budgeted(miss: Miss | None, budget: RefreshBudget, tokens: int) -> Mi
     return miss
 
 
-def _shared(key: RequestKey, variant: tuple[bytes, ...]) -> str:
-    """The flight identical requests share: the same answer, sent as the same bytes."""
-    return digest(key.exact.encode(), *variant)
+def _shared(key: RequestKey, ask: Ask) -> str:
+    """The flight identical requests share: the same answer, sent as the same bytes; on a shared route, only with
+    their own tenant's when the answer may be private (a private answer is never stored for the route, but a
+    follower is sent it as it arrives)."""
+    own = (ask.caller.encode(),) if key.tenant == SHARED_TENANT and ask.private else ()
+    return digest(key.exact.encode(), *ask.variant, *own)
 
 
 def _number(value: Any) -> float | None:

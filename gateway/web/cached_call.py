@@ -60,6 +60,12 @@ class CachedCall(Protocol):
         """What else decides the bytes a client is sent for the same answer (JSON or SSE, a usage chunk...)."""
         ...
 
+    @property
+    def may_be_private(self) -> bool:
+        """Whether its answer may hold what only its own tenant may be served (signed thinking, encrypted
+        reasoning), which is known only once the answer is whole."""
+        ...
+
     def key(self, tenant: str) -> RequestKey | None:
         """The key of what it may be served among `tenant`'s entries; None when the cache must not serve it."""
         ...
@@ -118,7 +124,7 @@ async def answer(request: Request, gateway: Gateway, call: CachedCall, trace: Tr
     key = _key(request, call, upstream)
     # A follower served an answer of its own waits for the leader's whole answer, streamed or not.
     ask = Ask(key, call.controls, who.tenant, embedder_key(request, upstream), call.temperature,
-              call.stream and reissued is None, call.variant)
+              call.stream and reissued is None, call.variant, call.may_be_private)
     policy = gateway.policy
     decision = await policy.decide(ask)
     # A warming run's request is nobody's use: it teaches prefetch nothing, and its hits start no background call

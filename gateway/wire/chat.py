@@ -29,6 +29,7 @@ class ChatRequest:
     stream: bool
     client_usage: bool  # a streamed answer's client asked for its usage chunk
     path = "/chat/completions"
+    may_be_private = False  # a chat completion carries no reasoning only its tenant's account can read
 
     @property
     def temperature(self) -> Any:

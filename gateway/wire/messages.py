@@ -48,6 +48,12 @@ class MessagesRequest:
     def variant(self) -> tuple[bytes, ...]:
         return (b"sse" if self.stream else b"json",)
 
+    @property
+    def may_be_private(self) -> bool:
+        """With thinking on, the answer holds signed (or redacted) thinking."""
+        thinking = self.body.get("thinking")
+        return isinstance(thinking, dict) and thinking.get("type") != "disabled"
+
     def key(self, tenant: str) -> RequestKey | None:
         """None for a request using tools Anthropic runs against the world (a search, a fetch, code in its
         container, MCP servers), unless the route opts in: its answer depends on more than the request."""

@@ -68,6 +68,12 @@ class ResponsesRequest:
         return (b"sse" if self.stream else b"json",)
 
     @property
+    def may_be_private(self) -> bool:
+        """Asked for encrypted content (`include: ["reasoning.encrypted_content"]`), the answer holds it."""
+        include = self.body.get("include")
+        return isinstance(include, list) and any("encrypted_content" in str(item) for item in include)
+
+    @property
     def previous_id(self) -> str | None:
         """The `previous_response_id` the client named, which may be one the gateway issued."""
         value = self.asked.get("previous_response_id")

@@ -154,3 +154,22 @@ def test_each_request_is_a_messages_event_on_the_dashboard(make_gateway, store_k
     assert [(event.outcome, event.layer, event.stream) for event in events] == [
         ("miss", None, False), ("hit", "exact", False), ("hit", "exact", True)]
     assert all(event.model == MODEL and event.prompt_tokens > 0 and event.completion_tokens > 0 for event in events)
+
+
+def test_on_a_shared_route_thinking_shares_an_upstream_call_only_within_its_tenant(make_gateway, store_kind,
+                                                                                  fake_upstream) -> None:
+    """Signed thinking is only ever its tenant's: never stored for the route, and, as it arrives before anybody
+    knows the answer holds it, never sent to another tenant's identical request waiting on the same call."""
+    gateway = make_gateway(store_kind, SHARED_ROUTES="faq")
+    fake_upstream.latency = 0.5
+    faq = {"x-route": "faq"}
+    results = together([lambda: message(gateway, thinking=THINKING, headers=faq, key="sk-ant-client-one"),
+                        lambda: message(gateway, thinking=THINKING, headers=faq, key="sk-ant-client-two"),
+                        lambda: message(gateway, thinking=THINKING, headers=faq, key="sk-ant-client-two")])
+    assert all(isinstance(result, tuple) for result in results), results
+    assert fake_upstream.calls(MESSAGES_PATH) == 2  # one per tenant: the second key's two requests shared theirs
+    assert sorted(result[0] for result in results) == ["hit", "miss", "miss"]
+    fake_upstream.reset()
+    plain = together([lambda: message(gateway, "A plain question?", headers=faq, key="sk-ant-client-one"),
+                      lambda: message(gateway, "A plain question?", headers=faq, key="sk-ant-client-two")])
+    assert fake_upstream.calls(MESSAGES_PATH) == 1 and sorted(result[0] for result in plain) == ["hit", "miss"]

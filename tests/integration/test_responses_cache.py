@@ -250,6 +250,20 @@ def test_identical_concurrent_requests_share_one_call_and_each_gets_its_own_resp
             assert fake_upstream.last(RESPONSES).json["input"][0]["content"] == PROMPT
 
 
+def test_on_a_shared_route_encrypted_reasoning_shares_an_upstream_call_only_within_its_tenant(
+        make_gateway, store_kind, fake_upstream) -> None:
+    """Asked for encrypted reasoning, the answer is readable by its tenant's account only: another tenant's identical
+    request does not follow its upstream call (what arrives is sent before anybody knows it holds any)."""
+    gateway = make_gateway(store_kind, SHARED_ROUTES="faq")
+    fake_upstream.latency = 0.5
+    faq = {"x-route": "faq"}
+    private = {"include": ["reasoning.encrypted_content"], "store": False}
+    results = together([lambda: create(gateway, key="sk-alice", headers=faq, **private),
+                        lambda: create(gateway, key="sk-bob", headers=faq, **private)])
+    assert all(isinstance(result, tuple) for result in results), results
+    assert fake_upstream.calls(RESPONSES) == 2 and [result[0] for result in results] == ["miss", "miss"]
+
+
 def test_a_hit_not_for_the_cache_is_still_one_to_go_on_from(gateway, fake_upstream) -> None:
     create(gateway)
     state, _, hit = create(gateway, headers={"cache-control": "no-store"})
