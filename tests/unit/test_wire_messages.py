@@ -179,3 +179,13 @@ def test_tools_the_client_runs_are_cached() -> None:
     body = {"model": "claude-sonnet-4-5", "max_tokens": 64, "messages": [{"role": "user", "content": "ls?"}],
             "tools": [{"type": "bash_20250124", "name": "bash"}, {"name": "kb", "input_schema": {"type": "object"}}]}
     assert read_messages(orjson.dumps(body), Headers({"anthropic-version": "2023-06-01"})).key("t1") is not None
+
+
+@pytest.mark.parametrize(("thinking", "private"), [
+    (None, False),
+    ({"type": "disabled"}, False),
+    ({"type": "enabled", "budget_tokens": 1024}, True),  # signed thinking: only its tenant's
+])
+def test_thinking_makes_an_answer_possibly_private(thinking: dict | None, private: bool) -> None:
+    body = BASE if thinking is None else {**BASE, "thinking": thinking}
+    assert read_messages(orjson.dumps(body), Headers()).may_be_private is private

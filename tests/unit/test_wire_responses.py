@@ -278,3 +278,13 @@ def test_the_input_items_of_a_gateway_id() -> None:
     assert [item["content"] for item in listed["data"]] == [[{"type": "input_text", "text": "b"}],
                                                             [{"type": "input_text", "text": "a"}]]
     assert listed["has_more"] is False and listed["data"][0]["type"] == "message"
+
+
+@pytest.mark.parametrize(("extra", "private"), [
+    ({}, False),
+    ({"include": ["message.output_text.logprobs"]}, False),
+    ({"include": ["reasoning.encrypted_content"]}, True),  # readable by its account only
+])
+def test_asking_for_encrypted_content_makes_an_answer_possibly_private(extra: dict, private: bool) -> None:
+    body = {"model": "m", "input": "Hi", **extra}
+    assert read_responses(orjson.dumps(body), {}, default_model="m").may_be_private is private
