@@ -104,14 +104,23 @@ def make_verifiers(settings: Settings, embedder: Embedder) -> tuple[HitVerifier 
     return HitVerifier(), others
 
 
+def flight_wait_secs(settings: Settings) -> float:
+    """How long a flight's readers wait for progress: the longest any upstream may go without sending a byte. A
+    provider's own `timeout_secs` may exceed UPSTREAM_TIMEOUT_SECS: waiting only the default cut its streams off
+    between events and sent its followers upstream themselves. A faster provider's flight still ends at that
+    provider's timeout, when its leader's upstream read fails."""
+    return max([settings.upstream_timeout_secs,
+                *(provider.timeout_secs for provider in settings.upstreams_file if provider.timeout_secs)])
+
+
 def make_flights(settings: Settings) -> Flights:
     local = LocalFlights()
     remote = None
+    wait = flight_wait_secs(settings)
     if settings.redis_url and settings.single_flight:
         remote = RedisFlights(settings.redis_url, prefix=settings.key_prefix, timeout_ms=settings.redis_timeout_ms,
-                              ttl_secs=settings.upstream_timeout_secs, tasks=local,
-                              max_chunk_bytes=settings.max_entry_bytes)
-    return Flights(local, timeout=settings.upstream_timeout_secs, remote=remote, retry_secs=settings.store_retry_secs)
+                              ttl_secs=wait, tasks=local, max_chunk_bytes=settings.max_entry_bytes)
+    return Flights(local, timeout=wait, remote=remote, retry_secs=settings.store_retry_secs)
 
 
 async def open_store(store: Store, embedder: Embedder) -> None:
