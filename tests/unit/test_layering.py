@@ -71,3 +71,11 @@ def test_endpoints_reach_the_cache_only_through_its_policy() -> None:
                for module, names in MODULES.items() if module.startswith("gateway.web.")
                for name in names if name.startswith(("gateway.cache.", "gateway.store.", "gateway.embedding."))}
     assert reached == {"gateway.cache.policy"}
+
+
+def test_endpoints_use_the_policy_not_its_parts() -> None:
+    """Health, admin and the dashboard ask the policy (`gateway.cache.readout`), never reach through it."""
+    reaching = {path.name for path in (PACKAGE / "web").rglob("*.py")
+                for node in ast.walk(ast.parse(path.read_text()))
+                if isinstance(node, ast.Attribute) and node.attr in ("layers", "learning")}
+    assert reaching == set()
