@@ -8,7 +8,8 @@ cleanly). Writes run off the request path.
 Endpoints only parse their wire format, build an `Ask`, relay, and render; what happens to a request in the cache
 is decided here (shadow sampling, ratings, counting followers' asks, which misses share an upstream call, the miss
 delay), what is worth storing in `CacheLayers.remember`. Answers kept part by part by their exact keys alone
-(each input's vector of an embeddings request) use `recall` and `keep`."""
+(each input's vector of an embeddings request) use `recall` and `keep`. What the gateway's own endpoints read of
+the cache (health, admin, the dashboard) comes from `Readout`."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from gateway.cache.follow_ups import FollowUps
 from gateway.cache.layers import CacheLayers, Hit, Lookup
 from gateway.cache.learning import Feedback, Learning
 from gateway.cache.notes import Notes
+from gateway.cache.readout import Readout
 from gateway.cache.refresh_budget import RefreshBudget
 from gateway.cache.scopes import scope_of
 from gateway.errors import CacheUnavailable, FlightFailed
@@ -36,7 +38,7 @@ from gateway.wire.controls import Controls
 __all__ = ["Ask", "CachePolicy", "Feedback", "Following", "Hit", "Miss", "Recall"]
 
 
-class CachePolicy:
+class CachePolicy(Readout):
     def __init__(self, layers: CacheLayers, learning: Learning, flights: Flights, *, single_flight: bool,
                  miss_delay_ms: int, failure: Failure, budget: RefreshBudget | None = None,
                  follow_ups: FollowUps | None = None) -> None:

@@ -6,13 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-
 from gateway.errors import SinkError
 from gateway.metrics.events import Event, decode, encode
 from gateway.metrics.sink import EventSink
-from gateway.store.redis.connection import FAILURES, connect
+from gateway.store.redis.connection import FAILURES, client
 
 # Entry ids carry Redis' clock, events their replica's: start reading a little early, then filter on the event's.
 CLOCK_SLACK_MS = 60_000
@@ -25,8 +22,7 @@ class RedisSink(EventSink):
         seconds = timeout_ms / 1000
         # Its own pool: a slow metrics write must never hold a connection the cache lookups need. A Redis that
         # is down is still noticed within `timeout_ms`, on connecting.
-        self._redis = connect(url, socket_timeout=max(seconds, MIN_READ_SECS), socket_connect_timeout=seconds,
-                              retry=Retry(NoBackoff(), 1), health_check_interval=0)
+        self._redis = client(url, timeout=max(seconds, MIN_READ_SECS), connect_timeout=seconds)
         self._stream = stream
         self._maxlen = maxlen
 

@@ -76,26 +76,25 @@ def admin_routes(token: str | None) -> list[Route]:
     async def flush(request: Request) -> Response:
         gateway = gateway_of(request)
         route, tenant = _flush_scope(parse_json_object(await read_body(request)))
-        deleted = await gateway.policy.layers.store.flush(route=route, tenant=tenant)
+        deleted = await gateway.policy.flush(route=route, tenant=tenant)
         return JSONResponse({"deleted": deleted})
 
     async def delete_entry(request: Request) -> Response:
         entry = request.path_params["entry"]
-        removed = ENTRY_ID.fullmatch(entry) and await gateway_of(request).policy.layers.store.delete(entry)
+        removed = ENTRY_ID.fullmatch(entry) and await gateway_of(request).policy.delete(entry)
         if not removed:
             return ErrorResponse("No cache entry has this id.", status=404, code="entry_not_found")
         return Response(status_code=204)
 
     async def stats(request: Request) -> Response:
         gateway = gateway_of(request)
-        layers = gateway.policy.layers
+        policy = gateway.policy
         return JSONResponse({
-            "store": await layers.store.health(),
-            "bypassing": {"store": layers.store_guard.down, "embedder": layers.embedder_guard.down},
-            "embedder": layers.embedder.health(),
-            "policy": {"threshold": layers.config.threshold, "ttl_secs": layers.config.ttl_secs,
-                       "sliding": layers.config.sliding, "candidates": layers.config.candidates},
-            "routes": gateway.policy.learning.snapshot(),  # judged hits, measured precision, adaptive thresholds
+            "store": await policy.store_health(),
+            "bypassing": policy.bypassing(),
+            "embedder": policy.embedder_health(),
+            "policy": policy.describe(),
+            "routes": policy.learnt(),  # judged hits, measured precision, adaptive thresholds
             "background": await _background(gateway),
         })
 

@@ -97,7 +97,7 @@ async def data(request: Request) -> Response:
                               status=400, param="window")
     [body], stale = await gateway.fleet.figures((window,), threshold=gateway.settings.cache_distance_threshold)
     body.update(windows=WINDOWS_S, stale=stale, sink=gateway.events.sink.describe(),
-                worker=gateway.events.counters(), learning=gateway.policy.learning.snapshot())
+                worker=gateway.events.counters(), learning=gateway.policy.learnt())
     return Response(orjson.dumps(body), media_type="application/json", headers={"cache-control": "no-store"})
 
 
@@ -107,7 +107,7 @@ async def metrics(request: Request) -> Response:
     snapshots, _ = await gateway.fleet.figures(list(labels.values()),
                                                threshold=gateway.settings.cache_distance_threshold)
     text = prometheus.render(dict(zip(labels, snapshots, strict=True)), gateway.events.counters(),
-                             gateway.policy.learning.snapshot())
+                             gateway.policy.learnt())
     return Response(text, media_type=prometheus.CONTENT_TYPE)
 
 

@@ -11,9 +11,9 @@ from gateway.web.responses import JSONResponse
 
 async def healthz(request: Request) -> Response:
     gateway = gateway_of(request)
-    layers = gateway.policy.layers
-    store = {**await gateway.store_health(), "bypassing": layers.store_guard.down}
-    embedder = {"ok": not layers.embedder_guard.down, **layers.embedder.health()}
+    policy = gateway.policy
+    store = {**await gateway.store_health(), "bypassing": policy.bypassing()["store"]}
+    embedder = {"ok": not policy.bypassing()["embedder"], **policy.embedder_health()}
     upstreams = gateway.upstreams
     upstream, anthropic = upstreams.default("openai").client.health(), upstreams.default("anthropic").client.health()
     providers = upstreams.health()

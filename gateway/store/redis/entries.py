@@ -19,12 +19,10 @@ from typing import Any
 import orjson
 from redis.asyncio.client import Pipeline
 from redis.asyncio.cluster import ClusterPipeline, RedisCluster
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 
 from gateway.errors import StoreError
 from gateway.store.base import Entry, Found, Freshness, Stale, Store, Tags
-from gateway.store.redis.connection import FAILURES, Client, connect, host_of
+from gateway.store.redis.connection import FAILURES, client, host_of
 from gateway.store.redis.incidents import Incidents
 
 # One round trip for a read that renews the answer for the TTL it was written with (kept in `ttl_ms`),
@@ -91,19 +89,12 @@ def fingerprint(embedder: str, dim: int, vector_type: str) -> str:
     return hashlib.blake2b(orjson.dumps([embedder, dim, vector_type]), digest_size=6).hexdigest()
 
 
-def _client(url: str, *, timeout: float, connect_timeout: float) -> Client:
-    # One immediate retry lets a pooled connection that died with a restarted Redis reconnect at once (a cluster
-    # client tries once: see `connect`); anything slower than the timeout is an outage the caller bypasses.
-    return connect(url, protocol=3, socket_timeout=timeout, socket_connect_timeout=connect_timeout,
-                   retry=Retry(NoBackoff(), 1), health_check_interval=0)
-
-
 class RedisEntries(Store):
     def __init__(self, url: str, *, index: str, prefix: str, timeout_ms: int, vector_type: str,
                  stale_ms: int = 0) -> None:
         seconds = timeout_ms / 1000
-        self._redis = _client(url, timeout=seconds, connect_timeout=seconds)  # lookups, and nothing else
-        self._writer = _client(url, timeout=max(seconds, WRITE_TIMEOUT_SECS), connect_timeout=seconds)
+        self._redis = client(url, timeout=seconds, connect_timeout=seconds, protocol=3)  # lookups, and nothing else
+        self._writer = client(url, timeout=max(seconds, WRITE_TIMEOUT_SECS), connect_timeout=seconds, protocol=3)
         self._url_host = host_of(self._redis, url)
         # Commands about the server rather than a key go to every master of a cluster.
         self._on_masters = {"target_nodes": RedisCluster.PRIMARIES} if isinstance(self._redis, RedisCluster) else {}

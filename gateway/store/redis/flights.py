@@ -20,13 +20,9 @@ import time
 from typing import Any
 
 import orjson
-import redis.asyncio as redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 
 from gateway.flight.flight import Flight, Head, LocalFlights
-from gateway.setting_values import is_cluster_url
-from gateway.store.redis.connection import FAILURES, Client, connect
+from gateway.store.redis.connection import FAILURES, pool
 
 log = logging.getLogger("latency_slayer.flight")
 
@@ -73,8 +69,8 @@ class RedisFlights:
         # Bounded pools: a burst of misses waits briefly for a connection (each is held ~0.1 ms) rather
         # than opening one per request next to the store's own. Blocking reads get theirs, with a timeout
         # beyond their BLOCK.
-        self._redis = _pool(url, POOL_SIZE, socket_timeout=seconds, wait=seconds)
-        self._reader = _pool(url, READERS, socket_timeout=BLOCK_MS / 1000 + seconds, wait=seconds)
+        self._redis = pool(url, POOL_SIZE, timeout=seconds, connect_timeout=seconds)
+        self._reader = pool(url, READERS, timeout=BLOCK_MS / 1000 + seconds, connect_timeout=seconds)
         self._prefix = f"{prefix}flight:"
         self._ttl_ms = max(int(ttl_secs * 1000), 1)
         self._tasks = tasks
@@ -149,19 +145,6 @@ def _lock(prefix: str, key: str) -> str:
     """A flight's election; its stream and follower count add to the name. The key is a hash tag, so on a Redis
     Cluster all three share a slot and the end's transaction is possible."""
     return f"{prefix}{{{key}}}"
-
-
-def _pool(url: str, size: int, *, socket_timeout: float, wait: float) -> Client:
-    options: dict[str, Any] = {"socket_connect_timeout": wait, "retry": Retry(NoBackoff(), 1),
-                               "health_check_interval": 0, "socket_timeout": socket_timeout}
-    if is_cluster_url(url):
-        # A cluster client's pool raises at its limit rather than waiting, which would fail a burst's elections:
-        # it opens what a burst needs, per node.
-        return connect(url, **options)
-    # Owned by its client (`from_pool`), so closing the client closes its connections too: a plain
-    # `Redis(connection_pool=...)` leaves them open, and a blocking read on one outlived the gateway's close.
-    return redis.Redis.from_pool(redis.BlockingConnectionPool.from_url(
-        url, max_connections=size, timeout=wait, **options))
 
 
 def _publish(entries: list[tuple[bytes, dict[bytes, bytes]]], flight: Flight) -> bool:
