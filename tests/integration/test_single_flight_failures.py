@@ -60,7 +60,10 @@ def _error_of(call: Callable[[], Any]) -> Any:
         return error
 
 
-def _stream_then_hang_up(port: int, prompt: str) -> None:
+def _stream_until(port: int, prompt: str, leave: threading.Event | None = None,
+                  heads: list[bytes] | None = None) -> None:
+    """A streaming client that reads the head (kept in `heads`) and the first chunk, then hangs up: at once, or
+    once `leave` is set."""
     body = (b'{"model": "gpt-4o-mini", "stream": true, "messages": [{"role": "user", "content": "'
             + prompt.encode() + b'"}]}')
     request = (b"POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
@@ -70,6 +73,10 @@ def _stream_then_hang_up(port: int, prompt: str) -> None:
         received = b""
         while b"data:" not in received:
             received += sock.recv(4096)
+        if heads is not None:
+            heads.append(received.split(b"\r\n\r\n")[0].lower())
+        if leave is not None:
+            leave.wait(20)
 
 
 @pytest.mark.parametrize("store", ["memory", "redis"])
@@ -78,7 +85,7 @@ def test_the_leaders_client_leaving_does_not_cut_its_followers(make_gateway, fak
     fake_upstream.latency, fake_upstream.chunk_delay = 0.5, 0.1  # the follower joins while the leader waits
     results: list[Any] = []
     follower = threading.Thread(target=lambda: results.append(stream(gateway)))
-    leader = threading.Thread(target=_stream_then_hang_up, args=(gateway.port, PROMPT))
+    leader = threading.Thread(target=_stream_until, args=(gateway.port, PROMPT))
     leader.start()
     time.sleep(0.1)
     follower.start()
@@ -144,21 +151,6 @@ def test_a_redis_stall_does_not_break_streamed_followers_in_another_worker(make_
     assert isinstance(out["leader"], tuple) and isinstance(out["follower"], tuple), out
     assert out["follower"][:2] == ("hit", "flight") and out["follower"][2] == out["leader"][2]
     assert fake_upstream.calls() == 1
-
-
-def _stream_until(port: int, prompt: str, leave: threading.Event, heads: list[bytes]) -> None:
-    """A streaming client that reads the head and the first chunk, then hangs up once `leave` is set."""
-    body = (b'{"model": "gpt-4o-mini", "stream": true, "messages": [{"role": "user", "content": "'
-            + prompt.encode() + b'"}]}')
-    request = (b"POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
-               b"authorization: Bearer sk-client-one\r\ncontent-length: %d\r\n\r\n" % len(body)) + body
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-        sock.sendall(request)
-        received = b""
-        while b"data:" not in received:
-            received += sock.recv(4096)
-        heads.append(received.split(b"\r\n\r\n")[0].lower())
-        leave.wait(20)
 
 
 @pytest.mark.parametrize("first", ["follower", "leader"])
