@@ -50,14 +50,15 @@ def test_look_alikes_are_within_the_threshold(cached: str, asked: str, embedder,
 # ---------------------------------------------------------------------------------------------- Responses API
 
 
-def test_responses_threshold_header_tightens_or_loosens_one_request(gateway, fake_upstream) -> None:
-    create(gateway)
-    assert create(gateway, PARAPHRASE, headers={"x-cache-threshold": "0", **NO_STORE})[0] == "miss"
-    state, headers, _ = create(gateway, PARAPHRASE)  # the header was for that request only
+@pytest.mark.parametrize("ask", [create, message], ids=["responses", "messages"])
+def test_the_threshold_header_tightens_or_loosens_one_request(gateway, fake_upstream, ask) -> None:
+    ask(gateway)
+    assert ask(gateway, PARAPHRASE, headers={"x-cache-threshold": "0", **NO_STORE})[0] == "miss"
+    state, headers, _ = ask(gateway, PARAPHRASE)  # the header was for that request only
     assert state == "hit" and headers["x-cache-layer"] == "semantic"
-    create(gateway, CATS)
-    assert create(gateway, KITTENS, headers=NO_STORE)[0] == "miss"  # nothing of its own
-    state, headers, _ = create(gateway, KITTENS, headers={"x-cache-threshold": "1.0"})
+    ask(gateway, CATS)
+    assert ask(gateway, KITTENS, headers=NO_STORE)[0] == "miss"  # nothing of its own
+    state, headers, _ = ask(gateway, KITTENS, headers={"x-cache-threshold": "1.0"})
     assert state == "hit" and headers["x-cache-layer"] == "semantic"
 
 
@@ -102,17 +103,6 @@ def test_responses_verifier_serves_no_look_alike(gateway, fake_upstream, cached:
 
 
 # ---------------------------------------------------------------------------------------------- Anthropic Messages
-
-
-def test_messages_threshold_header_tightens_or_loosens_one_request(gateway, fake_upstream) -> None:
-    message(gateway)
-    assert message(gateway, PARAPHRASE, headers={"x-cache-threshold": "0", **NO_STORE})[0] == "miss"
-    state, headers, _ = message(gateway, PARAPHRASE)  # the header was for that request only
-    assert state == "hit" and headers["x-cache-layer"] == "semantic"
-    message(gateway, CATS)
-    assert message(gateway, KITTENS, headers=NO_STORE)[0] == "miss"  # nothing of its own
-    state, headers, _ = message(gateway, KITTENS, headers={"x-cache-threshold": "1.0"})
-    assert state == "hit" and headers["x-cache-layer"] == "semantic"
 
 
 def test_messages_ttl_and_no_store(gateway, fake_upstream) -> None:
