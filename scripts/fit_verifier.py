@@ -2,7 +2,7 @@
 out-of-fold rates: how the shipped trees and their cut were made.
 
     .venv/bin/pip install lightgbm scikit-learn   # only for this tool, never at run time
-    .venv/bin/python tools/fit_verifier.py ../shared/data/pairs/qqp_dev.csv ../shared/data/pairs/paws_dev.csv
+    .venv/bin/python scripts/fit_verifier.py ../shared/data/pairs/qqp_dev.csv ../shared/data/pairs/paws_dev.csv
 
 The first file sets the cut: the score at which its hit recall, out-of-fold and over all its duplicates, is
 `--recall`. Pairs a rule already rejects, or
