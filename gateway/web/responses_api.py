@@ -1,5 +1,5 @@
 """The Responses API: `POST /v1/responses` answered through the cache (`gateway.web.cached_call`), and the ids
-the gateway issues for the answers it serves itself (`gateway.wire.responses_api`: cached answers, and an identical
+the gateway issues for the answers it serves itself (`gateway.wire.issued_responses`: cached answers, and an identical
 request's answer): what was served under one is kept for its caller, so a request naming it as its
 `previous_response_id` goes upstream with that conversation written out, and `GET /v1/responses/{id}` (with its
 `/input_items`) and `DELETE` of one are answered by the gateway; every other id is the upstream's."""
@@ -18,17 +18,9 @@ from gateway.web.passthrough import passthrough
 from gateway.web.request_parts import caller, gateway_of, read_body
 from gateway.web.responses import ErrorResponse, JSONResponse
 from gateway.web.trace import trace_of
+from gateway.wire.issued_responses import Served, input_items, kept_as, kept_names, restored
 from gateway.wire.response_events import answer_in
-from gateway.wire.responses_api import (
-    ResponsesRequest,
-    Served,
-    chained,
-    input_items,
-    kept_as,
-    kept_names,
-    read_responses,
-    restored,
-)
+from gateway.wire.responses_api import ResponsesRequest, chained, read_responses
 
 
 async def _served(request: Request, response_id: str) -> Served | None:

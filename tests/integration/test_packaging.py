@@ -21,6 +21,9 @@ from tests.support.processes import clean_env, cli, wait_healthy
 from tests.support.redis_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
+# How compose builds the gateway's image: from the checkout's root, which the Dockerfile's COPY lines name files of.
+BUILD = {"context": ".", "dockerfile": "scripts/Dockerfile"}
+DOCKERFILE = ROOT / BUILD["dockerfile"]
 
 
 def test_serve_refuses_a_bad_setting_with_one_line(tmp_path: Path) -> None:
@@ -79,7 +82,7 @@ def test_docker_compose_wires_redis_8_and_the_gateway() -> None:
     services = compose["services"]
     assert re.fullmatch(r"redis:8(\.\d+)*(-\w+)?", services["redis"]["image"])
     gateway = services["gateway"]
-    assert gateway["build"] == "." and (ROOT / "Dockerfile").is_file()
+    assert gateway["build"] == BUILD and DOCKERFILE.is_file()
     assert gateway["ports"] == ["127.0.0.1:8080:8080"]  # not every interface of the host
     assert "ports" not in services["redis"]  # Redis has no password: only the gateway reaches it
     assert gateway["environment"]["REDIS_URL"].startswith("redis://redis:6379")
@@ -87,7 +90,7 @@ def test_docker_compose_wires_redis_8_and_the_gateway() -> None:
     overridden = set(gateway["environment"]) - {"REDIS_URL", "OPENAI_API_KEY"}
     assert overridden == set(), f"compose overrides the shipped defaults of {overridden}"
     assert "redis" in gateway["depends_on"]
-    dockerfile = (ROOT / "Dockerfile").read_text()
+    dockerfile = DOCKERFILE.read_text()
     assert "prepare-model" in dockerfile and "8080" in dockerfile
 
 
@@ -104,7 +107,7 @@ def test_docker_compose_has_a_cluster_profile_of_three_masters_three_replicas_an
                                                                                        range(1, 7)}
     for name in ("gateway-c1", "gateway-c2"):
         gateway = services[name]
-        assert gateway["build"] == "." and "ports" not in gateway
+        assert gateway["build"] == BUILD and "ports" not in gateway
         assert gateway["environment"]["REDIS_URL"].startswith("redis+cluster://redis-c1:6379,")
         assert gateway["environment"]["VECTOR_TYPE"] == "int8"  # the store that shards
         assert gateway["depends_on"]["cluster-init"] == {"condition": "service_completed_successfully"}
@@ -161,7 +164,7 @@ def _run(*command: str | Path, timeout: float) -> None:
 
 def _docker_context(into: Path) -> Path:
     """The files the Dockerfile's COPY lines put into its WORKDIR, laid out as they are there."""
-    for line in (ROOT / "Dockerfile").read_text().splitlines():
+    for line in DOCKERFILE.read_text().splitlines():
         words = [word for word in line.split() if not word.startswith("--")]
         if words[:1] != ["COPY"]:
             continue

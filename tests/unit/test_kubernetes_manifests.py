@@ -14,7 +14,8 @@ import yaml
 from gateway.assembly import create_app
 from gateway.cli import parser
 from gateway.serving import BACKSTOP_SECS
-from gateway.settings import SETTINGS, load_settings
+from gateway.setting_table import SETTINGS
+from gateway.settings import load_settings
 from tests.support.processes import NO_DOTENV
 
 FOLDER = Path(__file__).resolve().parents[2] / "scripts" / "kubernetes"

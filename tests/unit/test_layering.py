@@ -39,6 +39,12 @@ def test_each_io_library_lives_in_its_adapter() -> None:
     assert users_of("gateway.otel") == {"gateway.assembly"}  # imported only when traces are asked for
 
 
+def test_only_the_embedding_adapter_reads_the_model_files() -> None:
+    """The verifier asks `gateway.embedding.model_files` for the tokenizer's vocabulary, never opens its file."""
+    readers = users_of("gateway.embedding.model_files.tokenizer_path")
+    assert readers and {module for module in readers if not module.startswith("gateway.embedding.")} == set()
+
+
 def test_nothing_below_the_web_layer_imports_it() -> None:
     below = ("gateway.store", "gateway.embedding", "gateway.metrics", "gateway.cache", "gateway.flight",
              "gateway.wire")
@@ -46,7 +52,8 @@ def test_nothing_below_the_web_layer_imports_it() -> None:
 
 
 def test_settings_import_nothing_above_them() -> None:
-    leaves = ("gateway.errors", "gateway.setting_values", "gateway.provider_table")  # the routing table is a setting
+    leaves = ("gateway.errors", "gateway.setting_table", "gateway.setting_values",
+              "gateway.provider_table")  # the routing table is a setting
     for module in ("gateway.settings", *leaves):
         above = {name for name in MODULES[module] if name.startswith("gateway.") and not name.startswith(leaves)}
         assert above == set(), module

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from gateway.errors import SettingsError
-from gateway.settings import SETTINGS, load_settings
+from gateway.setting_table import SETTINGS
+from gateway.settings import load_settings
 from tests.support.processes import NO_DOTENV
 
 ROOT = Path(__file__).resolve().parents[2]

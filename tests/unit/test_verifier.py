@@ -14,7 +14,7 @@ from gateway.cache.layers import CacheLayers, PolicyConfig
 from gateway.cache.verifier.rules import READ_CHARS, HitVerifier, _reading, difference
 from gateway.cache.verifier.score import FEATURES, Trees, rarity
 from gateway.embedding.local import LocalEmbedder
-from gateway.settings import SETTINGS
+from gateway.setting_table import SETTINGS
 from gateway.store.memory import MemoryStore
 from gateway.wire.canonical import chat_key
 from gateway.wire.controls import Controls

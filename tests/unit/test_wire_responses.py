@@ -10,16 +10,9 @@ import pytest
 from gateway.errors import InvalidRequest, Uncacheable, UpstreamProtocolError
 from gateway.wire import sse
 from gateway.wire.canonical import SHARED_TENANT, chat_key
+from gateway.wire.issued_responses import input_items, kept_names, restored
 from gateway.wire.response_events import RESPONSE_ANSWERS, ResponseStream, answer_in
-from gateway.wire.responses_api import (
-    MAX_KEPT_INPUT_BYTES,
-    chained,
-    input_items,
-    kept_names,
-    read_responses,
-    responses_key,
-    restored,
-)
+from gateway.wire.responses_api import MAX_KEPT_INPUT_BYTES, chained, read_responses, responses_key
 
 ASK = "What is Redis?"
 TOOL = {"type": "function", "name": "search_kb", "parameters": {"type": "object"}}

@@ -6,14 +6,12 @@ compares those words instead, cut and folded as the tokenizer cuts and folds the
 
 from __future__ import annotations
 
-import json
 import re
 import string
 import unicodedata
 from functools import cache
-from typing import Any
 
-from gateway.embedding.model_files import tokenizer_path
+from gateway.embedding.model_files import max_input_chars_per_word, vocabulary
 
 _ASCII_PUNCTUATION = frozenset(string.punctuation)  # the tokenizer cuts at these, symbols like "$" and "<" included
 _REPLACEMENT = "\ufffd"  # dropped by the tokenizer like a control character (the invisible rule's business)
@@ -25,19 +23,9 @@ _IDEOGRAPHS = ((0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700,
 
 
 @cache
-def _model() -> dict[str, Any]:
-    return json.loads(tokenizer_path().read_text(encoding="utf-8"))["model"]
-
-
-@cache
 def _long() -> re.Pattern[str]:
     """Text without whitespace longer than the longest word the tokenizer splits: it may hold a word made [UNK]."""
-    return re.compile(rf"\S{{{_model()['max_input_chars_per_word'] + 1},}}")
-
-
-def vocabulary() -> dict[str, int]:
-    """The embedder's word pieces by number; read once (~30k entries)."""
-    return _model()["vocab"]
+    return re.compile(rf"\S{{{max_input_chars_per_word() + 1},}}")
 
 
 @cache
@@ -84,7 +72,7 @@ def _words(chunk: str) -> list[str]:
 
 def unknown(text: str) -> tuple[str, ...]:
     """The words the tokenizer turns into [UNK], folded as it reads them, sorted: a multiset to compare."""
-    limit: int = _model()["max_input_chars_per_word"]
+    limit = max_input_chars_per_word()
     odd = frozenset() if text.isascii() else frozenset(c for c in set(text) if _unknown(c))
     if not odd and not _long().search(text):
         return ()
