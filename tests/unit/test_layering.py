@@ -5,7 +5,10 @@ assembled."""
 from __future__ import annotations
 
 import ast
+import subprocess
 from pathlib import Path
+
+import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "gateway"
 
@@ -86,3 +89,15 @@ def test_endpoints_use_the_policy_not_its_parts() -> None:
                 for node in ast.walk(ast.parse(path.read_text()))
                 if isinstance(node, ast.Attribute) and node.attr in ("layers", "learning")}
     assert reaching == set()
+
+
+def test_the_top_level_is_the_design_cards() -> None:
+    """What a checkout holds at its top: the design card's layout (plus CI, scripts and the benchmark), so a new
+    contributor finds each room where the card says it is."""
+    root = PACKAGE.parent
+    listed = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True, check=False)
+    if listed.returncode != 0:
+        pytest.skip("not a git checkout: its tracked files are unknown")
+    top = {name.split("/", 1)[0] for name in listed.stdout.splitlines()}
+    assert top == {"pyproject.toml", "README.md", "gateway", "dashboard", "tests", "docker-compose.yml",
+                   ".ci", "scripts", "bench", ".gitignore"}
