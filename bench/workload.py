@@ -9,7 +9,7 @@ from functools import cache
 
 import orjson
 
-from gateway.embedding.model_files import tokenizer_path
+from gateway.embedding.model_files import vocabulary
 
 # (cached question, a paraphrase a user might send later). Every paraphrase, and every fresh variant of it
 # below, passes the gateway's hit verifier and lies within cosine distance 0.2 of its question (checked once
@@ -89,8 +89,7 @@ def fresh_paraphrases(seed: str) -> Iterator[str]:
 @cache
 def _vocabulary() -> tuple[str, ...]:
     """~18,000 English words (the embedding model's whole-word pieces): random picks share little meaning."""
-    vocab = orjson.loads(tokenizer_path().read_bytes())["model"]["vocab"]
-    return tuple(sorted(word for word in vocab if word.isascii() and word.isalpha() and len(word) >= 5))
+    return tuple(sorted(word for word in vocabulary() if word.isascii() and word.isalpha() and len(word) >= 5))
 
 
 def novel_prompts(seed: str) -> Iterator[str]:
