@@ -1,6 +1,8 @@
 """What the cache policy's verbs take and give: the `Ask` an endpoint builds for a request, and what `decide` may
 answer besides a `Hit`: `Following` an identical request on its way upstream, or a `Miss` that goes upstream
-itself, with what settling its answer needs. `Recall` is what answers kept part by part give back."""
+itself, with what settling its answer needs. `Recall` is what answers kept part by part give back. Which flight
+an ask shares (`shared_flight`) and the temperature admission reads (`number`) are read here for the client's
+misses and the background ones alike."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import numpy as np
 
 from gateway.cache.layers import Lookup
 from gateway.flight.flight import Flight, Head, Reader
-from gateway.wire.canonical import RequestKey
+from gateway.wire.canonical import SHARED_TENANT, RequestKey, digest
 from gateway.wire.controls import Controls
 
 
@@ -81,3 +83,15 @@ class Recall:
 
     parts: list[bytes | None]
     state: str
+
+
+def shared_flight(key: RequestKey, ask: Ask) -> str:
+    """The flight identical requests share: the same answer, sent as the same bytes; on a shared route, only with
+    their own tenant's when the answer may be private (a private answer is never stored for the route, but a
+    follower is sent it as it arrives)."""
+    own = (ask.caller.encode(),) if key.tenant == SHARED_TENANT and ask.private else ()
+    return digest(key.exact.encode(), *ask.variant, *own)
+
+
+def number(value: Any) -> float | None:
+    return value if isinstance(value, (int, float)) else None

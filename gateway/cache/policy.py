@@ -9,7 +9,8 @@ Endpoints only parse their wire format, build an `Ask`, relay, and render; what 
 is decided here (shadow sampling, ratings, counting followers' asks, which misses share an upstream call, the miss
 delay), what is worth storing in `CacheLayers.remember`. Answers kept part by part by their exact keys alone
 (each input's vector of an embeddings request) use `recall` and `keep`. What the gateway's own endpoints read of
-the cache (health, admin, the dashboard) comes from `Readout`."""
+the cache (health, admin, the dashboard) comes from `Readout`. What a request starts off the request path once
+it is answered (a refresh, a prefetch, and whether it may) is decided by `background` (`BackgroundCalls`)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from collections.abc import Coroutine
 from dataclasses import replace
 from typing import Any
 
-from gateway.cache.asks import Ask, Following, Miss, Recall
+from gateway.cache.asks import Ask, Following, Miss, Recall, number, shared_flight
+from gateway.cache.background import BackgroundCalls, Errand, prefetch_errand
 from gateway.cache.follow_ups import FollowUps
 from gateway.cache.layers import CacheLayers, Hit, Lookup
 from gateway.cache.learning import Feedback, Learning
@@ -32,10 +34,10 @@ from gateway.flight.capture import Failure, StreamAnswer, UpstreamBody, capture
 from gateway.flight.flight import Flight, Head, Reader
 from gateway.flight.flights import Flights
 from gateway.tasks import Background
-from gateway.wire.canonical import SHARED_TENANT, RequestKey, digest
+from gateway.wire.canonical import SHARED_TENANT, RequestKey
 from gateway.wire.controls import Controls
 
-__all__ = ["Ask", "CachePolicy", "Feedback", "Following", "Hit", "Miss", "Recall"]
+__all__ = ["Ask", "CachePolicy", "Errand", "Feedback", "Following", "Hit", "Miss", "Recall", "prefetch_errand"]
 
 
 class CachePolicy(Readout):
@@ -43,14 +45,13 @@ class CachePolicy(Readout):
                  miss_delay_ms: int, failure: Failure, budget: RefreshBudget | None = None,
                  follow_ups: FollowUps | None = None) -> None:
         self.layers = layers
-        self._budget = budget  # what refresh-ahead and prefetch may spend; None: both are off
-        self.follow_ups = follow_ups  # what prefetch learnt; None: it is off
         self._failure = failure  # what a client is told of an error, for a stream that breaks off
         self.learning = learning
         self.flights = flights
         self._single_flight = single_flight
         self._miss_delay = miss_delay_ms / 1000
         self._writes = Background()
+        self.background = BackgroundCalls(layers, flights, budget=budget, follow_ups=follow_ups, defer=self.defer)
         self._notes = Notes(lambda items, ttl_ms: layers.write_guard.call(
             lambda: layers.store.put_blobs(items, ttl_ms=ttl_ms)))
 
@@ -71,7 +72,7 @@ class CachePolicy(Readout):
             if evidence:  # what a rating of this hit will be evidence about
                 self.defer(self.learning.served(ask.caller, hit.entry, hit.distance or 0.0))
             return hit
-        miss = Miss(ask, lookup, shadowed=shadowed, admitted=self.layers.admits(_number(ask.temperature)))
+        miss = Miss(ask, lookup, shadowed=shadowed, admitted=self.layers.admits(number(ask.temperature)))
         if self._single_flight and key is not None and ask.controls.lookup and miss.shareable:
             following = await self._share(miss, key)
             if following is not None:
@@ -88,7 +89,7 @@ class CachePolicy(Readout):
     async def _share(self, miss: Miss, key: RequestKey) -> Following | None:
         """Join the flight of identical misses: lead it (the miss goes upstream), or follow its leader's answer.
         A failed leader is replaced by one of its followers, once; then each goes alone."""
-        shared_key = _shared(key, miss.ask)
+        shared_key = shared_flight(key, miss.ask)
         for _ in range(2):
             flight, leading = await self.flights.join(shared_key)
             if leading:
@@ -120,74 +121,6 @@ class CachePolicy(Readout):
         reader.close()
         return Following(head.for_followers(), body, None, flight.usage)
 
-    async def revalidate(self, ask: Ask) -> Miss | None:
-        """The miss that refreshes the stale answer `ask` was served, to go upstream off the request path; None
-        when the request may not store, or another is refreshing it already (in this worker, or with Redis in the
-        fleet): one upstream call per expired answer, however many are served it meanwhile."""
-        key = ask.key
-        if key is None or not ask.controls.store:
-            return None
-        return await self._lead(ask, digest(b"refresh", key.exact.encode()))
-
-    async def _lead(self, ask: Ask, flight_key: str) -> Miss | None:
-        """A background miss leading the flight `flight_key`; None when another leads it, or when its answer could
-        not be stored (asked at a temperature the cache does not keep): no refresh of it would ever replace the
-        answer served, so each serve would call again; and a client asking a prefetch's question at a temperature
-        that is kept would follow it and be sent the hotter sample."""
-        if not self.layers.admits(_number(ask.temperature)):
-            return None
-        flight, leading = await self.flights.join(flight_key)
-        if not leading:
-            return None
-        miss = Miss(ask, Lookup(), shadowed=False, admitted=True)
-        miss.flight = flight
-        miss.origin = "refresh"
-        return miss
-
-    @property
-    def refreshes_ahead(self) -> bool:
-        return self._budget is not None and self.layers.config.ahead_hits > 0
-
-    async def ahead(self, ask: Ask, *, tokens: int) -> Miss | None:
-        """The miss that refreshes the exact answer just served to `ask` before it expires: when it was served
-        `ahead_hits` times since it was written and has no more than `ahead_share` of its lifetime left, nobody
-        refreshes it already, and its scope's budget (its route's, for its tenant) has room for about `tokens` more.
-        Raises CacheUnavailable."""
-        layers, key, budget = self.layers, ask.key, self._budget
-        if key is None or budget is None:
-            return None
-        standing = await layers.write_guard.call(lambda: layers.store.note_hit(key.exact))
-        config = layers.config
-        if standing is None or standing.hits < config.ahead_hits:
-            return None
-        if standing.left_ms > standing.ttl_ms * config.ahead_share:
-            return None
-        return await _budgeted(await self.revalidate(ask), budget, tokens)
-
-    @property
-    def prefetches(self) -> bool:
-        return self._budget is not None and self.follow_ups is not None
-
-    async def prefetch(self, ask: Ask, *, tokens: int) -> Miss | None:
-        """The miss that fetches a likely next question's answer ahead of it: when it has no live exact answer,
-        nobody asks it already, and its route's budget has room for about `tokens` more. It leads the flight an
-        identical request joins (`_share`), not a refresh's: a client asking the question meanwhile follows it
-        instead of asking upstream again. Raises CacheUnavailable."""
-        layers, key, budget = self.layers, ask.key, self._budget
-        if key is None or budget is None or not ask.controls.lookup or not ask.controls.store:
-            return None
-        if await layers.store_guard.call(lambda: layers.store.read_answer(key.exact, refresh=False)) is not None:
-            return None
-        miss = await _budgeted(await self._lead(ask, _shared(key, ask)), budget, tokens)
-        if miss is not None:
-            miss.origin = "prefetch"
-        return miss
-
-    async def spent(self, miss: Miss, *, reserved: int, tokens: int) -> None:
-        """What a refresh-ahead that reserved `reserved` tokens of its scope's budget really cost."""
-        if self._budget is not None and miss.key is not None:
-            await self._budget.spent(scope_of(miss.key), reserved, tokens)
-
     def settle(self, miss: Miss, answer: dict[str, Any] | None, *, head: Head | None = None,
                body: bytes = b"") -> None:
         """A miss's answer, once whole (None: it is not, or it is none the cache may keep). Given the `head` and
@@ -202,7 +135,7 @@ class CachePolicy(Readout):
                                            key.answers.reply(answer)))
         if not miss.shadowed:
             self.defer(self.layers.remember(key, answer, miss.ask.controls, vector=miss.vector,
-                                            api_key=miss.ask.api_key, temperature=_number(miss.ask.temperature),
+                                            api_key=miss.ask.api_key, temperature=number(miss.ask.temperature),
                                             origin=miss.origin))
         if head is not None and miss.flight is not None:
             miss.flight.start(head)
@@ -276,36 +209,6 @@ class CachePolicy(Readout):
         await self.flights.close()
         await self.layers.store.close()
         await self.layers.embedder.close()
-
-
-async def _budgeted(miss: Miss | None, budget: RefreshBudget, tokens: int) -> Miss | None:
-    """A background `miss`, once its route's budget has room for about `tokens` more."""
-    if miss is None:
-        return None
-    assert miss.key is not None  # a background miss is for a cached answer's key
-    # Nothing goes upstream without room, nor when the store failed or the task was cancelled: its flight (a
-    # prefetch's is the one a client asking the question joins) must end, or that client waits for it.
-    try:
-        reserved = await budget.reserve(scope_of(miss.key), tokens)
-    except BaseException:
-        with miss:
-            raise
-    if not reserved:
-        with miss:
-            return None
-    return miss
-
-
-def _shared(key: RequestKey, ask: Ask) -> str:
-    """The flight identical requests share: the same answer, sent as the same bytes; on a shared route, only with
-    their own tenant's when the answer may be private (a private answer is never stored for the route, but a
-    follower is sent it as it arrives)."""
-    own = (ask.caller.encode(),) if key.tenant == SHARED_TENANT and ask.private else ()
-    return digest(key.exact.encode(), *ask.variant, *own)
-
-
-def _number(value: Any) -> float | None:
-    return value if isinstance(value, (int, float)) else None
 
 
 async def _quietly(write: Coroutine[Any, Any, Any]) -> None:

@@ -1,13 +1,13 @@
 """The path every cached API shares (chat completions, and each API whose answers the cache keeps whole): ask the
 cache policy what to do with a request read by its wire format, and answer: a cached answer written back by that
 wire format (JSON or SSE), an identical request's answer as it arrives, or the upstream's answer relayed (a stream
-event by event) and handed back to the policy to settle. Off the request path, the background calls that keep
-answers ready: a stale answer's refresh, a hot one's refresh-ahead, a conversation's likely next question."""
+event by event) and handed back to the policy to settle. Off the request path, the background calls the policy
+decides on, carried out here as a client would go upstream: a stale answer's refresh, a hot one's refresh-ahead, a
+conversation's likely next question (whose request its wire format builds)."""
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 from typing import Any, Protocol
 
 import orjson
@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message
 
-from gateway.cache.policy import Ask, Following, Hit, Miss
+from gateway.cache.policy import Ask, Errand, Following, Hit, Miss, prefetch_errand
 from gateway.errors import GatewayError
 from gateway.flight.capture import StreamAnswer
 from gateway.flight.flight import Head
@@ -39,7 +39,7 @@ from gateway.web.responses import (
 )
 from gateway.web.services import Gateway
 from gateway.web.trace import TRACE, Trace
-from gateway.wire.canonical import SHARED_TENANT, RequestKey, answered_by
+from gateway.wire.canonical import RequestKey, answered_by
 from gateway.wire.controls import Controls
 from gateway.wire.errors import ErrorShape
 
@@ -127,28 +127,22 @@ async def answer(request: Request, gateway: Gateway, call: CachedCall, trace: Tr
               call.stream and reissued is None, call.variant, call.may_be_private)
     policy = gateway.policy
     decision = await policy.decide(ask)
-    # A warming run's request is nobody's use: it teaches prefetch nothing, and its hits start no background call
-    # (they would spend outside the run's budget).
-    warming = call.controls.warming
-    if conversation is None or key is None or not policy.prefetches or not call.controls.store or warming:
+    background = policy.background
+    if conversation is not None and not background.conversing(ask, follows_up=conversation.follows_up):
         conversation = None
-    elif conversation.follows_up and key.prompt is not None and policy.follow_ups is not None:
-        # After the lookup, which embedded the prompt on an exact miss: learning reads its vector from there.
-        policy.defer(policy.follow_ups.learn(key.conversation, key.prompt, api_key=ask.api_key))
     if isinstance(decision, Hit):
         stale = decision.stale
         trace.hit("stale" if stale else decision.layer, decision.completion.get("usage"), distance=decision.distance,
-                  threshold=decision.threshold, origin="" if warming else decision.origin)
+                  threshold=decision.threshold, origin="" if call.controls.warming else decision.origin)
         headers = cache_headers("hit", layer=decision.layer, distance=decision.distance, entry=decision.entry)
         if stale is not None:
             headers.update({"x-cache-stale": str(stale.expired_ms // 1000), "age": str(stale.age_ms // 1000)})
-            gateway.policy.defer(_revalidate(request, gateway, call, ask, upstream))
-        elif decision.layer == "exact" and gateway.policy.refreshes_ahead and not warming:
-            gateway.policy.defer(_ahead(request, gateway, call, ask, upstream,
-                                        tokens=trace.prompt_tokens + trace.completion_tokens))
+        served = trace.prompt_tokens, trace.completion_tokens
+        refresh = background.refresh(ask, decision, served=sum(served))
+        if refresh is not None:
+            policy.defer(_run(request, gateway, call, refresh, upstream))
         if conversation is not None:
-            gateway.policy.defer(_prefetch(request, gateway, conversation, ask, decision.completion, upstream,
-                                           served=(trace.prompt_tokens, trace.completion_tokens)))
+            policy.defer(_prefetch(request, gateway, conversation, ask, decision.completion, upstream, served=served))
         return _serve(call, decision.completion, headers, reissued)
     if isinstance(decision, Following):
         trace.hit("flight", decision.usage)  # a stream's usage is known at its end
@@ -161,61 +155,38 @@ async def answer(request: Request, gateway: Gateway, call: CachedCall, trace: Tr
         return await _go_upstream(request, gateway, call, decision, trace, upstream)
 
 
-async def _revalidate(request: Request, gateway: Gateway, call: CachedCall, ask: Ask, upstream: Upstream) -> None:
-    """Refresh a stale answer just served, unless another request is refreshing it."""
-    miss = await gateway.policy.revalidate(ask)
-    if miss is not None:
-        await _refresh(request, gateway, call, miss, upstream)
-
-
-async def _ahead(request: Request, gateway: Gateway, call: CachedCall, ask: Ask, upstream: Upstream, *,
-                 tokens: int) -> None:
-    """Refresh an exact answer just served before it expires, when it is due and its route's budget allows
-    (`tokens`: what the answer cost, reserved before the call and corrected after)."""
-    miss = await gateway.policy.ahead(ask, tokens=tokens)
-    if miss is not None:
-        trace = await _refresh(request, gateway, call, miss, upstream)
-        await gateway.policy.spent(miss, reserved=tokens,
-                                   tokens=trace.prompt_tokens + trace.completion_tokens)
-
-
 async def _prefetch(request: Request, gateway: Gateway, conversation: Conversation, ask: Ask,
                     answer: dict[str, Any], upstream: Upstream, *, served: tuple[int, int]) -> None:
-    """Ask the likely next question of a conversation just served `answer`, when its answer is not cached and its
-    route's budget allows (`served`: the prompt and completion tokens `answer` cost), as the client would: with its
-    credentials, in its tenant's scope, so its next turn is a hit. Only after a hit: an answer served a second
-    time is one more than one conversation will go on from; one just made upstream may be read by its asker alone."""
-    policy, follow_ups = gateway.policy, gateway.policy.follow_ups
+    """Ask the likely next question of a conversation just served `answer` (which cost `served` prompt and
+    completion tokens), when the cache says so, as the client would: with its credentials, in its tenant's scope,
+    so its next turn is a hit. Only after a hit: an answer served a second time is one more than one conversation
+    will go on from; one just made upstream may be read by its asker alone."""
+    background = gateway.policy.background
     after = conversation.continued(answer, "?")  # its `conversation` digest is the same whatever the question
     context = _key(request, after, upstream) if after is not None else None
-    if follow_ups is None or context is None:
+    if context is None:
         return
-    if context.tenant == SHARED_TENANT and not on_gateways_account(request, upstream):
-        return  # what everyone on a shared route taught is not asked on one client's own upstream account
-    question = await follow_ups.likely(context.conversation)
-    if question is None:
-        return
-    after = conversation.continued(answer, question)
+    question = await background.next_question(context, on_gateways_account=on_gateways_account(request, upstream))
+    after = conversation.continued(answer, question) if question is not None else None
     key = _key(request, after, upstream) if after is not None else None
-    if after is None or key is None:
+    if question is None or after is None or key is None:
         return
-    # Reserved before the call, corrected after: its prompt holds the conversation served, that answer and the
-    # question (about 4 characters a token); its own answer is taken to be as long as the one it follows.
-    prompt, completion = served
-    tokens = prompt + 2 * completion + -(-len(question) // 4)
-    miss = await policy.prefetch(replace(ask, key=key, stream=False, variant=after.variant), tokens=tokens)
-    if miss is not None:
-        trace = await _refresh(request, gateway, after, miss, upstream, event="prefetch")
-        await policy.spent(miss, reserved=tokens, tokens=trace.prompt_tokens + trace.completion_tokens)
+    errand = prefetch_errand(ask, key, after.variant, served=served, question=question)
+    await _run(request, gateway, after, errand, upstream)
 
 
-async def _refresh(request: Request, gateway: Gateway, call: CachedCall, miss: Miss, upstream: Upstream, *,
-                   event: str = "refresh") -> Trace:
+async def _run(request: Request, gateway: Gateway, call: CachedCall, errand: Errand, upstream: Upstream) -> None:
+    """Carry out a background call the cache decided on, going upstream as `call` would on a miss."""
+    await gateway.policy.background.run(errand, lambda miss: _refresh(request, gateway, call, miss, upstream))
+
+
+async def _refresh(request: Request, gateway: Gateway, call: CachedCall, miss: Miss, upstream: Upstream) -> int:
     """Go upstream as the cached answer's request would have on a miss, and read the answer to its end so that the
-    policy settles it (a complete answer replaces the cached one); an `event` of its own (outcome `refresh`) says
-    what it cost, as the trace returned does, under the serving request's id (the one the upstream is sent)."""
+    policy settles it (a complete answer replaces the cached one); an event of its own (named for what the miss is,
+    a refresh or a prefetch; outcome `refresh`) says what it cost, as the tokens returned do, under the serving
+    request's id (the one the upstream is sent)."""
     trace = Trace(gateway.events, request.scope[TRACE].request_id)
-    trace.event, trace.outcome, trace.origin = event, "refresh", miss.origin
+    trace.event, trace.outcome, trace.origin = miss.origin, "refresh", miss.origin
     trace.model, trace.route, trace.stream = call.model, call.controls.route, call.stream
 
     async def told(message: Message) -> None:
@@ -228,9 +199,9 @@ async def _refresh(request: Request, gateway: Gateway, call: CachedCall, miss: M
             await response(request.scope, _no_disconnect, told)
         except GatewayError:  # the cached answer was served; the next request tries again
             trace.finish(502)
-            return trace
+            return trace.prompt_tokens + trace.completion_tokens
     trace.finish()
-    return trace
+    return trace.prompt_tokens + trace.completion_tokens
 
 
 async def _no_disconnect() -> Message:

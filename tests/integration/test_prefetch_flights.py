@@ -42,7 +42,7 @@ def test_a_prefetch_whose_budget_cannot_be_read_does_not_hold_the_client_asking_
     policy = gateway.gateway.policy
     gateway.run(_down(policy.layers.write_guard))  # what the budget is counted through; lookups still work
     with pytest.raises(CacheUnavailable):
-        gateway.run(policy.prefetch(follow_up_ask(history), tokens=10))
+        gateway.run(policy.background.prefetch(follow_up_ask(history), tokens=10))
 
     async def client_asks() -> Miss:
         decision = await policy.decide(follow_up_ask(history))
