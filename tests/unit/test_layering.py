@@ -101,3 +101,10 @@ def test_the_top_level_is_the_design_cards() -> None:
     top = {name.split("/", 1)[0] for name in listed.stdout.splitlines()}
     assert top == {"pyproject.toml", "README.md", "gateway", "dashboard", "tests", "docker-compose.yml",
                    ".ci", "scripts", "bench", ".gitignore"}
+
+
+def test_no_module_outgrows_one_job() -> None:
+    """A module past 300 lines holds more than one job: split it by job (the README's Development section)."""
+    sizes = {path.relative_to(PACKAGE.parent).as_posix(): len(path.read_text().splitlines())
+             for path in PACKAGE.rglob("*.py")}
+    assert {path: lines for path, lines in sizes.items() if lines > 300} == {}
