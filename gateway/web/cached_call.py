@@ -19,16 +19,9 @@ from gateway.cache.policy import Ask, Errand, Following, Hit, Miss, prefetch_err
 from gateway.errors import GatewayError
 from gateway.flight.capture import StreamAnswer
 from gateway.flight.flight import Head
-from gateway.upstreams import Upstream, Upstreams
+from gateway.upstreams import Upstream
 from gateway.web.dialects import errors_for
-from gateway.web.request_parts import (
-    cache_headers,
-    caller,
-    embedder_key,
-    forwarded_headers,
-    on_gateways_account,
-    tenant_for,
-)
+from gateway.web.request_parts import Asker, asker, cache_headers, forwarded_headers, on_gateways_account
 from gateway.web.responses import (
     ErrorResponse,
     EventStreamResponse,
@@ -110,20 +103,20 @@ class Reissued(Protocol):
         ...
 
 
-def _key(request: Request, call: CachedCall, upstream: Upstream) -> RequestKey | None:
-    key = call.key(tenant_for(request, call.controls.route))
-    if key is not None and Upstreams.routed_away(upstream):
-        key = answered_by(key, upstream.name)
+def _key(call: CachedCall, who: Asker) -> RequestKey | None:
+    key = call.key(who.scope)
+    if key is not None and who.provider is not None:
+        key = answered_by(key, who.provider)
     return key
 
 
 async def answer(request: Request, gateway: Gateway, call: CachedCall, trace: Trace, *, upstream: Upstream,
                  reissued: Reissued | None = None, conversation: Conversation | None = None) -> Response:
     trace.model, trace.route, trace.stream = call.model, call.controls.route, call.stream
-    who = caller(request)
-    key = _key(request, call, upstream)
+    who = asker(request, upstream, call.controls.route)
+    key = _key(call, who)
     # A follower served an answer of its own waits for the leader's whole answer, streamed or not.
-    ask = Ask(key, call.controls, who.tenant, embedder_key(request, upstream), call.temperature,
+    ask = Ask(key, call.controls, who.tenant, who.embedder_key, call.temperature,
               call.stream and reissued is None, call.variant, call.may_be_private)
     policy = gateway.policy
     decision = await policy.decide(ask)
@@ -142,7 +135,8 @@ async def answer(request: Request, gateway: Gateway, call: CachedCall, trace: Tr
         if refresh is not None:
             policy.defer(_run(request, gateway, call, refresh, upstream))
         if conversation is not None:
-            policy.defer(_prefetch(request, gateway, conversation, ask, decision.completion, upstream, served=served))
+            policy.defer(_prefetch(request, gateway, conversation, ask, decision.completion, upstream, who,
+                                   served=served))
         return _serve(call, decision.completion, headers, reissued)
     if isinstance(decision, Following):
         trace.hit("flight", decision.usage)  # a stream's usage is known at its end
@@ -156,19 +150,19 @@ async def answer(request: Request, gateway: Gateway, call: CachedCall, trace: Tr
 
 
 async def _prefetch(request: Request, gateway: Gateway, conversation: Conversation, ask: Ask,
-                    answer: dict[str, Any], upstream: Upstream, *, served: tuple[int, int]) -> None:
+                    answer: dict[str, Any], upstream: Upstream, who: Asker, *, served: tuple[int, int]) -> None:
     """Ask the likely next question of a conversation just served `answer` (which cost `served` prompt and
     completion tokens), when the cache says so, as the client would: with its credentials, in its tenant's scope,
     so its next turn is a hit. Only after a hit: an answer served a second time is one more than one conversation
     will go on from; one just made upstream may be read by its asker alone."""
     background = gateway.policy.background
     after = conversation.continued(answer, "?")  # its `conversation` digest is the same whatever the question
-    context = _key(request, after, upstream) if after is not None else None
+    context = _key(after, who) if after is not None else None
     if context is None:
         return
     question = await background.next_question(context, on_gateways_account=on_gateways_account(request, upstream))
     after = conversation.continued(answer, question) if question is not None else None
-    key = _key(request, after, upstream) if after is not None else None
+    key = _key(after, who) if after is not None else None
     if question is None or after is None or key is None:
         return
     errand = prefetch_errand(ask, key, after.variant, served=served, question=question)

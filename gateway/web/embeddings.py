@@ -10,8 +10,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.upstream import UpstreamResponse
-from gateway.upstreams import Upstream, Upstreams
-from gateway.web.request_parts import cache_headers, forwarded_headers, gateway_of, read_body, tenant_for
+from gateway.upstreams import Upstream
+from gateway.web.request_parts import asker, cache_headers, forwarded_headers, gateway_of, read_body
 from gateway.web.responses import ErrorResponse, JSONResponse, RelayedResponse, RelayedStream
 from gateway.web.trace import trace_of
 from gateway.wire.canonical import embedding_keys
@@ -25,8 +25,8 @@ async def embeddings(request: Request) -> Response:
     trace.model, trace.route = batch.model, batch.controls.route
     inputs = batch.inputs
     upstream = gateway.upstreams.for_model("openai", batch.model)
-    provider = upstream.name if Upstreams.routed_away(upstream) else None
-    keys = (embedding_keys(batch.body, inputs, tenant=tenant_for(request, batch.controls.route), provider=provider)
+    who = asker(request, upstream, batch.controls.route)
+    keys = (embedding_keys(batch.body, inputs, tenant=who.scope, provider=who.provider)
             if inputs else None)
     limit = gateway.settings.max_merged_bytes
     recall = await gateway.policy.recall(keys, batch.controls, limit=limit)

@@ -1,10 +1,11 @@
 """The pieces of a Starlette request that the cache and the upstream call need: the worker's Gateway, its body
-(within bounds), who is calling and as which tenant (decided here once), the headers that go upstream, and the
+(within bounds), who is calling and as which tenant (decided here once: `asker`), the headers that go upstream, and the
 cache headers that come back."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 from starlette.requests import Request
 
@@ -36,13 +37,25 @@ def caller(request: Request) -> Caller:
     return caller_of(request, server_key(request.scope["path"], gateway_of(request).settings))
 
 
-def embedder_key(request: Request, upstream: Upstream) -> str | None:
-    """The key a remote embedder (OpenAI's embeddings) is called with for this request: the caller's key for the
-    default OpenAI upstream, but never one meant for another provider (Anthropic, a provider of the routing table):
-    then the server's `OPENAI_API_KEY`."""
-    if speaks_anthropic(request.scope["path"]) or Upstreams.routed_away(upstream):
-        return gateway_of(request).settings.openai_api_key
-    return caller(request).upstream_key
+@dataclass(frozen=True)
+class Asker:
+    """Who asks, as the cache sees a request: worked out once, in this one place."""
+
+    tenant: str  # the caller's own tenant
+    scope: str  # whose entries it may be served: the caller's own, or everyone's on a shared route
+    provider: str | None  # the routing table's provider answering it (whose answers are its own); None: the default
+    embedder_key: str | None  # the key a remote embedder (OpenAI's embeddings) is called with for it
+
+
+def asker(request: Request, upstream: Upstream, route: str) -> Asker:
+    """The caller of a request to `upstream` on `route`. A remote embedder is called with the caller's key for the
+    default OpenAI upstream, but never with one meant for another provider (Anthropic, a provider of the routing
+    table): then with the server's `OPENAI_API_KEY`."""
+    who, settings = caller(request), gateway_of(request).settings
+    routed_away = Upstreams.routed_away(upstream)
+    foreign = routed_away or speaks_anthropic(request.scope["path"])
+    return Asker(who.tenant, SHARED_TENANT if route in settings.shared_routes else who.tenant,
+                 upstream.name if routed_away else None, settings.openai_api_key if foreign else who.upstream_key)
 
 
 def on_gateways_account(request: Request, upstream: Upstream) -> bool:
@@ -53,11 +66,6 @@ def on_gateways_account(request: Request, upstream: Upstream) -> bool:
         return False
     return Upstreams.routed_away(upstream) or who.upstream_key == server_key(request.scope["path"],
                                                                             gateway_of(request).settings)
-
-
-def tenant_for(request: Request, route: str) -> str:
-    """The tenant whose entries this request may see: the caller's own, or everyone's on a shared route."""
-    return SHARED_TENANT if route in gateway_of(request).settings.shared_routes else caller(request).tenant
 
 
 def forwarded_headers(request: Request, upstream: Upstream | None = None, *,
