@@ -5,6 +5,7 @@ assembled."""
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 from pathlib import Path
 
@@ -108,3 +109,19 @@ def test_no_module_outgrows_one_job() -> None:
     sizes = {path.relative_to(PACKAGE.parent).as_posix(): len(path.read_text().splitlines())
              for path in PACKAGE.rglob("*.py")}
     assert {path: lines for path, lines in sizes.items() if lines > 300} == {}
+
+
+def _development_map() -> str:
+    readme = (PACKAGE.parent / "README.md").read_text()
+    start = readme.index("```\ngateway/\n")
+    return readme[start:readme.index("```", start + 4)]
+
+
+def test_the_readmes_map_names_every_module_and_only_modules_that_exist() -> None:
+    """The README's Development map is how a new contributor finds a room: it must name each one, and nothing gone."""
+    named = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", _development_map()))
+    modules = {path.stem for path in PACKAGE.rglob("*.py") if path.name != "__init__.py"}
+    assert sorted(modules - named) == []
+    files = {path.name for folder in ("gateway", "scripts", "bench", "tests")
+             for path in (PACKAGE.parent / folder).rglob("*.py")}
+    assert sorted(set(re.findall(r"\b([a-z_]+\.py)\b", _development_map())) - files) == []
