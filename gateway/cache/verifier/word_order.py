@@ -72,7 +72,7 @@ def flipped_share(mine: dict[str, int], theirs: dict[str, int]) -> float:
     first, last = _run(order, order.index(0)), _run(order, order.index(len(order) - 1))
     tries = [order, order[first[0]:first[1]] + order[:first[0]] + order[first[1]:],
              order[:last[0]] + order[last[1]:] + order[last[0]:last[1]]]
-    return min(map(_inversions, tries)) / pairs
+    return min(map(inversions, tries)) / pairs
 
 
 def _ranks(values: Sequence[int]) -> list[int]:
@@ -90,7 +90,8 @@ def _run(order: Sequence[int], at: int) -> tuple[int, int]:
     return low, high
 
 
-def _inversions(order: Sequence[int]) -> int:
+def inversions(order: Sequence[int]) -> int:
+    """Pairs of values out of order (the Kendall tau distance to the sorted order), in n log n."""
     seen: list[int] = []
     flips = 0
     for there in order:
