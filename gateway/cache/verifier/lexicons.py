@@ -1,4 +1,4 @@
-"""The hit verifier's closed word classes per language: English's (`verifier_words`) and German, French, Spanish,
+"""The hit verifier's closed word classes per language: English's (`words`) and German, French, Spanish,
 Portuguese, Italian and Dutch ones. Both prompts of a comparison are in one language (it is part of the semantic
 scope), so each is read with that language's words: "no" negates in Spanish and is "in the" in Portuguese."""
 
@@ -16,7 +16,7 @@ from gateway.language import function_words
 
 @dataclass(frozen=True)
 class Lexicon:
-    """What one language's words say to the reader (`verifier_reading`) and the rules."""
+    """What one language's words say to the reader (`reading`) and the rules."""
 
     negations: frozenset[str]
     number_words: dict[str, str]  # "zwei" -> "2"
@@ -39,7 +39,7 @@ class Lexicon:
     targets: frozenset[str] = frozenset()
     toward: frozenset[str] = frozenset()  # the targets that say nothing else ("naar", not "in": also where)
     # Each form of an antonym -> the forms of its opposites, and -> every form of itself (English's are in
-    # `verifier_opposites`, with its affixes and inflections).
+    # `opposites`, with its affixes and inflections).
     opposites: dict[str, frozenset[str]] = field(default_factory=dict)
     kin: dict[str, frozenset[str]] = field(default_factory=dict)
     time_units: frozenset[str] = english.TIME_UNITS

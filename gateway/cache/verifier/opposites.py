@@ -1,5 +1,5 @@
 """Opposites for the hit verifier: a lexicon of antonyms with their inflections ("warm"/"cold", "warmest"/
-"coldest", "pros"/"cons", "edible"/"poisonous"), and those made with an affix (`verifier_affixes`).
+"coldest", "pros"/"cons", "edible"/"poisonous"), and those made with an affix (`affixes`).
 
 An antonym swapped for its word barely moves a sentence vector ("the warmest month" vs "the coldest month": cosine
 0.95), so a word only one prompt has whose opposite only the other has is an objection. The lexicon lists plain

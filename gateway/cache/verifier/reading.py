@@ -53,21 +53,21 @@ class Reading:
     anchors: dict[str, int]  # content words (and names) that occur once -> their position in `words`
     roles: tuple[tuple[str, str], ...]  # ("count", what "how many" counts), ("per", what it is counted per)
     others: frozenset[str]  # what it asks another of: "another joke" -> "joke", "what else" -> "what"
-    operators: frozenset[str]  # "==", "->", "+=" (`verifier_symbols`)
+    operators: frozenset[str]  # "==", "->", "+=" (`symbols`)
     glued: frozenset[str]  # file and other names spelt with symbols: "invoice.pdf", ".ts", "c++"
-    text: str  # as read: Unicode NFC, fractions and Roman numerals spelt as numbers (`verifier_glyphs`)
-    hidden: frozenset[str]  # words holding characters the embedder's tokenizer drops (`verifier_text`)
+    text: str  # as read: Unicode NFC, fractions and Roman numerals spelt as numbers (`glyphs`)
+    hidden: frozenset[str]  # words holding characters the embedder's tokenizer drops (`text`)
     marked: frozenset[tuple[str, str]]  # words with accents or other marks: ("ano", "año")
-    mixed: frozenset[str]  # words spelt in two scripts: "nоt" with a Cyrillic "о" (`verifier_scripts`)
-    unknown: tuple[str, ...]  # words the tokenizer turns into [UNK], sorted (`verifier_tokens`)
-    symbols: tuple[tuple[str, int], ...]  # symbols outside ASCII no other rule reads, counted (`verifier_glyphs`)
-    lexicon: Lexicon  # the words of its language (`verifier_lexicons`)
+    mixed: frozenset[str]  # words spelt in two scripts: "nоt" with a Cyrillic "о" (`scripts`)
+    unknown: tuple[str, ...]  # words the tokenizer turns into [UNK], sorted (`tokens`)
+    symbols: tuple[tuple[str, int], ...]  # symbols outside ASCII no other rule reads, counted (`glyphs`)
+    lexicon: Lexicon  # the words of its language (`lexicons`)
     sources: frozenset[str]  # what something comes from: "Berlin" in "von Berlin nach Hamburg"
     targets: frozenset[str]  # where it goes: "Hamburg"
     toward: frozenset[str]  # where it goes, said only so: "naar" (Dutch), not "in"
     stems: frozenset[str]  # its words and their hyphenated parts without inflections, where "von" is read
-    brands: frozenset[str]  # products, services and shops, in any case: "whatsapp", "bol.com" (`verifier_brands`)
-    tongues: dict[str, str]  # words naming a language or a country -> which: "española" -> "es" (`verifier_tongues`)
+    brands: frozenset[str]  # products, services and shops, in any case: "whatsapp", "bol.com" (`brands`)
+    tongues: dict[str, str]  # words naming a language or a country -> which: "española" -> "es" (`tongues`)
     into: frozenset[str]  # the languages it asks for: "es" in "the English word 'X' in Spanish"
 
 

@@ -7,7 +7,7 @@ characters its tokenizer drops (a zero-width space, an accent) or cannot represe
 vocabulary lacks: the same [UNK] for all), or a symbol ("≤" vs "≥", "→" vs "←"). Each rule in `RULES` rejects one
 such difference. All are lexical, so a verdict costs tens of microseconds; what they cannot see (a synonym that is not
 one, a lowercase name no list holds, sarcasm) is left to the distance threshold and to a small fitted score over
-what the prompts do not share (`verifier_score`), asked only when no rule objects."""
+what the prompts do not share (`score`), asked only when no rule objects."""
 
 from __future__ import annotations
 
@@ -274,7 +274,7 @@ def difference(query: str, cached: str) -> str | None:
 
 class HitVerifier:
     """`gateway.cache.policy.Verifier`: rejects a candidate whose prompt differs from the query in what changes
-    the answer (see `RULES`), then one that the fitted score (`verifier_score`) finds unlikely to ask the same.
+    the answer (see `RULES`), then one that the fitted score (`score`) finds unlikely to ask the same.
 
     The score was fit on the local embedder's distances, up to its reach: with another embedder (`scored=False`),
     or beyond the reach (a threshold loosened on purpose), only the rules judge."""

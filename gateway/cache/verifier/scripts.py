@@ -2,7 +2,7 @@
 model that answers, but the embedder's tokenizer reads "n ##о ##t", which no rule knows for a negation and which
 lies at distance 0.05 from the question without it ("Which foods are nоt healthy for dogs?" vs "Which foods are
 healthy for dogs?"). No word of a real prompt mixes Latin letters with Cyrillic or Greek ones, so such a word must
-stand in both prompts, spelt alike, like an invisible character or an accent (`verifier_text`)."""
+stand in both prompts, spelt alike, like an invisible character or an accent (`text`)."""
 
 from __future__ import annotations
 
