@@ -40,7 +40,7 @@ from gateway.upstream import UpstreamClient
 from gateway.upstreams import Upstreams
 from gateway.web.app import make_app
 from gateway.web.body import BodyDeadlines
-from gateway.web.error_responses import failure
+from gateway.web.failures import failure
 from gateway.web.services import Gateway
 
 log = logging.getLogger("latency_slayer")

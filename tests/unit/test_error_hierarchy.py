@@ -9,7 +9,7 @@ import pkgutil
 
 import gateway
 from gateway import errors
-from gateway.web.error_responses import STATUSES, failure
+from gateway.web.failures import STATUSES, failure
 
 MODULES = [importlib.import_module(info.name) for info in pkgutil.walk_packages(gateway.__path__, "gateway.")
            if not info.name.endswith(("__main__", ".asgi"))]  # asgi builds an app from the environment
