@@ -77,8 +77,8 @@ def tags_of(key: RequestKey) -> Tags:
 
 class CacheLayers:
     def __init__(self, store: Store, embedder: Embedder, config: PolicyConfig, *, retry_secs: float,
-                 verifier: Verifier | None = None, learning: Learning | None = None,
-                 tracer: Tracer = NO_TRACING, verifiers: Mapping[str, Verifier] | None = None) -> None:
+                 learning: Learning, verifier: Verifier | None = None, tracer: Tracer = NO_TRACING,
+                 verifiers: Mapping[str, Verifier] | None = None) -> None:
         self.store = store
         self.tracer = tracer  # a span around each step of a lookup and each store write
         self.embedder = embedder
@@ -87,7 +87,7 @@ class CacheLayers:
         # (whose fitted score knows the shipped local model's distances only).
         self.verifiers = verifiers or {}
         self.config = config
-        self.learning = learning or Learning(store, embedder, adaptive=None, shadow_rate=0.0)
+        self.learning = learning
         self.store_guard = OutageGuard("cache store", retry_secs, error=StoreError)
         # Writes rest on their own: a write that fails or outlasts the timeout (a big one, say) must not make every
         # other caller's lookups bypass the cache.
