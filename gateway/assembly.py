@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Mapping
 
 from starlette.applications import Starlette
 
@@ -21,6 +22,7 @@ from gateway.embedding.by_language import ByLanguage
 from gateway.errors import StartupError, StoreError
 from gateway.flight.flight import LocalFlights
 from gateway.flight.flights import Flights
+from gateway.metrics.events import Event
 from gateway.metrics.memory_sink import MemorySink
 from gateway.metrics.prices import PriceTable
 from gateway.metrics.recorder import EventRecorder
@@ -40,7 +42,7 @@ from gateway.upstream import UpstreamClient
 from gateway.upstreams import Upstreams
 from gateway.web.app import make_app
 from gateway.web.body import BodyDeadlines
-from gateway.web.error_responses import failure
+from gateway.web.failures import failure
 from gateway.web.services import Gateway
 
 log = logging.getLogger("latency_slayer")
@@ -201,6 +203,47 @@ async def build_gateway(settings: Settings) -> Gateway:
     deadlines.start()
     return Gateway(settings=settings, policy=policy, upstream=upstream, upstreams=upstreams, events=events,
                    fleet=EventWindow(sink, max_events=settings.metrics_maxlen), deadlines=deadlines, tracer=tracer)
+
+
+async def preflight(settings: Settings) -> None:
+    """Fail before binding when the cache could only serve garbage (an index of another embedder), or traces
+    were asked for without the package that sends them."""
+    if settings.otel_traces_exporter != "none":
+        otlp_tracer()
+    if not settings.redis_url:
+        return
+    upstream = UpstreamClient(settings.upstream_base_url, connect_timeout=1, timeout=1)
+    embedder = make_embedder(settings, upstream)
+    store = make_store(settings)
+    try:
+        await open_store(store, embedder)
+    finally:
+        await store.close()
+        await embedder.close()
+        await upstream.close()
+
+
+async def measured_cache(embedder: Embedder, config: PolicyConfig, *, verifier: HitVerifier | None,
+                         verifiers: Mapping[str, HitVerifier]) -> tuple[Store, CacheLayers, CacheLayers]:
+    """What `eval` measures, whatever is configured: the gateway's cache layers on the in-process store, learning
+    nothing (a labelled pair is no traffic to learn from) and never resting after a failure; with `verifier`
+    (and `verifiers` by embedder name, only with it), and wide open without any."""
+    store = MemoryStore(max_entries=16)
+    await store.open(dim=embedder.dim, embedder=embedder.name)
+
+    def layers(verifier: HitVerifier | None, verifiers: Mapping[str, HitVerifier] | None) -> CacheLayers:
+        learning = Learning(store, embedder, adaptive=None, shadow_rate=0.0)
+        return CacheLayers(store, embedder, config, retry_secs=0, learning=learning, verifier=verifier,
+                           verifiers=verifiers)
+
+    return store, layers(verifier, verifiers if verifier is not None else None), layers(None, None)
+
+
+async def recorded_events(app: Starlette) -> list[Event]:
+    """Every event `app` recorded so far, its last ones written out first: for a one-off report (the demo's)."""
+    gateway: Gateway = app.state.gateway
+    await gateway.events.flush()
+    return await gateway.fleet.refresh()
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

@@ -13,27 +13,6 @@ from gateway.setting_values import positive
 from gateway.settings import Settings, load_settings
 
 
-async def _preflight(settings: Settings) -> None:
-    """Fail before binding when the cache could only serve garbage (an index of another embedder), or traces
-    were asked for without the package that sends them."""
-    from gateway.assembly import make_embedder, make_store, open_store, otlp_tracer
-    from gateway.upstream import UpstreamClient
-
-    if settings.otel_traces_exporter != "none":
-        otlp_tracer()
-    if not settings.redis_url:
-        return
-    upstream = UpstreamClient(settings.upstream_base_url, connect_timeout=1, timeout=1)
-    embedder = make_embedder(settings, upstream)
-    store = make_store(settings)
-    try:
-        await open_store(store, embedder)
-    finally:
-        await store.close()
-        await embedder.close()
-        await upstream.close()
-
-
 def exposure_warning(host: str, settings: Settings) -> str | None:
     """A warning when whoever reaches this address could spend the server's upstream key."""
     try:
@@ -52,6 +31,7 @@ def exposure_warning(host: str, settings: Settings) -> str | None:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from gateway.assembly import preflight
     from gateway.serving import serve, server_config, stop_on_signals
 
     settings = load_settings()
@@ -59,7 +39,7 @@ def _serve(args: argparse.Namespace) -> int:
     warning = exposure_warning(args.host, settings)
     if warning:
         print(warning, file=sys.stderr, flush=True)
-    asyncio.run(_preflight(settings))
+    asyncio.run(preflight(settings))
     config = server_config(f"{args.host}:{args.port}", graceful_timeout=settings.shutdown_grace_secs)
     config.worker_class = "uvloop" if sys.platform != "win32" else "asyncio"
     stop = stop_on_signals(args.workers)

@@ -22,12 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from gateway.cache.layers import CacheLayers, PolicyConfig, Verifier
+from gateway.cache.layers import PolicyConfig
 from gateway.cache.verifier.rules import HitVerifier
 from gateway.embedding.base import Embedder
 from gateway.errors import CacheUnavailable
 from gateway.setting_values import positive
-from gateway.store.memory import MemoryStore
 from gateway.wire.canonical import RequestKey, chat_key
 from gateway.wire.controls import Controls
 
@@ -140,19 +139,15 @@ def _key(prompt: str, route: str) -> RequestKey:
     return chat_key({"messages": [{"role": "user", "content": prompt}]}, model="eval", route=route, tenant="eval")
 
 
-async def measure(pairs: Sequence[Pair], embedder: Embedder, config: PolicyConfig, *,
-                  verifier: Verifier | None, verifiers: Mapping[str, Verifier] | None = None) -> list[Outcome]:
+async def measure(pairs: Sequence[Pair], embedder: Embedder, config: PolicyConfig, *, shipped: HitVerifier,
+                  verifier: HitVerifier | None, verifiers: Mapping[str, HitVerifier] | None = None) -> list[Outcome]:
     """Each pair through the real path: `remember` the cached prompt, then `lookup` the query twice, once with the
     settings under test and once at a threshold everything is within (for its distance, whatever the verdict).
     The shipped verifier's objection is recorded for every pair, also when the settings under test go without."""
-    store = MemoryStore(max_entries=16)
-    await store.open(dim=embedder.dim, embedder=embedder.name)
-    shared = _Remembering(embedder)
+    from gateway.assembly import measured_cache  # it names the classes, and loads only when `eval` runs
+
     others = dict(verifiers or {})  # by the name of the embedder that reads a prompt, as the gateway's
-    tested = CacheLayers(store, shared, config, retry_secs=0, verifier=verifier,
-                         verifiers=others if verifier is not None else None)
-    wide = CacheLayers(store, shared, config, retry_secs=0)
-    shipped = HitVerifier()
+    store, tested, wide = await measured_cache(_Remembering(embedder), config, verifier=verifier, verifiers=others)
     outcomes = []
     for number, pair in enumerate(pairs):
         route = f"pair-{number}"  # a scope of its own: pairs never see each other
@@ -234,10 +229,11 @@ async def _evaluate(args: argparse.Namespace) -> int:
         print(f"latency-slayer eval: {error}", file=sys.stderr)
         return 2
     embedder = local_embedder(settings)
-    _, verifiers = make_verifiers(replace(settings, cache_verifier=True, embed_provider="local"), embedder)
+    shipped, verifiers = make_verifiers(replace(settings, cache_verifier=True, embed_provider="local"), embedder)
+    assert shipped is not None  # asked for with the verifier on
     try:
         for path, pairs in files:
-            outcomes = await measure(pairs, embedder, config, verifier=HitVerifier() if verify else None,
+            outcomes = await measure(pairs, embedder, config, shipped=shipped, verifier=shipped if verify else None,
                                      verifiers=verifiers)
             print("\n".join(report(path.name, outcomes, setting, pairs)), flush=True)
             if args.budget:

@@ -15,8 +15,9 @@ log = logging.getLogger("latency_slayer.cache")
 
 
 class OutageGuard:
-    def __init__(self, name: str, retry_secs: float) -> None:
+    def __init__(self, name: str, retry_secs: float, *, error: type[CacheUnavailable] = CacheUnavailable) -> None:
         self.name = name
+        self._error = error  # what the outage is called, for the one table of what a client is told of it
         self._retry_secs = retry_secs
         self._down_since: float | None = None
         self._next_try = 0.0
@@ -29,14 +30,14 @@ class OutageGuard:
     async def call(self, operation: Callable[[], Awaitable[T]]) -> T:
         """Run `operation` unless the dependency is resting after a failure; any error means bypass."""
         if self._down_since is not None and time.monotonic() < self._next_try:
-            raise CacheUnavailable(f"{self.name} is unavailable")
+            raise self._error(f"{self.name} is unavailable")
         try:
             result = await operation()
         except NotEmbeddable:
             raise  # this request's input, not the dependency: bypass it alone
         except Exception as error:  # a dependency's bug must bypass the cache, never fail the request
             self._failed(error)
-            raise CacheUnavailable(f"{self.name} failed: {error}") from error
+            raise self._error(f"{self.name} failed: {error}") from error
         if self._down_since is not None:
             log.info("%s is back after %.1f s; caching resumes", self.name, time.monotonic() - self._down_since)
             self._down_since = None

@@ -16,6 +16,7 @@ from gateway.cache.learning import Learning
 from gateway.cache.prompt_vectors import PromptVectors
 from gateway.cache.scopes import scope_of
 from gateway.embedding.base import Embedder
+from gateway.errors import StoreError
 from gateway.guard import OutageGuard
 from gateway.store.base import Entry, Stale, Store, Tags
 from gateway.tracing import NO_TRACING, Tracer
@@ -76,8 +77,8 @@ def tags_of(key: RequestKey) -> Tags:
 
 class CacheLayers:
     def __init__(self, store: Store, embedder: Embedder, config: PolicyConfig, *, retry_secs: float,
-                 verifier: Verifier | None = None, learning: Learning | None = None,
-                 tracer: Tracer = NO_TRACING, verifiers: Mapping[str, Verifier] | None = None) -> None:
+                 learning: Learning, verifier: Verifier | None = None, tracer: Tracer = NO_TRACING,
+                 verifiers: Mapping[str, Verifier] | None = None) -> None:
         self.store = store
         self.tracer = tracer  # a span around each step of a lookup and each store write
         self.embedder = embedder
@@ -86,15 +87,15 @@ class CacheLayers:
         # (whose fitted score knows the shipped local model's distances only).
         self.verifiers = verifiers or {}
         self.config = config
-        self.learning = learning or Learning(store, embedder, adaptive=None, shadow_rate=0.0)
-        self.store_guard = OutageGuard("cache store", retry_secs)
+        self.learning = learning
+        self.store_guard = OutageGuard("cache store", retry_secs, error=StoreError)
         # Writes rest on their own: a write that fails or outlasts the timeout (a big one, say) must not make every
         # other caller's lookups bypass the cache.
-        self.write_guard = OutageGuard("cache store writes", retry_secs)
+        self.write_guard = OutageGuard("cache store writes", retry_secs, error=StoreError)
         self.embedder_guard = OutageGuard("embedder", retry_secs)
         # Lookups of stored parts (embeddings vectors) rest on their own too: a batch slow to read must not make
         # every other caller's chat lookups bypass the cache.
-        self.parts_guard = OutageGuard("cache store (embeddings)", retry_secs)
+        self.parts_guard = OutageGuard("cache store (embeddings)", retry_secs, error=StoreError)
         self.prompts = PromptVectors(embedder, self.embedder_guard)
 
     async def _answer(self, entry: str, answers: AnswerShape, *,

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import orjson
 from hypercorn.asyncio import serve
 
-from gateway.assembly import create_app
+from gateway.assembly import create_app, recorded_events
 from gateway.demo.report import Progress, report
 from gateway.demo.upstream import simulated_upstream
 from gateway.demo.workload import Ask, load_workload, plan
@@ -25,7 +25,6 @@ from gateway.logs import configure_logging
 from gateway.serving import server_config
 from gateway.setting_values import positive
 from gateway.settings import load_settings
-from gateway.web.services import Gateway
 
 DEMO_KEY = "sk-demo-not-a-real-key"
 DEFAULT_PORT = 8090  # not `serve`'s 8080, so the demo runs beside a gateway
@@ -101,9 +100,7 @@ async def _demo(args: argparse.Namespace, gateway_socket: socket.socket) -> None
         print(f"Replaying {len(asks)} requests ({args.concurrency} at a time): repeats, paraphrases, "
               "look-alikes and one-offs over 3 routes and 3 models", flush=True)
         await _replay(client, asks, args.concurrency, Progress(len(asks), sys.stdout))
-        gateway: Gateway = app.state.gateway
-        await gateway.events.flush()
-        events = await gateway.fleet.refresh()
+        events = await recorded_events(app)
         print("\n" + report(events, settings.cache_distance_threshold) + "\n", flush=True)
         if args.no_wait:
             return

@@ -15,6 +15,7 @@ from gateway.errors import CacheUnavailable, InvalidRequest
 from gateway.metrics.prometheus import window_labels
 from gateway.metrics.window import WINDOWS_S
 from gateway.web.admin_warm import warm_routes
+from gateway.web.failures import failure
 from gateway.web.request_parts import gateway_of, read_body
 from gateway.web.responses import ErrorResponse, JSONResponse
 from gateway.web.services import Gateway
@@ -67,8 +68,8 @@ def admin_routes(token: str | None) -> list[Route]:
             try:
                 result: Response = await handler(request)
             except CacheUnavailable as error:  # the store is down: say so instead of a 500
-                return ErrorResponse(f"The cache store is unavailable: {error}", status=503,
-                                      code="store_unavailable")
+                status, code = failure(error)
+                return ErrorResponse(f"The cache store is unavailable: {error}", status=status, code=code)
             return result
 
         return endpoint

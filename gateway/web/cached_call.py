@@ -16,14 +16,14 @@ from starlette.responses import Response
 from starlette.types import Message
 
 from gateway.cache.policy import Ask, Errand, Following, Hit, Miss, prefetch_errand
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, UpstreamProtocolError
 from gateway.flight.capture import StreamAnswer
 from gateway.flight.flight import Head
 from gateway.upstreams import Upstream
 from gateway.web.dialects import errors_for
+from gateway.web.failures import failure
 from gateway.web.request_parts import Asker, asker, cache_headers, forwarded_headers, on_gateways_account
 from gateway.web.responses import (
-    ErrorResponse,
     EventStreamResponse,
     FlightStream,
     JSONResponse,
@@ -191,8 +191,8 @@ async def _refresh(request: Request, gateway: Gateway, call: CachedCall, miss: M
         try:
             response = await _go_upstream(request, gateway, call, miss, trace, upstream)
             await response(request.scope, _no_disconnect, told)
-        except GatewayError:  # the cached answer was served; the next request tries again
-            trace.finish(502)
+        except GatewayError as error:  # the cached answer was served; the next request tries again
+            trace.finish(failure(error)[0])
             return trace.prompt_tokens + trace.completion_tokens
     trace.finish()
     return trace.prompt_tokens + trace.completion_tokens
@@ -240,10 +240,8 @@ async def _go_upstream(request: Request, gateway: Gateway, call: CachedCall, mis
         return RelayedResponse(sent, payload, cache_headers(miss.state))  # errors pass through, never stored
     try:
         whole = orjson.loads(payload)
-    except orjson.JSONDecodeError:
-        return ErrorResponse("The upstream API answered with a body that is not valid JSON.", status=502,
-                             code="upstream_protocol_error", headers=cache_headers("bypass"),
-                             errors=errors_for(request.scope["path"]))
+    except orjson.JSONDecodeError as error:
+        raise UpstreamProtocolError("The upstream API answered with a body that is not valid JSON.") from error
     if isinstance(whole, dict):
         trace.usage(whole.get("usage"))
     gateway.policy.settle(miss, whole if isinstance(whole, dict) and not call.stream else None, head=head,

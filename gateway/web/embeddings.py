@@ -9,10 +9,11 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gateway.errors import UpstreamProtocolError
 from gateway.upstream import UpstreamResponse
 from gateway.upstreams import Upstream
 from gateway.web.request_parts import asker, cache_headers, forwarded_headers, gateway_of, read_body
-from gateway.web.responses import ErrorResponse, JSONResponse, RelayedResponse, RelayedStream
+from gateway.web.responses import JSONResponse, RelayedResponse, RelayedStream
 from gateway.web.trace import trace_of
 from gateway.wire.canonical import embedding_keys
 from gateway.wire.embeddings import EmbeddingsRequest, Vector, merged, read_embeddings, vectors_of
@@ -51,7 +52,7 @@ async def embeddings(request: Request) -> Response:
             trace.outcome = "bypass"
             return RelayedStream.overflowing(sent, payload, rest, cache_headers("bypass"))
         await sent.close()
-        return _unmergeable("The upstream's answer for the inputs not cached is larger than MAX_MERGED_BYTES.")
+        raise UpstreamProtocolError("The upstream's answer for the inputs not cached is larger than MAX_MERGED_BYTES.")
     trace.upstream_done()
     if sent.status != 200 or inputs is None:
         return RelayedResponse(sent, payload, cache_headers(recall.state))  # errors pass through, never stored
@@ -60,7 +61,8 @@ async def embeddings(request: Request) -> Response:
     if fresh is None:
         if whole:
             return RelayedResponse(sent, payload, cache_headers(recall.state))
-        return _unmergeable("The upstream's answer for the inputs not cached is not a list of their embeddings.")
+        raise UpstreamProtocolError("The upstream's answer for the inputs not cached is not a list of their "
+                                    "embeddings.")
     if keys is not None and recall.state == "miss":
         gateway.policy.keep([(keys[index], vector.dumps()) for index, vector in zip(missing, fresh, strict=True)],
                             batch.controls)
@@ -76,6 +78,3 @@ async def _send(request: Request, upstream: Upstream, batch: EmbeddingsRequest,
     return await upstream.client.send("POST", "/embeddings", headers=forwarded_headers(request, upstream),
                                       content=batch.upstream_body(missing))
 
-
-def _unmergeable(message: str) -> Response:
-    return ErrorResponse(message, status=502, code="upstream_protocol_error", headers=cache_headers("bypass"))

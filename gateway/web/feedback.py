@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from gateway.cache.policy import Feedback
 from gateway.errors import CacheUnavailable, InvalidRequest
+from gateway.web.failures import failure
 from gateway.web.request_parts import caller, gateway_of, read_body
 from gateway.web.responses import ErrorResponse
 from gateway.wire.canonical import ENTRY_ID
@@ -33,9 +34,10 @@ async def cache_feedback(request: Request) -> Response:
     feedback = parse_feedback(parse_json_object(await read_body(request)))
     try:
         applied = await gateway.policy.rate(feedback, caller=caller(request).tenant)
-    except CacheUnavailable:
-        return ErrorResponse("The cache store is unavailable; try the feedback again later.", status=503,
-                              code="store_unavailable")
+    except CacheUnavailable as error:
+        status, code = failure(error)
+        return ErrorResponse("The cache store is unavailable; try the feedback again later.", status=status,
+                             code=code)
     if not applied:
         return ErrorResponse("No cache entry with this id was served to your key.", status=404,
                               param="id", code="entry_not_found")

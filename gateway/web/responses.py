@@ -15,6 +15,7 @@ from starlette.types import Receive, Scope, Send
 from gateway.errors import FlightFailed
 from gateway.flight.flight import Reader
 from gateway.upstream import UpstreamResponse
+from gateway.web.failures import failure
 from gateway.wire.errors import OPENAI_ERRORS, ErrorShape
 
 
@@ -156,10 +157,11 @@ class FlightStream(_AlwaysClosed):
                 await send({"type": "http.response.body", "body": chunk, "more_body": not last})
                 if last:
                     return
-        except FlightFailed:
+        except FlightFailed as error:
             reader.close()  # at once: if it was the flight's last reader, the upstream request is closed now
-            self._end(504, None)
-            stalled = self._errors.event("The upstream answer stopped arriving.", status=504, code="upstream_timeout")
+            status, code = failure(error)
+            self._end(status, None)
+            stalled = self._errors.event("The upstream answer stopped arriving.", status=status, code=code)
             await send({"type": "http.response.body", "body": stalled, "more_body": False})
             return
         self._end(flight.status, flight.usage)

@@ -22,6 +22,7 @@ from gateway.cache.background import (
 )
 from gateway.cache.follow_ups import FollowUpConfig, FollowUps
 from gateway.cache.layers import CacheLayers, Hit, PolicyConfig
+from gateway.cache.learning import Learning
 from gateway.cache.refresh_budget import RefreshBudget
 from gateway.cache.scopes import scope_of
 from gateway.embedding.local import LocalEmbedder
@@ -113,7 +114,7 @@ async def layers():
     store = MemoryStore(max_entries=100)
     await store.open(dim=embedder.dim, embedder=embedder.name)
     yield CacheLayers(store, embedder, PolicyConfig(threshold=0.2, ttl_secs=60, sliding=False, candidates=5),
-                      retry_secs=1)
+                      retry_secs=1, learning=Learning(store, embedder, adaptive=None, shadow_rate=0.0))
     await embedder.close()
 
 

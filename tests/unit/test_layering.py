@@ -49,10 +49,11 @@ def test_only_the_embedding_adapter_reads_the_model_files() -> None:
     assert readers and {module for module in readers if not module.startswith("gateway.embedding.")} == set()
 
 
-def test_nothing_below_the_web_layer_imports_it() -> None:
-    below = ("gateway.store", "gateway.embedding", "gateway.metrics", "gateway.cache", "gateway.flight",
-             "gateway.wire")
-    assert {module for module in users_of("gateway.web") if module.startswith(below)} == set()
+def test_only_the_assembly_and_the_server_import_the_web_layer() -> None:
+    """Named by who may, not by what lies below: a new module (top-level or in a new package) is checked too. The
+    server asks the web layer one thing, whether a worker is ready (`web.probes`)."""
+    outside = {module for module in users_of("gateway.web") if not module.startswith("gateway.web.")}
+    assert outside == {"gateway.assembly", "gateway.serving"}
 
 
 def test_settings_import_nothing_above_them() -> None:
@@ -65,14 +66,31 @@ def test_settings_import_nothing_above_them() -> None:
 
 CONCRETE = ("MemoryStore", "RedisStore", "VectorSetStore", "LocalEmbedder", "RemoteEmbedder", "E5Embedder",
             "ByLanguage", "MemorySink", "RedisSink", "RedisFlights", "OtlpTracer")
+# The parts the gateway is put together from, whose modules may name one another's types (a policy holds its
+# layers) but never build one: whatever builds them decides what the gateway is, which is the assembly's job.
+PARTS = (*CONCRETE, "LocalFlights", "Flights", "UpstreamClient", "Upstreams", "CachePolicy", "CacheLayers",
+         "Learning", "HitVerifier", "EventRecorder", "EventWindow", "BodyDeadlines")
+
+
+def built(path: Path) -> set[str]:
+    """The classes of PARTS a module calls, by name or as an attribute."""
+    return {name for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.Call)
+            for name in [getattr(node.func, "id", None) or getattr(node.func, "attr", None)] if name in PARTS}
 
 
 def test_only_the_assembly_names_concrete_classes() -> None:
     naming = {module for module, names in MODULES.items()
               if any(name.rsplit(".", 1)[-1] in CONCRETE for name in names)}
-    # `eval` measures the cache path itself, on the in-process store and the local model, whatever is configured;
     # `prepare-model` checks the model file it writes against the shipped one, with the local embedder itself.
-    assert naming <= {"gateway.assembly", "gateway.evaluation", "gateway.embedding.prepare"}
+    assert naming <= {"gateway.assembly", "gateway.embedding.prepare"}
+
+
+def test_only_the_assembly_builds_the_gateways_parts() -> None:
+    """The CLI's preflight and the cache `eval` measures are built by the assembly too."""
+    builders = {path.relative_to(PACKAGE.parent).as_posix(): sorted(built(path)) for path in PACKAGE.rglob("*.py")}
+    # `prepare-model` checks the model file it writes against the shipped one, with the local embedder itself.
+    assert {path: parts for path, parts in builders.items() if parts and path != "gateway/assembly.py"} == {
+        "gateway/embedding/prepare.py": ["LocalEmbedder"]}
 
 
 def test_endpoints_reach_the_cache_only_through_its_policy() -> None:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from gateway.cache.layers import CacheLayers, PolicyConfig
+from gateway.cache.learning import Learning
 from gateway.embedding.local import LocalEmbedder
 from gateway.store.memory import MemoryStore
 from gateway.wire.canonical import chat_key
@@ -45,6 +46,7 @@ async def make(embedder, **options) -> CacheLayers:
     store = MemoryStore(max_entries=100)
     await store.open(dim=embedder.dim, embedder=embedder.name)
     config = PolicyConfig(threshold=0.2, ttl_secs=60, sliding=True, candidates=5)
+    options.setdefault("learning", Learning(store, embedder, adaptive=None, shadow_rate=0.0))
     return CacheLayers(store, embedder, config, retry_secs=1, **options)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from gateway.cache.layers import CacheLayers, PolicyConfig
+from gateway.cache.learning import Learning
 from gateway.cache.verifier.rules import READ_CHARS, HitVerifier, _reading, difference
 from gateway.cache.verifier.score import FEATURES, Trees, rarity
 from gateway.embedding.local import LocalEmbedder
@@ -247,7 +248,8 @@ async def test_a_vetoed_candidate_falls_through_to_the_next_then_to_a_miss() -> 
     store = MemoryStore(max_entries=10)
     await store.open(dim=embedder.dim, embedder=embedder.name)
     policy = CacheLayers(store, embedder, PolicyConfig(threshold=0.12, ttl_secs=60, sliding=True, candidates=5),
-                         retry_secs=1, verifier=HitVerifier())
+                         retry_secs=1, verifier=HitVerifier(),
+                         learning=Learning(store, embedder, adaptive=None, shadow_rate=0.0))
     try:
         await policy.remember(key("Convert 72 °F to °C"), ANSWER, Controls(), vector=None, api_key=None)
         assert (await policy.lookup(key("Convert 72 °C to °F"), Controls(), api_key=None)).hit is None
@@ -267,7 +269,8 @@ async def test_in_the_policy_the_score_stops_a_narrower_question_the_distance_wo
         for verifier, served in ((None, True), (HitVerifier(), False)):
             store = MemoryStore(max_entries=10)
             await store.open(dim=embedder.dim, embedder=embedder.name)
-            policy = CacheLayers(store, embedder, config, retry_secs=1, verifier=verifier)
+            policy = CacheLayers(store, embedder, config, retry_secs=1, verifier=verifier,
+                                 learning=Learning(store, embedder, adaptive=None, shadow_rate=0.0))
             await policy.remember(key(cached), ANSWER, Controls(), vector=None, api_key=None)
             assert ((await policy.lookup(key(narrower), Controls(), api_key=None)).hit is not None) is served
             reworded = (await policy.lookup(key("Which are the best places to visit in Japan?"), Controls(),
