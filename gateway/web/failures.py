@@ -34,7 +34,7 @@ STATUSES: dict[type[GatewayError], tuple[int, str]] = {
     EventTooLong: (502, "upstream_protocol_error"),
     UpstreamError: (502, "upstream_error"),
     FlightFailed: (504, "upstream_timeout"),  # a follower whose leader's answer stopped arriving
-    CacheUnavailable: (503, "cache_unavailable"),  # never: the request bypasses the cache
+    CacheUnavailable: (503, "cache_unavailable"),  # a request bypasses the cache; deleting a served id cannot
     StoreError: (503, "store_unavailable"),  # never on a request (a bypass); admin and feedback answer it
     EmbedderError: (503, "cache_unavailable"),  # never: the request bypasses the cache
     NotEmbeddable: (503, "cache_unavailable"),  # never: the request is served from the exact layer only

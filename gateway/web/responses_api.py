@@ -11,12 +11,12 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.errors import InvalidRequest
+from gateway.errors import CacheUnavailable, InvalidRequest
 from gateway.web.access import account_denied
 from gateway.web.cached_call import answer
 from gateway.web.passthrough import passthrough
 from gateway.web.request_parts import caller, gateway_of, read_body
-from gateway.web.responses import ErrorResponse, JSONResponse
+from gateway.web.responses import JSONResponse
 from gateway.web.trace import trace_of
 from gateway.wire.issued_responses import Served, input_items, kept_as, kept_names, restored
 from gateway.wire.response_events import answer_in
@@ -90,6 +90,5 @@ async def delete_response(request: Request) -> Response:
     # What was kept stays for other ids served the same answer; this id is marked deleted for as long as it lasts.
     deleted = kept_as(caller(request).tenant, "deleted:" + response_id)
     if not await gateway.policy.note_now([(deleted, b"")], ttl_secs=gateway.settings.responses_keep_secs):
-        return ErrorResponse("The response could not be deleted now; try again.", status=503,
-                             code="cache_unavailable")
+        raise CacheUnavailable("The response could not be deleted now; try again.")
     return JSONResponse({"id": response_id, "object": "response", "deleted": True})

@@ -7,6 +7,9 @@ from __future__ import annotations
 import time
 
 import httpx
+import openai
+import pytest
+import redis
 
 from gateway.errors import StoreError, UpstreamTimeout
 from gateway.web.failures import failure
@@ -42,3 +45,23 @@ def test_admin_and_feedback_say_the_store_is_down_as_the_table_does(make_gateway
     expected = failure(StoreError("x"))
     assert (flushed.status_code, flushed.json()["error"]["code"]) == expected == (503, "store_unavailable")
     assert (rated.status_code, rated.json()["error"]["code"]) == expected
+
+
+def test_deleting_a_served_response_the_store_cannot_mark_says_so_in_openais_shape(make_gateway, redis_server,
+                                                                                   fake_upstream) -> None:
+    """Its id stays retrievable, so the client is told the delete did not happen (503), never that it did."""
+    gateway = make_gateway("redis")
+    body = {"model": "gpt-4o-mini", "input": "What is the capital of France?"}
+    client = openai.OpenAI(base_url=gateway.base_url, api_key="sk-client-one", max_retries=0)
+    client.responses.create(**body)
+    hit = client.responses.create(**body)
+    admin = redis.Redis.from_url(redis_server.url)
+    admin.config_set("maxmemory-policy", "noeviction")
+    admin.config_set("maxmemory", "1")  # every write is refused (OOM); reads still answer
+    try:
+        with pytest.raises(openai.InternalServerError) as refused:
+            client.responses.delete(hit.id)
+    finally:
+        admin.config_set("maxmemory", "0")
+    assert refused.value.status_code == 503 and refused.value.code == "cache_unavailable"
+    assert client.responses.retrieve(hit.id).id == hit.id
