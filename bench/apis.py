@@ -1,6 +1,11 @@
 """Hits of every API the gateway caches, measured alike in one run: the benchmark's questions stored through each
 API (chat completions, the Responses API, Anthropic Messages, legacy completions), then exact and semantic hits at
-concurrency 1 and exact hits under load, so each API's hit path is compared with chat's."""
+concurrency 1 and under load, so each API's hit path is compared with chat's.
+
+Two cores shared with the load generator (and, on a busy machine, with whatever else runs) make one short run of
+an API slower or faster by tens of percent. So the APIs take turns: each measurement is repeated for a few rounds,
+in every round each API right after the other (starting with a different one each round), and an API's figure is
+the median of its rounds, its ratio to chat's the median of the rounds' ratios."""
 
 from __future__ import annotations
 
@@ -9,11 +14,12 @@ from typing import Any
 
 import orjson
 
-from bench import load, workload
+from bench import load, probes, workload
 from bench.measure import hit_latency
 from bench.plan import Plan
 
 MODEL = "bench-apis"  # apart from the main workloads' entries
+HIT_KINDS = ("exact", "semantic")  # the 20 cached questions word for word; their 20 paraphrases
 
 
 def _chat(prompt: str) -> bytes:
@@ -42,26 +48,67 @@ APIS: dict[str, tuple[str, Callable[[str], bytes]]] = {
 
 
 def steps(plan: Plan) -> int:
-    return len(APIS) * (1 + len(plan.concurrency))
+    return len(APIS) + plan.api_rounds * (1 + len(HIT_KINDS) * len(plan.concurrency))
 
 
-def measure(url: str, plan: Plan, step: Callable[[str], None]) -> dict[str, Any]:
-    """Per API: exact and semantic hit latency at concurrency 1, and exact hits under load at each concurrency.
-    Each paraphrase is asked once before it is measured, so every API's semantic hits read its vector from the
-    recent-prompt cache alike."""
-    results: dict[str, Any] = {}
-    questions, paraphrases = workload.questions(), workload.paraphrases()
-    for name, (path, build) in APIS.items():
-        step(f"{name}: hits at concurrency 1")
-        load.sequential(url, [build(question) for question in questions], path=path)  # stored (misses)
-        load.sequential(url, [build(paraphrase) for paraphrase in paraphrases], path=path)
-        exact = load.sequential(url, [build(question) for question in questions] * plan.repeats, path=path)
-        semantic = load.sequential(url, [build(paraphrase) for paraphrase in paraphrases] * plan.repeats, path=path)
-        figures: dict[str, Any] = {"exact_hit": hit_latency(exact), "semantic_hit": hit_latency(semantic), "load": {}}
+def _turns(round_: int) -> list[str]:
+    """Every API once, starting with a different one each round: none is always the first after a pause."""
+    names = list(APIS)
+    start = round_ % len(names)
+    return names[start:] + names[:start]
+
+
+def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The round with the median hits/s, and every round's hits/s and CPU per request (for the ratios to chat's,
+    round by round)."""
+    ranked = sorted(runs, key=lambda run: run["hits_per_s"])
+    return {**ranked[(len(ranked) - 1) // 2], "rounds_hits_per_s": [run["hits_per_s"] for run in runs],
+            "rounds_cpu_ms_per_request": [run["cpu_ms_per_request"] for run in runs]}
+
+
+Bodies = dict[str, dict[str, list[bytes]]]  # API -> "exact" or "semantic" -> request bodies
+
+
+def _latencies(url: str, bodies: Bodies, plan: Plan, step: Callable[[str], None]) -> dict[str, dict[str, Any]]:
+    samples: dict[str, dict[str, list[load.Sample]]] = {name: {kind: [] for kind in HIT_KINDS} for name in APIS}
+    for round_ in range(plan.api_rounds):
+        step(f"every API: hits at concurrency 1, round {round_ + 1} of {plan.api_rounds}")
+        for name in _turns(round_):
+            for kind in HIT_KINDS:
+                samples[name][kind] += load.sequential(url, bodies[name][kind] * plan.repeats, path=APIS[name][0])
+    return {name: {f"{kind}_hit": hit_latency(samples[name][kind]) for kind in HIT_KINDS} for name in APIS}
+
+
+def _under_load(url: str, bodies: Bodies, plan: Plan, meter: probes.CpuMeter,
+                step: Callable[[str], None]) -> dict[str, dict[str, Any]]:
+    runs: dict[str, dict[str, dict[str, list[dict[str, Any]]]]] = {
+        name: {kind: {str(c): [] for c in plan.concurrency} for kind in HIT_KINDS} for name in APIS}
+    for kind in HIT_KINDS:
         for connections in plan.concurrency:
-            step(f"{name}: exact hits at concurrency {connections}")
-            figures["load"][str(connections)] = load.wrk(url, [build(question) for question in questions],
-                                                         connections=connections, seconds=plan.load_secs,
-                                                         path=path)
-        results[name] = figures
-    return results
+            for round_ in range(plan.api_rounds):
+                step(f"every API: {kind} hits at concurrency {connections}, round {round_ + 1} of {plan.api_rounds}")
+                for name in _turns(round_):
+                    before = meter.read()[0]
+                    run = load.wrk(url, bodies[name][kind], connections=connections, seconds=plan.api_load_secs,
+                                   path=APIS[name][0])
+                    run["cpu_ms_per_request"] = round((meter.read()[0] - before) * 1000 / max(run["requests"], 1), 3)
+                    del run["repeated_bodies"]  # the same 20 bodies again and again is what is measured
+                    runs[name][kind][str(connections)].append(run)
+    return {name: {kind: {c: _median_run(rounds) for c, rounds in by_c.items()} for kind, by_c in by_kind.items()}
+            for name, by_kind in runs.items()}
+
+
+def measure(url: str, plan: Plan, meter: probes.CpuMeter, step: Callable[[str], None]) -> dict[str, Any]:
+    """Per API: exact and semantic hit latency at concurrency 1, and exact and semantic hits under load (wrk over
+    the same 20 bodies) at each concurrency, with the service's CPU per hit. Each paraphrase is asked once before
+    it is measured, so every API's semantic hits read its vector from the recent-prompt cache alike."""
+    prompts = {"exact": workload.questions(), "semantic": workload.paraphrases()}
+    bodies = {name: {kind: [build(text) for text in texts] for kind, texts in prompts.items()}
+              for name, (_, build) in APIS.items()}
+    for name, (path, _) in APIS.items():
+        step(f"{name}: storing the questions, asking each paraphrase once")
+        load.sequential(url, bodies[name]["exact"], path=path)  # misses, stored
+        load.sequential(url, bodies[name]["semantic"], path=path)  # semantic hits, each prompt's vector kept
+    latencies = _latencies(url, bodies, plan, step)
+    loads = _under_load(url, bodies, plan, meter, step)
+    return {name: {**latencies[name], "load": loads[name]} for name in APIS}

@@ -14,6 +14,8 @@ class Plan:
     workers: int
     with_litellm: bool
     upstream_secs: float = 0.3  # the fake upstream's chat latency, as in the peers' published comparison
+    api_rounds: int = 3  # turns the APIs take at each measurement of bench/apis.py (an API's figure: the median)
+    api_load_secs: int = 1  # each wrk run of bench/apis.py (run `api_rounds` times per API)
 
     def steps(self, workloads: int) -> int:
         """Progress-bar steps: the floor, then per service start-up, 6 probes and the load grid."""
@@ -24,5 +26,6 @@ class Plan:
         return asdict(self)
 
 
-FULL = Plan(repeats=10, misses=30, load_secs=4, concurrency=(1, 4, 16, 64), workers=2, with_litellm=True)
+FULL = Plan(repeats=10, misses=30, load_secs=4, concurrency=(1, 4, 16, 64), workers=2, with_litellm=True,
+            api_load_secs=2)
 QUICK = Plan(repeats=1, misses=3, load_secs=1, concurrency=(1, 16), workers=1, with_litellm=False)

@@ -127,26 +127,70 @@ def _load(results: dict[str, Any], workloads: dict[str, str]) -> list[str]:
     return _table(header, rows)
 
 
-def _ratio(value: float | None, chat: float | None) -> str:
-    return f"{value / chat:.2f}" if value is not None and chat else "-"
+def _ratio(value: float | None, chat: float | None) -> float | None:
+    return value / chat if value is not None and chat else None
 
 
-def _apis(results: dict[str, Any], concurrency: tuple[int, ...]) -> tuple[list[str], list[list[str]]]:
-    """Each API's hit figures (bench/apis.py), and their ratio to chat's (1.00: as fast; below: faster)."""
+def _paired(run: dict[str, Any], chat: dict[str, Any], figure: str) -> float | None:
+    """The median of the rounds' ratios of `figure`: each round ran every API back to back (bench/apis.py)."""
+    pairs = zip(run[f"rounds_{figure}"], chat[f"rounds_{figure}"], strict=True)
+    ratios = [value / base for value, base in pairs if base]
+    return float(np.median(ratios)) if ratios else None
+
+
+def _two(values: list[float | None], digits: int) -> str:
+    return ", ".join("-" if value is None else f"{value:.{digits}f}" for value in values)
+
+
+_KINDS = ("exact", "semantic")
+
+
+def api_ratios(results: dict[str, Any]) -> dict[str, dict[str, float | None]]:
+    """Per API, its ratios to chat's: "p50 exact" ... at concurrency 1 (above 1: slower), "hits/s semantic c16"
+    ... (below 1: slower), "CPU exact c16" ... per hit (above 1: costlier)."""
     chat = results["chat"]
-    header = ["API", "exact hit p50 ms (c1)", "semantic hit p50 ms (c1)", "p50 / chat's: exact, semantic"]
+    ratios: dict[str, dict[str, float | None]] = {}
+    for name, figures in results.items():
+        row = ratios[name] = {}
+        for kind in _KINDS:
+            row[f"p50 {kind}"] = _ratio(figures[f"{kind}_hit"].get("p50"), chat[f"{kind}_hit"].get("p50"))
+            for connections, run in figures["load"][kind].items():
+                base = chat["load"][kind][connections]
+                row[f"hits/s {kind} c{connections}"] = _paired(run, base, "hits_per_s")
+                row[f"CPU {kind} c{connections}"] = _paired(run, base, "cpu_ms_per_request")
+    return ratios
+
+
+def _apis(results: dict[str, Any], concurrency: tuple[int, ...]) -> list[str]:
+    """Each API's hit figures (bench/apis.py), their ratios to chat's, and whether each is within 10 % of chat's
+    (issue 13: p50 at most 1.10x, hits/s at least 0.90x)."""
+    ratios = api_ratios(results)
+    busiest = concurrency[-1]
+    header = ["API", "hit p50 ms (c1): exact, semantic (served/sent)", "p50 / chat's"]
     for connections in concurrency:
-        header += [f"exact hits/s (c{connections})", f"hits/s / chat's (c{connections})"]
+        header += [f"hits/s exact, semantic (c{connections})", f"hits/s / chat's (c{connections})"]
+    header += [f"CPU ms/hit exact, semantic (c{busiest})", "CPU / chat's"]
     rows = []
     for name, figures in results.items():
-        exact, semantic = figures["exact_hit"].get("p50"), figures["semantic_hit"].get("p50")
-        row = [name, f"{exact} ({figures['exact_hit']['hits']})", f"{semantic} ({figures['semantic_hit']['hits']})",
-               f"{_ratio(exact, chat['exact_hit'].get('p50'))}, {_ratio(semantic, chat['semantic_hit'].get('p50'))}"]
+        hits = [figures[f"{kind}_hit"] for kind in _KINDS]
+        row = [name, f"{_two([hit.get('p50') for hit in hits], 3)} ({', '.join(hit['hits'] for hit in hits)})",
+               _two([ratios[name][f"p50 {kind}"] for kind in _KINDS], 2)]
         for connections in concurrency:
-            rate = figures["load"][str(connections)]["hits_per_s"]
-            row += [f"{rate:.0f}", _ratio(rate, chat["load"][str(connections)]["hits_per_s"])]
+            row += [_two([figures["load"][kind][str(connections)]["hits_per_s"] for kind in _KINDS], 0),
+                    _two([ratios[name][f"hits/s {kind} c{connections}"] for kind in _KINDS], 2)]
+        row += [_two([figures["load"][kind][str(busiest)]["cpu_ms_per_request"] for kind in _KINDS], 3),
+                _two([ratios[name][f"CPU {kind} c{busiest}"] for kind in _KINDS], 2)]
         rows.append(row)
-    return header, rows
+    worst_p50 = max(((value, f"{name} {figure}") for name, row in ratios.items() for figure, value in row.items()
+                     if figure.startswith("p50") and value is not None), default=None)
+    worst_rate = min(((value, f"{name} {figure}") for name, row in ratios.items() for figure, value in row.items()
+                      if figure.startswith("hits/s") and value is not None), default=None)
+    if worst_p50 is None or worst_rate is None:
+        return [*_table(header, rows), "", "Every API within 10 % of chat's hits (issue 13): not measured."]
+    met = "yes" if worst_p50[0] <= 1.1 and worst_rate[0] >= 0.9 else "**no**"
+    return [*_table(header, rows), "",
+            f"Every API within 10 % of chat's hits (issue 13): {met}; the slowest p50 is {worst_p50[0]:.2f}x chat's "
+            f"({worst_p50[1]}), the fewest hits/s {worst_rate[0]:.2f}x chat's ({worst_rate[1]})."]
 
 
 def markdown(results: dict[str, Any], workloads: dict[str, str]) -> str:
@@ -164,9 +208,10 @@ def markdown(results: dict[str, Any], workloads: dict[str, str]) -> str:
               "LiteLLM's embeddings included):", "", *_load(results, workloads)]
     for name in names:
         if results["services"][name].get("apis"):
-            header, rows = _apis(results["services"][name]["apis"], tuple(results["plan"]["concurrency"]))
-            lines += ["", f"Hits by API, {name} (the same questions through each API; wrk for hits/s):", "",
-                      *_table(header, rows)]
+            lines += ["", f"Hits by API, {name} (the same questions through each API; wrk for hits/s; the "
+                      f"APIs taking turns, {results['plan']['api_rounds']} rounds: medians, and ratios to chat's the "
+                      "median of the rounds'):", "",
+                      *_apis(results["services"][name]["apis"], tuple(results["plan"]["concurrency"]))]
     lines += ["", "Resources:", ""]
     lines += _table(["measure", *names], [
         ["Redis memory per entry (bytes)", *(_num(results["services"][n].get("redis_bytes_per_entry")) for n in names)],

@@ -66,7 +66,7 @@ def _service(started: contextlib.AbstractContextManager[services.Service], name:
         meter = probes.CpuMeter(service.pid, redis_server.pid or 0, extra_cpu)
         figures.update(measure.service(service.url, plan, results["floor"], meter, progress, tag))
         if name != LITELLM:  # whose cache keeps chat completions only
-            figures["apis"] = apis.measure(service.url, plan, lambda label: progress.step(f"{tag}: {label}"))
+            figures["apis"] = apis.measure(service.url, plan, meter, lambda label: progress.step(f"{tag}: {label}"))
         time.sleep(1)  # the last answers are stored after they are sent
         memory = bytes_per_entry(before, _redis_reading(redis_server.url))
         figures["redis_bytes_per_entry"] = memory["bytes"]
@@ -123,7 +123,7 @@ def _terminate_gracefully(signum: int, frame: object) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="a smoke run (~1 minute): tiny counts, no LiteLLM")
+    parser.add_argument("--quick", action="store_true", help="a smoke run (~1.5 minutes): tiny counts, no LiteLLM")
     parser.add_argument("--sizes", type=int, default=0, metavar="N",
                         help="also bulk-load N entries per vector type into Redis (bench/sizes.py)")
     parser.add_argument("--output", type=Path, default=Path(__file__).parent / "results")
