@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -40,11 +40,15 @@ def issued_answer(answer: dict[str, Any], *, asked: dict[str, Any], conversation
     # client giving it back (`input += output`) would be refused. With its encrypted content it stands alone.
     output = [item for item in answer.get("output") or ()
               if item.get("type") != "reasoning" or item.get("encrypted_content")]
+    # One dict, in the answer's order, without what differs each time it is served: what is kept.
     response = {name: value for name, value in answer.items() if name not in _PER_SERVE}
-    content = Served({**response, **echoed, "output": output}, conversation, previous)
-    kept = content.dumps()  # once: its digest goes in the id, and it is what is kept
+    response.update(echoed)
+    response["output"] = output
+    content = Served(response, conversation, previous)
+    # Once: its digest goes in the id, and it is what is kept (`restored` reads it back).
+    kept = orjson.dumps({"response": response, "input": conversation, "previous": previous})
     now = int(time.time())
-    return replace(content.served_as(f"resp_{secrets.token_hex(8)}{digest(kept)}{now:08x}", now), kept=kept)
+    return content.served_as(f"resp_{secrets.token_hex(8)}{digest(kept)}{now:08x}", now, kept=kept)
 
 
 def kept_as(tenant: str, name: str) -> str:
@@ -60,18 +64,13 @@ class Served:
     response: dict[str, Any]
     input: list[Any]
     previous: str | None
-    kept: bytes = field(default=b"", repr=False, compare=False)  # `dumps()`, taken once when it was issued
+    kept: bytes = field(default=b"", repr=False, compare=False)  # what is kept, taken once when it was issued
 
-    def dumps(self) -> bytes:
-        """What is kept: all but what differs each time the answer is served."""
-        response = {name: value for name, value in self.response.items() if name not in _PER_SERVE}
-        return orjson.dumps({"response": response, "input": self.input, "previous": self.previous})
-
-    def served_as(self, response_id: str, created_at: int) -> Served:
+    def served_as(self, response_id: str, created_at: int, *, kept: bytes = b"") -> Served:
         response = {**self.response, "id": response_id, "created_at": created_at}
         if response.get("status") == "completed":
             response["completed_at"] = created_at
-        return Served(response, self.input, self.previous)
+        return Served(response, self.input, self.previous, kept)
 
     def kept_under(self, tenant: str) -> list[tuple[str, bytes]]:
         """What to keep so that its id can be named later, by name: named by its content, whose digest the id
