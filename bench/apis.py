@@ -3,9 +3,10 @@ API (chat completions, the Responses API, Anthropic Messages, legacy completions
 concurrency 1 and under load, so each API's hit path is compared with chat's.
 
 Two cores shared with the load generator (and, on a busy machine, with whatever else runs) make one short run of
-an API slower or faster by tens of percent. So the APIs take turns: each measurement is repeated for a few rounds,
-in every round each API right after the other (starting with a different one each round), and an API's figure is
-the median of its rounds, its ratio to chat's the median of the rounds' ratios."""
+an API slower or faster by tens of percent. So the APIs take turns: at concurrency 1 request by request, and each
+measurement is repeated for a few rounds, in every round each API right after the other (starting with a different
+one each round); an API's figure is the median of its rounds, its ratio to chat's the median of the rounds'
+ratios."""
 
 from __future__ import annotations
 
@@ -70,13 +71,15 @@ Bodies = dict[str, dict[str, list[bytes]]]  # API -> "exact" or "semantic" -> re
 
 
 def _latencies(url: str, bodies: Bodies, plan: Plan, step: Callable[[str], None]) -> dict[str, dict[str, Any]]:
-    samples: dict[str, dict[str, list[load.Sample]]] = {name: {kind: [] for kind in HIT_KINDS} for name in APIS}
+    """Hit latency at concurrency 1, the APIs taking turns request by request."""
+    samples: dict[tuple[str, str], list[load.Sample]] = {(name, kind): [] for name in APIS for kind in HIT_KINDS}
     for round_ in range(plan.api_rounds):
         step(f"every API: hits at concurrency 1, round {round_ + 1} of {plan.api_rounds}")
-        for name in _turns(round_):
-            for kind in HIT_KINDS:
-                samples[name][kind] += load.sequential(url, bodies[name][kind] * plan.repeats, path=APIS[name][0])
-    return {name: {f"{kind}_hit": hit_latency(samples[name][kind]) for kind in HIT_KINDS} for name in APIS}
+        for kind in HIT_KINDS:
+            turns = {(name, kind): (APIS[name][0], bodies[name][kind] * plan.repeats) for name in _turns(round_)}
+            for request_class, taken in load.interleaved(url, turns).items():
+                samples[request_class] += taken
+    return {name: {f"{kind}_hit": hit_latency(samples[name, kind]) for kind in HIT_KINDS} for name in APIS}
 
 
 def _under_load(url: str, bodies: Bodies, plan: Plan, meter: probes.CpuMeter,

@@ -3,6 +3,7 @@ and `wrk` for throughput, since a Python load generator tops out near 1,000 requ
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
@@ -11,9 +12,11 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 
+T = TypeVar("T")
 # services.BENCH_KEY; Anthropic's Messages API also wants its version, which the OpenAI-compatible APIs ignore.
 HEADERS = {"content-type": "application/json", "authorization": "Bearer sk-bench-tenant",
            "anthropic-version": "2023-06-01"}
@@ -31,16 +34,29 @@ class Sample:
     layer: str  # ours: "exact" or "semantic" on hits
 
 
+def _timed(client: httpx.Client, url: str, body: bytes) -> Sample:
+    started = time.perf_counter()
+    response = client.post(url, content=body)
+    elapsed = time.perf_counter() - started
+    response.raise_for_status()
+    return Sample(elapsed, served_from_cache(response.headers), response.headers.get("x-cache-layer", ""))
+
+
 def sequential(url: str, bodies: list[bytes], *, path: str = "/chat/completions") -> list[Sample]:
-    samples = []
     with httpx.Client(headers=HEADERS, timeout=30) as client:
-        for body in bodies:
-            started = time.perf_counter()
-            response = client.post(f"{url}{path}", content=body)
-            elapsed = time.perf_counter() - started
-            response.raise_for_status()
-            samples.append(Sample(elapsed, served_from_cache(response.headers),
-                                  response.headers.get("x-cache-layer", "")))
+        return [_timed(client, f"{url}{path}", body) for body in bodies]
+
+
+def interleaved(url: str, requests: Mapping[T, tuple[str, list[bytes]]]) -> dict[T, list[Sample]]:
+    """`sequential` for several request classes ((path, bodies) each, with a connection of its own) taking turns
+    request by request, in the mapping's order: a pause of a busy machine slows them alike."""
+    with contextlib.ExitStack() as stack:
+        clients = {name: stack.enter_context(httpx.Client(headers=HEADERS, timeout=30)) for name in requests}
+        samples: dict[T, list[Sample]] = {name: [] for name in requests}
+        for turn in range(max(len(bodies) for _, bodies in requests.values())):
+            for name, (path, bodies) in requests.items():
+                if turn < len(bodies):
+                    samples[name].append(_timed(clients[name], f"{url}{path}", bodies[turn]))
     return samples
 
 

@@ -74,3 +74,16 @@ def test_wrk_sends_each_body_once_until_they_run_out() -> None:
         assert fresh["hits_per_s"] == 0  # the upstream says nothing of a cache
         rotated = load.wrk(upstream.base_url, bodies[:5], connections=4, seconds=1)
         assert rotated["repeated_bodies"]
+
+
+def test_interleaved_classes_take_turns_request_by_request() -> None:
+    """So that a pause of a busy machine slows every API's concurrency-1 samples alike (bench/apis.py)."""
+    with FakeUpstream() as upstream:
+        chat = [body(f"chat {n}") for n in range(3)]
+        texts = [orjson.dumps({"model": "m", "prompt": f"text {n}"}) for n in range(2)]
+        samples = load.interleaved(upstream.base_url, {"chat": ("/chat/completions", chat),
+                                                       "text": ("/completions", texts)})
+        sent = [request.body for request in upstream.requests if request.method == "POST"]
+    assert sent == [chat[0], texts[0], chat[1], texts[1], chat[2]]
+    assert [len(samples["chat"]), len(samples["text"])] == [3, 2]
+    assert all(sample.seconds > 0 and not sample.hit for sample in samples["chat"] + samples["text"])
