@@ -1,5 +1,5 @@
 """The gateway's own exceptions, one hierarchy: what adapters and pure parts raise, and what the web layer maps
-to OpenAI-shaped HTTP errors (or to a cache bypass) at one boundary (`gateway.web.error_responses.failure`).
+to OpenAI-shaped HTTP errors (or to a cache bypass) at one boundary (`gateway.web.failures.failure`).
 Every class here has its status there; a test checks that no exception the package defines is left out."""
 
 from __future__ import annotations

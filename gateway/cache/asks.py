@@ -6,7 +6,7 @@ misses and the background ones alike."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
@@ -25,7 +25,7 @@ class Ask:
     key: RequestKey | None  # None: the cache must not serve it; it goes upstream as a bypass
     controls: Controls
     caller: str  # the caller's own tenant, which a rating of a served hit must come from
-    api_key: str | None  # the caller's upstream key, for a remote embedder
+    api_key: str | None = field(repr=False)  # the caller's upstream key, for a remote embedder: never in a repr
     temperature: Any
     stream: bool
     variant: tuple[bytes, ...] = ()  # what else decides the bytes a client is sent: only requests alike share a flight

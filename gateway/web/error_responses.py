@@ -9,7 +9,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from gateway.errors import FlightFailed, GatewayError, InvalidRequest, UpstreamError
+from gateway.errors import CacheUnavailable, FlightFailed, GatewayError, InvalidRequest, UpstreamError
 from gateway.web.dialects import errors_for
 from gateway.web.failures import failure
 from gateway.web.responses import ErrorResponse
@@ -28,7 +28,8 @@ async def on_gateway_error(request: Request, error: Exception) -> Response:
             headers["connection"] = "close"  # the rest of the body may still be on its way
         return ErrorResponse(error.message, status=status, param=error.param, code=error.code, headers=headers,
                              errors=errors)
-    if status >= 500 and not isinstance(error, UpstreamError | FlightFailed):
+    # The upstream's failures are its own; the cache's outages are logged once by their guard, not per request.
+    if status >= 500 and not isinstance(error, UpstreamError | FlightFailed | CacheUnavailable):
         log.error("%s on %s %s: %s", type(error).__name__, request.method, request.url.path, error)
     return ErrorResponse(str(error), status=status, code=code, headers=headers, errors=errors)
 

@@ -5,7 +5,7 @@ cache headers that come back."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
@@ -44,7 +44,7 @@ class Asker:
     tenant: str  # the caller's own tenant
     scope: str  # whose entries it may be served: the caller's own, or everyone's on a shared route
     provider: str | None  # the routing table's provider answering it (whose answers are its own); None: the default
-    embedder_key: str | None  # the key a remote embedder (OpenAI's embeddings) is called with for it
+    embedder_key: str | None = field(repr=False)  # what a remote embedder (OpenAI's) is called with: never in a repr
 
 
 def asker(request: Request, upstream: Upstream, route: str) -> Asker:

@@ -4,6 +4,7 @@ read the status and code of an error from the table the error boundary answers c
 
 from __future__ import annotations
 
+import logging
 import time
 
 import httpx
@@ -48,8 +49,9 @@ def test_admin_and_feedback_say_the_store_is_down_as_the_table_does(make_gateway
 
 
 def test_deleting_a_served_response_the_store_cannot_mark_says_so_in_openais_shape(make_gateway, redis_server,
-                                                                                   fake_upstream) -> None:
-    """Its id stays retrievable, so the client is told the delete did not happen (503), never that it did."""
+                                                                                   fake_upstream, caplog) -> None:
+    """Its id stays retrievable, so the client is told the delete did not happen (503), never that it did; the
+    store's trouble is not logged again as an error per request."""
     gateway = make_gateway("redis")
     body = {"model": "gpt-4o-mini", "input": "What is the capital of France?"}
     client = openai.OpenAI(base_url=gateway.base_url, api_key="sk-client-one", max_retries=0)
@@ -59,9 +61,11 @@ def test_deleting_a_served_response_the_store_cannot_mark_says_so_in_openais_sha
     admin.config_set("maxmemory-policy", "noeviction")
     admin.config_set("maxmemory", "1")  # every write is refused (OOM); reads still answer
     try:
-        with pytest.raises(openai.InternalServerError) as refused:
+        with caplog.at_level(logging.ERROR, logger="latency_slayer.web"), \
+                pytest.raises(openai.InternalServerError) as refused:
             client.responses.delete(hit.id)
     finally:
         admin.config_set("maxmemory", "0")
     assert refused.value.status_code == 503 and refused.value.code == "cache_unavailable"
     assert client.responses.retrieve(hit.id).id == hit.id
+    assert [record.getMessage() for record in caplog.records if record.name == "latency_slayer.web"] == []

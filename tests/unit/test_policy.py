@@ -7,8 +7,10 @@ import pytest
 
 from gateway.cache.layers import CacheLayers, PolicyConfig
 from gateway.cache.learning import Learning
+from gateway.cache.policy import Ask
 from gateway.embedding.local import LocalEmbedder
 from gateway.store.memory import MemoryStore
+from gateway.web.request_parts import Asker
 from gateway.wire.canonical import chat_key
 from gateway.wire.controls import Controls
 
@@ -102,3 +104,11 @@ async def test_stored_parts_are_read_once_per_key_and_only_while_the_whole_fits(
     assert await layers.recall_blobs(["a"] * 11, limit=1000) is None
     await layers.keep_blobs([("big", b"z" * 5000)], Controls(store=False))  # no-store keeps nothing
     assert await layers.recall_blobs(["big"], limit=10_000) == [None]
+
+
+def test_a_callers_upstream_key_is_never_in_a_repr() -> None:
+    """An Ask travels into background errands and decisions; a repr of one in a log or a traceback must not carry
+    the key its caller's upstream calls are made with."""
+    ask = Ask(None, Controls(), "tenant", "sk-upstream-secret", None, False)
+    asker = Asker("tenant", "tenant", None, "sk-upstream-secret")
+    assert "sk-upstream-secret" not in repr(ask) and "sk-upstream-secret" not in repr(asker)
