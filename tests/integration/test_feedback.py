@@ -53,6 +53,7 @@ def test_shadow_mode_answers_from_upstream_and_records_a_verdict(make_gateway, s
     state, _, fresh = ask(gateway, PARAPHRASE)
     assert state == "miss" and fake_upstream.calls() == 2  # the would-be hit went upstream
     assert fresh.choices[0].message.content.endswith(f"to: {PARAPHRASE}")  # fresh, not the cached answer
+    gateway.drain()  # the verdict is judged after the answer went out
     verdict = gateway.gateway.policy.learning.snapshot()["default"]
     assert verdict["good"] + verdict["bad"] == 1 and verdict["precision"] in (0.0, 1.0)
     assert ask(gateway)[0] == "hit"  # exact hits are never shadowed, and the entry was not overwritten
@@ -63,6 +64,7 @@ def test_a_near_miss_teaches_an_adaptive_route(make_gateway, store_kind, fake_up
                            CACHE_DISTANCE_THRESHOLD="0.3")
     ask(gateway)
     assert ask(gateway, PARAPHRASE)[0] == "miss"  # a strict route: too far, but close enough to be judged
+    gateway.drain()  # the verdict is judged after the answer went out
     snapshot = gateway.gateway.policy.learning.snapshot()["default"]
     assert snapshot["good"] + snapshot["bad"] == 1
 

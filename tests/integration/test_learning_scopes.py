@@ -89,8 +89,10 @@ def test_nor_is_a_shadow_check_or_a_near_miss_under_it(make_gateway, fake_upstre
     ask(gateway, key=ATTACKER)
     assert ask(gateway, PARAPHRASE, key=ATTACKER, headers={"x-cache-threshold": "0.2"})[0] == "hit"  # not shadowed
     assert ask(gateway, PARAPHRASE, key=ATTACKER, headers={"x-cache-threshold": "0", **NO_STORE})[0] == "miss"
+    gateway.drain()  # so that nothing judged is still on its way
     assert fake_upstream.calls() == 2 and gateway.gateway.policy.learning.snapshot() == {}
     assert ask(gateway, PARAPHRASE, key=ATTACKER, headers=NO_STORE)[0] == "miss"  # the control: a near miss
+    gateway.drain()  # its verdict is judged after the answer went out
     assert gateway.gateway.policy.learning.snapshot()["default"]["good"] == 1  # that teaches
 
 
