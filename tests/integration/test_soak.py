@@ -19,6 +19,9 @@ SAMPLE_SECS = 2.0
 # far beyond this.
 RSS_GROWTH_LIMIT_KIB = 24 * 1024
 SOCKET_GROWTH_LIMIT = 4
+# While traffic runs, the pools (the upstream's, Redis's, single-flight's) may still reach a peak of concurrent use
+# late in the run (one connection each for 8 clients at worst): a leak of one a call would be thousands.
+BUSY_SOCKET_GROWTH_LIMIT = 8
 # The SDK drops its connection after every stream and hypercorn closes its side only at its keep-alive timeout
 # (5 s), so sockets in CLOSE_WAIT come and go with the stream rate: they are counted apart, and the leak check
 # is made once they had the time to go.
@@ -68,6 +71,6 @@ def test_soak_mixed_traffic_for_a_minute(make_gateway, fake_upstream) -> None:
     assert not wrong, f"{len(wrong)} wrong answers: {wrong[:5]}\n{report}"
     assert traffic.counts.get("hit", 0) and traffic.counts.get("miss", 0) and traffic.counts.get("hit-stream", 0)
     assert rss_last - rss_first < RSS_GROWTH_LIMIT_KIB, report
-    assert established_last <= established_first + SOCKET_GROWTH_LIMIT, report
+    assert established_last <= established_first + BUSY_SOCKET_GROWTH_LIMIT, report
     assert settled, f"sockets still open after the traffic stopped: {report}"
     assert rate_last > rate_first / 2, f"the gateway slowed down over the run: {report}"
