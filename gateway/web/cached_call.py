@@ -193,8 +193,7 @@ async def _refresh(request: Request, gateway: Gateway, call: CachedCall, miss: M
             await response(request.scope, _no_disconnect, told)
         except GatewayError as error:  # the cached answer was served; the next request tries again
             trace.finish(failure(error)[0])
-            return trace.prompt_tokens + trace.completion_tokens
-    trace.finish()
+    trace.finish()  # a no-op once finished
     return trace.prompt_tokens + trace.completion_tokens
 
 
