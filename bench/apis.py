@@ -76,7 +76,7 @@ def _latencies(url: str, bodies: Bodies, plan: Plan, step: Callable[[str], None]
     for round_ in range(plan.api_rounds):
         step(f"every API: hits at concurrency 1, round {round_ + 1} of {plan.api_rounds}")
         for kind in HIT_KINDS:
-            turns = {(name, kind): (APIS[name][0], bodies[name][kind] * plan.repeats) for name in _turns(round_)}
+            turns = {(name, kind): (APIS[name][0], bodies[name][kind] * plan.api_repeats) for name in _turns(round_)}
             for request_class, taken in load.interleaved(url, turns).items():
                 samples[request_class] += taken
     return {name: {f"{kind}_hit": hit_latency(samples[name, kind]) for kind in HIT_KINDS} for name in APIS}

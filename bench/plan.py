@@ -16,6 +16,9 @@ class Plan:
     upstream_secs: float = 0.3  # the fake upstream's chat latency, as in the peers' published comparison
     api_rounds: int = 3  # turns the APIs take at each measurement of bench/apis.py (an API's figure: the median)
     api_load_secs: int = 1  # each wrk run of bench/apis.py (run `api_rounds` times per API)
+    # Passes over the 20 questions per API and round at concurrency 1 in bench/apis.py: a median of 60 samples
+    # moves by several percent between runs, more than the differences between APIs it is there to show.
+    api_repeats: int = 5
 
     def steps(self, workloads: int) -> int:
         """Progress-bar steps: the floor, then per service start-up, 6 probes and the load grid."""

@@ -18,7 +18,7 @@ from gateway.cache.scopes import scope_of
 from gateway.embedding.base import Embedder
 from gateway.errors import StoreError
 from gateway.guard import OutageGuard
-from gateway.store.base import Entry, Stale, Store, Tags
+from gateway.store.base import Entry, Found, Stale, Store, Tags
 from gateway.tracing import NO_TRACING, Tracer
 from gateway.wire.answers import AnswerShape
 from gateway.wire.canonical import SHARED_TENANT, RequestKey
@@ -35,6 +35,7 @@ class Hit:
     distance: float | None = None
     threshold: float | None = None  # the distance threshold a semantic hit was served under
     stale: Stale | None = None  # an expired answer served while it is refreshed (stale-while-revalidate)
+    raw: bytes = b""  # `completion` as the store holds it
     origin: str = ""  # what wrote the answer served when no client asked it (`Entry.origin`): its yield
 
 
@@ -99,12 +100,12 @@ class CacheLayers:
         self.prompts = PromptVectors(embedder, self.embedder_guard)
 
     async def _answer(self, entry: str, answers: AnswerShape, *,
-                      refresh: bool = True) -> tuple[dict[str, Any], str] | None:
-        """The entry's live answer, when it is a whole one of the API asked, and what wrote it."""
+                      refresh: bool = True) -> tuple[dict[str, Any], Found] | None:
+        """The entry's live answer, when it is a whole one of the API asked, and as it was found."""
         refresh = refresh and self.config.sliding
         found = await self.store_guard.call(lambda: self.store.read(entry, refresh=refresh))
         completion = _complete(found.answer, answers) if found is not None else None
-        return None if completion is None or found is None else (completion, found.origin)
+        return None if completion is None or found is None else (completion, found)
 
     def stale_window_ms(self, controls: Controls) -> int:
         """How long past its TTL this request accepts an answer: the client's or its route's window, within the
@@ -126,7 +127,7 @@ class CacheLayers:
                 completion = _complete(stale.answer, key.answers) if stale is not None else None
                 span.set("cache.found", completion is not None)
             if completion is not None:
-                found.hit = Hit(completion, "exact", key.exact, stale=stale, origin=stale.origin)
+                found.hit = Hit(completion, "exact", key.exact, stale=stale, raw=stale.answer, origin=stale.origin)
         return found
 
     async def _live(self, key: RequestKey, controls: Controls, *, api_key: str | None) -> Lookup:
@@ -135,7 +136,7 @@ class CacheLayers:
             exact = await self._answer(key.exact, key.answers)
             span.set("cache.found", exact is not None)
         if exact is not None:
-            return Lookup(Hit(exact[0], "exact", key.exact, origin=exact[1]))
+            return Lookup(Hit(exact[0], "exact", key.exact, raw=exact[1].answer, origin=exact[1].origin))
         if key.prompt is None:
             return Lookup()
         with tracer.span("cache.embedding"):
@@ -168,11 +169,13 @@ class CacheLayers:
                 continue
             if distance > threshold:
                 if probe is None and (near := await self._answer(candidate.key, key.answers, refresh=False)):
-                    probe = Hit(near[0], "semantic", candidate.key, distance)
+                    probe = Hit(near[0], "semantic", candidate.key, distance, raw=near[1].answer)
                 continue
             found = await self._answer(candidate.key, key.answers)
             if found is not None:  # an expired answer falls through to the next candidate
-                return Lookup(Hit(found[0], "semantic", candidate.key, distance, threshold, origin=found[1]), vector)
+                hit = Hit(found[0], "semantic", candidate.key, distance, threshold, raw=found[1].answer,
+                          origin=found[1].origin)
+                return Lookup(hit, vector)
         return Lookup(vector=vector, probe=probe)
 
     def _verified(self, verifier: Verifier, query: str, cached: str, distance: float) -> bool:

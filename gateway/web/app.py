@@ -49,15 +49,16 @@ def make_app(settings: Settings, build: Callable[[Settings], Awaitable[Gateway]]
             await gateway.close()
 
     routes = [
+        # The cached APIs first, each a route away from chat: every route tried before costs a hit a regex match.
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
-        Route("/v1/embeddings", embeddings, methods=["POST"]),
         Route("/v1/responses", create_response, methods=["POST"]),
+        Route("/v1/messages", messages, methods=["POST"]),
+        Route("/v1/completions", text_completions, methods=["POST"]),
+        Route("/v1/embeddings", embeddings, methods=["POST"]),
         Route("/v1/responses/{response_id}", retrieve_response, methods=["GET"]),
         Route("/v1/responses/{response_id}", delete_response, methods=["DELETE"]),
         Route("/v1/responses/{response_id}/input_items", list_input_items, methods=["GET"]),
-        Route("/v1/completions", text_completions, methods=["POST"]),
         Route("/v1/cache/feedback", cache_feedback, methods=["POST"]),
-        Route("/v1/messages", messages, methods=["POST"]),
         Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
         Route("/v1/messages/{rest:path}", other_messages_path, methods=ALL_METHODS),
         Route("/v1/models", list_models, methods=["GET"]),

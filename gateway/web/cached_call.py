@@ -98,8 +98,8 @@ class Reissued(Protocol):
         """The answer an upstream's body (JSON, or a whole stream) holds; None: none to serve (relayed as it is)."""
         ...
 
-    def served(self, answer: dict[str, Any]) -> None:
-        """Keep what the client is about to be sent of `answer`."""
+    def served(self, answer: dict[str, Any], raw: bytes) -> None:
+        """Keep what the client is about to be sent of `answer` (`raw`: its bytes, as stored or relayed)."""
         ...
 
 
@@ -137,12 +137,13 @@ async def answer(request: Request, gateway: Gateway, call: CachedCall, trace: Tr
         if conversation is not None:
             policy.defer(_prefetch(request, gateway, conversation, ask, decision.completion, upstream, who,
                                    served=served))
-        return _serve(call, decision.completion, headers, reissued)
+        return _serve(call, decision.completion, decision.raw, headers, reissued)
     if isinstance(decision, Following):
         trace.hit("flight", decision.usage)  # a stream's usage is known at its end
-        whole = reissued.answer_in(decision.body or b"") if reissued is not None else None
+        raw = decision.body or b""
+        whole = reissued.answer_in(raw) if reissued is not None else None
         if whole is not None:
-            return _serve(call, whole, cache_headers("hit", layer="flight"), reissued)
+            return _serve(call, whole, raw, cache_headers("hit", layer="flight"), reissued)
         return _followed(decision, trace, errors_for(request.scope["path"]))
     trace.outcome, trace.origin = decision.state, decision.origin
     with decision:
@@ -202,9 +203,10 @@ async def _no_disconnect() -> Message:
     raise AssertionError("unreachable")
 
 
-def _serve(call: CachedCall, whole: dict[str, Any], headers: dict[str, str], reissued: Reissued | None) -> Response:
+def _serve(call: CachedCall, whole: dict[str, Any], raw: bytes, headers: dict[str, str],
+           reissued: Reissued | None) -> Response:
     if reissued is not None:
-        reissued.served(whole)
+        reissued.served(whole, raw)
     if call.stream:
         return EventStreamResponse(call.cached(whole), headers)
     return JSONResponse(call.cached(whole), headers=headers)

@@ -41,12 +41,13 @@ class _Kept:
 
     answer_in = staticmethod(answer_in)
 
-    def served(self, whole: dict[str, Any]) -> None:
+    def served(self, whole: dict[str, Any], raw: bytes) -> None:
+        issued = self._call.issue(whole, raw)
         if self._call.asked.get("store") is False:
             return
         gateway = gateway_of(self._request)
-        gateway.policy.note(self._call.issue(whole).kept_under(caller(self._request).tenant),
-                            ttl_secs=gateway.settings.responses_keep_secs)
+        tenant = caller(self._request).tenant
+        gateway.policy.note(issued.kept_under(tenant), ttl_secs=gateway.settings.responses_keep_secs)
 
 
 async def create_response(request: Request) -> Response:

@@ -6,8 +6,8 @@ functions and values."""
 
 from __future__ import annotations
 
+import os
 import re
-import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,11 +26,11 @@ _ISSUED = re.compile(r"resp_[0-9a-f]{16}([0-9a-f]{32})([0-9a-f]{8})")
 _PER_SERVE = ("id", "created_at", "completed_at")  # what differs each time one answer is served
 
 
-def issued_answer(answer: dict[str, Any], *, asked: dict[str, Any], conversation: list[Any],
-                  previous: str | None) -> Served:
-    """`answer` as a request that `asked` is served it: under an id of its own, with what this request asked
-    echoed (not what the first asker did), and what is kept for that id: `conversation`, the input items it
-    answered, following the upstream's `previous` response, if any."""
+def issuable(answer: dict[str, Any], *, asked: dict[str, Any], conversation: list[Any],
+             previous: str | None) -> Served:
+    """What serving `answer` to a request that `asked` keeps, the same however often it is served (`Served.issued`
+    gives each serve its id): the answer with what this request asked echoed (not what the first asker did), and
+    `conversation`, the input items it answered, following the upstream's `previous` response, if any."""
     echoed = {name: asked.get(name) for name in ECHOED_FIELDS}
     if echoed["store"] is None:
         echoed["store"] = True
@@ -44,11 +44,8 @@ def issued_answer(answer: dict[str, Any], *, asked: dict[str, Any], conversation
     response = {name: value for name, value in answer.items() if name not in _PER_SERVE}
     response.update(echoed)
     response["output"] = output
-    content = Served(response, conversation, previous)
-    # Once: its digest goes in the id, and it is what is kept (`restored` reads it back).
     kept = orjson.dumps({"response": response, "input": conversation, "previous": previous})
-    now = int(time.time())
-    return content.served_as(f"resp_{secrets.token_hex(8)}{digest(kept)}{now:08x}", now, kept=kept)
+    return Served(response, conversation, previous, kept, digest(kept))
 
 
 def kept_as(tenant: str, name: str) -> str:
@@ -64,20 +61,25 @@ class Served:
     response: dict[str, Any]
     input: list[Any]
     previous: str | None
-    kept: bytes = field(default=b"", repr=False, compare=False)  # what is kept, taken once when it was issued
+    kept: bytes = field(default=b"", repr=False, compare=False)  # what is kept (`issuable`)
+    name: str = ""  # the digest of what is kept, which its ids carry
 
-    def served_as(self, response_id: str, created_at: int, *, kept: bytes = b"") -> Served:
+    def issued(self) -> Served:
+        """Served once more, under an id of its own."""
+        now = int(time.time())
+        return self.served_as(f"resp_{os.urandom(8).hex()}{self.name}{now:08x}", now)
+
+    def served_as(self, response_id: str, created_at: int) -> Served:
         response = {**self.response, "id": response_id, "created_at": created_at}
         if response.get("status") == "completed":
             response["completed_at"] = created_at
-        return Served(response, self.input, self.previous, kept)
+        return Served(response, self.input, self.previous, self.kept, self.name)
 
     def kept_under(self, tenant: str) -> list[tuple[str, bytes]]:
         """What to keep so that its id can be named later, by name: named by its content, whose digest the id
         carries, so however often one answer is served in one conversation, it is kept once."""
-        names = kept_names(tenant, str(self.response.get("id")))
-        assert names is not None, "only what was issued is kept"
-        return [(names[0], self.kept)]
+        assert self.name, "only what was issued is kept"
+        return [(_served_name(tenant, self.name), self.kept)]
 
     def conversation(self) -> list[Any]:
         """The conversation up to and with this answer, as the input items that give it back to the model."""
@@ -90,7 +92,11 @@ def kept_names(tenant: str, response_id: str) -> list[str] | None:
     issued = _ISSUED.fullmatch(response_id)
     if issued is None:
         return None
-    return [kept_as(tenant, "served:" + issued.group(1)), kept_as(tenant, "deleted:" + response_id)]
+    return [_served_name(tenant, issued.group(1)), kept_as(tenant, "deleted:" + response_id)]
+
+
+def _served_name(tenant: str, name: str) -> str:
+    return kept_as(tenant, "served:" + name)
 
 
 def restored(response_id: str, kept: bytes | None, deleted: bytes | None) -> Served | None:

@@ -30,7 +30,7 @@ class ResponseAnswers:
         """A completed response whose items have the shapes the gateway writes back (a replay, a chained input)."""
         return (isinstance(answer, dict) and answer.get("object") == "response"
                 and answer.get("status") == "completed" and isinstance(answer.get("output"), list)
-                and all(_well_formed(item) for item in answer["output"]))
+                and all(map(_well_formed, answer["output"])))
 
     @staticmethod
     def reply(answer: dict[str, Any]) -> Reply:
@@ -51,22 +51,28 @@ class ResponseAnswers:
 RESPONSE_ANSWERS = ResponseAnswers()
 
 
-def _strings(value: dict[str, Any], *names: str) -> bool:
-    return all(isinstance(value.get(name), str) for name in names)
+_PART_TEXT = {"output_text": "text", "refusal": "refusal"}  # a message part's type -> its string field
 
 
 def _well_formed(item: Any) -> bool:
-    if not isinstance(item, dict) or not isinstance(item.get("type"), str):
+    # Loops, not generators: every cache hit checks its answer's items (`complete`).
+    if not isinstance(item, dict):
         return False
-    if item["type"] == "message":
+    kind = item.get("type")
+    if kind == "message":
         content = item.get("content")
-        return isinstance(content, list) and all(
-            isinstance(part, dict) and isinstance(part.get("type"), str)
-            and (part["type"] != "output_text" or _strings(part, "text"))
-            and (part["type"] != "refusal" or _strings(part, "refusal")) for part in content)
-    if item["type"] == "function_call":
-        return _strings(item, "name", "arguments", "call_id")
-    return True
+        if not isinstance(content, list):
+            return False
+        for part in content:
+            if not isinstance(part, dict) or not isinstance(part_kind := part.get("type"), str):
+                return False
+            if part_kind in _PART_TEXT and not isinstance(part.get(_PART_TEXT[part_kind]), str):
+                return False
+        return True
+    if kind == "function_call":
+        return (isinstance(item.get("name"), str) and isinstance(item.get("arguments"), str)
+                and isinstance(item.get("call_id"), str))
+    return isinstance(kind, str)
 
 
 class ResponseStream:

@@ -8,6 +8,7 @@ items instead (`chained`). Pure functions and values."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,10 +18,10 @@ import orjson
 from gateway.errors import InvalidRequest, Uncacheable
 from gateway.wire.canonical import SHARED_TENANT, RequestKey, request_key
 from gateway.wire.controls import Controls, parse_controls
-from gateway.wire.issued_responses import Served, issued_answer
+from gateway.wire.issued_responses import Served, issuable
 from gateway.wire.json_body import forwardable, parse_json_object
 from gateway.wire.requests import check_model
-from gateway.wire.response_events import RESPONSE_ANSWERS, ResponseStream, replayed
+from gateway.wire.response_events import RESPONSE_ANSWERS, ResponseStream, answer_in, replayed
 
 # Fields that do not change which answer is right (as for chat): sampling, and what concerns the account only.
 NEUTRAL_FIELDS = frozenset({
@@ -34,6 +35,9 @@ MAX_ITEMS = 10_000
 # A cached answer's conversation is kept for chaining as long as its id is (`Served`): one longer than this is
 # answered upstream, never from the cache, so no request can make the gateway keep more than this per hit.
 MAX_KEPT_INPUT_BYTES = 1 << 20
+# What serving one answer to one request keeps is built once for this many recent (answer, request) pairs no
+# longer than this together: the common hit, the same request over and over, costs about what a chat hit does.
+REMEMBERED_ISSUES, REMEMBERED_ISSUE_BYTES = 512, 16 << 10
 
 
 @dataclass(slots=True)  # not frozen: built on every request
@@ -43,6 +47,7 @@ class ResponsesRequest:
     model: str
     stream: bool
     asked: dict[str, Any]  # the body as the client sent it: what a cached answer echoes
+    raw: bytes  # its bytes
     hosted_tools: bool  # the route caches requests that offer tools the provider runs
     issued: Served | None = None  # the answer the gateway served it, once it has
     path = "/responses"
@@ -80,11 +85,16 @@ class ResponsesRequest:
     def stream_answer(self, *, caching: bool) -> ResponseStream:
         return ResponseStream()
 
-    def issue(self, answer: dict[str, Any]) -> Served:
-        """`answer` as this request is served it, issued once (`issued_answer`) however often it is asked."""
+    def issue(self, answer: dict[str, Any], raw: bytes = b"") -> Served:
+        """`answer` (`raw`: its bytes, as stored or relayed, if known) as this request is served it, under an id of
+        its own, once however often it is asked."""
         if self.issued is None:
-            self.issued = issued_answer(answer, asked=self.asked, conversation=_items(self.body.get("input")),
-                                        previous=self.body.get("previous_response_id"))
+            if raw and self.body is self.asked and len(raw) + len(self.raw) <= REMEMBERED_ISSUE_BYTES:
+                kept = _remembered_issuable(raw, self.raw)  # not chained: its bytes say all it asked
+            else:
+                kept = issuable(answer, asked=self.asked, conversation=_items(self.body.get("input")),
+                                previous=self.body.get("previous_response_id"))
+            self.issued = kept.issued()
         return self.issued
 
     def cached(self, answer: dict[str, Any]) -> bytes:
@@ -98,8 +108,17 @@ def read_responses(raw: bytes, headers: Mapping[str, str], *, default_model: str
     body = parse_json_object(raw)
     _validate(body)
     controls = parse_controls(headers)
-    return ResponsesRequest(body, controls, body.get("model") or default_model, bool(body.get("stream")), body,
+    return ResponsesRequest(body, controls, body.get("model") or default_model, bool(body.get("stream")), body, raw,
                             controls.route in hosted_tool_routes)
+
+
+@functools.lru_cache(maxsize=REMEMBERED_ISSUES)
+def _remembered_issuable(answer: bytes, request: bytes) -> Served:
+    """`issuable` of an answer and of a request not chained, read from their bytes (both read whole before)."""
+    whole, asked = answer_in(answer), orjson.loads(request)
+    assert whole is not None, "only a whole answer is served"
+    return issuable(whole, asked=asked, conversation=_items(asked.get("input")),
+                    previous=asked.get("previous_response_id"))
 
 
 def _expect(condition: bool, message: str, param: str) -> None:
@@ -215,5 +234,5 @@ def chained(request: ResponsesRequest, served: Served) -> ResponsesRequest:
     body["input"] = served.conversation() + _items(request.body.get("input"))
     if served.previous is not None:
         body["previous_response_id"] = served.previous
-    return ResponsesRequest(body, request.controls, request.model, request.stream, request.asked,
+    return ResponsesRequest(body, request.controls, request.model, request.stream, request.asked, request.raw,
                             request.hosted_tools)

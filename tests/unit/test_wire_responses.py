@@ -147,7 +147,10 @@ def test_what_an_answer_says_and_whether_it_is_whole() -> None:
                    {**ANSWER, "output": "x"}, None, {"error": {"message": "x"}}, {**ANSWER, "output": [5]},
                    {**ANSWER, "output": [{**CALL, "arguments": {"q": 1}}]}, {**ANSWER, "output": [{**MESSAGE,
                                                                                              "content": 5}]},
-                   {**ANSWER, "output": [{**MESSAGE, "content": [{"type": "output_text", "text": 3}]}]}):
+                   {**ANSWER, "output": [{**MESSAGE, "content": [{"type": "output_text", "text": 3}]}]},
+                   {**ANSWER, "output": [{**MESSAGE, "content": [{"type": "refusal", "refusal": None}]}]},
+                   {**ANSWER, "output": [{**MESSAGE, "content": [{"text": "no type"}]}]},
+                   {**ANSWER, "output": [{"id": "no type"}]}, {**ANSWER, "output": [{**CALL, "call_id": 7}]}):
         assert not RESPONSE_ANSWERS.complete(broken)
     assert not RESPONSE_ANSWERS.private(ANSWER)
     assert RESPONSE_ANSWERS.private({**ANSWER, "output": [REASONING, MESSAGE]})
@@ -255,6 +258,29 @@ def test_what_is_kept_of_one_answer_in_one_conversation_is_kept_once_under_each_
     assert restored(ids, None, None) is None and restored(ids, b"{", None) is None
     assert kept_names("t1", "resp_67ccd2bed1ec8190b14f964abc0542670bb6a6b452d3795b") is None  # the upstream's
     assert kept_names("t1", "resp_" + "0" * 5000) is None
+
+
+def _but_when(served) -> dict:
+    return {name: value for name, value in served.response.items() if name not in ("id", "created_at", "completed_at")}
+
+
+def test_an_answer_issued_from_its_bytes_is_the_one_issued_afresh() -> None:
+    """A hit issues its answer from the answer's and the request's bytes, built once for both however often they
+    come: what is served and kept must be what building it afresh gives, each request its own echo and input."""
+    for body in ({"input": ASK}, {"input": ASK, "metadata": {"a": "b"}, "store": False, "user": "u"},
+                 {"input": [{"role": "user", "content": ASK}], "previous_response_id": "resp_upstream"}):
+        for raw in (orjson.dumps(ANSWER), _request({**body, "stream": True}).cached(ANSWER)):  # stored; a leader's
+            fresh, remembered, again = (_request(body).issue(ANSWER), _request(body).issue(ANSWER, raw),
+                                        _request(body).issue(ANSWER, raw))
+            assert _but_when(fresh) == _but_when(remembered) == _but_when(again)
+            assert fresh.kept_under("t1") == remembered.kept_under("t1") and remembered.input == fresh.input
+            assert len({fresh.response["id"], remembered.response["id"], again.response["id"]}) == 3
+    earlier = _request({"input": ASK}).issue(ANSWER)
+    follow = chained(_request({"input": "And then?", "previous_response_id": earlier.response["id"]}), earlier)
+    issued = follow.issue(ANSWER, orjson.dumps(ANSWER))  # what a chained request asked is more than its bytes say
+    assert issued.input == [*earlier.conversation(), {"role": "user", "content": "And then?"}]
+    assert issued.kept_under("t1") == chained(_request({"input": "And then?", "previous_response_id": earlier.response[
+        "id"]}), earlier).issue(ANSWER).kept_under("t1")
 
 
 def test_the_answer_a_leaders_body_holds() -> None:
