@@ -37,7 +37,7 @@ MAX_ITEMS = 10_000
 MAX_KEPT_INPUT_BYTES = 1 << 20
 # What serving one answer to one request keeps is built once for this many recent (answer, request) pairs no
 # longer than this together: the common hit, the same request over and over, costs about what a chat hit does.
-REMEMBERED_ISSUES, REMEMBERED_ISSUE_BYTES = 512, 16 << 10
+REMEMBERED_ISSUES, REMEMBERED_ISSUE_BYTES = 256, 16 << 10
 
 
 @dataclass(slots=True)  # not frozen: built on every request
