@@ -16,8 +16,8 @@ class Plan:
     upstream_secs: float = 0.3  # the fake upstream's chat latency, as in the peers' published comparison
     api_rounds: int = 3  # turns the APIs take at each measurement of bench/apis.py (an API's figure: the median)
     api_load_secs: int = 1  # each wrk run of bench/apis.py (run `api_rounds` times per API)
-    # Passes over the 20 questions per API and round at concurrency 1 in bench/apis.py: a median of 60 samples
-    # moves by several percent between runs, more than the differences between APIs it is there to show.
+    # Passes over the 20 questions per API and round at concurrency 1 in bench/apis.py: a median of 60 samples (one
+    # pass in 3 rounds) moves by several percent between runs, more than the differences between APIs it shows.
     api_repeats: int = 5
 
     def steps(self, workloads: int) -> int:
@@ -30,5 +30,5 @@ class Plan:
 
 
 FULL = Plan(repeats=10, misses=30, load_secs=4, concurrency=(1, 4, 16, 64), workers=2, with_litellm=True,
-            api_load_secs=2)
+            api_load_secs=2, api_repeats=10)
 QUICK = Plan(repeats=1, misses=3, load_secs=1, concurrency=(1, 16), workers=1, with_litellm=False)

@@ -4,14 +4,14 @@
 A cached answer is served under a fresh id the upstream never saw (`gateway.wire.issued_responses`). So that
 `previous_response_id` naming it works (also for an answer another key's request produced on a shared route, or
 one made with `store: false`), a request naming it is sent upstream with that conversation written out as input
-items instead (`chained`). Pure functions and values."""
+items instead (`chained`). Pure functions and values; one is memoized (`remembered_issuable`)."""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 
@@ -35,9 +35,17 @@ MAX_ITEMS = 10_000
 # A cached answer's conversation is kept for chaining as long as its id is (`Served`): one longer than this is
 # answered upstream, never from the cache, so no request can make the gateway keep more than this per hit.
 MAX_KEPT_INPUT_BYTES = 1 << 20
-# What serving one answer to one request keeps is built once for this many recent (answer, request) pairs no
-# longer than this together: the common hit, the same request over and over, costs about what a chat hit does.
-REMEMBERED_ISSUES, REMEMBERED_ISSUE_BYTES = 256, 16 << 10
+# What serving one answer to one request keeps is built once for this many recent (answer, request) pairs, no
+# longer than this together and of no more JSON values (counted by their separators) than this: the common hit, the
+# same request over and over, costs about what a chat hit does, and what the memo holds stays a few MB whatever is
+# sent (parsed, a value takes tens of times its bytes).
+REMEMBERED_ISSUES, REMEMBERED_ISSUE_BYTES, REMEMBERED_ISSUE_VALUES = 128, 16 << 10, 256
+METADATA_PAIRS = 16  # as OpenAI accepts
+# Fields a cached answer echoes that hold a string: checked as the upstream would, which would refuse what else
+# a hit would echo.
+STRING_FIELDS = ("previous_response_id", "instructions", "user", "safety_identifier", "prompt_cache_key",
+                 "service_tier")
+OBJECT_FIELDS = ("text", "reasoning", "metadata", "stream_options")
 
 
 @dataclass(slots=True)  # not frozen: built on every request
@@ -47,7 +55,7 @@ class ResponsesRequest:
     model: str
     stream: bool
     asked: dict[str, Any]  # the body as the client sent it: what a cached answer echoes
-    raw: bytes  # its bytes
+    raw: bytes  # the client's bytes, what `asked` was read from
     hosted_tools: bool  # the route caches requests that offer tools the provider runs
     issued: Served | None = None  # the answer the gateway served it, once it has
     path = "/responses"
@@ -89,8 +97,8 @@ class ResponsesRequest:
         """`answer` (`raw`: its bytes, as stored or relayed, if known) as this request is served it, under an id of
         its own, once however often it is asked."""
         if self.issued is None:
-            if raw and self.body is self.asked and len(raw) + len(self.raw) <= REMEMBERED_ISSUE_BYTES:
-                kept = _remembered_issuable(raw, self.raw)  # not chained: its bytes say all it asked
+            if raw and self.body is self.asked and _rememberable(raw, self.raw):
+                kept = remembered_issuable(raw, self.raw)  # not chained: its bytes say all it asked
             else:
                 kept = issuable(answer, asked=self.asked, conversation=_items(self.body.get("input")),
                                 previous=self.body.get("previous_response_id"))
@@ -112,46 +120,57 @@ def read_responses(raw: bytes, headers: Mapping[str, str], *, default_model: str
                             controls.route in hosted_tool_routes)
 
 
+def _rememberable(*raws: bytes) -> bool:
+    return (sum(map(len, raws)) <= REMEMBERED_ISSUE_BYTES and sum(
+        raw.count(b",") + raw.count(b"{") + raw.count(b"[") for raw in raws) <= REMEMBERED_ISSUE_VALUES)
+
+
 @functools.lru_cache(maxsize=REMEMBERED_ISSUES)
-def _remembered_issuable(answer: bytes, request: bytes) -> Served:
-    """`issuable` of an answer and of a request not chained, read from their bytes (both read whole before)."""
+def remembered_issuable(answer: bytes, request: bytes) -> Served:
+    """`issuable` of an answer and of a request not chained, read from their bytes (both read whole before). Every
+    serve of what it returns shares its nested values, across tenants: nothing may change them in place."""
     whole, asked = answer_in(answer), orjson.loads(request)
     assert whole is not None, "only a whole answer is served"
     return issuable(whole, asked=asked, conversation=_items(asked.get("input")),
                     previous=asked.get("previous_response_id"))
 
 
-def _expect(condition: bool, message: str, param: str) -> None:
-    if not condition:
-        raise InvalidRequest(message, param=param, code="invalid_type")
+def _refuse(message: str, param: str) -> NoReturn:
+    raise InvalidRequest(message, param=param, code="invalid_type")
 
 
 def _validate(body: dict[str, Any]) -> None:
+    # Every message is built only to be raised: this runs on every request, hits included.
     if "model" in body:
         check_model(body["model"])
     value = body.get("input")
-    _expect(value is None or isinstance(value, (str, list)), "Invalid type for 'input': expected a string or an "
-            "array of input items.", "input")
+    if value is not None and not isinstance(value, (str, list)):
+        _refuse("Invalid type for 'input': expected a string or an array of input items.", "input")
     if isinstance(value, list):
-        _expect(len(value) <= MAX_ITEMS, f"Invalid 'input': at most {MAX_ITEMS} items are accepted.", "input")
+        if len(value) > MAX_ITEMS:
+            _refuse(f"Invalid 'input': at most {MAX_ITEMS} items are accepted.", "input")
         for index, item in enumerate(value):
-            _expect(isinstance(item, dict), f"Invalid type for 'input[{index}]': expected an object.",
-                    f"input[{index}]")
-    _expect(isinstance(body.get("stream", False), bool) or body.get("stream") is None,
-            "Invalid type for 'stream': expected a boolean.", "stream")
-    _expect(body.get("tools") is None or (isinstance(body["tools"], list) and all(
-        isinstance(tool, dict) and isinstance(tool.get("type"), str) for tool in body["tools"])),
-            "Invalid type for 'tools': expected an array of objects, each with a string 'type'.", "tools")
-    for name in ("previous_response_id", "instructions"):
-        _expect(body.get(name) is None or isinstance(body[name], str),
-                f"Invalid type for '{name}': expected a string.", name)
-    for name in ("text", "reasoning", "metadata", "stream_options"):
-        _expect(body.get(name) is None or isinstance(body[name], dict),
-                f"Invalid type for '{name}': expected an object.", name)
+            if not isinstance(item, dict):
+                _refuse(f"Invalid type for 'input[{index}]': expected an object.", f"input[{index}]")
+    if body.get("stream") is not None and not isinstance(body["stream"], bool):
+        _refuse("Invalid type for 'stream': expected a boolean.", "stream")
+    tools = body.get("tools")
+    if tools is not None and not (isinstance(tools, list) and all(
+            isinstance(tool, dict) and isinstance(tool.get("type"), str) for tool in tools)):
+        _refuse("Invalid type for 'tools': expected an array of objects, each with a string 'type'.", "tools")
+    for name in STRING_FIELDS:
+        if body.get(name) is not None and not isinstance(body[name], str):
+            _refuse(f"Invalid type for '{name}': expected a string.", name)
+    for name in OBJECT_FIELDS:
+        if body.get(name) is not None and not isinstance(body[name], dict):
+            _refuse(f"Invalid type for '{name}': expected an object.", name)
+    metadata = body.get("metadata") or {}
+    if len(metadata) > METADATA_PAIRS or not all(isinstance(value, str) for value in metadata.values()):
+        _refuse(f"Invalid 'metadata': expected an object of at most {METADATA_PAIRS} string values.", "metadata")
     for name in ("temperature", "top_p"):
         number = body.get(name)
-        _expect(number is None or (isinstance(number, (int, float)) and not isinstance(number, bool)),
-                f"Invalid type for '{name}': expected a number.", name)
+        if number is not None and (not isinstance(number, (int, float)) or isinstance(number, bool)):
+            _refuse(f"Invalid type for '{name}': expected a number.", name)
 
 
 def _items(value: Any) -> list[Any]:

@@ -9,6 +9,7 @@ import openai
 import pytest
 from pydantic import BaseModel
 
+from gateway.wire.responses_api import remembered_issuable
 from tests.support.clients import PARAPHRASE, PROMPT, UNRELATED, client
 from tests.support.events import events_of, served
 from tests.support.flights import together
@@ -49,6 +50,15 @@ def test_exact_and_semantic_hits_are_served_under_fresh_ids(gateway, fake_upstre
     assert create(gateway, instructions="Answer in French.")[0] == "miss"
     assert create(gateway, key="sk-client-two")[0] == "miss"
     assert fake_upstream.calls(RESPONSES) == 4
+
+
+def test_one_answer_served_to_one_request_again_is_issued_from_what_was_built_once(gateway) -> None:
+    """The stored answer's bytes reach the wire format with the hit, which builds what serving it keeps once."""
+    create(gateway)
+    remembered_issuable.cache_clear()
+    hits = [create(gateway) for _ in range(3)]
+    assert [state for state, _, _ in hits] == ["hit"] * 3 and len({response.id for _, _, response in hits}) == 3
+    assert remembered_issuable.cache_info()[:2] == (2, 1)  # hits, misses
 
 
 def test_chat_and_responses_never_serve_each_other(gateway, fake_upstream) -> None:

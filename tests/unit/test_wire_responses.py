@@ -12,7 +12,7 @@ from gateway.wire import sse
 from gateway.wire.canonical import SHARED_TENANT, chat_key
 from gateway.wire.issued_responses import input_items, kept_names, restored
 from gateway.wire.response_events import RESPONSE_ANSWERS, ResponseStream, answer_in
-from gateway.wire.responses_api import MAX_KEPT_INPUT_BYTES, chained, read_responses, responses_key
+from gateway.wire.responses_api import MAX_KEPT_INPUT_BYTES, chained, read_responses, remembered_issuable, responses_key
 
 ASK = "What is Redis?"
 TOOL = {"type": "function", "name": "search_kb", "parameters": {"type": "object"}}
@@ -120,6 +120,12 @@ def test_two_apis_never_share_an_answer() -> None:
     ({"input": ASK, "tools": {}}, "tools"), ({"input": ASK, "model": ""}, "model"),
     ({"input": ASK, "previous_response_id": 7}, "previous_response_id"), ({"input": ASK, "text": "x"}, "text"),
     ({"input": ASK, "tools": [{"type": {"a": 1}}]}, "tools"), ({"input": ASK, "tools": [{"name": "f"}]}, "tools"),
+    # what a hit echoes is what the upstream accepts: a string, metadata's few string values
+    ({"input": ASK, "user": [{}, {}]}, "user"), ({"input": ASK, "safety_identifier": 1}, "safety_identifier"),
+    ({"input": ASK, "prompt_cache_key": {}}, "prompt_cache_key"), ({"input": ASK, "service_tier": []}, "service_tier"),
+    ({"input": ASK, "metadata": {"a": 1}}, "metadata"), ({"input": ASK, "metadata": {str(n): "v" for n in range(17)}},
+                                                         "metadata"),
+    ({"input": ASK, "temperature": "0.2"}, "temperature"), ({"input": ASK, "top_p": True}, "top_p"),
 ])
 def test_bad_bodies_are_refused_naming_the_field(body: dict, param: str) -> None:
     with pytest.raises(InvalidRequest) as refused:
@@ -281,6 +287,21 @@ def test_an_answer_issued_from_its_bytes_is_the_one_issued_afresh() -> None:
     assert issued.input == [*earlier.conversation(), {"role": "user", "content": "And then?"}]
     assert issued.kept_under("t1") == chained(_request({"input": "And then?", "previous_response_id": earlier.response[
         "id"]}), earlier).issue(ANSWER).kept_under("t1")
+
+
+def test_what_a_hit_issues_is_remembered_only_for_small_pairs() -> None:
+    """The memo of `issuable` holds recent small (answer, request) pairs: whatever a client sends (long
+    conversations, thousands of tiny values), what it holds stays bounded."""
+    remembered_issuable.cache_clear()
+    raw = orjson.dumps(ANSWER)
+    for _ in range(3):
+        _request({"input": ASK}).issue(ANSWER, raw)
+    assert remembered_issuable.cache_info()[:2] == (2, 1)  # hits, misses: built once
+    many_values = {"input": [{"role": "user", "content": "a"}] * 200}  # 200 items: a few KB, but 400 values parsed
+    long = {"input": "x" * (16 << 10)}
+    for body in (many_values, long):
+        assert _request(body).issue(ANSWER, raw).kept_under("t1") == _request(body).issue(ANSWER).kept_under("t1")
+    assert remembered_issuable.cache_info().currsize == 1
 
 
 def test_the_answer_a_leaders_body_holds() -> None:
