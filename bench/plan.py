@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass
 
 
@@ -16,9 +17,9 @@ class Plan:
     upstream_secs: float = 0.3  # the fake upstream's chat latency, as in the peers' published comparison
     api_rounds: int = 3  # turns the APIs take at each measurement of bench/apis.py (an API's figure: the median)
     api_load_secs: int = 1  # each wrk run of bench/apis.py (run `api_rounds` times per API)
-    # Passes over the 20 questions per API and round at concurrency 1 in bench/apis.py: a median of 60 samples (one
-    # pass in 3 rounds) moves by several percent between runs, more than the differences between APIs it shows.
-    api_repeats: int = 5
+    # Passes over the 20 questions per API and round at concurrency 1 in bench/apis.py: a p50 of 60 samples moves
+    # by several percent between runs, more than the differences between APIs it shows; one of 300 does not.
+    api_repeats: int = 10
 
     def steps(self, workloads: int) -> int:
         """Progress-bar steps: the floor, then per service start-up, 6 probes and the load grid."""
@@ -30,5 +31,10 @@ class Plan:
 
 
 FULL = Plan(repeats=10, misses=30, load_secs=4, concurrency=(1, 4, 16, 64), workers=2, with_litellm=True,
-            api_load_secs=2, api_repeats=10)
-QUICK = Plan(repeats=1, misses=3, load_secs=1, concurrency=(1, 16), workers=1, with_litellm=False)
+            api_load_secs=2)
+# Seven rounds: one round's ratio of two APIs' hits/s moves by up to 10 % either way on this machine, their median
+# of seven by a few percent.
+QUICK = Plan(repeats=1, misses=3, load_secs=1, concurrency=(1, 16), workers=1, with_litellm=False, api_rounds=7,
+             api_repeats=2)
+# The test suite's run, that keeps every part of the benchmark working: the figures it gives mean little.
+SMOKE = dataclasses.replace(QUICK, api_rounds=3, api_repeats=1)

@@ -18,7 +18,7 @@ from typing import Any
 
 from bench import apis, load, measure, probes, report, services
 from bench.embeddings import EmbeddingServer
-from bench.plan import FULL, QUICK, Plan
+from bench.plan import FULL, QUICK, SMOKE, Plan
 from bench.workload import body, questions
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.redis_server import RedisServer
@@ -123,14 +123,17 @@ def _terminate_gracefully(signum: int, frame: object) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="a smoke run (~1.5 minutes): tiny counts, no LiteLLM")
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="a short run (~2.5 minutes): small counts, no LiteLLM")
+    size.add_argument("--smoke", action="store_true",
+                      help="the test suite's run (~1.5 minutes): --quick with fewer rounds, its figures mean little")
     parser.add_argument("--sizes", type=int, default=0, metavar="N",
                         help="also bulk-load N entries per vector type into Redis (bench/sizes.py)")
     parser.add_argument("--output", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate_gracefully)
     try:
-        results = run(QUICK if args.quick else FULL, args.output, sizes=args.sizes)
+        results = run(SMOKE if args.smoke else QUICK if args.quick else FULL, args.output, sizes=args.sizes)
     except KeyboardInterrupt:
         print(f"stopped; what was measured so far is in {args.output}", file=sys.stderr)
         return 130

@@ -120,9 +120,10 @@ def read_responses(raw: bytes, headers: Mapping[str, str], *, default_model: str
                             controls.route in hosted_tool_routes)
 
 
-def _rememberable(*raws: bytes) -> bool:
-    return (sum(map(len, raws)) <= REMEMBERED_ISSUE_BYTES and sum(
-        raw.count(b",") + raw.count(b"{") + raw.count(b"[") for raw in raws) <= REMEMBERED_ISSUE_VALUES)
+def _rememberable(answer: bytes, request: bytes) -> bool:
+    # Values without a separator between them nest, as deep as the parser allows: few per pair, however small.
+    return (len(answer) + len(request) <= REMEMBERED_ISSUE_BYTES
+            and answer.count(b",") + request.count(b",") <= REMEMBERED_ISSUE_VALUES)
 
 
 @functools.lru_cache(maxsize=REMEMBERED_ISSUES)

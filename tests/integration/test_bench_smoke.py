@@ -18,8 +18,8 @@ from tests.support.fake_upstream import FakeUpstream
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_quick_benchmark_run_measures_every_class_of_request(tmp_path: Path) -> None:
-    completed = subprocess.run([sys.executable, "-m", "bench.run", "--quick", "--output", str(tmp_path)],
+def test_smoke_benchmark_run_measures_every_class_of_request(tmp_path: Path) -> None:
+    completed = subprocess.run([sys.executable, "-m", "bench.run", "--smoke", "--output", str(tmp_path)],
                                cwd=ROOT, capture_output=True, text=True, timeout=360)
     assert completed.returncode == 0, completed.stderr[-2000:]
     results = orjson.loads((tmp_path / "results.json").read_bytes())
