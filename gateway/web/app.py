@@ -49,7 +49,7 @@ def make_app(settings: Settings, build: Callable[[Settings], Awaitable[Gateway]]
             await gateway.close()
 
     routes = [
-        # The cached APIs first, each a route away from chat: every route tried before costs a hit a regex match.
+        # The cached APIs first: every route tried before one costs each of its hits a regex match.
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
         Route("/v1/responses", create_response, methods=["POST"]),
         Route("/v1/messages", messages, methods=["POST"]),

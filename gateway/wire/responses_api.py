@@ -36,9 +36,9 @@ MAX_ITEMS = 10_000
 # answered upstream, never from the cache, so no request can make the gateway keep more than this per hit.
 MAX_KEPT_INPUT_BYTES = 1 << 20
 # What serving one answer to one request keeps is built once for this many recent (answer, request) pairs, no
-# longer than this together and of no more JSON values (counted by their separators) than this: the common hit, the
-# same request over and over, costs about what a chat hit does, and what the memo holds stays a few MB whatever is
-# sent (parsed, a value takes tens of times its bytes).
+# longer than this together and of no more JSON values (counted by their separators and brackets) than this: the
+# common hit, the same request over and over, costs about what a chat hit does, and what the memo holds stays under
+# 10 MB whatever is sent (parsed, a value takes tens of times its bytes).
 REMEMBERED_ISSUES, REMEMBERED_ISSUE_BYTES, REMEMBERED_ISSUE_VALUES = 128, 16 << 10, 256
 METADATA_PAIRS = 16  # as OpenAI accepts
 # Fields a cached answer echoes that hold a string: checked as the upstream would, which would refuse what else
@@ -121,9 +121,9 @@ def read_responses(raw: bytes, headers: Mapping[str, str], *, default_model: str
 
 
 def _rememberable(answer: bytes, request: bytes) -> bool:
-    # Values without a separator between them nest, as deep as the parser allows: few per pair, however small.
-    return (len(answer) + len(request) <= REMEMBERED_ISSUE_BYTES
-            and answer.count(b",") + request.count(b",") <= REMEMBERED_ISSUE_VALUES)
+    # Every value but the first of a container follows a separator, and every container opens with a bracket.
+    return (len(answer) + len(request) <= REMEMBERED_ISSUE_BYTES and sum(
+        raw.count(mark) for raw in (answer, request) for mark in (b",", b"[", b"{")) <= REMEMBERED_ISSUE_VALUES)
 
 
 @functools.lru_cache(maxsize=REMEMBERED_ISSUES)

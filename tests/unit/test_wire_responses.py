@@ -298,8 +298,9 @@ def test_what_a_hit_issues_is_remembered_only_for_small_pairs() -> None:
         _request({"input": ASK}).issue(ANSWER, raw)
     assert remembered_issuable.cache_info()[:2] == (2, 1)  # hits, misses: built once
     many_values = {"input": [{"role": "user", "content": "a"}] * 200}  # 200 items: a few KB, but 400 values parsed
+    nested = {"input": [{"role": "user", "content": "a", "x": [[[[[[[[[[[[]]]]]]]]]]]]} for _ in range(30)]}
     long = {"input": "x" * (16 << 10)}
-    for body in (many_values, long):
+    for body in (many_values, nested, long):
         assert _request(body).issue(ANSWER, raw).kept_under("t1") == _request(body).issue(ANSWER).kept_under("t1")
     assert remembered_issuable.cache_info().currsize == 1
 
