@@ -6,16 +6,19 @@ Two cores shared with the load generator (and, on a busy machine, with whatever 
 an API slower or faster by tens of percent. So the APIs take turns: at concurrency 1 request by request, and each
 measurement is repeated for a few rounds, in every round each API right after the other (starting with a different
 one each round); an API's figure is the median of its rounds, its ratio to chat's the median of the rounds'
-ratios."""
+ratios. One gateway process also serves some APIs a few percent faster or slower than the next process does (its
+memory's layout, what ran before): under load each round is served by a process of its own, started for it on the
+same Redis (the answers stay stored), so no process's luck decides the comparison."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 
-from bench import load, probes, workload
+from bench import load, probes, services, workload
 from bench.measure import hit_latency
 from bench.plan import Plan
 
@@ -82,29 +85,47 @@ def _latencies(url: str, bodies: Bodies, plan: Plan, step: Callable[[str], None]
     return {name: {f"{kind}_hit": hit_latency(samples[name, kind]) for kind in HIT_KINDS} for name in APIS}
 
 
-def _under_load(url: str, bodies: Bodies, plan: Plan, meter: probes.CpuMeter,
+Fresh = Callable[[], contextlib.AbstractContextManager[services.Service]]  # a gateway process of its own
+
+
+def _warmed(url: str, bodies: Bodies) -> None:
+    """Every API's questions and paraphrases asked once in a new process: hits all, each paraphrase's vector kept
+    in its recent-prompt cache, as in the process that stored them."""
+    for name, (path, _) in APIS.items():
+        for kind in HIT_KINDS:
+            load.sequential(url, bodies[name][kind], path=path)
+
+
+def _under_load(bodies: Bodies, plan: Plan, meter: probes.CpuMeter, fresh: Fresh,
                 step: Callable[[str], None]) -> dict[str, dict[str, Any]]:
     runs: dict[str, dict[str, dict[str, list[dict[str, Any]]]]] = {
         name: {kind: {str(c): [] for c in plan.concurrency} for kind in HIT_KINDS} for name in APIS}
-    for kind in HIT_KINDS:
-        for connections in plan.concurrency:
-            for round_ in range(plan.api_rounds):
-                step(f"every API: {kind} hits at concurrency {connections}, round {round_ + 1} of {plan.api_rounds}")
-                for name in _turns(round_):
-                    before = meter.read()[0]
-                    run = load.wrk(url, bodies[name][kind], connections=connections, seconds=plan.api_load_secs,
-                                   path=APIS[name][0])
-                    run["cpu_ms_per_request"] = round((meter.read()[0] - before) * 1000 / max(run["requests"], 1), 3)
-                    del run["repeated_bodies"]  # the same 20 bodies again and again is what is measured
-                    runs[name][kind][str(connections)].append(run)
+    for round_ in range(plan.api_rounds):
+        with fresh() as service:
+            _warmed(service.url, bodies)
+            its = probes.CpuMeter(service.pid, meter.redis_pid, meter.extra)
+            for kind in HIT_KINDS:
+                for connections in plan.concurrency:
+                    step(f"every API: {kind} hits at concurrency {connections}, round {round_ + 1} of "
+                         f"{plan.api_rounds} (a gateway process of its own)")
+                    for name in _turns(round_):
+                        before = its.read()[0]
+                        run = load.wrk(service.url, bodies[name][kind], connections=connections,
+                                       seconds=plan.api_load_secs, path=APIS[name][0])
+                        run["cpu_ms_per_request"] = round((its.read()[0] - before) * 1000 / max(run["requests"], 1),
+                                                          3)
+                        del run["repeated_bodies"]  # the same 20 bodies again and again is what is measured
+                        runs[name][kind][str(connections)].append(run)
     return {name: {kind: {c: _median_run(rounds) for c, rounds in by_c.items()} for kind, by_c in by_kind.items()}
             for name, by_kind in runs.items()}
 
 
-def measure(url: str, plan: Plan, meter: probes.CpuMeter, step: Callable[[str], None]) -> dict[str, Any]:
-    """Per API: exact and semantic hit latency at concurrency 1, and exact and semantic hits under load (wrk over
-    the same 20 bodies) at each concurrency, with the service's CPU per hit. Each paraphrase is asked once before
-    it is measured, so every API's semantic hits read its vector from the recent-prompt cache alike."""
+def measure(url: str, plan: Plan, meter: probes.CpuMeter, fresh: Fresh,
+            step: Callable[[str], None]) -> dict[str, Any]:
+    """Per API: exact and semantic hit latency at concurrency 1 (of the service at `url`), and exact and semantic
+    hits under load (wrk over the same 20 bodies) at each concurrency, with the CPU per hit of the process serving
+    them (`fresh` starts one per round, as the service at `url` was, on its Redis). Each paraphrase is asked once
+    before it is measured, so every API's semantic hits read its vector from the recent-prompt cache alike."""
     prompts = {"exact": workload.questions(), "semantic": workload.paraphrases()}
     bodies = {name: {kind: [build(text) for text in texts] for kind, texts in prompts.items()}
               for name, (_, build) in APIS.items()}
@@ -113,5 +134,5 @@ def measure(url: str, plan: Plan, meter: probes.CpuMeter, step: Callable[[str], 
         load.sequential(url, bodies[name]["exact"], path=path)  # misses, stored
         load.sequential(url, bodies[name]["semantic"], path=path)  # semantic hits, each prompt's vector kept
     latencies = _latencies(url, bodies, plan, step)
-    loads = _under_load(url, bodies, plan, meter, step)
+    loads = _under_load(bodies, plan, meter, fresh, step)
     return {name: {**latencies[name], "load": loads[name]} for name in APIS}

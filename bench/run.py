@@ -51,7 +51,9 @@ def bytes_per_entry(before: tuple[int, int, int], after: tuple[int, int, int]) -
 
 def _service(started: contextlib.AbstractContextManager[services.Service], name: str, plan: Plan,
              results: dict[str, Any], upstream: FakeUpstream, redis_server: RedisServer, progress: report.Progress,
-             extra_cpu: Any = lambda: 0.0) -> None:
+             extra_cpu: Any = lambda: 0.0, fresh: apis.Fresh | None = None) -> None:
+    """Measure the service `started`; `fresh` starts another process of it, for the comparison of the APIs its
+    cache keeps (`bench.apis`)."""
     tag = name.split(" ")[0]
     progress.step(f"{tag}: starting")
     before = _redis_reading(redis_server.url)
@@ -65,8 +67,9 @@ def _service(started: contextlib.AbstractContextManager[services.Service], name:
         results["services"][name] = figures = {"startup_secs": round(service.startup_secs, 3)}
         meter = probes.CpuMeter(service.pid, redis_server.pid or 0, extra_cpu)
         figures.update(measure.service(service.url, plan, results["floor"], meter, progress, tag))
-        if name != LITELLM:  # whose cache keeps chat completions only
-            figures["apis"] = apis.measure(service.url, plan, meter, lambda label: progress.step(f"{tag}: {label}"))
+        if fresh is not None:
+            figures["apis"] = apis.measure(service.url, plan, meter, fresh,
+                                           lambda label: progress.step(f"{tag}: {label}"))
         time.sleep(1)  # the last answers are stored after they are sent
         memory = bytes_per_entry(before, _redis_reading(redis_server.url))
         figures["redis_bytes_per_entry"] = memory["bytes"]
@@ -95,8 +98,10 @@ def run(plan: Plan, output: Path, *, sizes: int = 0) -> dict[str, Any]:
                    "INDEX_NAME": "idx:bench", "KEY_PREFIX": "bench:",
                    "METRICS_STREAM": METRICS_STREAM, "CACHE_DISTANCE_THRESHOLD": "0.2"}
             ours = f"latency-slayer ({plan.workers} worker{'s' if plan.workers > 1 else ''})"
-            _service(services.gateway(upstream=upstream.base_url, workers=plan.workers, logs=logs, env=env), ours,
-                     plan, results, upstream, redis_server, progress)
+            def ours_started() -> contextlib.AbstractContextManager[services.Service]:
+                return services.gateway(upstream=upstream.base_url, workers=plan.workers, logs=logs, env=env)
+
+            _service(ours_started(), ours, plan, results, upstream, redis_server, progress, fresh=ours_started)
             if plan.with_litellm:
                 embeddings = stack.enter_context(EmbeddingServer())
                 started = services.litellm(upstream=upstream.base_url, embeddings=embeddings.base_url,
@@ -124,7 +129,7 @@ def _terminate_gracefully(signum: int, frame: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
     size = parser.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="a short run (~2.5 minutes): small counts, no LiteLLM")
+    size.add_argument("--quick", action="store_true", help="a short run (~4 minutes): small counts, no LiteLLM")
     size.add_argument("--smoke", action="store_true",
                       help="the test suite's run (~1.5 minutes): --quick with fewer rounds, its figures mean little")
     parser.add_argument("--sizes", type=int, default=0, metavar="N",
