@@ -122,8 +122,10 @@ def read_responses(raw: bytes, headers: Mapping[str, str], *, default_model: str
 
 def _rememberable(answer: bytes, request: bytes) -> bool:
     # Every value but the first of a container follows a separator, and every container opens with a bracket.
-    return (len(answer) + len(request) <= REMEMBERED_ISSUE_BYTES and sum(
-        raw.count(mark) for raw in (answer, request) for mark in (b",", b"[", b"{")) <= REMEMBERED_ISSUE_VALUES)
+    if len(answer) + len(request) > REMEMBERED_ISSUE_BYTES:
+        return False
+    values = answer.count(b",") + answer.count(b"[") + answer.count(b"{")
+    return values + request.count(b",") + request.count(b"[") + request.count(b"{") <= REMEMBERED_ISSUE_VALUES
 
 
 @functools.lru_cache(maxsize=REMEMBERED_ISSUES)
