@@ -88,10 +88,12 @@ def _latencies(url: str, bodies: Bodies, plan: Plan, step: Callable[[str], None]
 Fresh = Callable[[], contextlib.AbstractContextManager[services.Service]]  # a gateway process of its own
 
 
-def _warmed(url: str, bodies: Bodies) -> None:
-    """Every API's questions and paraphrases asked once in a new process: hits all, each paraphrase's vector kept
-    in its recent-prompt cache, as in the process that stored them."""
+def _asked_once(url: str, bodies: Bodies, step: Callable[[str], None] = lambda name: None) -> None:
+    """Every API's questions, then its paraphrases, asked once (`step` told each API's name first): the first time,
+    misses stored and then semantic hits; in a process started later, hits all. Either way each paraphrase's vector
+    is then in the process's recent-prompt cache."""
     for name, (path, _) in APIS.items():
+        step(name)
         for kind in HIT_KINDS:
             load.sequential(url, bodies[name][kind], path=path)
 
@@ -102,7 +104,7 @@ def _under_load(bodies: Bodies, plan: Plan, meter: probes.CpuMeter, fresh: Fresh
         name: {kind: {str(c): [] for c in plan.concurrency} for kind in HIT_KINDS} for name in APIS}
     for round_ in range(plan.api_rounds):
         with fresh() as service:
-            _warmed(service.url, bodies)
+            _asked_once(service.url, bodies)
             its = probes.CpuMeter(service.pid, meter.redis_pid, meter.extra)
             for kind in HIT_KINDS:
                 for connections in plan.concurrency:
@@ -129,10 +131,7 @@ def measure(url: str, plan: Plan, meter: probes.CpuMeter, fresh: Fresh,
     prompts = {"exact": workload.questions(), "semantic": workload.paraphrases()}
     bodies = {name: {kind: [build(text) for text in texts] for kind, texts in prompts.items()}
               for name, (_, build) in APIS.items()}
-    for name, (path, _) in APIS.items():
-        step(f"{name}: storing the questions, asking each paraphrase once")
-        load.sequential(url, bodies[name]["exact"], path=path)  # misses, stored
-        load.sequential(url, bodies[name]["semantic"], path=path)  # semantic hits, each prompt's vector kept
+    _asked_once(url, bodies, lambda name: step(f"{name}: storing the questions, asking each paraphrase once"))
     latencies = _latencies(url, bodies, plan, step)
     loads = _under_load(bodies, plan, meter, fresh, step)
     return {name: {**latencies[name], "load": loads[name]} for name in APIS}
